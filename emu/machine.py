@@ -1,0 +1,277 @@
+"""One emulated Darwin process: Unicorn, its memory, its run loop, its faults.
+
+Owns: mapping the loaded image with its protections, the initial stack
+the way dyld calls ``main`` (darwin-abi.md 6.3), the ``svc #0x80`` trap
+into the syscall table, fork (the host forks inside the trap and both
+sides go on emulating), and fault reports (pc, symbol+offset, source
+line, instruction, registers).  Effects go through the Host only.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import struct
+import sys
+from dataclasses import dataclass
+
+from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
+from unicorn import (UC_ARCH_ARM64, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_ARM, UC_PROT_EXEC,
+                     UC_PROT_READ, UC_PROT_WRITE, Uc, UcError)
+from unicorn import arm64_const as A
+from unicorn import unicorn_const as U
+
+from emu.assembler import Assembly
+from emu.host import Host
+from emu.loader import Image
+from emu.symbols import Symbolizer
+from syscalls.errno import DarwinError
+from syscalls.kernel import BadAddress, GuestExit, Kernel, Unimplemented
+from syscalls.table import NAMES, SYSCALLS
+
+STACK_TOP = 0x1_7000_0000       # like macOS arm64 (stacks sit near 0x16f...)
+STACK_SIZE = 8 << 20            # 8 MiB, macOS's default main-thread stack
+SENTINEL = 0x7F_F000_0000       # main's lr: "mov x16, #SYS_exit; svc #0x80" = exit(w0)
+SENTINEL_CODE = struct.pack("<II", 0xD2800030, 0xD4001001)
+PAGE = 0x4000
+EXCP_SWI = 2                     # Unicorn's interrupt number for svc
+CARRY = 1 << 29                  # NZCV bit C
+X_REGS = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(29)]
+ARG_REGS = X_REGS[:8]
+
+_PROT = {1: UC_PROT_READ, 2: UC_PROT_WRITE, 4: UC_PROT_EXEC}
+# Unicorn errors -> the signal a Mac would deliver, and a plain description
+_FAULTS = {
+    U.UC_ERR_READ_UNMAPPED: ("SIGSEGV", "read of unmapped memory"),
+    U.UC_ERR_WRITE_UNMAPPED: ("SIGSEGV", "write to unmapped memory"),
+    U.UC_ERR_FETCH_UNMAPPED: ("SIGSEGV", "jump to unmapped memory"),
+    U.UC_ERR_READ_PROT: ("SIGBUS", "read of protected memory"),
+    U.UC_ERR_WRITE_PROT: ("SIGBUS", "write to read-only memory"),
+    U.UC_ERR_FETCH_PROT: ("SIGBUS", "jump to non-executable memory"),
+    U.UC_ERR_INSN_INVALID: ("SIGILL", "invalid instruction"),
+    U.UC_ERR_READ_UNALIGNED: ("SIGBUS", "unaligned read"),
+    U.UC_ERR_WRITE_UNALIGNED: ("SIGBUS", "unaligned write"),
+    U.UC_ERR_FETCH_UNALIGNED: ("SIGBUS", "unaligned fetch"),
+    U.UC_ERR_EXCEPTION: ("SIGILL", "unhandled CPU exception"),
+}
+SIGNUM = {"SIGSEGV": 11, "SIGBUS": 10, "SIGILL": 4, "SIGTRAP": 5, "SIGSYS": 12}
+
+
+@dataclass
+class Fault:
+    signal: str
+    what: str
+    address: int | None = None
+
+
+class GuestMemory:
+    """Guest memory as the syscall layer sees it: reads and checked writes."""
+
+    def __init__(self, uc: Uc) -> None:
+        self.uc = uc
+        self.writable: list[tuple[int, int]] = []
+
+    def read(self, addr: int, n: int) -> bytes:
+        try:
+            return bytes(self.uc.mem_read(addr, n))
+        except UcError:
+            raise BadAddress(addr) from None
+
+    def write(self, addr: int, data: bytes) -> None:
+        end = addr + len(data)
+        if not any(lo <= addr and end <= hi for lo, hi in self.writable):
+            raise BadAddress(addr)
+        self.uc.mem_write(addr, data)
+
+    def cstr(self, addr: int, limit: int) -> bytes:
+        out = b""
+        while len(out) < limit:
+            chunk = self.read(addr + len(out), min(limit - len(out), PAGE - (addr + len(out)) % PAGE))
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                return out + chunk[:nul]
+            out += chunk
+        raise DarwinError("ENAMETOOLONG")
+
+
+class Machine:
+    """An emulated process, ready to ``run()``."""
+
+    def __init__(self, image: Image, host: Host, argv: list[str], envp: list[str] | None = None,
+                 assembly: Assembly | None = None, strict: bool = False, name: str = "ymawky-emu") -> None:
+        self.image, self.host, self.name = image, host, name
+        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+        self.mem = GuestMemory(self.uc)
+        self.symbols = Symbolizer(image.symbols, assembly, image.slide)
+        self.origin_pid = os.getpid()
+        self.status: int | None = None
+        self.fault: Fault | None = None
+        self.error: BaseException | None = None
+        for seg in image.segments:
+            self._map(seg.vmaddr, seg.vmsize, seg.prot)
+            if seg.data:
+                self.uc.mem_write(seg.vmaddr, seg.data)
+        self._map(STACK_TOP - STACK_SIZE, STACK_SIZE, 3)
+        self._map(SENTINEL, PAGE, 5)
+        self.uc.mem_write(SENTINEL, SENTINEL_CODE)
+        self._start_state(argv, envp if envp is not None else ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/"])
+        self.kernel = Kernel(host, self.mem, SYSCALLS, NAMES, strict, where=self._where_pc)
+        self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
+        self.cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+
+    # ------------------------------------------------------------ set-up
+    def _map(self, addr: int, size: int, prot: int) -> None:
+        perms = sum(uc for bit, uc in _PROT.items() if prot & bit)
+        self.uc.mem_map(addr, size, perms)
+        if prot & 2:
+            self.mem.writable.append((addr, addr + size))
+
+    def _start_state(self, argv: list[str], envp: list[str]) -> None:
+        """Kernel-style argc/argv/envp/apple arrays at the stack top; registers as for main."""
+        apple = [f"executable_path={argv[0] if argv else self.name}"]
+        strings = b""
+        ptrs: dict[str, list[int]] = {"argv": [], "envp": [], "apple": []}
+        top = STACK_TOP - 16
+        for key, items in (("argv", argv), ("envp", envp), ("apple", apple)):
+            for s in items:
+                enc = s.encode() + b"\0"
+                strings += enc
+                ptrs[key].append(len(strings) - len(enc))
+        str_base = (top - len(strings)) & ~7
+        self.uc.mem_write(str_base, strings)
+        words = [self.image.header, len(argv)]
+        starts = {}
+        for key in ("argv", "envp", "apple"):
+            starts[key] = len(words)
+            words += [str_base + off for off in ptrs[key]] + [0]
+        base = (str_base - 8 * len(words)) & ~15
+        self.uc.mem_write(base, struct.pack(f"<{len(words)}Q", *words))
+        for reg in X_REGS:
+            self.uc.reg_write(reg, 0)
+        self.uc.reg_write(A.UC_ARM64_REG_X0, len(argv))
+        for i, key in enumerate(("argv", "envp", "apple"), 1):
+            self.uc.reg_write(X_REGS[i], base + 8 * starts[key])
+        self.uc.reg_write(A.UC_ARM64_REG_SP, base)
+        self.uc.reg_write(A.UC_ARM64_REG_LR, SENTINEL)
+        self.uc.reg_write(A.UC_ARM64_REG_X29, 0)
+
+    # ------------------------------------------------------------ hooks
+    def _on_interrupt(self, uc: Uc, intno: int, _data: object) -> None:
+        try:
+            if intno != EXCP_SWI:
+                self.fault = Fault("SIGTRAP" if intno == 7 else "SIGILL", f"CPU exception {intno}")
+                uc.emu_stop()
+                return
+            self._syscall(uc)
+        except GuestExit as e:
+            self.status = e.status
+            uc.emu_stop()
+        except BaseException as e:  # noqa: BLE001 - re-raised after emu_start returns
+            self.error = e
+            uc.emu_stop()
+
+    def _syscall(self, uc: Uc) -> None:
+        x16 = uc.reg_read(A.UC_ARM64_REG_X16) & 0xFFFFFFFF
+        regs = [uc.reg_read(r) for r in ARG_REGS]
+        if x16 & 0x80000000:
+            num = -((~x16 & 0xFFFFFFFF) + 1)  # Mach traps are negative; none is implemented yet
+        else:
+            num = x16 & 0xFFFF
+            if num == 0:  # indirect syscall: number in x0, arguments from x1
+                num, regs = regs[0] & 0xFFFF, regs[1:] + [0]
+        x0, x1, carry = self.kernel.call(num, regs)
+        uc.reg_write(A.UC_ARM64_REG_X0, x0)
+        uc.reg_write(A.UC_ARM64_REG_X1, x1)
+        nzcv = uc.reg_read(A.UC_ARM64_REG_NZCV)
+        uc.reg_write(A.UC_ARM64_REG_NZCV, (nzcv | CARRY) if carry else (nzcv & ~CARRY))
+
+    def _on_bad_access(self, uc: Uc, access: int, addr: int, size: int, value: int, _data: object) -> bool:
+        kind = {U.UC_MEM_READ_UNMAPPED: "read of unmapped memory", U.UC_MEM_WRITE_UNMAPPED: "write to unmapped memory",
+                U.UC_MEM_FETCH_UNMAPPED: "jump to unmapped memory", U.UC_MEM_WRITE_PROT: "write to read-only memory",
+                U.UC_MEM_READ_PROT: "read of protected memory", U.UC_MEM_FETCH_PROT: "jump to non-executable memory"}
+        sig = "SIGSEGV" if access in (U.UC_MEM_READ_UNMAPPED, U.UC_MEM_WRITE_UNMAPPED, U.UC_MEM_FETCH_UNMAPPED) else "SIGBUS"
+        self.fault = Fault(sig, kind.get(access, f"bad access {access}"), addr)
+        return False
+
+    # ------------------------------------------------------------ running
+    def run(self) -> int:
+        """Emulate until the guest exits; returns its exit status (128+signal on a fault).
+
+        In a process forked by the guest this never returns: the host process exits.
+        """
+        try:
+            status = self._run()
+        except BaseException:
+            if os.getpid() != self.origin_pid:
+                os._exit(70)
+            raise
+        if os.getpid() != self.origin_pid:
+            self._exit_child(status)
+        return status
+
+    def _run(self) -> int:
+        pc = self.image.entry
+        try:
+            self.uc.emu_start(pc, 1)  # "until" an odd address: never reached
+        except UcError as e:
+            sig, what = _FAULTS.get(e.errno, ("SIGSEGV", str(e)))
+            if self.fault is None or e.errno == U.UC_ERR_INSN_INVALID:
+                self.fault = Fault(sig, what)
+        if self.error is not None:
+            err, self.error = self.error, None
+            if isinstance(err, KeyboardInterrupt):
+                return self._interrupted()
+            if isinstance(err, Unimplemented):
+                print(f"{self.name}: --strict: {err}", file=sys.stderr, flush=True)
+                return 128 + SIGNUM["SIGSYS"]
+            raise err
+        if self.fault is not None:
+            self._report_fault(self.fault)
+            return 128 + SIGNUM[self.fault.signal]
+        if self.status is None:
+            raise RuntimeError("emulation stopped without exit or fault")
+        return self.status
+
+    def _interrupted(self) -> int:
+        """Ctrl-C: stop this process and the children it forked."""
+        for pid in list(self.host.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        return 130
+
+    def _exit_child(self, status: int) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if self.fault is not None:  # die by the signal, so the guest parent's wait4 sees it
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            host_sig = getattr(signal, self.fault.signal)
+            signal.signal(host_sig, signal.SIG_DFL)
+            os.kill(os.getpid(), host_sig)
+        os._exit(status)
+
+    # ------------------------------------------------------------ reports
+    def _where_pc(self) -> str:
+        return self.symbols.describe(self.uc.reg_read(A.UC_ARM64_REG_PC))
+
+    def _report_fault(self, fault: Fault) -> None:
+        pc = self.uc.reg_read(A.UC_ARM64_REG_PC)
+        try:
+            insn = next(self.cs.disasm(bytes(self.uc.mem_read(pc, 4)), pc), None)
+            text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else "(undecodable)"
+        except UcError:
+            text = "(pc not mapped)"
+        at = f" at {fault.address:#x}" if fault.address is not None else ""
+        lines = [f"{self.name}: guest fault in process {os.getpid()}: {fault.what}{at} ({fault.signal})",
+                 f"  pc  {self.symbols.describe(pc)}",
+                 f"      {text}"]
+        regs = [(f"x{i}", self.uc.reg_read(r)) for i, r in enumerate(X_REGS)]
+        regs += [("fp", self.uc.reg_read(A.UC_ARM64_REG_X29)), ("lr", self.uc.reg_read(A.UC_ARM64_REG_LR)),
+                 ("sp", self.uc.reg_read(A.UC_ARM64_REG_SP)), ("nzcv", self.uc.reg_read(A.UC_ARM64_REG_NZCV))]
+        for i in range(0, len(regs), 4):
+            lines.append("  " + "  ".join(f"{n:>4} {v:#018x}" for n, v in regs[i:i + 4]))
+        print("\n".join(lines), file=sys.stderr, flush=True)

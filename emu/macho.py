@@ -1,0 +1,250 @@
+"""Write an arm64 macOS executable (MH_EXECUTE) from an Assembly.
+
+Owns: the file layout a real arm64 Mac accepts (macho.md): __PAGEZERO,
+__TEXT r-x (header, load commands, __text), __DATA rw- (__data, then
+__bss as zero-fill not stored in the file), __LINKEDIT (symbols, strings,
+code signature), LC_MAIN, LC_LOAD_DYLINKER, LC_LOAD_DYLIB libSystem,
+LC_BUILD_VERSION, 16 KiB pages, and the ad-hoc signature in the form
+ld64.lld writes.  Runs nothing; LIEF reads the result back.
+
+The assembly is split at two labels of the source: ``data_start`` (16 KiB
+aligned, where writable data begins) and ``bss_start`` (after which the
+image holds only zeros).  Every address Keystone computed stays true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from emu.assembler import Assembly
+
+PAGE = 0x4000                 # arm64 macOS VM page
+TEXT_VMADDR = 0x1_0000_0000   # __TEXT maps the header at 4 GiB, above __PAGEZERO
+
+MH_MAGIC_64 = 0xFEEDFACF
+CPU_TYPE_ARM64 = 0x0100000C
+CPU_SUBTYPE_ARM64_ALL = 0
+MH_EXECUTE = 2
+MH_NOUNDEFS, MH_DYLDLINK, MH_TWOLEVEL, MH_PIE = 0x1, 0x4, 0x80, 0x200000
+
+LC_SEGMENT_64 = 0x19
+LC_SYMTAB = 0x2
+LC_DYSYMTAB = 0xB
+LC_LOAD_DYLIB = 0xC
+LC_LOAD_DYLINKER = 0xE
+LC_UUID = 0x1B
+LC_CODE_SIGNATURE = 0x1D
+LC_SOURCE_VERSION = 0x2A
+LC_BUILD_VERSION = 0x32
+LC_DYLD_INFO_ONLY = 0x80000022
+LC_MAIN = 0x80000028
+
+VM_PROT_READ, VM_PROT_WRITE, VM_PROT_EXECUTE = 1, 2, 4
+S_REGULAR, S_ZEROFILL = 0x0, 0x1
+S_ATTR_PURE_INSTRUCTIONS, S_ATTR_SOME_INSTRUCTIONS = 0x80000000, 0x400
+N_SECT, N_EXT = 0xE, 0x1
+REFERENCED_DYNAMICALLY = 0x10
+PLATFORM_MACOS = 1
+TOOL_LD = 3
+MACOS_11 = 11 << 16
+
+DYLD_PATH = "/usr/lib/dyld"
+LIBSYSTEM = "/usr/lib/libSystem.B.dylib"
+LIBSYSTEM_VERSION = (1319 << 16) | (100 << 8) | 3
+
+# Code signature (xnu osfmk/kern/cs_blobs.h), as ld64.lld writes it.
+CSMAGIC_EMBEDDED_SIGNATURE = 0xFADE0CC0
+CSMAGIC_CODEDIRECTORY = 0xFADE0C02
+CSSLOT_CODEDIRECTORY = 0
+CS_SUPPORTSEXECSEG = 0x20400
+CS_ADHOC, CS_LINKER_SIGNED = 0x2, 0x20000
+CS_HASHTYPE_SHA256 = 2
+CS_EXECSEG_MAIN_BINARY = 0x1
+CS_PAGE_SHIFT = 12            # 4 KiB hash pages, even on 16 KiB VM pages
+CS_HASH_SIZE = 32
+_SUPERBLOB = struct.Struct(">III")          # magic, length, count
+_BLOBINDEX = struct.Struct(">II")           # type, offset
+_CODEDIR = struct.Struct(">IIIIIIIIIBBBBIIIIQQQQ")  # CS_CodeDirectory up to execSegFlags (88 bytes)
+_CS_HEADERS = (_SUPERBLOB.size + _BLOBINDEX.size + 7) // 8 * 8
+
+
+def _align(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+def _name16(s: str) -> bytes:
+    return s.encode().ljust(16, b"\0")
+
+
+def _str_cmd(cmd: int, fixed: bytes, text: str) -> bytes:
+    """A load command whose string follows the fixed part, padded to 8."""
+    body = fixed + text.encode() + b"\0"
+    size = _align(8 + len(body), 8)
+    return struct.pack("<II", cmd, size) + body.ljust(size - 8, b"\0")
+
+
+def signature_size(code_limit: int, identifier: str) -> int:
+    """Bytes the ad-hoc signature takes for a file of ``code_limit`` bytes."""
+    headers = _align(_CS_HEADERS + _CODEDIR.size + len(identifier) + 1, 16)
+    pages = (code_limit + (1 << CS_PAGE_SHIFT) - 1) >> CS_PAGE_SHIFT
+    return _align(headers + pages * CS_HASH_SIZE, 16)
+
+
+def adhoc_signature(data: bytes, identifier: str, text_fileoff: int, text_filesize: int,
+                    main_binary: bool = True) -> bytes:
+    """The ad-hoc SuperBlob over ``data`` (the file up to the signature)."""
+    page = 1 << CS_PAGE_SHIFT
+    code_limit = len(data)
+    npages = (code_limit + page - 1) // page
+    size = signature_size(code_limit, identifier)
+    ident_pad = _align(_CS_HEADERS + _CODEDIR.size + len(identifier) + 1, 16) - _CS_HEADERS - _CODEDIR.size
+    codedir = _CODEDIR.pack(
+        CSMAGIC_CODEDIRECTORY, size - _CS_HEADERS, CS_SUPPORTSEXECSEG, CS_ADHOC | CS_LINKER_SIGNED,
+        _CODEDIR.size + ident_pad, _CODEDIR.size, 0, npages, code_limit,
+        CS_HASH_SIZE, CS_HASHTYPE_SHA256, 0, CS_PAGE_SHIFT, 0, 0, 0, 0, 0,
+        text_fileoff, text_filesize, CS_EXECSEG_MAIN_BINARY if main_binary else 0)
+    hashes = b"".join(hashlib.sha256(data[i * page:(i + 1) * page]).digest() for i in range(npages))
+    blob = (_SUPERBLOB.pack(CSMAGIC_EMBEDDED_SIGNATURE, size, 1)
+            + _BLOBINDEX.pack(CSSLOT_CODEDIRECTORY, _CS_HEADERS)).ljust(_CS_HEADERS, b"\0")
+    blob += codedir + identifier.encode().ljust(ident_pad, b"\0") + hashes
+    return blob.ljust(size, b"\0")
+
+
+@dataclass(frozen=True)
+class _Section:
+    sectname: str
+    segname: str
+    addr: int
+    size: int
+    offset: int
+    align: int
+    flags: int
+
+    def pack(self) -> bytes:
+        return struct.pack("<16s16sQQIIIIIIII", _name16(self.sectname), _name16(self.segname), self.addr,
+                           self.size, self.offset, self.align, 0, 0, self.flags, 0, 0, 0)
+
+
+def _segment(name: str, vmaddr: int, vmsize: int, fileoff: int, filesize: int, prot: int,
+             sections: list[_Section]) -> bytes:
+    head = struct.pack("<II16sQQQQiiII", LC_SEGMENT_64, 72 + 80 * len(sections), _name16(name),
+                       vmaddr, vmsize, fileoff, filesize, prot, prot, len(sections), 0)
+    return head + b"".join(s.pack() for s in sections)
+
+
+def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main") -> bytes:
+    """The signed executable for ``asm`` (assembled at TEXT_VMADDR + PAGE)."""
+    if asm.base != TEXT_VMADDR + PAGE:
+        raise ValueError(f"assemble at {TEXT_VMADDR + PAGE:#x} to build an executable, not {asm.base:#x}")
+    if entry not in asm.symbols:
+        raise ValueError(f"no entry label {entry!r} in {asm.path}")
+    end = asm.base + len(asm.code)
+    data_at = asm.symbols.get("data_start", end)
+    bss_at = asm.symbols.get("bss_start", end)
+    if "data_start" in asm.symbols and data_at % PAGE:
+        raise ValueError(f"data_start must be 16 KiB aligned (.p2align 14), it is at {data_at:#x}")
+    if not asm.base <= data_at <= bss_at <= end:
+        raise ValueError("data_start and bss_start out of order")
+    off = lambda addr: addr - asm.base  # noqa: E731 - offset into asm.code
+    if any(asm.code[off(bss_at):]):
+        raise ValueError("bytes after bss_start must all be zero")
+
+    text = asm.code[: off(data_at)]
+    data = asm.code[off(data_at): off(bss_at)]
+    bss_size = end - bss_at
+    text_filesize = _align(PAGE + len(text), PAGE)
+    sections = [_Section("__text", "__TEXT", asm.base, len(text), PAGE, 2,
+                         S_ATTR_PURE_INSTRUCTIONS | S_ATTR_SOME_INSTRUCTIONS)]
+    segs: list[tuple[str, int, int, int, int, int, list[_Section]]] = [
+        ("__PAGEZERO", 0, TEXT_VMADDR, 0, 0, 0, []),
+        ("__TEXT", TEXT_VMADDR, text_filesize, 0, text_filesize, VM_PROT_READ | VM_PROT_EXECUTE, sections[:1]),
+    ]
+    fileoff = text_filesize
+    vmaddr = TEXT_VMADDR + text_filesize
+    if data or bss_size:
+        data_secs = []
+        if data:
+            data_secs.append(_Section("__data", "__DATA", data_at, len(data), fileoff, 3, S_REGULAR))
+        if bss_size:
+            data_secs.append(_Section("__bss", "__DATA", bss_at, bss_size, 0, 3, S_ZEROFILL))
+        data_filesize = _align(len(data), PAGE)
+        data_vmsize = _align(end - data_at, PAGE)
+        segs.append(("__DATA", data_at, data_vmsize, fileoff, data_filesize, VM_PROT_READ | VM_PROT_WRITE, data_secs))
+        sections += data_secs
+        fileoff += data_filesize
+        vmaddr = data_at + data_vmsize
+
+    # symbols: locals, then externals sorted by name (LC_DYSYMTAB's rule)
+    def sect_of(addr: int) -> int:
+        for n, s in reversed(list(enumerate(sections, 1))):
+            if addr >= s.addr:
+                return n
+        return 1
+
+    externals = {"__mh_execute_header": TEXT_VMADDR, entry: asm.symbols[entry]}
+    local = sorted((a, n) for n, a in asm.symbols.items() if n not in externals)
+    strtab = bytearray(b" \0")
+    nlist = bytearray()
+
+    def add_sym(name: str, addr: int, ntype: int, desc: int = 0) -> None:
+        nlist.extend(struct.pack("<IBBHQ", len(strtab), ntype, sect_of(addr), desc, addr))
+        strtab.extend(name.encode() + b"\0")
+
+    for addr, name in local:
+        add_sym(name, addr, N_SECT)
+    for name in sorted(externals):
+        add_sym(name, externals[name], N_SECT | N_EXT, REFERENCED_DYNAMICALLY if name == "__mh_execute_header" else 0)
+    nsyms = len(local) + len(externals)
+    strtab = bytes(strtab).ljust(_align(len(strtab), 8), b"\0")
+
+    linkedit_off = fileoff
+    symoff = linkedit_off
+    stroff = symoff + len(nlist)
+    sig_off = _align(stroff + len(strtab), 16)
+    sig_size = signature_size(sig_off, identifier)
+    linkedit_filesize = sig_off + sig_size - linkedit_off
+    segs.append(("__LINKEDIT", vmaddr, _align(linkedit_filesize, PAGE), linkedit_off, linkedit_filesize,
+                 VM_PROT_READ, []))
+
+    cmds = [_segment(*s) for s in segs]
+    cmds.append(struct.pack("<II10I", LC_DYLD_INFO_ONLY, 48, *([0] * 10)))
+    cmds.append(struct.pack("<IIIIII", LC_SYMTAB, 24, symoff, nsyms, stroff, len(strtab)))
+    cmds.append(struct.pack("<II18I", LC_DYSYMTAB, 80, 0, len(local), len(local), len(externals), nsyms, 0,
+                            *([0] * 12)))
+    cmds.append(_str_cmd(LC_LOAD_DYLINKER, struct.pack("<I", 12), DYLD_PATH))
+    uuid_at = 32 + sum(map(len, cmds)) + 8
+    cmds.append(struct.pack("<II16s", LC_UUID, 24, b"\0" * 16))
+    cmds.append(struct.pack("<IIIIIIII", LC_BUILD_VERSION, 32, PLATFORM_MACOS, MACOS_11, MACOS_11, 1,
+                            TOOL_LD, (1 << 16)))
+    cmds.append(struct.pack("<IIQ", LC_SOURCE_VERSION, 16, 0))
+    cmds.append(struct.pack("<IIQQ", LC_MAIN, 24, asm.symbols[entry] - TEXT_VMADDR, 0))
+    cmds.append(_str_cmd(LC_LOAD_DYLIB, struct.pack("<IIII", 24, 2, LIBSYSTEM_VERSION, 1 << 16), LIBSYSTEM))
+    cmds.append(struct.pack("<IIII", LC_CODE_SIGNATURE, 16, sig_off, sig_size))
+    header = struct.pack("<IiiIIIII", MH_MAGIC_64, CPU_TYPE_ARM64, CPU_SUBTYPE_ARM64_ALL, MH_EXECUTE, len(cmds),
+                         sum(map(len, cmds)), MH_NOUNDEFS | MH_DYLDLINK | MH_TWOLEVEL | MH_PIE, 0)
+    head = header + b"".join(cmds)
+    if len(head) > PAGE:
+        raise ValueError("load commands do not fit in the first page")
+
+    out = bytearray(sig_off)
+    out[: len(head)] = head
+    out[PAGE: PAGE + len(text)] = text
+    if data:
+        out[text_filesize: text_filesize + len(data)] = data
+    out[symoff: symoff + len(nlist)] = nlist
+    out[stroff: stroff + len(strtab)] = strtab
+    # a content-derived UUID keeps the output reproducible, as ld64 does
+    out[uuid_at: uuid_at + 16] = hashlib.md5(bytes(out)).digest()
+    out += adhoc_signature(bytes(out), identifier, 0, text_filesize)
+    return bytes(out)
+
+
+def write_macho(asm: Assembly, path: str | Path, entry: str = "_main") -> Path:
+    """Write the executable for ``asm`` to ``path`` (mode 0755)."""
+    p = Path(path)
+    p.write_bytes(build_macho(asm, identifier=p.name, entry=entry))
+    p.chmod(0o755)
+    return p

@@ -1,0 +1,53 @@
+"""Glue for the command line: build ymawky's executable and run a Mach-O.
+
+Owns: where the built executable is cached, and starting one Machine with
+a Host rooted at the guest's folder.  Kept apart from run_emulated.py so
+that tests reach the same code the command runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from pathlib import Path
+
+from emu.assembler import Assembly, cache_dir, assemble_file
+from emu.host import Host
+from emu.loader import load_macho
+from emu.machine import Machine
+from emu.macho import build_macho
+
+
+def build_ymawky(source: Path, out: Path | None = None) -> tuple[Path, Assembly]:
+    """Assemble ``source`` and write its executable (cached by content when ``out`` is None)."""
+    asm = assemble_file(source)
+    image = build_macho(asm, identifier=out.name if out else "ymawky")
+    if out is None:
+        out = cache_dir() / f"ymawky-{hashlib.sha256(image).hexdigest()[:16]}"
+        if out.exists():
+            return out, asm
+        out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}")
+    tmp.write_bytes(image)
+    tmp.chmod(0o755)
+    os.replace(tmp, out)
+    return out, asm
+
+
+def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None = None,
+              strict: bool = False, slide: int = 0) -> int:
+    """Run an arm64 Mach-O until it exits; returns its exit status."""
+    image = load_macho(path, slide=slide)
+    host = Host(os.fspath(root))
+    machine = Machine(image, host, argv, assembly=assembly, strict=strict, name="ymawky-emu")
+    # SIGTERM ends the server like Ctrl-C: children stopped, status 143
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return machine.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Run ymawky (or any arm64 macOS program that makes raw syscalls) emulated.
+
+Owns: the command line only.  Serving assembles ymawky.s (cached), writes
+the Mach-O, loads it and runs it; ``--macho`` runs a given executable.
+Everything it does is reachable from tests through emu/ and syscalls/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+EXAMPLES = """\
+examples:
+  run_emulated.py                         serve ./www on http://127.0.0.1:8080/
+  run_emulated.py --port 9000             the same on port 9000
+  run_emulated.py --root /srv/site        serve /srv/site/www (the guest's / is /srv/site)
+  run_emulated.py --build ymawky.macho    only write the arm64 Mach-O a Mac would run
+  run_emulated.py --macho prog -- a b     run an arm64 Mach-O with argv [prog, a, b]
+"""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="run_emulated.py", description=__doc__.splitlines()[0], epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", metavar="DIR",
+                   help="the guest's / and working directory; nothing outside it is reachable "
+                        "(default: the folder holding www/ and err/: the current one if it has www/, "
+                        "else this project's)")
+    p.add_argument("--port", type=int, default=8080, metavar="N",
+                   help="port ymawky listens on, on 127.0.0.1 only (default: 8080)")
+    p.add_argument("--source", metavar="FILE", default=None,
+                   help="the assembly to serve with (default: ymawky.s beside this script)")
+    p.add_argument("--macho", metavar="FILE",
+                   help="run this arm64 Mach-O instead of ymawky; arguments after -- are its argv[1:]")
+    p.add_argument("--build", metavar="OUT", help="assemble and write the Mach-O to OUT, then stop")
+    p.add_argument("--slide", type=lambda s: int(s, 0), default=0, metavar="HEX",
+                   help="load the executable this far above its preferred address (multiple of 0x4000)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop on the first syscall the emulator does not implement "
+                        "(default: report it once and return ENOSYS to the guest)")
+    p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def default_root() -> Path:
+    cwd = Path.cwd()
+    return cwd if (cwd / "www").is_dir() else HERE
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    from emu.assembler import AssemblyError
+    from emu.loader import LoadError
+    from emu.run import build_ymawky, run_macho
+
+    root = Path(opts.root) if opts.root else default_root()
+    if not root.is_dir():
+        print(f"run_emulated.py: --root {root}: not a folder", file=sys.stderr)
+        return 2
+    try:
+        if opts.macho:
+            return run_macho(Path(opts.macho), root, [Path(opts.macho).name, *opts.args],
+                             strict=opts.strict, slide=opts.slide)
+        source = Path(opts.source) if opts.source else HERE / "ymawky.s"
+        exe, asm = build_ymawky(source, Path(opts.build) if opts.build else None)
+        if opts.build:
+            print(f"wrote {exe}")
+            return 0
+        if not 0 < opts.port < 65536:
+            print(f"run_emulated.py: --port {opts.port}: not in 1..65535", file=sys.stderr)
+            return 2
+        return run_macho(exe, root, ["ymawky", str(opts.port), *opts.args], assembly=asm,
+                         strict=opts.strict, slide=opts.slide)
+    except AssemblyError as e:
+        print(e, file=sys.stderr)
+        return 65
+    except (LoadError, OSError) as e:
+        print(f"run_emulated.py: {e}", file=sys.stderr)
+        return 66
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.fspath(HERE))
+    sys.exit(main())

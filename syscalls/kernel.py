@@ -1,0 +1,110 @@
+"""The syscall boundary: dispatch one trap through the table.
+
+Owns: decoding registers by the row's argument kinds, calling the
+handler, writing its memory results, and the Darwin return convention
+(carry clear and x0/x1 on success; carry set, x0 = errno, x1 = 0 on
+failure).  Host OSErrors become Darwin errno values here, by name.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from syscalls.errno import DARWIN_ERRNO, DarwinError, from_host
+from syscalls.kinds import MASK64, Kind, Memory
+
+if TYPE_CHECKING:
+    from emu.host import Host
+
+ENOSYS = DARWIN_ERRNO["ENOSYS"]
+EFAULT = DARWIN_ERRNO["EFAULT"]
+
+
+class BadAddress(Exception):
+    """A guest pointer that does not reach mapped memory (EFAULT)."""
+
+
+class GuestExit(Exception):
+    """The guest asked to end this process with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class Unimplemented(Exception):
+    """A syscall the table has no handler for, under --strict."""
+
+
+@dataclass
+class Ret:
+    """A handler's answer: x0, x1, and bytes to copy out to the guest."""
+
+    value: int = 0
+    value2: int = 0
+    writes: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Syscall:
+    """One row: Darwin name, how x0/x1 are written, argument kinds, handler."""
+
+    name: str
+    ret: str                      # "int", "ssize" (64-bit), "void"
+    args: tuple[Kind, ...]
+    handler: Callable[..., Ret] | None
+    note: str = ""
+
+
+@dataclass
+class Kernel:
+    """What a handler may use: the Host and guest memory; nothing else."""
+
+    host: "Host"
+    mem: Memory
+    table: dict[int, Syscall]
+    names: dict[int, str]
+    strict: bool = False
+    where: Callable[[], str] = lambda: ""   # "pc sym+off (file:line)" for reports
+    reported: set[int] = field(default_factory=set)
+
+    def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]:
+        """Run syscall ``num`` with x0..x7 = ``regs``: returns (x0, x1, carry)."""
+        row = self.table.get(num)
+        if row is None or row.handler is None:
+            return self._unimplemented(num, row)
+        try:
+            args: list[Any] = [kind.decode(regs, i, self.mem) for i, kind in enumerate(row.args)]
+            ret = row.handler(self, *args)
+            for addr, data in ret.writes:
+                self.mem.write(addr, data)
+        except DarwinError as e:
+            return e.errno, 0, True
+        except BadAddress:
+            return EFAULT, 0, True
+        except OSError as e:
+            return from_host(e.errno, socket=num in SOCKET_CALLS), 0, True
+        if row.ret == "int":
+            return _sext32(ret.value), _sext32(ret.value2), False
+        return ret.value & MASK64, ret.value2 & MASK64, False
+
+    def _unimplemented(self, num: int, row: Syscall | None) -> tuple[int, int, bool]:
+        name = row.name if row else self.names.get(num, "unknown")
+        msg = f"unimplemented syscall {num} ({name}) at {self.where()}"
+        if self.strict:
+            raise Unimplemented(msg)
+        if num not in self.reported:
+            self.reported.add(num)
+            print(f"ymawky-emu: {msg}; returning ENOSYS", file=sys.stderr, flush=True)
+        return ENOSYS, 0, True
+
+
+def _sext32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return (v | 0xFFFFFFFF00000000) if v & 0x80000000 else v
+
+
+# numbers of socket calls, for EOPNOTSUPP (102) vs ENOTSUP (45)
+SOCKET_CALLS = {27, 28, 29, 30, 31, 32, 97, 98, 104, 105, 106, 118, 133, 134, 135, 403, 404, 409}

@@ -1,0 +1,54 @@
+"""Process syscalls: exit, fork, wait4, getpid, getppid, kill."""
+
+from __future__ import annotations
+
+import struct
+
+from syscalls.consts import WAIT_OPTIONS, signal_to_host, wait_status_from_host
+from syscalls.kernel import GuestExit, Kernel, Ret
+
+RUSAGE_SIZE = 144
+
+
+def sys_exit(k: Kernel, status: int) -> Ret:
+    raise GuestExit(status & 0xFF)
+
+
+def sys_fork(k: Kernel) -> Ret:
+    pid = k.host.fork()
+    if pid == 0:  # child: x0 = its own pid, x1 = 1 (darwin-abi.md 1.2)
+        return Ret(k.host.getpid(), 1)
+    return Ret(pid, 0)
+
+
+def sys_wait4(k: Kernel, pid: int, status_ptr: int, options: int, rusage_ptr: int) -> Ret:
+    got, status, ru = k.host.wait4(pid, WAIT_OPTIONS.to_host(options))
+    writes = []
+    if got and status_ptr:
+        writes.append((status_ptr, struct.pack("<i", wait_status_from_host(status))))
+    if got and rusage_ptr:
+        writes.append((rusage_ptr, pack_rusage(ru)))
+    return Ret(got, writes=writes)
+
+
+def pack_rusage(ru: object) -> bytes:
+    def tv(t: float) -> bytes:
+        return struct.pack("<qi4x", int(t), int((t % 1) * 1_000_000))
+    fields = ("ru_maxrss", "ru_ixrss", "ru_idrss", "ru_isrss", "ru_minflt", "ru_majflt", "ru_nswap",
+              "ru_inblock", "ru_oublock", "ru_msgsnd", "ru_msgrcv", "ru_nsignals", "ru_nvcsw", "ru_nivcsw")
+    vals = [int(getattr(ru, f, 0)) for f in fields]
+    vals[0] *= 1024  # Darwin's ru_maxrss is in bytes, Linux's in KiB
+    return tv(getattr(ru, "ru_utime", 0.0)) + tv(getattr(ru, "ru_stime", 0.0)) + struct.pack("<14q", *vals)
+
+
+def sys_getpid(k: Kernel) -> Ret:
+    return Ret(k.host.getpid())
+
+
+def sys_getppid(k: Kernel) -> Ret:
+    return Ret(k.host.getppid())
+
+
+def sys_kill(k: Kernel, pid: int, sig: int, posix: int) -> Ret:
+    k.host.kill(pid, signal_to_host(sig))
+    return Ret(0)

@@ -1,0 +1,91 @@
+"""Darwin struct layouts (arm64, LP64, little-endian), each declared once.
+
+Owns: packing host values into the bytes Darwin's kernel would copy out
+(struct stat64, sockaddr_in/in6 with sin_len, timeval) and unpacking the
+bytes a guest passes in.  Offsets follow darwin-abi.md section 3.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+
+from syscalls.consts import AF_FROM_HOST
+from syscalls.errno import DarwinError
+
+# struct stat64 -- bsd/sys/stat.h, 144 bytes
+STAT64 = struct.Struct("<iHHQIIi4x8q2qiIIi16x")
+assert STAT64.size == 144
+
+
+def _dev(d: int) -> int:
+    """Darwin dev_t: major << 24 | minor, in 32 bits."""
+    return ((os.major(d) & 0xFF) << 24 | (os.minor(d) & 0xFFFFFF)) & 0xFFFFFFFF
+
+
+def _ts(ns: int) -> tuple[int, int]:
+    return ns // 1_000_000_000, ns % 1_000_000_000
+
+
+def pack_stat64(st: os.stat_result) -> bytes:
+    birth = getattr(st, "st_birthtime_ns", None) or st.st_ctime_ns
+    dev = _dev(st.st_dev)
+    return STAT64.pack(
+        dev - (1 << 32) if dev >= 1 << 31 else dev,
+        st.st_mode & 0xFFFF, min(st.st_nlink, 0xFFFF), st.st_ino,
+        st.st_uid, st.st_gid, _signed32(_dev(st.st_rdev)),
+        *_ts(st.st_atime_ns), *_ts(st.st_mtime_ns), *_ts(st.st_ctime_ns), *_ts(birth),
+        st.st_size, st.st_blocks, st.st_blksize, 0, 0, 0)
+
+
+def _signed32(v: int) -> int:
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+# sockaddr -- bsd/sys/socket.h, bsd/netinet/in.h, bsd/netinet6/in6.h
+SOCKADDR_IN_LEN = 16
+SOCKADDR_IN6_LEN = 28
+AF_INET_D = 2
+AF_INET6_D = 30
+
+
+def unpack_sockaddr(raw: bytes) -> tuple[int, tuple]:
+    """(host family, address tuple) from the bytes a guest passed to bind/connect."""
+    if len(raw) < 2:
+        raise DarwinError("EINVAL", "sockaddr shorter than 2 bytes")
+    family = raw[1]
+    if family in (AF_INET_D, 0) and len(raw) >= SOCKADDR_IN_LEN:
+        port = struct.unpack_from(">H", raw, 2)[0]
+        return socket.AF_INET, (socket.inet_ntop(socket.AF_INET, raw[4:8]), port)
+    if family == AF_INET6_D and len(raw) >= SOCKADDR_IN6_LEN:
+        port, flow = struct.unpack_from(">HI", raw, 2)
+        scope = struct.unpack_from("<I", raw, 24)[0]
+        return socket.AF_INET6, (socket.inet_ntop(socket.AF_INET6, raw[8:24]), port, flow, scope)
+    raise DarwinError("EAFNOSUPPORT", f"address family {family}")
+
+
+def pack_sockaddr(family: int, addr: tuple) -> bytes:
+    """The Darwin sockaddr bytes (sin_len filled in) for a host address."""
+    if family == socket.AF_INET:
+        return struct.pack(">BBH4s8x", SOCKADDR_IN_LEN, AF_FROM_HOST[family], addr[1],
+                           socket.inet_pton(socket.AF_INET, addr[0]))
+    if family == socket.AF_INET6:
+        flow = addr[2] if len(addr) > 2 else 0
+        scope = addr[3] if len(addr) > 3 else 0
+        return (struct.pack(">BBHI16s", SOCKADDR_IN6_LEN, AF_FROM_HOST[family], addr[1], flow,
+                            socket.inet_pton(socket.AF_INET6, addr[0])) + struct.pack("<I", scope))
+    raise DarwinError("EAFNOSUPPORT", f"host family {family}")
+
+
+def describe_sockaddr(raw: bytes) -> str:
+    try:
+        fam, addr = unpack_sockaddr(raw)
+    except DarwinError:
+        return raw.hex()
+    name = "AF_INET" if fam == socket.AF_INET else "AF_INET6"
+    return f"{{sin_len={raw[0]}, {name}, {addr[0]}:{addr[1]}}}"
+
+
+# struct timeval -- bsd/sys/_types/_timeval.h: int64 tv_sec, int32 tv_usec, 4 bytes pad
+TIMEVAL = struct.Struct("<qi4x")
