@@ -1,0 +1,95 @@
+"""Start ymawky emulated on a free 127.0.0.1 port and talk to it.
+
+``Server`` runs ``run_emulated.py`` as a subprocess (so guest forks are
+real processes, exactly as a user runs it), waits until the port accepts,
+and on ``stop()`` sends SIGINT and checks the server went away cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 30.0
+IO_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, root: Path = ROOT, extra: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.root = root
+        cmd = [sys.executable, str(ROOT / "run_emulated.py"), "--root", str(root), "--port", str(self.port),
+               *(extra or [])]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env={**os.environ, **(env or {})}, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                out, err = self.proc.communicate()
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {err.decode()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise RuntimeError("server did not start listening") from None
+                time.sleep(0.05)
+
+    def request(self, raw: bytes, timeout: float = IO_TIMEOUT) -> bytes:
+        """Send raw bytes, read until the server closes the connection."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(raw)
+            chunks = []
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+
+    def get(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+        raw = self.request(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        return parse_response(raw)
+
+    def stop(self, timeout: float = 15.0) -> tuple[int, str, str]:
+        """SIGINT (as Ctrl-C) and wait: returns (exit status, stdout, stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        return self.proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.communicate()
+
+
+def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    assert sep, f"no end of head in {raw[:200]!r}"
+    lines = head.decode("latin-1").split("\r\n")
+    version, code, _ = lines[0].split(" ", 2)
+    assert version == "HTTP/1.1"
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(code), headers, body

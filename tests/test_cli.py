@@ -1,0 +1,84 @@
+"""run_emulated.py as a user runs it: help, --macho, --build, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from guest import guest_source
+
+from emu.assembler import assemble_text
+from emu.macho import write_macho
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, str(ROOT / "run_emulated.py")]
+
+
+def run(*args: str, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, **kw)
+
+
+def test_help_explains_options_with_examples() -> None:
+    out = run("--help").stdout
+    for option in ("--root", "--port", "--macho", "--build", "--strict", "--slide"):
+        assert option in out
+    assert "examples:" in out and "run_emulated.py --macho prog -- a b" in out
+
+
+def test_macho_passes_stdout_argv_and_exit_status_through(tmp_path: Path) -> None:
+    # prints argv[1] and exits with argc
+    asm = assemble_text(guest_source("""
+        mov     x19, x0
+        ldr     x1, [x1, #8]
+        mov     x2, #0
+    count:
+        ldrb    w9, [x1, x2]
+        cbz     w9, counted
+        add     x2, x2, #1
+        b       count
+    counted:
+        mov     x0, #1
+        SYSCALL 4
+        mov     x0, x19
+        SYSCALL 1
+    """), "echo.s")
+    exe = write_macho(asm, tmp_path / "echo")
+    proc = run("--macho", str(exe), "--root", str(tmp_path), "--", "hello-arg", "second")
+    assert proc.stdout == "hello-arg"
+    assert proc.returncode == 3
+
+
+def test_build_writes_a_macho_for_a_mac(tmp_path: Path) -> None:
+    out = tmp_path / "ymawky"
+    proc = run("--build", str(out))
+    assert proc.returncode == 0, proc.stderr
+    data = out.read_bytes()
+    assert data[:4] == bytes.fromhex("cffaedfe")          # MH_MAGIC_64, little-endian
+    assert int.from_bytes(data[4:8], "little") == 0x0100000C  # CPU_TYPE_ARM64
+
+
+def test_bad_source_line_is_reported_as_file_and_line(tmp_path: Path) -> None:
+    src = tmp_path / "broken.s"
+    src.write_text((ROOT / "ymawky.s").read_text().replace("    bl      reap_children\n",
+                                                           "    bl      reap_children\n    frobnicate x0\n", 1))
+    line = src.read_text().split("\n").index("    frobnicate x0") + 1
+    proc = run("--source", str(src), "--port", "18999")
+    assert proc.returncode == 65
+    assert proc.stderr.startswith(f"broken.s:{line}: ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_root_and_bad_port_are_clear_errors(tmp_path: Path) -> None:
+    proc = run("--root", str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "not a folder" in proc.stderr
+    proc = run("--port", "70000")
+    assert proc.returncode == 2 and "1..65535" in proc.stderr
+
+
+def test_not_a_macho_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk"
+    junk.write_text("not an executable\n")
+    proc = run("--macho", str(junk))
+    assert proc.returncode == 66
+    assert "Traceback" not in proc.stderr and "junk" in proc.stderr
