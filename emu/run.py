@@ -41,6 +41,7 @@ def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None
     image = load_macho(path, slide=slide)
     host = Host(os.fspath(root))
     machine = Machine(image, host, argv, assembly=assembly, strict=strict, name="ymawky-emu")
+    machine.warm()
     # SIGTERM ends the server like Ctrl-C: children stopped, status 143
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
