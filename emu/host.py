@@ -165,7 +165,10 @@ class Host:
 
     def open(self, path: str, flags: int, mode: int, no_symlinks: bool = False) -> int:
         """Open a guest path with host ``flags``; returns the guest fd."""
-        follow = not flags & os.O_NOFOLLOW
+        # O_NOFOLLOW, and O_CREAT|O_EXCL, act on a final symlink itself (ELOOP /
+        # EEXIST), never on its target: a dangling link is not created through
+        excl = flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL
+        follow = not flags & os.O_NOFOLLOW and not excl
         parent, name, gpath = self._walk(path, follow_last=follow, no_symlinks=no_symlinks)
         try:
             fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=parent)
@@ -208,6 +211,10 @@ class Host:
             raise _err(errno.ENOTSOCK)
         return s
 
+    def sock_family(self, gfd: int) -> int:
+        """The host address family of a guest socket (ENOTSOCK for anything else)."""
+        return self._sock(gfd).family
+
     def bind(self, gfd: int, addr: tuple) -> None:
         self._sock(gfd).bind(addr)
 
@@ -227,6 +234,7 @@ class Host:
         return self._sock(gfd).getsockopt(level, opt, size)
 
     def set_nosigpipe(self, gfd: int, on: bool) -> None:
+        self._sock(gfd)  # ENOTSOCK for a file, as for any socket option
         self.get(gfd).nosigpipe = on
 
     # ------------------------------------------------------------ processes
@@ -248,6 +256,9 @@ class Host:
         return pid
 
     def wait4(self, pid: int, options: int) -> tuple[int, int, object]:
+        # only the guest's own children: never reap another child of this host process
+        if (pid > 0 and pid not in self.children) or (pid <= 0 and not self.children):
+            raise _err(errno.ECHILD)
         got, status, ru = os.wait4(pid, options)
         if got:
             self.children.discard(got)

@@ -25,7 +25,7 @@ class Bits:
 
     def to_host(self, darwin: int, allow_unknown: bool = False) -> int:
         host, rest = 0, darwin
-        for name, dbit, hbit in self.rows:
+        for _name, dbit, hbit in self.rows:
             if darwin & dbit:
                 rest &= ~dbit
                 if hbit is not None:

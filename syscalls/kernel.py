@@ -1,6 +1,7 @@
 """The syscall boundary: dispatch one trap through the table.
 
-Owns: decoding registers by the row's argument kinds, calling the
+Owns: decoding registers by the row's argument kinds (descriptor
+arguments are looked up first, as XNU does before any copy-in), calling the
 handler, writing its memory results, and the Darwin return convention
 (carry clear and x0/x1 on success; carry set, x0 = errno, x1 = 0 on
 failure).  Host OSErrors become Darwin errno values here, by name.
@@ -9,11 +10,12 @@ failure).  Host OSErrors become Darwin errno values here, by name.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from syscalls.errno import DARWIN_ERRNO, DarwinError, from_host
-from syscalls.kinds import MASK64, Kind, Memory
+from syscalls.kinds import MASK64, Fd, Kind, Memory
 
 if TYPE_CHECKING:
     from emu.host import Host
@@ -62,7 +64,7 @@ class Syscall:
 class Kernel:
     """What a handler may use: the Host and guest memory; nothing else."""
 
-    host: "Host"
+    host: Host
     mem: Memory
     table: dict[int, Syscall]
     names: dict[int, str]
@@ -76,6 +78,11 @@ class Kernel:
         if row is None or row.handler is None:
             return self._unimplemented(num, row)
         try:
+            # the kernel looks a descriptor up before it copies anything in:
+            # write(99, bad_ptr, n) is EBADF, not EFAULT
+            for i, kind in enumerate(row.args):
+                if isinstance(kind, Fd):
+                    self.host.get(kind.decode(regs, i, self.mem))
             args: list[Any] = [kind.decode(regs, i, self.mem) for i, kind in enumerate(row.args)]
             ret = row.handler(self, *args)
             for addr, data in ret.writes:
@@ -89,6 +96,15 @@ class Kernel:
         if row.ret == "int":
             return _sext32(ret.value), _sext32(ret.value2), False
         return ret.value & MASK64, ret.value2 & MASK64, False
+
+    def probe_writable(self, addr: int, n: int) -> None:
+        """Raise BadAddress unless guest ``addr .. addr+n`` can be written.
+
+        Lets a handler fail with EFAULT *before* it consumes anything from
+        the host (a read's bytes, an accepted connection, a reaped child).
+        """
+        if n > 0:
+            self.mem.write(addr, self.mem.read(addr, n))
 
     def _unimplemented(self, num: int, row: Syscall | None) -> tuple[int, int, bool]:
         name = row.name if row else self.names.get(num, "unknown")

@@ -8,10 +8,16 @@ through the ``Memory`` protocol, so the kinds never import Unicorn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
+
+from syscalls.errno import DarwinError
 
 MASK64 = (1 << 64) - 1
+MASK32 = (1 << 32) - 1
+INT_MAX = (1 << 31) - 1     # Darwin refuses a read/write of more bytes (EINVAL)
+CHUNK = 1 << 20             # InBuf copies in at most this much at a time
 
 
 class Memory(Protocol):
@@ -90,11 +96,32 @@ class CStr(Kind):         # NUL-terminated string (a path: Darwin's PATH_MAX)
 
 @dataclass
 class InBuf(Kind):        # bytes the guest passes in; length in register ``len_at``
+    """Guest bytes copied in before the handler runs.
+
+    ``len_mask`` is the width of the length argument (size_t or socklen_t).
+    A length above ``limit`` either fails with errno ``over`` (checked before
+    any memory is touched, as the kernel checks before copyin) or, with
+    ``over=None``, is clipped to ``limit`` (the kernel copies in only what
+    the call needs).  Memory is read in chunks, so a huge length over a
+    small mapping fails fast with EFAULT instead of allocating gigabytes.
+    """
+
     len_at: int
+    len_mask: int = MASK64
+    limit: int | None = None
+    over: str | None = "EINVAL"
 
     def decode(self, regs, i, mem):
-        n = regs[self.len_at] & MASK64
-        return mem.read(regs[i], n) if n else b""
+        n = regs[self.len_at] & self.len_mask
+        if self.limit is not None and n > self.limit:
+            if self.over is not None:
+                raise DarwinError(self.over, f"length {n} > {self.limit}")
+            n = self.limit
+        out = bytearray()
+        addr = regs[i]
+        while len(out) < n:
+            out += mem.read(addr + len(out), min(n - len(out), CHUNK))
+        return bytes(out)
 
     def show(self, value):
         shown = value[:32]

@@ -7,21 +7,19 @@ import struct
 from syscalls.consts import AF, LEVELS, SOCK_TYPE, SOCKOPTS
 from syscalls.errno import DarwinError
 from syscalls.kernel import Kernel, Ret
-from syscalls.structs import pack_sockaddr, unpack_sockaddr
+from syscalls.structs import SOCKADDR_IN6_LEN, pack_sockaddr, unpack_sockaddr
 
 
 def sys_socket(k: Kernel, domain: int, type_: int, proto: int) -> Ret:
     if domain not in AF or domain == 0:
         raise DarwinError("EAFNOSUPPORT", f"domain {domain}")
-    if type_ not in SOCK_TYPE:
-        raise DarwinError("EPROTOTYPE" if type_ > 0 else "EINVAL", f"type {type_}")
+    if type_ not in SOCK_TYPE:  # socreate_internal: no protosw of that type, protocol 0
+        raise DarwinError("EPROTONOSUPPORT", f"type {type_}")
     return Ret(k.host.socket(AF[domain][1], SOCK_TYPE[type_][1], proto))
 
 
 def sys_bind(k: Kernel, fd: int, addr: bytes, n: int) -> Ret:
-    if len(addr) > 255:
-        raise DarwinError("ENAMETOOLONG")
-    _, host_addr = unpack_sockaddr(addr)
+    _, host_addr = unpack_sockaddr(addr, k.host.sock_family(fd))
     k.host.bind(fd, host_addr)
     return Ret(0)
 
@@ -32,12 +30,21 @@ def sys_listen(k: Kernel, fd: int, backlog: int) -> Ret:
 
 
 def sys_accept(k: Kernel, fd: int, addr_ptr: int, len_ptr: int) -> Ret:
+    room = 0
+    if addr_ptr:
+        # XNU copies *addrlen in before it accepts; we also check both
+        # destinations now, so a bad pointer never costs the connection
+        room = struct.unpack("<I", k.mem.read(len_ptr, 4))[0]
+        k.probe_writable(len_ptr, 4)
+        k.probe_writable(addr_ptr, min(room, SOCKADDR_IN6_LEN))   # the longest address we return
     new, family, addr = k.host.accept(fd)
     writes = []
-    if addr_ptr and len_ptr:
+    if addr_ptr:
         raw = pack_sockaddr(family, addr)
-        room = struct.unpack("<I", k.mem.read(len_ptr, 4))[0]
-        writes = [(addr_ptr, raw[:room]), (len_ptr, struct.pack("<I", len(raw)))]
+        if room:
+            writes.append((addr_ptr, raw[:room]))
+        # the full length, even when the address was cut short (XNU accept_nocancel)
+        writes.append((len_ptr, struct.pack("<I", len(raw))))
     return Ret(new, writes=writes)
 
 
@@ -48,7 +55,9 @@ def sys_setsockopt(k: Kernel, fd: int, level: int, name: int, value: bytes, size
     if opt is None:
         raise DarwinError("ENOPROTOOPT", f"option {name:#x}")
     optname, host_opt = opt
-    if host_opt is None:  # emulated options
+    if host_opt is None:  # emulated options: an int, as sooptcopyin demands
+        if len(value) < 4:
+            raise DarwinError("EINVAL", f"{optname} value of {len(value)} bytes")
         if optname == "SO_NOSIGPIPE":
             k.host.set_nosigpipe(fd, bool(int.from_bytes(value[:4], "little")))
         return Ret(0)

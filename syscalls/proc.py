@@ -22,7 +22,14 @@ def sys_fork(k: Kernel) -> Ret:
 
 
 def sys_wait4(k: Kernel, pid: int, status_ptr: int, options: int, rusage_ptr: int) -> Ret:
-    got, status, ru = k.host.wait4(pid, WAIT_OPTIONS.to_host(options))
+    host_options = WAIT_OPTIONS.to_host(options)
+    # XNU copies status and rusage out *before* it reaps the child, so a bad
+    # pointer is EFAULT with the child still waitable: check them first
+    if status_ptr:
+        k.probe_writable(status_ptr, 4)
+    if rusage_ptr:
+        k.probe_writable(rusage_ptr, RUSAGE_SIZE)
+    got, status, ru = k.host.wait4(pid, host_options)
     writes = []
     if got and status_ptr:
         writes.append((status_ptr, struct.pack("<i", wait_status_from_host(status))))

@@ -46,19 +46,39 @@ def _signed32(v: int) -> int:
 # sockaddr -- bsd/sys/socket.h, bsd/netinet/in.h, bsd/netinet6/in6.h
 SOCKADDR_IN_LEN = 16
 SOCKADDR_IN6_LEN = 28
+SOCKADDR_MAX = 255      # SOCK_MAXADDRLEN: the longest address bind/connect take
 AF_INET_D = 2
 AF_INET6_D = 30
 
 
-def unpack_sockaddr(raw: bytes) -> tuple[int, tuple]:
-    """(host family, address tuple) from the bytes a guest passed to bind/connect."""
+def unpack_sockaddr(raw: bytes, sock_family: int | None = None) -> tuple[int, tuple]:
+    """(host family, address tuple) from the bytes a guest passed to bind/connect.
+
+    As on Darwin: sa_len is ignored (the kernel overwrites it with the length
+    passed); a family other than the socket's own (``sock_family``, a host
+    AF_*) or AF_UNSPEC is EAFNOSUPPORT (tcp_usr_bind, tcp6_usr_bind);
+    AF_UNSPEC means the socket's family; an internet address of the wrong
+    length is EINVAL (in_pcbbind, in6_pcbbind).
+    """
     if len(raw) < 2:
         raise DarwinError("EINVAL", "sockaddr shorter than 2 bytes")
     family = raw[1]
-    if family in (AF_INET_D, 0) and len(raw) >= SOCKADDR_IN_LEN:
+    if sock_family is not None:
+        own = AF_FROM_HOST.get(sock_family)
+        if family == 0:
+            family = own
+        elif family != own:
+            raise DarwinError("EAFNOSUPPORT", f"address family {family} on a family {own} socket")
+    elif family == 0 and len(raw) == SOCKADDR_IN_LEN:
+        family = AF_INET_D
+    if family == AF_INET_D:
+        if len(raw) != SOCKADDR_IN_LEN:
+            raise DarwinError("EINVAL", f"sockaddr_in of {len(raw)} bytes")
         port = struct.unpack_from(">H", raw, 2)[0]
         return socket.AF_INET, (socket.inet_ntop(socket.AF_INET, raw[4:8]), port)
-    if family == AF_INET6_D and len(raw) >= SOCKADDR_IN6_LEN:
+    if family == AF_INET6_D:
+        if len(raw) != SOCKADDR_IN6_LEN:
+            raise DarwinError("EINVAL", f"sockaddr_in6 of {len(raw)} bytes")
         port, flow = struct.unpack_from(">HI", raw, 2)
         scope = struct.unpack_from("<I", raw, 24)[0]
         return socket.AF_INET6, (socket.inet_ntop(socket.AF_INET6, raw[8:24]), port, flow, scope)

@@ -11,15 +11,20 @@ from __future__ import annotations
 from syscalls import fs, net, proc
 from syscalls.consts import describe_open_flags
 from syscalls.kernel import Syscall
-from syscalls.kinds import CStr, Fd, Flags, InBuf, Int, Off, Ptr, Size, UInt
+from syscalls.kinds import INT_MAX, MASK32, CStr, Fd, Flags, InBuf, Int, Off, Ptr, Size, UInt
+from syscalls.structs import SOCKADDR_MAX
 
 _open_flags = Flags(describe_open_flags)
+# getsockaddr: namelen > SOCK_MAXADDRLEN is ENAMETOOLONG before anything is copied in
+_sockaddr = InBuf(2, len_mask=MASK32, limit=SOCKADDR_MAX, over="ENAMETOOLONG")
+# sooptcopyin copies in only what the option needs (at most a timeval or linger here)
+_optval = InBuf(4, len_mask=MASK32, limit=64, over=None)
 
 SYSCALLS: dict[int, Syscall] = {
     1: Syscall("exit", "void", (Int(),), proc.sys_exit),
     2: Syscall("fork", "int", (), proc.sys_fork),
     3: Syscall("read", "ssize", (Fd(), Ptr(), Size()), fs.sys_read),
-    4: Syscall("write", "ssize", (Fd(), InBuf(2), Size()), fs.sys_write),
+    4: Syscall("write", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size()), fs.sys_write),
     5: Syscall("open", "int", (CStr(), _open_flags, Int()), fs.sys_open),
     6: Syscall("close", "int", (Fd(),), fs.sys_close),
     7: Syscall("wait4", "int", (Int(), Ptr(), Int(), Ptr()), proc.sys_wait4),
@@ -28,8 +33,8 @@ SYSCALLS: dict[int, Syscall] = {
     37: Syscall("kill", "int", (Int(), Int(), Int()), proc.sys_kill),
     39: Syscall("getppid", "int", (), proc.sys_getppid),
     97: Syscall("socket", "int", (Int(), Int(), Int()), net.sys_socket),
-    104: Syscall("bind", "int", (Fd(), InBuf(2), UInt()), net.sys_bind),
-    105: Syscall("setsockopt", "int", (Fd(), Int(), Int(), InBuf(4), UInt()), net.sys_setsockopt),
+    104: Syscall("bind", "int", (Fd(), _sockaddr, UInt()), net.sys_bind),
+    105: Syscall("setsockopt", "int", (Fd(), Int(), Int(), _optval, UInt()), net.sys_setsockopt),
     106: Syscall("listen", "int", (Fd(), Int()), net.sys_listen),
     199: Syscall("lseek", "ssize", (Fd(), Off(), Int()), fs.sys_lseek),
     338: Syscall("stat64", "int", (CStr(), Ptr()), fs.sys_stat64),

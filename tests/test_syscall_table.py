@@ -1,0 +1,562 @@
+"""The syscall table, errno and Darwin constants, checked against XNU itself.
+
+The oracles are excerpts of apple-oss-distributions/xnu pasted below (runs of
+whitespace shortened, nothing else changed), each with the commit it was read
+at.  syscalls.master was read at xnu-11417.101.15 (commit e3723e1f, the tag
+darwin-abi.md is checked against); headers that the index holds only at other
+commits say which.  A row of our table, an errno or a flag that disagrees with
+these lines fails here, whatever the rest of the code believes.
+
+The end of the file checks what a guest sees for a number the table lacks:
+ENOSYS with the carry set, one report line per number, and --strict.
+"""
+
+from __future__ import annotations
+
+import errno as host_errno
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from guest import run_guest
+
+from syscalls import consts
+from syscalls.errno import DARWIN_ERRNO, from_host
+from syscalls.kernel import Syscall
+from syscalls.kinds import MASK32, MASK64, CStr, InBuf, Int, Off, Ptr, Size, UInt
+from syscalls.table import NAMES, SYSCALLS
+
+# --- apple-oss-distributions/xnu @ e3723e1f17661b24996789d8afc084c0c3303b26 (xnu-11417.101.15)
+# --- bsd/kern/syscalls.master: every row our table or NAMES mentions
+SYSCALLS_MASTER = """
+1 AUE_EXIT ALL { void exit(int rval) NO_SYSCALL_STUB; }
+2 AUE_FORK ALL { int fork(void) NO_SYSCALL_STUB; }
+3 AUE_NULL ALL { user_ssize_t read(int fd, user_addr_t cbuf, user_size_t nbyte); }
+4 AUE_NULL ALL { user_ssize_t write(int fd, user_addr_t cbuf, user_size_t nbyte); }
+5 AUE_OPEN_RWTC ALL { int open(user_addr_t path, int flags, int mode) NO_SYSCALL_STUB; }
+6 AUE_CLOSE ALL { int sys_close(int fd); }
+7 AUE_WAIT4 ALL { int wait4(int pid, user_addr_t status, int options, user_addr_t rusage) NO_SYSCALL_STUB; }
+9 AUE_LINK ALL { int link(user_addr_t path, user_addr_t link); }
+10 AUE_UNLINK ALL { int unlink(user_addr_t path) NO_SYSCALL_STUB; }
+12 AUE_CHDIR ALL { int sys_chdir(user_addr_t path); }
+13 AUE_FCHDIR ALL { int sys_fchdir(int fd); }
+20 AUE_GETPID ALL { int getpid(void); }
+24 AUE_GETUID ALL { int getuid(void); }
+25 AUE_GETEUID ALL { int geteuid(void); }
+27 AUE_RECVMSG ALL { int recvmsg(int s, struct msghdr *msg, int flags) NO_SYSCALL_STUB; }
+28 AUE_SENDMSG ALL { int sendmsg(int s, caddr_t msg, int flags) NO_SYSCALL_STUB; }
+29 AUE_RECVFROM ALL { int recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr *from, int *fromlenaddr) NO_SYSCALL_STUB; }
+30 AUE_ACCEPT ALL { int accept(int s, caddr_t name, socklen_t *anamelen) NO_SYSCALL_STUB; }
+31 AUE_GETPEERNAME ALL { int getpeername(int fdes, caddr_t asa, socklen_t *alen) NO_SYSCALL_STUB; }
+32 AUE_GETSOCKNAME ALL { int getsockname(int fdes, caddr_t asa, socklen_t *alen) NO_SYSCALL_STUB; }
+33 AUE_ACCESS ALL { int access(user_addr_t path, int flags); }
+37 AUE_KILL ALL { int kill(int pid, int signum, int posix) NO_SYSCALL_STUB; }
+39 AUE_GETPPID ALL { int getppid(void); }
+41 AUE_DUP ALL { int sys_dup(u_int fd); }
+42 AUE_PIPE ALL { int pipe(void); }
+43 AUE_GETEGID ALL { int getegid(void); }
+46 AUE_SIGACTION ALL { int sigaction(int signum, struct __sigaction *nsa, struct sigaction *osa) NO_SYSCALL_STUB; }
+47 AUE_GETGID ALL { int getgid(void); }
+48 AUE_SIGPROCMASK ALL { int sigprocmask(int how, user_addr_t mask, user_addr_t omask); }
+53 AUE_SIGALTSTACK ALL { int sigaltstack(struct sigaltstack *nss, struct sigaltstack *oss) NO_SYSCALL_STUB ; }
+54 AUE_IOCTL ALL { int ioctl(int fd, u_long com, caddr_t data) NO_SYSCALL_STUB; }
+57 AUE_SYMLINK ALL { int symlink(char *path, char *link); }
+58 AUE_READLINK ALL { int readlink(char *path, char *buf, int count); }
+59 AUE_EXECVE ALL { int execve(char *fname, char **argp, char **envp) NO_SYSCALL_STUB; }
+60 AUE_UMASK ALL { int umask(int newmask); }
+73 AUE_MUNMAP ALL { int munmap(caddr_ut addr, size_ut len) NO_SYSCALL_STUB; }
+74 AUE_MPROTECT ALL { int mprotect(caddr_ut addr, size_ut len, int prot) NO_SYSCALL_STUB; }
+90 AUE_DUP2 ALL { int sys_dup2(u_int from, u_int to); }
+92 AUE_FCNTL ALL { int sys_fcntl(int fd, int cmd, long arg) NO_SYSCALL_STUB; }
+93 AUE_SELECT ALL { int select(int nd, u_int32_t *in, u_int32_t *ou, u_int32_t *ex, struct timeval *tv) NO_SYSCALL_STUB; }
+95 AUE_FSYNC ALL { int fsync(int fd); }
+97 AUE_SOCKET ALL { int socket(int domain, int type, int protocol); }
+98 AUE_CONNECT ALL { int connect(int s, caddr_t name, socklen_t namelen) NO_SYSCALL_STUB; }
+104 AUE_BIND ALL { int bind(int s, caddr_t name, socklen_t namelen) NO_SYSCALL_STUB; }
+105 AUE_SETSOCKOPT ALL { int setsockopt(int s, int level, int name, caddr_t val, socklen_t valsize); }
+106 AUE_LISTEN ALL { int listen(int s, int backlog) NO_SYSCALL_STUB; }
+116 AUE_GETTIMEOFDAY ALL { int gettimeofday(struct timeval *tp, struct timezone *tzp, uint64_t *mach_absolute_time) NO_SYSCALL_STUB; }
+117 AUE_GETRUSAGE ALL { int getrusage(int who, struct rusage *rusage); }
+118 AUE_GETSOCKOPT ALL { int getsockopt(int s, int level, int name, caddr_t val, socklen_t *avalsize); }
+120 AUE_READV ALL { user_ssize_t readv(int fd, struct iovec *iovp, u_int iovcnt); }
+121 AUE_WRITEV ALL { user_ssize_t writev(int fd, struct iovec *iovp, u_int iovcnt); }
+128 AUE_RENAME ALL { int rename(char *from, char *to) NO_SYSCALL_STUB; }
+133 AUE_SENDTO ALL { int sendto(int s, caddr_t buf, size_t len, int flags, caddr_t to, socklen_t tolen) NO_SYSCALL_STUB; }
+134 AUE_SHUTDOWN ALL { int shutdown(int s, int how); }
+136 AUE_MKDIR ALL { int mkdir(user_addr_t path, int mode); }
+137 AUE_RMDIR ALL { int rmdir(char *path) NO_SYSCALL_STUB; }
+153 AUE_PREAD ALL { user_ssize_t pread(int fd, user_addr_t buf, user_size_t nbyte, off_t offset); }
+154 AUE_PWRITE ALL { user_ssize_t pwrite(int fd, user_addr_t buf, user_size_t nbyte, off_t offset); }
+188 AUE_STAT ALL { int stat(user_addr_t path, user_addr_t ub); }
+189 AUE_FSTAT ALL { int sys_fstat(int fd, user_addr_t ub); }
+190 AUE_LSTAT ALL { int lstat(user_addr_t path, user_addr_t ub); }
+194 AUE_GETRLIMIT ALL { int getrlimit(u_int which, struct rlimit *rlp) NO_SYSCALL_STUB; }
+195 AUE_SETRLIMIT ALL { int setrlimit(u_int which, struct rlimit *rlp) NO_SYSCALL_STUB; }
+197 AUE_MMAP ALL { user_addr_t mmap(caddr_ut addr, size_ut len, int prot, int flags, int fd, off_t pos) NO_SYSCALL_STUB; }
+199 AUE_LSEEK ALL { off_t lseek(int fd, off_t offset, int whence); }
+201 AUE_FTRUNCATE ALL { int ftruncate(int fd, off_t length); }
+202 AUE_SYSCTL ALL { int sysctl(int *name, u_int namelen, void *old, size_t *oldlenp, void *new, size_t newlen) NO_SYSCALL_STUB; }
+230 AUE_POLL ALL { int poll(struct pollfd *fds, u_int nfds, int timeout); }
+337 AUE_SENDFILE ALL { int sendfile(int fd, int s, off_t offset, off_t *nbytes, struct sf_hdtr *hdtr, int flags); }
+338 AUE_STAT64 ALL { int stat64(user_addr_t path, user_addr_t ub); }
+339 AUE_FSTAT64 ALL { int sys_fstat64(int fd, user_addr_t ub); }
+340 AUE_LSTAT64 ALL { int lstat64(user_addr_t path, user_addr_t ub); }
+344 AUE_GETDIRENTRIES64 ALL { user_ssize_t getdirentries64(int fd, void *buf, user_size_t bufsize, off_t *position) NO_SYSCALL_STUB; }
+396 AUE_NULL ALL { user_ssize_t read_nocancel(int fd, user_addr_t cbuf, user_size_t nbyte) NO_SYSCALL_STUB; }
+397 AUE_NULL ALL { user_ssize_t write_nocancel(int fd, user_addr_t cbuf, user_size_t nbyte) NO_SYSCALL_STUB; }
+398 AUE_OPEN_RWTC ALL { int open_nocancel(user_addr_t path, int flags, int mode) NO_SYSCALL_STUB; }
+399 AUE_CLOSE ALL { int sys_close_nocancel(int fd) NO_SYSCALL_STUB; }
+400 AUE_WAIT4 ALL { int wait4_nocancel(int pid, user_addr_t status, int options, user_addr_t rusage) NO_SYSCALL_STUB; }
+403 AUE_RECVFROM ALL { int recvfrom_nocancel(int s, void *buf, size_t len, int flags, struct sockaddr *from, int *fromlenaddr) NO_SYSCALL_STUB; }
+404 AUE_ACCEPT ALL { int accept_nocancel(int s, caddr_t name, socklen_t *anamelen) NO_SYSCALL_STUB; }
+406 AUE_FCNTL ALL { int sys_fcntl_nocancel(int fd, int cmd, long arg) NO_SYSCALL_STUB; }
+407 AUE_SELECT ALL { int select_nocancel(int nd, u_int32_t *in, u_int32_t *ou, u_int32_t *ex, struct timeval *tv) NO_SYSCALL_STUB; }
+408 AUE_FSYNC ALL { int fsync_nocancel(int fd) NO_SYSCALL_STUB; }
+409 AUE_CONNECT ALL { int connect_nocancel(int s, caddr_t name, socklen_t namelen) NO_SYSCALL_STUB; }
+411 AUE_READV ALL { user_ssize_t readv_nocancel(int fd, struct iovec *iovp, u_int iovcnt) NO_SYSCALL_STUB; }
+412 AUE_WRITEV ALL { user_ssize_t writev_nocancel(int fd, struct iovec *iovp, u_int iovcnt) NO_SYSCALL_STUB; }
+413 AUE_SENDTO ALL { int sendto_nocancel(int s, caddr_t buf, size_t len, int flags, caddr_t to, socklen_t tolen) NO_SYSCALL_STUB; }
+414 AUE_PREAD ALL { user_ssize_t pread_nocancel(int fd, user_addr_t buf, user_size_t nbyte, off_t offset) NO_SYSCALL_STUB; }
+415 AUE_PWRITE ALL { user_ssize_t pwrite_nocancel(int fd, user_addr_t buf, user_size_t nbyte, off_t offset) NO_SYSCALL_STUB; }
+417 AUE_POLL ALL { int poll_nocancel(struct pollfd *fds, u_int nfds, int timeout) NO_SYSCALL_STUB; }
+463 AUE_OPENAT_RWTC ALL { int openat(int fd, user_addr_t path, int flags, int mode) NO_SYSCALL_STUB; }
+464 AUE_OPENAT_RWTC ALL { int openat_nocancel(int fd, user_addr_t path, int flags, int mode) NO_SYSCALL_STUB; }
+465 AUE_RENAMEAT ALL { int renameat(int fromfd, char *from, int tofd, char *to) NO_SYSCALL_STUB; }
+470 AUE_FSTATAT ALL { int fstatat64(int fd, user_addr_t path, user_addr_t ub, int flag); }
+472 AUE_UNLINKAT ALL { int unlinkat(int fd, user_addr_t path, int flag) NO_SYSCALL_STUB; }
+475 AUE_MKDIRAT ALL { int mkdirat(int fd, user_addr_t path, int mode); }
+500 AUE_NULL ALL { int getentropy(void *buffer, size_t size); }
+"""  # noqa: E501 - XNU's lines, kept whole
+
+# --- bsd/sys/errno.h (the index holds one version, commit 94d3b452): the #define lines of 1..ELAST
+ERRNO_H = """
+#define EPERM 1 /* Operation not permitted */
+#define ENOENT 2 /* No such file or directory */
+#define ESRCH 3 /* No such process */
+#define EINTR 4 /* Interrupted system call */
+#define EIO 5 /* Input/output error */
+#define ENXIO 6 /* Device not configured */
+#define E2BIG 7 /* Argument list too long */
+#define ENOEXEC 8 /* Exec format error */
+#define EBADF 9 /* Bad file descriptor */
+#define ECHILD 10 /* No child processes */
+#define EDEADLK 11 /* Resource deadlock avoided */
+#define ENOMEM 12 /* Cannot allocate memory */
+#define EACCES 13 /* Permission denied */
+#define EFAULT 14 /* Bad address */
+#define ENOTBLK 15 /* Block device required */
+#define EBUSY 16 /* Device / Resource busy */
+#define EEXIST 17 /* File exists */
+#define EXDEV 18 /* Cross-device link */
+#define ENODEV 19 /* Operation not supported by device */
+#define ENOTDIR 20 /* Not a directory */
+#define EISDIR 21 /* Is a directory */
+#define EINVAL 22 /* Invalid argument */
+#define ENFILE 23 /* Too many open files in system */
+#define EMFILE 24 /* Too many open files */
+#define ENOTTY 25 /* Inappropriate ioctl for device */
+#define ETXTBSY 26 /* Text file busy */
+#define EFBIG 27 /* File too large */
+#define ENOSPC 28 /* No space left on device */
+#define ESPIPE 29 /* Illegal seek */
+#define EROFS 30 /* Read-only file system */
+#define EMLINK 31 /* Too many links */
+#define EPIPE 32 /* Broken pipe */
+#define EDOM 33 /* Numerical argument out of domain */
+#define ERANGE 34 /* Result too large */
+#define EAGAIN 35 /* Resource temporarily unavailable */
+#define EWOULDBLOCK EAGAIN /* Operation would block */
+#define EINPROGRESS 36 /* Operation now in progress */
+#define EALREADY 37 /* Operation already in progress */
+#define ENOTSOCK 38 /* Socket operation on non-socket */
+#define EDESTADDRREQ 39 /* Destination address required */
+#define EMSGSIZE 40 /* Message too long */
+#define EPROTOTYPE 41 /* Protocol wrong type for socket */
+#define ENOPROTOOPT 42 /* Protocol not available */
+#define EPROTONOSUPPORT 43 /* Protocol not supported */
+#define ESOCKTNOSUPPORT 44 /* Socket type not supported */
+#define ENOTSUP 45 /* Operation not supported */
+#define EPFNOSUPPORT 46 /* Protocol family not supported */
+#define EAFNOSUPPORT 47 /* Address family not supported by protocol family */
+#define EADDRINUSE 48 /* Address already in use */
+#define EADDRNOTAVAIL 49 /* Can't assign requested address */
+#define ENETDOWN 50 /* Network is down */
+#define ENETUNREACH 51 /* Network is unreachable */
+#define ENETRESET 52 /* Network dropped connection on reset */
+#define ECONNABORTED 53 /* Software caused connection abort */
+#define ECONNRESET 54 /* Connection reset by peer */
+#define ENOBUFS 55 /* No buffer space available */
+#define EISCONN 56 /* Socket is already connected */
+#define ENOTCONN 57 /* Socket is not connected */
+#define ESHUTDOWN 58 /* Can't send after socket shutdown */
+#define ETOOMANYREFS 59 /* Too many references: can't splice */
+#define ETIMEDOUT 60 /* Operation timed out */
+#define ECONNREFUSED 61 /* Connection refused */
+#define ELOOP 62 /* Too many levels of symbolic links */
+#define ENAMETOOLONG 63 /* File name too long */
+#define EHOSTDOWN 64 /* Host is down */
+#define EHOSTUNREACH 65 /* No route to host */
+#define ENOTEMPTY 66 /* Directory not empty */
+#define EPROCLIM 67 /* Too many processes */
+#define EUSERS 68 /* Too many users */
+#define EDQUOT 69 /* Disc quota exceeded */
+#define ESTALE 70 /* Stale NFS file handle */
+#define EREMOTE 71 /* Too many levels of remote in path */
+#define EBADRPC 72 /* RPC struct is bad */
+#define ERPCMISMATCH 73 /* RPC version wrong */
+#define EPROGUNAVAIL 74 /* RPC prog. not avail */
+#define EPROGMISMATCH 75 /* Program version wrong */
+#define EPROCUNAVAIL 76 /* Bad procedure for program */
+#define ENOLCK 77 /* No locks available */
+#define ENOSYS 78 /* Function not implemented */
+#define EFTYPE 79 /* Inappropriate file type or format */
+#define EAUTH 80 /* Authentication error */
+#define ENEEDAUTH 81 /* Need authenticator */
+#define EPWROFF 82 /* Device power is off */
+#define EDEVERR 83 /* Device error, e.g. paper out */
+#define EOVERFLOW 84 /* Value too large to be stored in data type */
+#define EBADEXEC 85 /* Bad executable */
+#define EBADARCH 86 /* Bad CPU type in executable */
+#define ESHLIBVERS 87 /* Shared library version mismatch */
+#define EBADMACHO 88 /* Malformed Macho file */
+#define ECANCELED 89 /* Operation canceled */
+#define EIDRM 90 /* Identifier removed */
+#define ENOMSG 91 /* No message of desired type */
+#define EILSEQ 92 /* Illegal byte sequence */
+#define ENOATTR 93 /* Attribute not found */
+#define EBADMSG 94 /* Bad message */
+#define EMULTIHOP 95 /* Reserved */
+#define ENODATA 96 /* No message available on STREAM */
+#define ENOLINK 97 /* Reserved */
+#define ENOSR 98 /* No STREAM resources */
+#define ENOSTR 99 /* Not a STREAM */
+#define EPROTO 100 /* Protocol error */
+#define ETIME 101 /* STREAM ioctl timeout */
+#define EOPNOTSUPP 102 /* Operation not supported on socket */
+#define ENOPOLICY 103 /* No such policy registered */
+#define ENOTRECOVERABLE 104 /* State not recoverable */
+#define EOWNERDEAD 105 /* Previous owner died */
+#define EQFULL 106 /* Interface output queue is full */
+#define ELAST 106 /* Must be equal largest errno */
+"""
+
+# --- bsd/sys/fcntl.h @ e3723e1f: the open(2) flags
+FCNTL_H = """
+#define O_RDONLY 0x0000 /* open for reading only */
+#define O_WRONLY 0x0001 /* open for writing only */
+#define O_RDWR 0x0002 /* open for reading and writing */
+#define O_ACCMODE 0x0003 /* mask for above modes */
+#define O_NONBLOCK 0x00000004 /* no delay */
+#define O_APPEND 0x00000008 /* set append mode */
+#define O_SHLOCK 0x00000010 /* open with shared file lock */
+#define O_EXLOCK 0x00000020 /* open with exclusive file lock */
+#define O_ASYNC 0x00000040 /* signal pgrp when data ready */
+#define O_NOFOLLOW 0x00000100 /* don't follow symlinks */
+#define O_CREAT 0x00000200 /* create if nonexistant */
+#define O_TRUNC 0x00000400 /* truncate to zero length */
+#define O_EXCL 0x00000800 /* error if already exists */
+#define O_RESOLVE_BENEATH 0x00001000 /* only for open(2), same value as FMARK */
+#define O_EVTONLY 0x00008000 /* descriptor requested for event notifications only */
+#define O_NOCTTY 0x00020000 /* don't assign controlling terminal */
+#define O_DIRECTORY 0x00100000
+#define O_SYMLINK 0x00200000 /* allow open of a symlink */
+// O_DSYNC 0x00400000 /* synch I/O data integrity */
+#define O_CLOEXEC 0x01000000 /* implicitly set FD_CLOEXEC */
+#define O_NOFOLLOW_ANY 0x20000000 /* no symlinks allowed in path */
+#define O_EXEC 0x40000000 /* open file for execute only */
+"""
+# O_SYNC (0x80) lives in bsd/sys/_types/_o_sync.h, which the index does not hold.
+NOT_IN_FCNTL_H = {"O_SYNC"}
+
+# --- bsd/sys/socket.h (commit 1031c584): socket types, SO_* options, SOL_SOCKET, families
+SOCKET_H = """
+#define SOCK_STREAM 1 /* stream socket */
+#define SOCK_DGRAM 2 /* datagram socket */
+#define SOCK_RAW 3 /* raw-protocol interface */
+#define SOCK_SEQPACKET 5 /* sequenced packet stream */
+#define SO_DEBUG 0x0001 /* turn on debugging info recording */
+#define SO_ACCEPTCONN 0x0002 /* socket has had listen() */
+#define SO_REUSEADDR 0x0004 /* allow local address reuse */
+#define SO_KEEPALIVE 0x0008 /* keep connections alive */
+#define SO_DONTROUTE 0x0010 /* just use interface addresses */
+#define SO_BROADCAST 0x0020 /* permit sending of broadcast msgs */
+#define SO_LINGER 0x0080 /* linger on close if data present (in ticks) */
+#define SO_OOBINLINE 0x0100 /* leave received OOB data in line */
+#define SO_REUSEPORT 0x0200 /* allow local address & port reuse */
+#define SO_SNDBUF 0x1001 /* send buffer size */
+#define SO_RCVBUF 0x1002 /* receive buffer size */
+#define SO_SNDLOWAT 0x1003 /* send low-water mark */
+#define SO_RCVLOWAT 0x1004 /* receive low-water mark */
+#define SO_SNDTIMEO 0x1005 /* send timeout */
+#define SO_RCVTIMEO 0x1006 /* receive timeout */
+#define SO_ERROR 0x1007 /* get error status and clear */
+#define SO_TYPE 0x1008 /* get socket type */
+#define SO_NOSIGPIPE 0x1022 /* APPLE: No SIGPIPE on EPIPE */
+#define SOL_SOCKET 0xffff /* options for socket level */
+#define AF_UNSPEC 0 /* unspecified */
+#define AF_UNIX 1 /* local to host (pipes) */
+#define AF_INET 2 /* internetwork: UDP, TCP, etc. */
+#define AF_INET6 30 /* IPv6 */
+"""
+
+# --- bsd/netinet/in.h (commit 5c2921b0) and bsd/netinet/tcp.h (commit 4f1223e8)
+NETINET_H = """
+#define IPPROTO_IP 0 /* dummy for IP */
+#define IPPROTO_TCP 6 /* tcp */
+#define IPPROTO_UDP 17 /* user datagram protocol */
+#define IPPROTO_IPV6 41 /* IP6 header */
+#define TCP_NODELAY 0x01 /* don't delay send to coalesce packets */
+#define TCP_MAXSEG 0x02 /* set maximum segment size */
+"""
+
+# --- bsd/sys/signal.h (commit 1031c584, the one version held)
+SIGNAL_H = """
+#define SIGHUP 1 /* hangup */
+#define SIGINT 2 /* interrupt */
+#define SIGQUIT 3 /* quit */
+#define SIGILL 4 /* illegal instruction (not reset when caught) */
+#define SIGTRAP 5 /* trace trap (not reset when caught) */
+#define SIGABRT 6 /* abort() */
+#define SIGEMT 7 /* EMT instruction */
+#define SIGFPE 8 /* floating point exception */
+#define SIGKILL 9 /* kill (cannot be caught or ignored) */
+#define SIGBUS 10 /* bus error */
+#define SIGSEGV 11 /* segmentation violation */
+#define SIGSYS 12 /* bad argument to system call */
+#define SIGPIPE 13 /* write on a pipe with no one to read it */
+#define SIGALRM 14 /* alarm clock */
+#define SIGTERM 15 /* software termination signal from kill */
+#define SIGURG 16 /* urgent condition on IO channel */
+#define SIGSTOP 17 /* sendable stop signal not from tty */
+#define SIGTSTP 18 /* stop signal from tty */
+#define SIGCONT 19 /* continue a stopped process */
+#define SIGCHLD 20 /* to parent on child stop or exit */
+#define SIGTTIN 21 /* to readers pgrp upon background tty read */
+#define SIGTTOU 22 /* like TTIN for output if (tp->t_local&LTOSTOP) */
+#define SIGIO 23 /* input/output possible signal */
+#define SIGXCPU 24 /* exceeded CPU time limit */
+#define SIGXFSZ 25 /* exceeded file size limit */
+#define SIGVTALRM 26 /* virtual time alarm */
+#define SIGPROF 27 /* profiling time alarm */
+#define SIGWINCH 28 /* window size changes */
+#define SIGINFO 29 /* information request */
+#define SIGUSR1 30 /* user defined signal 1 */
+#define SIGUSR2 31 /* user defined signal 2 */
+"""
+
+# --- bsd/sys/wait.h @ e3723e1f
+WAIT_H = """
+#define WNOHANG 0x00000001 /* [XSI] no hang in wait/no child to reap */
+#define WUNTRACED 0x00000002 /* [XSI] notify on stop, untraced child */
+#define WCOREFLAG 0200
+#define _WSTOPPED 0177 /* _WSTATUS if process is stopped */
+#define WEXITED 0x00000004 /* [XSI] Processes which have exitted */
+#define WCONTINUED 0x00000010 /* [XSI] Any child stopped then continued */
+#define WNOWAIT 0x00000020 /* [XSI] Leave process returned waitable */
+#define W_EXITCODE(ret, sig) ((ret) << 8 | (sig))
+#define W_STOPCODE(sig) ((sig) << 8 | _WSTOPPED)
+"""
+
+
+def defines(text: str) -> dict[str, int]:
+    """NAME -> value for every ``#define NAME <number>`` (C hex, octal or decimal) in ``text``."""
+    out = {}
+    for m in re.finditer(r"^(?://\s*|#define\s+)(\w+)\s+(0x[0-9a-fA-F]+|0[0-7]*|[1-9]\d*)\b", text, re.M):
+        out[m.group(1)] = int(m.group(2), 0) if not re.fullmatch(r"0[0-7]+", m.group(2)) else int(m.group(2), 8)
+    return out
+
+
+ROW = re.compile(r"^(\d+)\s+\w+\s+\w+\s+\{\s*(\w+)\s+(\w+)\s*\(([^)]*)\)", re.M)
+
+
+def master_rows() -> dict[int, tuple[str, str, list[str]]]:
+    """number -> (return type, name, argument types) from the pinned syscalls.master lines."""
+    rows = {}
+    for m in ROW.finditer(SYSCALLS_MASTER):
+        args = [] if m.group(4).strip() == "void" else [a.strip() for a in m.group(4).split(",")]
+        # "socklen_t *anamelen" -> "socklen_t *": drop the argument's name, keep its type
+        types = [" ".join(re.sub(r"\w+$", "", a).replace("*", " * ").split()) for a in args]
+        rows[int(m.group(1))] = (m.group(2), m.group(3), types)
+    return rows
+
+
+def user_name(kernel_name: str) -> str:
+    """syscalls.master names some kernel functions sys_*; the call's name is the rest."""
+    return kernel_name.removeprefix("sys_")
+
+
+RET = {"int": "int", "user_ssize_t": "ssize", "off_t": "ssize", "void": "void"}
+POINTERS = {"user_addr_t", "caddr_t"}
+
+
+def kinds_for(c_type: str) -> tuple[type, ...]:
+    """The argument kinds that decode a register of this C type correctly."""
+    if "*" in c_type or c_type in POINTERS:
+        return (Ptr, CStr, InBuf)
+    return {"int": (Int,), "u_int": (UInt,), "socklen_t": (UInt,), "uint32_t": (UInt,),
+            "user_size_t": (Size,), "size_t": (Size,), "off_t": (Off,)}[c_type]
+
+
+# --------------------------------------------------------------------- the table
+
+def test_the_pinned_excerpt_parses() -> None:
+    rows = master_rows()
+    assert len(rows) == SYSCALLS_MASTER.strip().count("\n") + 1
+    assert rows[30] == ("int", "accept", ["int", "caddr_t", "socklen_t *"])
+    assert rows[1] == ("void", "exit", ["int"])
+
+
+@pytest.mark.parametrize("num", sorted(SYSCALLS))
+def test_every_row_matches_syscalls_master(num: int) -> None:
+    ret, name, args = master_rows()[num]
+    row: Syscall = SYSCALLS[num]
+    assert row.name == user_name(name)
+    assert row.ret == RET[ret]                        # decides how x0/x1 are written (int vs 64-bit)
+    assert len(row.args) == len(args)
+    for kind, c_type in zip(row.args, args, strict=True):
+        assert isinstance(kind, kinds_for(c_type)), (row.name, c_type, kind)
+        if isinstance(kind, InBuf):                   # its length register has the right width
+            len_type = args[kind.len_at]
+            assert kind.len_mask == (MASK32 if len_type == "socklen_t" else MASK64), (row.name, len_type)
+    assert row.handler is not None
+
+
+@pytest.mark.parametrize("num", sorted(NAMES))
+def test_every_name_matches_syscalls_master(num: int) -> None:
+    assert NAMES[num] == user_name(master_rows()[num][1])
+
+
+def test_nocancel_twins_are_their_base_calls() -> None:
+    twins = {396: 3, 397: 4, 398: 5, 399: 6, 400: 7, 404: 30}
+    for num, base in twins.items():
+        assert SYSCALLS[num].name == SYSCALLS[base].name + "_nocancel"
+        assert SYSCALLS[num].handler is SYSCALLS[base].handler
+        assert SYSCALLS[num].args == SYSCALLS[base].args and SYSCALLS[num].ret == SYSCALLS[base].ret
+        # and XNU agrees that the twin takes the same arguments
+        assert master_rows()[num][2] == master_rows()[base][2]
+
+
+def test_the_calls_ymawky_needs_all_have_handlers() -> None:
+    needed = {1, 2, 3, 4, 5, 6, 7, 20, 30, 37, 39, 97, 104, 105, 106, 199, 338, 339, 340,
+              396, 397, 398, 399, 400, 404}
+    assert needed <= {n for n, row in SYSCALLS.items() if row.handler is not None}
+
+
+# --------------------------------------------------------------------- errno
+
+def test_errno_table_is_bsd_sys_errno_h() -> None:
+    want = defines(ERRNO_H)
+    elast = want.pop("ELAST")
+    assert DARWIN_ERRNO == want
+    assert max(DARWIN_ERRNO.values()) == elast == 106
+    assert sorted(DARWIN_ERRNO.values()) == list(range(1, 107))       # no gaps, no duplicates
+
+
+@pytest.mark.parametrize(("host", "darwin"), [
+    ("EADDRINUSE", 48), ("ELOOP", 62), ("EAGAIN", 35), ("ENOTEMPTY", 66), ("ENAMETOOLONG", 63),
+    ("ECONNRESET", 54), ("ENOSYS", 78), ("EOVERFLOW", 84), ("EPIPE", 32), ("ENOENT", 2),
+])
+def test_host_errors_reach_the_guest_by_name(host: str, darwin: int) -> None:
+    assert from_host(getattr(host_errno, host)) == darwin
+
+
+def test_host_errors_without_a_darwin_twin_become_eio_and_enotsup_depends_on_the_call() -> None:
+    assert from_host(getattr(host_errno, "ENOMEDIUM", 123)) == 5
+    assert from_host(None) == 5
+    assert from_host(host_errno.EOPNOTSUPP, socket=True) == 102
+    assert from_host(host_errno.EOPNOTSUPP, socket=False) == 45
+
+
+# --------------------------------------------------------------------- constants
+
+def test_open_flags_are_bsd_sys_fcntl_h() -> None:
+    want = defines(FCNTL_H)
+    assert {name: want[name] for _, (name, _) in consts.O_ACCESS.items()} == {
+        name: acc for acc, (name, _) in consts.O_ACCESS.items()}
+    assert consts.O_ACCMODE == want["O_ACCMODE"]
+    ours = {name: bit for name, bit, _ in consts.OPEN_FLAGS.rows}
+    checked = {name: bit for name, bit in ours.items() if name not in NOT_IN_FCNTL_H}
+    assert checked == {name: want[name] for name in checked}
+    assert set(ours) - set(checked) == NOT_IN_FCNTL_H
+    for name in ("O_NOFOLLOW", "O_CREAT", "O_DIRECTORY", "O_NOFOLLOW_ANY", "O_CLOEXEC"):
+        assert getattr(consts, name) == want[name]
+
+
+def test_socket_constants_are_bsd_sys_socket_h() -> None:
+    want = defines(SOCKET_H) | defines(NETINET_H)
+    assert consts.SOL_SOCKET == want["SOL_SOCKET"] == 0xFFFF
+    assert {num: name for num, (name, _) in consts.AF.items()} == {
+        want[n]: n for n in ("AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_INET6")}
+    assert want["AF_INET6"] == 30
+    assert {num: name for num, (name, _) in consts.SOCK_TYPE.items()} == {
+        want[n]: n for n in ("SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_SEQPACKET")}
+    assert {num: name for num, (name, _) in consts.LEVELS.items()} == {
+        want[n]: n for n in ("SOL_SOCKET", "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_IPV6")}
+    for (level, num), (name, _) in consts.SOCKOPTS.items():
+        assert want[name] == num, name
+        assert level == (want["SOL_SOCKET"] if name.startswith("SO_") else want["IPPROTO_TCP"])
+
+
+def test_signals_are_bsd_sys_signal_h() -> None:
+    want = defines(SIGNAL_H)
+    assert consts.SIGNALS == {num: name for name, num in want.items()}
+
+
+def test_wait_options_and_status_encoding_are_bsd_sys_wait_h() -> None:
+    want = defines(WAIT_H)
+    assert {name: bit for name, bit, _ in consts.WAIT_OPTIONS.rows} == {
+        n: want[n] for n in ("WNOHANG", "WUNTRACED", "WCONTINUED")}
+    assert consts.W_CORE == want["WCOREFLAG"] == 0o200
+    # W_EXITCODE(ret, 0), WTERMSIG = the Darwin number, W_STOPCODE(sig): re-encoded from host words
+    assert consts.wait_status_from_host(7 << 8) == 7 << 8
+    assert consts.wait_status_from_host(int(signal.SIGUSR1)) == 30
+    assert consts.wait_status_from_host(int(signal.SIGBUS) | 0x80) == 10 | 0o200
+    stopped = (int(signal.SIGTSTP) << 8) | 0x7F
+    assert os.WIFSTOPPED(stopped)
+    assert consts.wait_status_from_host(stopped) == (18 << 8) | want["_WSTOPPED"]
+
+
+# --------------------------------------------------------------------- a number the table lacks
+
+def test_unimplemented_syscall_is_enosys_reported_once_per_number(tmp_path: Path,
+                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    assert 500 not in SYSCALLS and 501 not in NAMES
+    run = run_guest("""
+        mov     x16, #500
+    first_500:
+        svc     #0x80
+        RECORD
+        mov     x16, #500
+        svc     #0x80
+        RECORD
+        mov     x16, #501
+    first_501:
+        svc     #0x80
+        RECORD
+        mov     x16, #500
+        svc     #0x80
+        RECORD
+    """, tmp=tmp_path)
+    assert run.status == 0
+    assert run.results == [(78, 0, True)] * 4              # ENOSYS, carry set, x1 = 0
+    lines = capfd.readouterr().err.splitlines()
+    assert len(lines) == 2
+    for line, num, name, label in ((lines[0], 500, "getentropy", "first_500"), (lines[1], 501, "unknown", "first_501")):
+        svc = run.addr(label)
+        assert f"{num} ({name})" in line
+        assert f"{svc:#x}" in line or f"{svc + 4:#x}" in line   # the pc of the trap
+        assert label in line
+
+
+def test_strict_stops_at_the_first_unimplemented_syscall(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    run = run_guest("""
+        mov     x16, #500
+        svc     #0x80
+        RECORD
+    """, tmp=tmp_path, strict=True)
+    assert run.status == 128 + 12                          # as if killed by SIGSYS
+    assert run.results == []                               # nothing ran after the trap
+    err = capfd.readouterr().err
+    assert "500" in err and "getentropy" in err
