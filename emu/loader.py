@@ -4,17 +4,36 @@ Owns: parsing any arm64 Mach-O that makes raw syscalls (ours, or one
 linked by ld64.lld or Apple's ld), its segments with their protections,
 the entry point (LC_MAIN or LC_UNIXTHREAD), its symbols, and a slide.
 Does not decide syscall behaviour or touch Unicorn.
+
+The header and the load-command table are checked in Python before LIEF
+sees the bytes: LIEF accepts truncated or foreign files with at most a
+warning, so every refusal here is a LoadError that names the problem.
+A fat (universal) file is cut down to its arm64 slice first, because the
+segment file offsets inside a slice count from the slice's start.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lief
 
 PAGE = 0x4000
+
+MH_MAGIC, MH_MAGIC_64 = 0xFEEDFACE, 0xFEEDFACF
+FAT_MAGIC, FAT_MAGIC_64 = 0xCAFEBABE, 0xCAFEBABF
+CPU_TYPE_ARM64 = 0x0100000C
+MH_EXECUTE = 2
+LC_UNIXTHREAD, LC_MAIN = 0x5, 0x80000028
+ARM_THREAD_STATE64, ARM_THREAD_STATE64_COUNT = 6, 68
+_CPU_NAMES = {7: "i386", 0x01000007: "x86_64", 12: "arm", CPU_TYPE_ARM64: "arm64", 0x0200000C: "arm64_32",
+              18: "ppc", 0x01000012: "ppc64"}
+_HEADER = struct.Struct("<IiiIIIII")   # mach_header_64
+_FAT_ARCH = struct.Struct(">iiIII")     # fat_arch
+_FAT_ARCH_64 = struct.Struct(">iiQQII")  # fat_arch_64
 
 
 class LoadError(Exception):
@@ -42,12 +61,72 @@ class Image:
     symbols: dict[str, int] = field(repr=False)   # name -> slid address
 
 
+def _cpu_name(cputype: int) -> str:
+    return _CPU_NAMES.get(cputype, f"cputype {cputype:#x}")
+
+
+def _arm64_slice(raw: bytes, path: str) -> bytes:
+    """The thin 64-bit Mach-O inside ``raw``: itself, or the arm64 slice of a fat file."""
+    if len(raw) < 4:
+        raise LoadError(f"{path}: not a Mach-O file ({len(raw)} bytes)")
+    magic_be, = struct.unpack_from(">I", raw)
+    magic, = struct.unpack_from("<I", raw)
+    if magic == MH_MAGIC_64:
+        return raw
+    if magic == MH_MAGIC:
+        raise LoadError(f"{path}: a 32-bit Mach-O, not arm64")
+    if magic_be in (MH_MAGIC, MH_MAGIC_64):
+        raise LoadError(f"{path}: a big-endian Mach-O, not arm64")
+    if magic_be not in (FAT_MAGIC, FAT_MAGIC_64):
+        raise LoadError(f"{path}: not a Mach-O file")
+    entry = _FAT_ARCH_64 if magic_be == FAT_MAGIC_64 else _FAT_ARCH
+    nfat = struct.unpack_from(">I", raw, 4)[0] if len(raw) >= 8 else 0
+    if nfat == 0 or 8 + nfat * entry.size > len(raw):
+        raise LoadError(f"{path}: truncated or not a Mach-O file (fat header with {nfat} slices)")
+    arches = []
+    for i in range(nfat):
+        cputype, _sub, offset, size, *_ = entry.unpack_from(raw, 8 + i * entry.size)
+        if cputype == CPU_TYPE_ARM64:
+            if offset + size > len(raw):
+                raise LoadError(f"{path}: truncated: the arm64 slice runs past the end of the file")
+            return raw[offset: offset + size]
+        arches.append(_cpu_name(cputype))
+    raise LoadError(f"{path}: no arm64 slice (has {', '.join(arches)})")
+
+
+def _check_commands(raw: bytes, path: str) -> int:
+    """Validate the header and the load-command table; returns the number of entry commands."""
+    if len(raw) < _HEADER.size:
+        raise LoadError(f"{path}: truncated: the Mach-O header is cut short")
+    _magic, cputype, _sub, filetype, ncmds, sizeofcmds, _flags, _ = _HEADER.unpack_from(raw)
+    if cputype != CPU_TYPE_ARM64:
+        raise LoadError(f"{path}: a Mach-O for {_cpu_name(cputype)}, not arm64")
+    if filetype != MH_EXECUTE:
+        raise LoadError(f"{path}: not an executable (Mach-O file type {filetype})")
+    end = _HEADER.size + sizeofcmds
+    if end > len(raw):
+        raise LoadError(f"{path}: truncated: the load commands run past the end of the file")
+    off, entries = _HEADER.size, 0
+    for i in range(ncmds):
+        if off + 8 > end:
+            raise LoadError(f"{path}: malformed: load command {i} lies outside sizeofcmds")
+        cmd, size = struct.unpack_from("<II", raw, off)
+        if size < 8 or size % 8 or off + size > end:
+            raise LoadError(f"{path}: malformed: load command {i} has size {size}")
+        entries += cmd in (LC_MAIN, LC_UNIXTHREAD)
+        off += size
+    return entries
+
+
 def _binary(raw: bytes, path: str) -> lief.MachO.Binary:
     lief.logging.disable()
-    fat = lief.MachO.parse(list(raw))
+    try:
+        fat = lief.MachO.parse(raw)
+    except Exception as e:  # noqa: BLE001 - LIEF's own errors become ours
+        raise LoadError(f"{path}: LIEF cannot parse it: {e}") from None
     if fat is None or fat.size == 0:
-        raise LoadError(f"{path}: not a Mach-O file")
-    binary = fat.take(lief.MachO.Header.CPU_TYPE.ARM64)
+        raise LoadError(f"{path}: LIEF cannot parse it")
+    binary = fat.take(lief.MachO.Header.CPU_TYPE.ARM64)  # take(): the Binary owns itself afterwards
     if binary is None:
         raise LoadError(f"{path}: no arm64 slice")
     return binary
@@ -55,37 +134,51 @@ def _binary(raw: bytes, path: str) -> lief.MachO.Binary:
 
 def load_macho(path: str | Path, slide: int = 0) -> Image:
     """Parse ``path`` and lay out its segments at ``slide`` (a multiple of 16 KiB)."""
-    if slide % PAGE:
-        raise LoadError(f"slide {slide:#x} is not a multiple of 16 KiB")
-    raw = Path(path).read_bytes()
+    if slide % PAGE or slide < 0:
+        raise LoadError(f"slide {slide:#x} is not a non-negative multiple of 16 KiB")
+    whole = Path(path).read_bytes()
+    raw = _arm64_slice(whole, str(path))
+    entries = _check_commands(raw, str(path))
+    if entries != 1:
+        raise LoadError(f"{path}: {entries} LC_MAIN/LC_UNIXTHREAD commands, not exactly one")
     b = _binary(raw, str(path))
-    if b.header.file_type != lief.MachO.Header.FILE_TYPE.EXECUTE:
-        raise LoadError(f"{path}: not an executable (file type {b.header.file_type})")
 
-    segments = []
+    segments: list[Segment] = []
     header = None
     for seg in b.segments:
         if seg.virtual_size == 0 or (seg.init_protection == 0 and seg.file_size == 0):
             continue  # __PAGEZERO and empty segments
         if seg.file_offset + seg.file_size > len(raw):
-            raise LoadError(f"{path}: segment {seg.name} runs past the end of the file")
+            raise LoadError(f"{path}: truncated: segment {seg.name} runs past the end of the file")
+        if seg.virtual_address % PAGE:
+            raise LoadError(f"{path}: segment {seg.name} at {seg.virtual_address:#x} is not 16 KiB aligned")
         if seg.file_offset == 0 and seg.file_size:
             header = seg.virtual_address + slide
-        size = (seg.virtual_size + PAGE - 1) // PAGE * PAGE
+        size = (seg.virtual_size + PAGE - 1) // PAGE * PAGE  # ld64.lld leaves __LINKEDIT's unrounded
         data = raw[seg.file_offset: seg.file_offset + min(seg.file_size, seg.virtual_size)]
         segments.append(Segment(seg.name, seg.virtual_address + slide, size, seg.init_protection, data))
     if header is None:
         raise LoadError(f"{path}: no segment maps the Mach-O header")
+    spans = sorted((s.vmaddr, s.vmaddr + s.vmsize, s.name) for s in segments)
+    for (_, end, name), (start, _, other) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            raise LoadError(f"{path}: segments {name} and {other} overlap")
 
     if b.has_main_command:
         entry, kind = header + b.main_command.entrypoint, "LC_MAIN"
     elif b.has_thread_command:
-        entry, kind = b.thread_command.pc + slide, "LC_UNIXTHREAD"
+        thread = b.thread_command
+        if thread.flavor != ARM_THREAD_STATE64 or thread.count != ARM_THREAD_STATE64_COUNT:
+            raise LoadError(f"{path}: LC_UNIXTHREAD flavor {thread.flavor} count {thread.count}, "
+                            f"not ARM_THREAD_STATE64")
+        entry, kind = thread.pc + slide, "LC_UNIXTHREAD"
     else:
         raise LoadError(f"{path}: no LC_MAIN or LC_UNIXTHREAD")
+    if not any(s.prot & 4 and s.vmaddr <= entry < s.vmaddr + s.vmsize for s in segments):
+        raise LoadError(f"{path}: entry point {entry:#x} is not in an executable segment")
 
     symbols = {}
     for sym in b.symbols:
         if sym.value and sym.name and sym.raw_type & 0xE0 == 0 and sym.raw_type & 0x0E == 0x0E:  # N_SECT, no stab
             symbols[sym.name] = sym.value + slide
-    return Image(str(path), hashlib.sha256(raw).hexdigest(), slide, header, entry, kind, segments, symbols)
+    return Image(str(path), hashlib.sha256(whole).hexdigest(), slide, header, entry, kind, segments, symbols)

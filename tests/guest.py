@@ -35,7 +35,9 @@ PRELUDE = """
     svc     #0x80
 .endm
 .macro RECORD
+    str     x30, [sp, #-16]!
     bl      record
+    ldr     x30, [sp], #16
 .endm
 .macro LOAD_ADDR reg, sym
     adr     \\reg, \\sym
@@ -49,7 +51,7 @@ EPILOGUE = """
     mov     x16, #1
     svc     #0x80
 
-// record: results[rec_count++] = {x0, x1, carry}; keeps every register but x9-x13
+// record: results[rec_count++] = {x0, x1, carry}; keeps every register but x9-x13 (RECORD keeps lr)
 record:
     mrs     x9, nzcv
     ubfx    x9, x9, #29, #1
