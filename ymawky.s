@@ -2,7 +2,8 @@
 //
 // No libc: every effect is a raw Darwin syscall (svc #0x80, number in
 // x16, failure = carry flag set with the errno in x0).  One process per
-// connection: the parent accepts and forks, the child answers and exits.
+// connection: the parent accepts and forks, the child answers requests on
+// that connection (keep-alive, pipelining) and exits.
 //
 // It assembles two ways from this one file:
 //   Keystone (the emulator):  one section, adr for addresses.
@@ -10,83 +11,207 @@
 //   program for a real Mac, with adrp/add and a __DATA section.
 //
 // Contents
-//   1. Constants    syscall numbers, flags, struct offsets, limits
-//   2. Macros       SYSCALL, LOAD_ADDR, SEND
-//   3. Start-up     main: port from argv[1], socket, bind, listen
-//   4. Accept loop  accept, reap finished children, fork
-//   5. Connection   what the child does: read, parse, answer, exit
-//   6. Files        open under www/, fstat64, send headers and body
-//   7. Utilities    write_all, copy, utoa, parse_port
-//   8. Texts        response lines and pages (read-only)
-//   9. Buffers      writable data and zero-filled buffers, last
+//   1. Constants      syscall numbers, flags, struct offsets, limits
+//   2. Macros         SYSCALL, LOAD_ADDR, SEND, SET_CARRY, CLEAR_CARRY
+//   3. Start-up       main: port from argv[1], socket, bind, listen
+//   4. Accept loop    accept, reap finished children, fork, 503 when full
+//   5. Connection     the child: read a request head, answer, repeat
+//   6. Parsing        request line, headers, target
+//   7. GET and HEAD   files, conditionals, ranges, directories
+//   8. PUT, DELETE, OPTIONS
+//   9. Responses      status line, headers, error pages, access log
+//  10. Dates          IMF-fixdate and Common Log Format from epoch seconds
+//  11. Utilities      write_all, copy, numbers, strings
+//  12. Tables         statuses, MIME types, header names (read-only)
+//  13. Texts          fixed response pieces (read-only)
+//  14. Buffers        writable data and zero-filled buffers, last
+//
+// Registers in the child, for the whole connection:
+//   x19 = client socket, x28 = the request record (req, section 14).
+//   x20-x27 belong to whichever method routine runs and are saved by it.
 
 // ===== 1. Constants =========================================================
 // Values from xnu bsd/kern/syscalls.master and bsd/sys/*.h.
 
-// syscalls: number        prototype
-.equ SYS_exit,       1     // void exit(int status)
-.equ SYS_fork,       2     // int fork(void): x1 = 1 in the child
-.equ SYS_read,       3     // ssize_t read(int fd, void *buf, size_t n)
-.equ SYS_write,      4     // ssize_t write(int fd, const void *buf, size_t n)
-.equ SYS_open,       5     // int open(const char *path, int flags, int mode)
-.equ SYS_close,      6     // int close(int fd)
-.equ SYS_wait4,      7     // int wait4(int pid, int *status, int options, struct rusage *ru)
-.equ SYS_accept,    30     // int accept(int s, struct sockaddr *addr, socklen_t *len)
-.equ SYS_socket,    97     // int socket(int domain, int type, int protocol)
-.equ SYS_bind,     104     // int bind(int s, const struct sockaddr *addr, socklen_t len)
-.equ SYS_setsockopt, 105   // int setsockopt(int s, int level, int name, const void *val, socklen_t len)
-.equ SYS_listen,   106     // int listen(int s, int backlog)
-.equ SYS_fstat64,  339     // int fstat64(int fd, struct stat64 *sb)
+// syscalls: number         prototype
+.equ SYS_exit,         1    // void exit(int status)
+.equ SYS_fork,         2    // int fork(void): x1 = 1 in the child
+.equ SYS_read,         3    // ssize_t read(int fd, void *buf, size_t n)
+.equ SYS_write,        4    // ssize_t write(int fd, const void *buf, size_t n)
+.equ SYS_open,         5    // int open(const char *path, int flags, int mode)
+.equ SYS_close,        6    // int close(int fd)
+.equ SYS_wait4,        7    // int wait4(int pid, int *status, int options, struct rusage *ru)
+.equ SYS_getpid,      20    // int getpid(void)
+.equ SYS_accept,      30    // int accept(int s, struct sockaddr *addr, socklen_t *len)
+.equ SYS_socket,      97    // int socket(int domain, int type, int protocol)
+.equ SYS_bind,       104    // int bind(int s, const struct sockaddr *addr, socklen_t len)
+.equ SYS_setsockopt, 105    // int setsockopt(int s, int level, int name, const void *val, socklen_t len)
+.equ SYS_listen,     106    // int listen(int s, int backlog)
+.equ SYS_gettimeofday, 116  // int gettimeofday(struct timeval *tp, struct timezone *tz, uint64_t *abs)
+.equ SYS_lseek,      199    // off_t lseek(int fd, off_t off, int whence)
+.equ SYS_poll,       230    // int poll(struct pollfd *fds, u_int n, int timeout_ms)
+.equ SYS_fstat64,    339    // int fstat64(int fd, struct stat64 *sb)
+.equ SYS_getdirentries64, 344 // ssize_t getdirentries64(int fd, void *buf, size_t n, off_t *basep)
+.equ SYS_openat,     463    // int openat(int dirfd, const char *path, int flags, int mode)
+.equ SYS_renameat,   465    // int renameat(int fromfd, const char *from, int tofd, const char *to)
+.equ SYS_fstatat64,  470    // int fstatat64(int dirfd, const char *path, struct stat64 *sb, int flag)
+.equ SYS_unlinkat,   472    // int unlinkat(int dirfd, const char *path, int flag)
 
 // file descriptors and open(2) flags -- bsd/sys/fcntl.h
-.equ STDOUT,         1
-.equ STDERR,         2
-.equ O_RDONLY,       0x0
-.equ O_NOFOLLOW_ANY, 0x20000000   // fail with ELOOP on a symlink anywhere in the path
+.equ STDOUT,           1
+.equ STDERR,           2
+.equ O_RDONLY,         0x0
+.equ O_WRONLY,         0x1
+.equ O_CREAT,          0x200
+.equ O_TRUNC,          0x400
+.equ O_DIRECTORY,      0x100000
+.equ O_NOFOLLOW_ANY,   0x20000000   // ELOOP on a symlink anywhere in the path
+.equ AT_SYMLINK_NOFOLLOW, 0x20
+.equ FILE_MODE,        0x1a4        // 0644, rw-r--r--, for files made by PUT
+.equ SEEK_SET,         0
 
 // sockets -- bsd/sys/socket.h, bsd/netinet/in.h
-.equ AF_INET,        2
-.equ SOCK_STREAM,    1
-.equ SOL_SOCKET,     0xffff
-.equ SO_REUSEADDR,   0x4
-.equ SO_NOSIGPIPE,   0x1022       // EPIPE instead of SIGPIPE when the client has gone
-.equ SOCKADDR_IN_LEN, 16
-.equ LOOPBACK_BE,    0x0100007f   // 127.0.0.1 as stored little-endian in sin_addr
-.equ BACKLOG,        128          // SOMAXCONN
+.equ AF_INET,          2
+.equ SOCK_STREAM,      1
+.equ SOL_SOCKET,       0xffff
+.equ SO_REUSEADDR,     0x4
+.equ SO_NOSIGPIPE,     0x1022       // EPIPE instead of SIGPIPE when the client has gone
+.equ SOCKADDR_IN_LEN,  16
+.equ SIN_PORT,         2
+.equ SIN_ADDR,         4
+.equ LOOPBACK_BE,      0x0100007f   // 127.0.0.1 as stored little-endian in sin_addr
+.equ BACKLOG,          128          // SOMAXCONN
+
+// poll(2) -- bsd/sys/poll.h: struct pollfd { int fd, short events, short revents }
+.equ POLLIN,           0x1
+.equ POLLFD_SIZE,      8
 
 // wait4(2) -- bsd/sys/wait.h
-.equ WAIT_ANY,       -1
-.equ WNOHANG,        1
+.equ WAIT_ANY,         -1
+.equ WNOHANG,          1
 
 // struct stat64 -- bsd/sys/stat.h (144 bytes)
-.equ STAT64_SIZE,    144
-.equ ST_MODE,        4            // uint16
-.equ ST_SIZE,        96           // off_t
-.equ S_IFMT,         0xf000
-.equ S_IFREG,        0x8000
+.equ STAT64_SIZE,      144
+.equ ST_MODE,          4            // uint16
+.equ ST_MTIME,         48           // st_mtimespec.tv_sec
+.equ ST_SIZE,          96           // off_t
+.equ S_IFMT,           0xf000
+.equ S_IFREG,          0x8000
+.equ S_IFDIR,          0x4000
+.equ S_IFLNK,          0xa000
+
+// struct direntry -- bsd/sys/dirent.h, from getdirentries64
+.equ D_RECLEN,         16           // uint16
+.equ D_NAMLEN,         18           // uint16
+.equ D_TYPE,           20           // uint8
+.equ D_NAME,           21
+.equ DT_DIR,           4
+
+// struct timeval -- int64 tv_sec, int32 tv_usec
+.equ TV_USEC,          8
 
 // errno -- bsd/sys/errno.h
-.equ EINTR,          4
+.equ ENOENT,           2
+.equ EINTR,            4
+.equ EACCES,           13
+.equ EEXIST,           17
+.equ ENOTDIR,          20
+.equ EISDIR,           21
+.equ EAGAIN,           35
+.equ ELOOP,            62
+.equ ENAMETOOLONG,     63
+.equ ENOTEMPTY,        66
 
-// limits
-.equ DEFAULT_PORT,   8080
-.equ MAX_PORT,       65535
-.equ REQ_MAX,        8192         // request head we accept
-.equ PATH_MAX,       1024         // Darwin MAXPATHLEN, NUL included
-.equ IO_SIZE,        65536        // file -> socket copy chunk
-.equ HDR_MAX,        256
-.equ EXIT_USAGE,     64           // sysexits.h EX_USAGE
-.equ EXIT_OSERR,     71           // sysexits.h EX_OSERR
+// methods, as stored in REQ_METHOD
+.equ M_GET,            1
+.equ M_HEAD,           2
+.equ M_PUT,            3
+.equ M_DELETE,         4
+.equ M_OPTIONS,        5
+
+// limits and timeouts
+.equ DEFAULT_PORT,     8080
+.equ MAX_PORT,         65535
+.equ MAX_PROCS,        64           // live children; beyond that the parent answers 503
+.equ HEAD_MAX,         8192         // request head: larger gets 431
+.equ IN_SIZE,          16384        // receive buffer: a head plus pipelined bytes
+.equ PATH_MAX,         1024         // Darwin MAXPATHLEN, NUL included: longer targets get 414
+.equ IO_SIZE,          65536        // file <-> socket copy chunk
+.equ HDR_SIZE,         4096         // response head
+.equ MAX_BODY_SHIFT,   30           // PUT bodies up to 1 GiB
+.equ HEAD_TIMEOUT_MS,  10000        // a whole request head must arrive within 10 s
+.equ IDLE_TIMEOUT_MS,  5000         // an idle keep-alive connection closes after 5 s
+.equ BODY_FLOOR_MS,    10000        // a PUT body gets 10 s ...
+.equ BODY_MS_SHIFT,    6            // ... plus 1 ms per 64 bytes (at least 64 KB/s)
+.equ BUSY_DRAIN_MS,    50           // the parent waits this long for a request it answers 503
+.equ LIST_MAX,         4096         // directory entries listed
+.equ LIST_POOL,        131072       // bytes of names kept for a listing
+.equ LIST_BODY,        524288       // bytes of listing HTML
+.equ DIRBUF_SIZE,      8192
+.equ EXIT_USAGE,       64           // sysexits.h EX_USAGE
+.equ EXIT_OSERR,       71           // sysexits.h EX_OSERR
+.equ MS_PER_S,         1000
+.equ SECS_PER_DAY,     86400
+.equ DAYS_0000_TO_1970, 719468      // days from 0000-03-01 to 1970-01-01 (civil calendar)
+.equ DAYS_PER_ERA,     146097       // 400 Gregorian years
 
 // characters
-.equ CH_SPACE,       0x20
-.equ CH_SLASH,       0x2f
-.equ CH_DOT,         0x2e
-.equ CH_QUESTION,    0x3f
-.equ CH_CR,          0x0d
-.equ CH_LF,          0x0a
-.equ CH_0,           0x30
-.equ END_OF_HEAD,    0x0a0d0a0d   // "\r\n\r\n" as a little-endian word
+.equ CH_TAB,           0x09
+.equ CH_LF,            0x0a
+.equ CH_CR,            0x0d
+.equ CH_SPACE,         0x20
+.equ CH_QUOTE,         0x22
+.equ CH_HASH,          0x23
+.equ CH_PERCENT,       0x25
+.equ CH_AMP,           0x26
+.equ CH_APOS,          0x27
+.equ CH_STAR,          0x2a
+.equ CH_COMMA,         0x2c
+.equ CH_DASH,          0x2d
+.equ CH_DOT,           0x2e
+.equ CH_SLASH,         0x2f
+.equ CH_0,             0x30
+.equ CH_9,             0x39
+.equ CH_COLON,         0x3a
+.equ CH_LT,            0x3c
+.equ CH_EQUALS,        0x3d
+.equ CH_GT,            0x3e
+.equ CH_QUESTION,      0x3f
+.equ CH_A,             0x41
+.equ CH_Z,             0x5a
+.equ CH_a,             0x61
+.equ CH_f,             0x66
+.equ CH_z,             0x7a
+.equ CASE_BIT,         0x20         // 'A' | 0x20 = 'a'
+.equ CRLF_LE,          0x0a0d       // "\r\n" as a little-endian halfword
+.equ END_OF_HEAD,      0x0a0d0a0d   // "\r\n\r\n" as a little-endian word
+
+// the request record (req, section 14): what parsing found, 8 bytes a field
+.equ REQ_METHOD,       0            // M_*
+.equ REQ_MINOR,        8            // HTTP/1.<minor>
+.equ REQ_TARGET,       16           // raw target: pointer into in_buf ...
+.equ REQ_TARGET_LEN,   24           // ... and length
+.equ REQ_PATH_LEN,     32           // bytes in path_buf ("www" + decoded path)
+.equ REQ_CLEN,         40           // Content-Length value
+.equ REQ_CLOSE,        48           // 1 = close after this response
+.equ REQ_HEAD_LEN,     56           // bytes of the head, blank line included
+.equ REQ_LINE_LEN,     64           // bytes of the request line (for the log)
+.equ REQ_STATUS,       72           // status sent (for the log)
+.equ REQ_SENT,         80           // body bytes sent (for the log)
+.equ REQ_BODY_USED,    88           // body bytes taken from in_buf (PUT)
+.equ REQ_STAR,         96           // 1 = the target was "*"
+.equ REQ_NO_BODY,      104          // 1 = send headers only (HEAD)
+// headers kept as (pointer, length) pairs; pointer 0 = absent
+.equ REQ_H_HOST,       112
+.equ REQ_H_CLEN,       128
+.equ REQ_H_TE,         144
+.equ REQ_H_CONN,       160
+.equ REQ_H_EXPECT,     176
+.equ REQ_H_RANGE,      192
+.equ REQ_H_INM,        208          // If-None-Match
+.equ REQ_H_IMS,        224          // If-Modified-Since
+.equ REQ_H_IFRANGE,    240
+.equ REQ_SIZE,         256
 
 // ===== 2. Macros ============================================================
 
@@ -116,8 +241,23 @@
     bl      write_all
 .endm
 
+// APPEND text, text_len: copy a constant text to the cursor in x0 (x0 advances).
+.macro APPEND text, text_len
+    LOAD_ADDR x1, \text
+    ldr     x2, \text_len
+    bl      copy
+.endm
+
+// The carry flag is how routines here say "failed", as the kernel does.
+.macro SET_CARRY
+    cmp     xzr, xzr                     // 0 - 0 borrows nothing: C = 1
+.endm
+.macro CLEAR_CARRY
+    cmn     xzr, xzr                     // 0 + 0 carries nothing: C = 0
+.endm
+
 // ===== 3. Start-up ==========================================================
-// Owns: the listening socket.  Holds x20 = listening fd from here on.
+// Owns: the listening socket.  x20 = listening socket from here on.
 
 .globl _main
 .p2align 2
@@ -129,51 +269,14 @@ _main:
     bl      parse_port                   // x0 = port, carry set = bad argument
     b.cs    Lmain_usage
     mov     x21, x0                      // x21 = port
-
-    mov     x0, #AF_INET
-    mov     x1, #SOCK_STREAM
-    mov     x2, #0
-    SYSCALL SYS_socket
+    bl      open_listener                // x0 = listening socket
     b.cs    Lmain_fail
-    mov     x20, x0                      // x20 = listening socket
-
-    // setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4): restart without waiting for TIME_WAIT
-    sub     sp, sp, #32
-    mov     w9, #1
-    str     w9, [sp]
-    mov     x0, x20
-    mov     x1, #SOL_SOCKET
-    mov     x2, #SO_REUSEADDR
-    mov     x3, sp
-    mov     x4, #4
-    SYSCALL SYS_setsockopt
-    b.cs    Lmain_fail
-
-    // struct sockaddr_in { len, family, port (big-endian), addr } for 127.0.0.1:port
-    mov     w9, #SOCKADDR_IN_LEN
-    strb    w9, [sp, #0]
-    mov     w9, #AF_INET
-    strb    w9, [sp, #1]
-    rev16   w9, w21
-    strh    w9, [sp, #2]
-    ldr     w9, =LOOPBACK_BE
-    str     w9, [sp, #4]
-    str     xzr, [sp, #8]
-    mov     x0, x20
-    mov     x1, sp
-    mov     x2, #SOCKADDR_IN_LEN
-    SYSCALL SYS_bind
-    b.cs    Lmain_fail
-
-    mov     x0, x20
-    mov     x1, #BACKLOG
-    SYSCALL SYS_listen
-    b.cs    Lmain_fail
-    add     sp, sp, #32
+    mov     x20, x0
+    LOAD_ADDR x28, req                   // the parent answers 503 itself
 
     // "ymawky: listening on http://127.0.0.1:PORT/"
-    SEND    #STDOUT, t_listening, t_listening_len
     LOAD_ADDR x0, hdr_buf
+    APPEND  t_listening, t_listening_len
     mov     x1, x21
     bl      utoa
     mov     w9, #CH_SLASH
@@ -195,29 +298,107 @@ Lmain_fail:
     mov     x0, #EXIT_OSERR
     SYSCALL SYS_exit
 
+// --- open_listener ----------------------------------------------------------
+// socket, SO_REUSEADDR, bind 127.0.0.1:port, listen.
+//   in:  x0 = port
+//   out: x0 = listening socket; carry set = failed   clobbers: x1-x4, x9-x11, x16
+open_listener:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    mov     x11, x0                      // port
+    mov     x0, #AF_INET
+    mov     x1, #SOCK_STREAM
+    mov     x2, #0
+    SYSCALL SYS_socket
+    b.cs    Lopen_listener_done
+    mov     x10, x0                      // socket
+    // setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4): restart without waiting for TIME_WAIT
+    mov     w9, #1
+    str     w9, [sp, #16]
+    mov     x1, #SOL_SOCKET
+    mov     x2, #SO_REUSEADDR
+    add     x3, sp, #16
+    mov     x4, #4
+    SYSCALL SYS_setsockopt
+    b.cs    Lopen_listener_done
+    // struct sockaddr_in { len, family, port (big-endian), addr } for 127.0.0.1:port
+    mov     w9, #SOCKADDR_IN_LEN
+    strb    w9, [sp, #16]
+    mov     w9, #AF_INET
+    strb    w9, [sp, #17]
+    rev16   w9, w11
+    strh    w9, [sp, #16 + SIN_PORT]
+    ldr     w9, =LOOPBACK_BE
+    str     w9, [sp, #16 + SIN_ADDR]
+    str     xzr, [sp, #24]
+    mov     x0, x10
+    add     x1, sp, #16
+    mov     x2, #SOCKADDR_IN_LEN
+    SYSCALL SYS_bind
+    b.cs    Lopen_listener_done
+    mov     x0, x10
+    mov     x1, #BACKLOG
+    SYSCALL SYS_listen
+    b.cs    Lopen_listener_done
+    mov     x0, x10                      // carry is clear from listen
+Lopen_listener_done:
+    ldp     x29, x30, [sp], #32
+    ret
+
 // ===== 4. Accept loop =======================================================
-// Owns: accepting, forking one child per connection, reaping children.
-//   x20 = listening socket (kept), x19 = the accepted client.
+// Owns: accepting, forking one child per connection, counting and reaping
+// children.  x20 = listening socket (kept), x19 = the accepted client,
+// live_children (section 14) = children not yet reaped.
 
 // --- accept_loop ------------------------------------------------------------
 //   in:  x20 = listening socket
 //   out: never returns
 accept_loop:
+    LOAD_ADDR x9, peer_len
+    mov     w10, #SOCKADDR_IN_LEN
+    str     w10, [x9]
     mov     x0, x20
-    mov     x1, #0                       // peer address not needed
-    mov     x2, #0
+    LOAD_ADDR x1, peer_addr              // the child logs the client's address
+    LOAD_ADDR x2, peer_len
     SYSCALL SYS_accept
     b.cs    accept_loop                  // EINTR, ECONNABORTED...: try again
     mov     x19, x0                      // x19 = client socket
 
     bl      reap_children
+    LOAD_ADDR x9, live_children
+    ldr     x10, [x9]
+    cmp     x10, #MAX_PROCS
+    b.hs    Laccept_loop_busy
     SYSCALL SYS_fork
-    b.cs    Laccept_loop_close           // no process for it: drop the connection
+    b.cs    Laccept_loop_busy            // no process for it: say so
     cbnz    x1, Laccept_loop_child       // Darwin: x1 = 1 in the child, 0 in the parent
+    LOAD_ADDR x9, live_children
+    ldr     x10, [x9]
+    add     x10, x10, #1
+    str     x10, [x9]
 Laccept_loop_close:
     mov     x0, x19                      // parent: the child owns the connection now
     SYSCALL SYS_close
     b       accept_loop
+Laccept_loop_busy:
+    // answered by the parent, without a child.  Read the request first (if it
+    // comes within BUSY_DRAIN_MS): closing on unread bytes would reset the
+    // connection and the client could lose the answer.
+    mov     x0, #BUSY_DRAIN_MS
+    bl      wait_readable
+    cbz     x0, Laccept_loop_busy_answer
+    mov     x0, x19
+    LOAD_ADDR x1, in_buf
+    mov     x2, #IN_SIZE
+    SYSCALL SYS_read
+Laccept_loop_busy_answer:
+    bl      clear_request
+    mov     x9, #1
+    str     x9, [x28, #REQ_CLOSE]
+    mov     x0, #503
+    bl      send_error
+    bl      log_request
+    b       Laccept_loop_close
 Laccept_loop_child:
     mov     x0, x20                      // the child never accepts
     SYSCALL SYS_close
@@ -229,29 +410,39 @@ Laccept_loop_child:
 // --- reap_children ----------------------------------------------------------
 // Collect every child that has finished, without blocking.
 //   in:  -
-//   out: -                               clobbers: x0-x3, x16
+//   out: live_children updated           clobbers: x0-x3, x9, x10, x16
 reap_children:
     mov     x0, #WAIT_ANY
     mov     x1, #0
     mov     x2, #WNOHANG
     mov     x3, #0
     SYSCALL SYS_wait4
-    b.cs    Lreap_children_done          // ECHILD: none left
-    cbnz    x0, reap_children            // one reaped: look for more
+    b.cs    Lreap_children_none          // ECHILD: none left
+    cbz     x0, Lreap_children_done      // some still running
+    LOAD_ADDR x9, live_children
+    ldr     x10, [x9]
+    sub     x10, x10, #1
+    str     x10, [x9]
+    b       reap_children                // one reaped: look for more
+Lreap_children_none:
+    LOAD_ADDR x9, live_children
+    str     xzr, [x9]
 Lreap_children_done:
     ret
 
 // ===== 5. Connection ========================================================
-// Owns: one request on one connection, in the child.
-//   x19 = client socket for the whole phase.
+// Owns: one connection in the child: requests one after another (keep-alive,
+// pipelining: answered in order), until the client closes, asks to close,
+// speaks HTTP/1.0, goes idle for 5 s or errs.  in_buf holds in_len bytes.
 
 // --- handle_connection ------------------------------------------------------
 //   in:  x0 = client socket
-//   out: -                               clobbers: x0-x17, x19-x23
+//   out: -                               clobbers: everything but x29, x30
 handle_connection:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
     mov     x19, x0
+    LOAD_ADDR x28, req
 
     // SO_NOSIGPIPE: a client that leaves mid-answer gives EPIPE, not a signal
     sub     sp, sp, #16
@@ -264,276 +455,2616 @@ handle_connection:
     mov     x4, #4
     SYSCALL SYS_setsockopt
     add     sp, sp, #16
+    LOAD_ADDR x9, in_len
+    str     xzr, [x9]
+    LOAD_ADDR x9, served
+    str     xzr, [x9]
 
-    bl      read_request                 // x0 = bytes of the request head
-    cbz     x0, Lhandle_connection_done  // client closed before sending a request
-    bl      parse_request_line           // x0 = target, x1 = target length; x23 = 1 for HEAD
-    b.cs    Lhandle_connection_bad
-    bl      build_path                   // path_buf = "www" + target (+ index.html)
-    b.cs    Lhandle_connection_forbidden
-    bl      serve_file
-    b       Lhandle_connection_done
+Lhandle_connection_next:
+    bl      read_head                    // x0 = head length; 0 = close quietly; carry = x1 status
+    b.cs    Lhandle_connection_early
+    cbz     x0, Lhandle_connection_done
+    bl      answer_request
+    bl      log_request
+    LOAD_ADDR x9, served
+    ldr     x10, [x9]
+    add     x10, x10, #1
+    str     x10, [x9]
+    ldr     x9, [x28, #REQ_CLOSE]
+    cbnz    x9, Lhandle_connection_done
+    bl      consume_request
+    b       Lhandle_connection_next
 
-Lhandle_connection_bad:
-    SEND    x19, t_400, t_400_len
-    b       Lhandle_connection_done
-Lhandle_connection_forbidden:
-    SEND    x19, t_403, t_403_len
+Lhandle_connection_early:                // 408 or 431 before a request could be parsed
+    mov     x20, x1
+    bl      clear_request
+    mov     x9, #1
+    str     x9, [x28, #REQ_CLOSE]
+    mov     x0, x20
+    bl      send_error
+    bl      log_request
 Lhandle_connection_done:
     mov     x0, x19
     SYSCALL SYS_close
     ldp     x29, x30, [sp], #16
     ret
 
-// --- read_request -----------------------------------------------------------
-// Read until the blank line that ends the request head, EOF or a full buffer.
-//   in:  x19 = client socket
-//   out: x0 = bytes in req_buf (0 = nothing arrived)   clobbers: x1-x5, x9-x12, x16
-read_request:
-    LOAD_ADDR x4, req_buf
-    mov     x5, #0                       // bytes so far
-Lread_request_more:
-    mov     x0, x19
-    add     x1, x4, x5
-    mov     x2, #REQ_MAX
-    sub     x2, x2, x5
-    cbz     x2, Lread_request_done       // full: parse what we have
-    SYSCALL SYS_read
-    b.cs    Lread_request_error
-    cbz     x0, Lread_request_done       // EOF
-    add     x5, x5, x0
-    // look for "\r\n\r\n" in what we have
+// --- answer_request ---------------------------------------------------------
+// Parse the head now in in_buf and answer it.
+//   in:  x0 = head length
+//   out: -                               clobbers: x0-x17, x20-x27
+answer_request:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    mov     x20, x0
+    bl      clear_request
+    str     x20, [x28, #REQ_HEAD_LEN]
+    bl      parse_request                // x0 = 0, or the error status
+    cbnz    x0, Lanswer_request_error
+    ldr     x9, [x28, #REQ_METHOD]
+    cmp     x9, #M_OPTIONS
+    b.eq    Lanswer_request_options
+    cmp     x9, #M_PUT
+    b.eq    Lanswer_request_put
+    cmp     x9, #M_DELETE
+    b.eq    Lanswer_request_delete
+    bl      do_get                       // GET and HEAD
+    b       Lanswer_request_done
+Lanswer_request_options:
+    bl      do_options
+    b       Lanswer_request_done
+Lanswer_request_put:
+    bl      do_put
+    b       Lanswer_request_done
+Lanswer_request_delete:
+    bl      do_delete
+    b       Lanswer_request_done
+Lanswer_request_error:
+    mov     x20, x0
+    mov     x9, #1                       // after a bad request the stream cannot be trusted
+    str     x9, [x28, #REQ_CLOSE]
+    mov     x0, x20
+    bl      send_error
+Lanswer_request_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- clear_request ----------------------------------------------------------
+// Zero the request record.
+//   in:  x28 = req
+//   out: -                               clobbers: x9, x10
+clear_request:
     mov     x9, #0
+Lclear_request_loop:
+    str     xzr, [x28, x9]
+    add     x9, x9, #8
+    cmp     x9, #REQ_SIZE
+    b.lo    Lclear_request_loop
+    ret
+
+// --- read_head --------------------------------------------------------------
+// Make in_buf hold a whole request head (up to and including the blank line).
+// The first byte of a request may take IDLE_TIMEOUT_MS on a kept-alive
+// connection (HEAD_TIMEOUT_MS on a new one); the whole head HEAD_TIMEOUT_MS
+// from its first byte.
+//   in:  x19 = client socket
+//   out: x0 = head length, or 0 = close quietly (EOF, idle timeout, error);
+//        carry set = answer x1 (408 timeout, 431 head too large) and close
+//        clobbers: x0-x17, x20-x24
+read_head:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    LOAD_ADDR x20, in_buf
+    LOAD_ADDR x21, in_len
+    mov     x23, #0                      // deadline, ms; 0 = not started
+Lread_head_scan:
+    ldr     x22, [x21]                   // bytes in the buffer
+    cbz     x22, Lread_head_wait
+    cbnz    x23, Lread_head_find
+    bl      now_ms                       // first byte is here: the head's clock starts
+    mov     x9, #HEAD_TIMEOUT_MS
+    add     x23, x0, x9
+Lread_head_find:
     ldr     w12, =END_OF_HEAD
-Lread_request_scan:
+    mov     x9, #0
+Lread_head_find_loop:
     add     x10, x9, #4
-    cmp     x10, x5
-    b.hi    Lread_request_more
-    ldr     w11, [x4, x9]
+    cmp     x10, x22
+    b.hi    Lread_head_incomplete
+    ldr     w11, [x20, x9]
     cmp     w11, w12
-    b.eq    Lread_request_done
+    b.eq    Lread_head_found
     add     x9, x9, #1
-    b       Lread_request_scan
-Lread_request_error:
+    b       Lread_head_find_loop
+Lread_head_found:
+    cmp     x10, #HEAD_MAX
+    b.hi    Lread_head_too_large
+    mov     x0, x10
+    CLEAR_CARRY
+    b       Lread_head_done
+Lread_head_incomplete:
+    cmp     x22, #HEAD_MAX
+    b.hs    Lread_head_too_large
+Lread_head_wait:
+    cbnz    x23, Lread_head_wait_head
+    LOAD_ADDR x9, served                 // no byte yet: idle (kept alive) or new
+    ldr     x9, [x9]
+    mov     x0, #IDLE_TIMEOUT_MS
+    mov     x10, #HEAD_TIMEOUT_MS
+    cmp     x9, #0
+    csel    x0, x10, x0, eq
+    bl      wait_readable
+    cbnz    x0, Lread_head_read
+    LOAD_ADDR x9, served                 // nothing came: a new connection gets 408
+    ldr     x9, [x9]
+    cbz     x9, Lread_head_timeout
+    b       Lread_head_quiet
+Lread_head_wait_head:
+    bl      now_ms
+    subs    x0, x23, x0                  // ms left for the head
+    b.le    Lread_head_timeout
+    bl      wait_readable
+    cbz     x0, Lread_head_timeout
+Lread_head_read:
+    mov     x0, x19
+    add     x1, x20, x22
+    mov     x2, #IN_SIZE
+    sub     x2, x2, x22
+    SYSCALL SYS_read
+    b.cs    Lread_head_read_error
+    cbz     x0, Lread_head_quiet         // EOF
+    add     x22, x22, x0
+    str     x22, [x21]
+    b       Lread_head_scan
+Lread_head_read_error:
     cmp     x0, #EINTR
-    b.eq    Lread_request_more
-    mov     x5, #0
-Lread_request_done:
-    mov     x0, x5
+    b.eq    Lread_head_scan
+    cmp     x0, #EAGAIN
+    b.eq    Lread_head_scan
+Lread_head_quiet:
+    mov     x0, #0
+    CLEAR_CARRY
+    b       Lread_head_done
+Lread_head_timeout:
+    mov     x1, #408
+    SET_CARRY
+    b       Lread_head_done
+Lread_head_too_large:
+    mov     x1, #431
+    SET_CARRY
+Lread_head_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- consume_request --------------------------------------------------------
+// Drop the answered request (head and any body bytes it used) from in_buf,
+// keeping pipelined bytes that follow it.
+//   in:  x28 = req
+//   out: -                               clobbers: x0-x2, x9-x12
+consume_request:
+    ldr     x9, [x28, #REQ_HEAD_LEN]
+    ldr     x10, [x28, #REQ_BODY_USED]
+    add     x9, x9, x10                  // bytes to drop
+    LOAD_ADDR x11, in_len
+    ldr     x12, [x11]
+    subs    x2, x12, x9                  // bytes to keep
+    csel    x2, xzr, x2, lo
+    str     x2, [x11]
+    LOAD_ADDR x0, in_buf
+    add     x1, x0, x9
+    b       copy                         // tail call: forward copy is safe downwards
+
+// --- wait_readable ----------------------------------------------------------
+// Wait until the client socket has bytes (or EOF), at most the given time.
+//   in:  x0 = timeout in ms, x19 = client socket
+//   out: x0 = 1 readable, 0 timed out    clobbers: x1, x2, x9, x10, x16
+wait_readable:
+    sub     sp, sp, #16
+    mov     x10, x0
+Lwait_readable_again:
+    str     w19, [sp]                    // pollfd.fd
+    mov     w9, #POLLIN
+    strh    w9, [sp, #4]                 // pollfd.events
+    strh    wzr, [sp, #6]                // pollfd.revents
+    mov     x0, sp
+    mov     x1, #1
+    mov     x2, x10
+    SYSCALL SYS_poll
+    b.cs    Lwait_readable_error
+    cmp     x0, #0
+    cset    x0, ne
+    add     sp, sp, #16
+    ret
+Lwait_readable_error:
+    cmp     x0, #EINTR
+    b.eq    Lwait_readable_again
+    mov     x0, #1                       // let read() report the error
+    add     sp, sp, #16
+    ret
+
+// --- now_ms -----------------------------------------------------------------
+// Milliseconds since 1970 (gettimeofday).
+//   in:  -
+//   out: x0 = ms                         clobbers: x1, x2, x9, x10, x16
+now_ms:
+    sub     sp, sp, #16
+    mov     x0, sp
+    mov     x1, #0
+    mov     x2, #0
+    SYSCALL SYS_gettimeofday
+    ldr     x9, [sp]                     // tv_sec
+    ldr     w10, [sp, #TV_USEC]          // tv_usec (int32)
+    mov     x0, #MS_PER_S
+    mul     x9, x9, x0
+    udiv    x10, x10, x0
+    add     x0, x9, x10
+    add     sp, sp, #16
+    ret
+
+// --- now_seconds ------------------------------------------------------------
+//   in:  -
+//   out: x0 = seconds since 1970         clobbers: x1, x2, x16
+now_seconds:
+    sub     sp, sp, #16
+    mov     x0, sp
+    mov     x1, #0
+    mov     x2, #0
+    SYSCALL SYS_gettimeofday
+    ldr     x0, [sp]
+    add     sp, sp, #16
+    ret
+
+// ===== 6. Parsing ===========================================================
+// Owns: turning the head in in_buf into the request record.  Errors are
+// statuses: 400 malformed, 414 target too long, 501 unknown method,
+// 505 unsupported version, 403 a ".." segment or one of our temp files.
+
+// --- parse_request ----------------------------------------------------------
+//   in:  x28 = req (REQ_HEAD_LEN set), in_buf
+//   out: x0 = 0 when the request can be answered, else the error status
+//        clobbers: x0-x17, x20-x27
+parse_request:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    bl      parse_request_line           // x0 = 0 or status; x1 = end of the line's CRLF
+    cbnz    x0, Lparse_request_done
+    bl      parse_headers                // x0 = 0 or status
+    cbnz    x0, Lparse_request_done
+    // HTTP/1.1 needs Host; HTTP/1.0 closes after the response
+    ldr     x9, [x28, #REQ_MINOR]
+    cbz     x9, Lparse_request_close
+    ldr     x9, [x28, #REQ_H_HOST]
+    cbz     x9, Lparse_request_bad
+    b       Lparse_request_connection
+Lparse_request_close:
+    mov     x9, #1
+    str     x9, [x28, #REQ_CLOSE]
+Lparse_request_connection:
+    ldr     x0, [x28, #REQ_H_CONN]       // "Connection: close"
+    cbz     x0, Lparse_request_target
+    ldr     x1, [x28, #REQ_H_CONN + 8]
+    LOAD_ADDR x2, t_close
+    ldr     x3, t_close_len
+    bl      contains_ci
+    cbz     x0, Lparse_request_target
+    mov     x9, #1
+    str     x9, [x28, #REQ_CLOSE]
+Lparse_request_target:
+    ldr     x9, [x28, #REQ_METHOD]
+    cmp     x9, #M_HEAD
+    cset    x9, eq
+    str     x9, [x28, #REQ_NO_BODY]
+    bl      decode_target                // x0 = 0 or status
+    b       Lparse_request_done
+Lparse_request_bad:
+    mov     x0, #400
+Lparse_request_done:
+    ldp     x29, x30, [sp], #16
     ret
 
 // --- parse_request_line -----------------------------------------------------
-// Split "METHOD SP target SP ..." in req_buf.
-//   in:  x0 = bytes in req_buf
-//   out: x0 = target pointer, x1 = target length, x23 = 1 for HEAD, 0 for GET;
-//        carry set = malformed or unsupported         clobbers: x2-x7, x9-x12
+// "METHOD SP target SP HTTP/1.x CRLF" at the start of in_buf.
+//   in:  x28 = req
+//   out: x0 = 0 or status; REQ_METHOD, REQ_TARGET(_LEN), REQ_MINOR, REQ_LINE_LEN set
+//        clobbers: x0-x15
 parse_request_line:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
-    LOAD_ADDR x6, req_buf
-    add     x7, x6, x0                   // x7 = end of data
-    // method: "GET " or "HEAD "
-    mov     x23, #0
-    mov     x0, x6
-    mov     x1, x7
-    LOAD_ADDR x2, t_get
-    ldr     x3, t_get_len
-    bl      starts_with
-    cbnz    x0, Lparse_request_line_target
-    mov     x23, #1
-    mov     x0, x6
-    mov     x1, x7
-    LOAD_ADDR x2, t_head
-    ldr     x3, t_head_len
+    LOAD_ADDR x10, in_buf
+    ldr     x11, [x28, #REQ_HEAD_LEN]
+    add     x11, x10, x11                // end of head
+    // the line ends at the first CR; it must be followed by LF
+    mov     x12, x10
+Lparse_request_line_eol:
+    ldrb    w9, [x12]
+    cmp     w9, #CH_CR
+    b.eq    Lparse_request_line_eol_found
+    cmp     w9, #CH_LF
+    b.eq    Lparse_request_line_bad      // bare LF
+    add     x12, x12, #1
+    b       Lparse_request_line_eol      // the head ends in CRLFCRLF: a CR always comes
+Lparse_request_line_eol_found:
+    sub     x9, x12, x10
+    str     x9, [x28, #REQ_LINE_LEN]
+    // method: a token up to the first space
+    mov     x13, x10
+Lparse_request_line_method:
+    cmp     x13, x12
+    b.hs    Lparse_request_line_bad
+    ldrb    w9, [x13]
+    cmp     w9, #CH_SPACE
+    b.eq    Lparse_request_line_method_end
+    mov     w0, w9
+    bl      is_tchar
+    cbz     x0, Lparse_request_line_bad
+    add     x13, x13, #1
+    b       Lparse_request_line_method
+Lparse_request_line_method_end:
+    cmp     x13, x10
+    b.eq    Lparse_request_line_bad      // empty method
+    mov     x0, x10
+    sub     x1, x13, x10
+    bl      lookup_method                // x0 = M_* or 0
+    cbz     x0, Lparse_request_line_unknown
+    str     x0, [x28, #REQ_METHOD]
+    // target: up to the next space
+    add     x13, x13, #1
+    mov     x14, x13
+Lparse_request_line_target:
+    cmp     x14, x12
+    b.hs    Lparse_request_line_bad      // no version
+    ldrb    w9, [x14]
+    cmp     w9, #CH_SPACE
+    b.eq    Lparse_request_line_target_end
+    cmp     w9, #CH_SPACE
+    b.lo    Lparse_request_line_bad      // control characters
+    add     x14, x14, #1
+    b       Lparse_request_line_target
+Lparse_request_line_target_end:
+    subs    x9, x14, x13
+    b.eq    Lparse_request_line_bad      // empty target (or two spaces)
+    str     x13, [x28, #REQ_TARGET]
+    str     x9, [x28, #REQ_TARGET_LEN]
+    // version: exactly "HTTP/" DIGIT "." DIGIT, then the CR
+    add     x14, x14, #1
+    sub     x9, x12, x14
+    cmp     x9, #8
+    b.ne    Lparse_request_line_bad
+    mov     x0, x14
+    add     x1, x14, #5
+    LOAD_ADDR x2, t_http_slash
+    ldr     x3, t_http_slash_len
     bl      starts_with
     cbz     x0, Lparse_request_line_bad
-Lparse_request_line_target:
-    add     x0, x6, x3                   // target starts after "METHOD "
-    ldrb    w9, [x0]
-    cmp     w9, #CH_SLASH
+    ldrb    w9, [x14, #5]                // major
+    ldrb    w10, [x14, #6]               // "."
+    ldrb    w11, [x14, #7]               // minor
+    cmp     w10, #CH_DOT
     b.ne    Lparse_request_line_bad
-    mov     x6, x0
-Lparse_request_line_scan:
-    cmp     x6, x7
-    b.hs    Lparse_request_line_bad
-    ldrb    w9, [x6]
-    cmp     w9, #CH_SPACE
-    b.eq    Lparse_request_line_end
-    cmp     w9, #CH_QUESTION             // the query string is not part of the path
-    b.eq    Lparse_request_line_end
-    cmp     w9, #CH_CR
-    b.eq    Lparse_request_line_bad
-    add     x6, x6, #1
-    b       Lparse_request_line_scan
-Lparse_request_line_end:
-    sub     x1, x6, x0
-    cmn     xzr, xzr                     // carry clear: 0 + 0 carries nothing
-    ldp     x29, x30, [sp], #16
-    ret
+    sub     w9, w9, #CH_0
+    sub     w11, w11, #CH_0
+    cmp     w9, #9
+    b.hi    Lparse_request_line_bad
+    cmp     w11, #9
+    b.hi    Lparse_request_line_bad
+    cmp     w9, #1
+    b.ne    Lparse_request_line_version
+    cmp     w11, #1
+    b.hi    Lparse_request_line_version
+    str     x11, [x28, #REQ_MINOR]
+    ldr     x9, [x28, #REQ_TARGET_LEN]
+    cmp     x9, #PATH_MAX
+    b.hs    Lparse_request_line_too_long
+    mov     x0, #0
+    b       Lparse_request_line_done
+Lparse_request_line_unknown:
+    mov     x0, #501
+    b       Lparse_request_line_done
+Lparse_request_line_version:
+    mov     x0, #505
+    b       Lparse_request_line_done
+Lparse_request_line_too_long:
+    mov     x0, #414
+    b       Lparse_request_line_done
 Lparse_request_line_bad:
-    cmp     xzr, xzr                     // carry set: 0 - 0 borrows nothing
+    mov     x0, #400
+Lparse_request_line_done:
     ldp     x29, x30, [sp], #16
     ret
 
-// ===== 6. Files =============================================================
-// Owns: mapping a target to a file under www/ and sending it.
-
-// --- build_path -------------------------------------------------------------
-// path_buf = "www" + target, plus "index.html" when the target ends in "/".
-//   in:  x0 = target (starts with "/"), x1 = target length
-//   out: path_buf NUL-terminated; carry set = refused (a ".." segment or too long)
-//        clobbers: x0-x6, x9-x11
-build_path:
+// --- lookup_method ----------------------------------------------------------
+// Methods are case-sensitive (RFC 9110 9.1).
+//   in:  x0 = name, x1 = length
+//   out: x0 = M_* or 0 when unknown      clobbers: x1-x7, x9-x11
+lookup_method:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
-    mov     x5, x0
+    mov     x4, x0
+    add     x5, x0, x1                   // end of name
     mov     x6, x1
-    ldr     x9, t_index_len
-    add     x9, x9, x6
-    add     x9, x9, #4                   // "www" and the NUL
-    cmp     x9, #PATH_MAX
-    b.hi    Lbuild_path_refuse
-    // refuse a ".." segment: "/.." followed by "/" or the end
-    mov     x9, #0
-Lbuild_path_dots:
-    add     x10, x9, #3
-    cmp     x10, x6
-    b.hi    Lbuild_path_copy
-    ldrb    w11, [x5, x9]
-    cmp     w11, #CH_SLASH
-    b.ne    Lbuild_path_dots_next
-    add     x10, x5, x9
-    ldrb    w11, [x10, #1]
-    cmp     w11, #CH_DOT
-    b.ne    Lbuild_path_dots_next
-    ldrb    w11, [x10, #2]
-    cmp     w11, #CH_DOT
-    b.ne    Lbuild_path_dots_next
-    add     x11, x9, #3
-    cmp     x11, x6
-    b.eq    Lbuild_path_refuse           // ends in "/.."
-    ldrb    w11, [x10, #3]
-    cmp     w11, #CH_SLASH
-    b.eq    Lbuild_path_refuse           // "/../"
-Lbuild_path_dots_next:
-    add     x9, x9, #1
-    b       Lbuild_path_dots
-Lbuild_path_copy:
-    LOAD_ADDR x0, path_buf
-    LOAD_ADDR x1, t_www
-    ldr     x2, t_www_len
-    bl      copy
+    LOAD_ADDR x7, method_table
+Llookup_method_next:
+    ldrb    w3, [x7, #2]                 // entry: name offset (2), length (1), M_* (1)
+    cbz     w3, Llookup_method_none
+    cmp     x3, x6
+    b.ne    Llookup_method_skip
+    ldrh    w9, [x7]
+    LOAD_ADDR x2, method_names
+    add     x2, x2, x9
+    mov     x0, x4
     mov     x1, x5
-    mov     x2, x6
-    bl      copy
-    ldurb   w9, [x0, #-1]
-    cmp     w9, #CH_SLASH
-    b.ne    Lbuild_path_nul
-    LOAD_ADDR x1, t_index
-    ldr     x2, t_index_len
-    bl      copy
-Lbuild_path_nul:
-    strb    wzr, [x0]
-    cmn     xzr, xzr                     // carry clear: accepted
-    ldp     x29, x30, [sp], #16
-    ret
-Lbuild_path_refuse:
-    cmp     xzr, xzr                     // carry set: refused
+    bl      starts_with
+    cbz     x0, Llookup_method_skip
+    ldrb    w0, [x7, #3]
+    b       Llookup_method_done
+Llookup_method_skip:
+    add     x7, x7, #4
+    b       Llookup_method_next
+Llookup_method_none:
+    mov     x0, #0
+Llookup_method_done:
     ldp     x29, x30, [sp], #16
     ret
 
-// --- serve_file -------------------------------------------------------------
-// Open path_buf, answer 200 with its length and (for GET) its bytes, else 404.
-//   in:  x19 = client socket, x23 = 1 for HEAD
-//   out: -                               clobbers: x0-x17, x21, x22
-serve_file:
+// --- is_tchar ---------------------------------------------------------------
+// RFC 9110 token characters: letters, digits and !#$%&'*+-.^_`|~
+//   in:  w0 = byte
+//   out: x0 = 1 yes, 0 no                clobbers: x9
+is_tchar:
+    cmp     w0, #0x7f
+    b.hs    Lis_tchar_no
+    LOAD_ADDR x9, tchar_map
+    ldrb    w0, [x9, x0]
+    ret
+Lis_tchar_no:
+    mov     x0, #0
+    ret
+
+// --- parse_headers ----------------------------------------------------------
+// Walk the header lines after the request line; keep the ones we use.
+//   in:  x28 = req
+//   out: x0 = 0 or 400                   clobbers: x0-x15, x20-x25
+parse_headers:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    LOAD_ADDR x20, in_buf
+    ldr     x21, [x28, #REQ_HEAD_LEN]
+    add     x21, x20, x21
+    sub     x21, x21, #2                 // the final CRLF ends the head, not a line
+    ldr     x9, [x28, #REQ_LINE_LEN]
+    add     x20, x20, x9
+    add     x20, x20, #2                 // x20 = start of the first header line
+Lparse_headers_line:
+    cmp     x20, x21
+    b.hs    Lparse_headers_ok
+    ldrb    w9, [x20]
+    cmp     w9, #CH_SPACE                // obs-fold: a line that continues the last one
+    b.eq    Lparse_headers_bad
+    cmp     w9, #CH_TAB
+    b.eq    Lparse_headers_bad
+    // the line ends at CR (followed by LF); the name ends at ':'
+    mov     x22, x20
+    mov     x23, #0                      // colon
+Lparse_headers_scan:
+    ldrb    w9, [x22]
+    cmp     w9, #CH_CR
+    b.eq    Lparse_headers_eol
+    cmp     w9, #CH_LF
+    b.eq    Lparse_headers_bad           // bare LF
+    cbnz    x23, Lparse_headers_scan_next
+    cmp     w9, #CH_COLON
+    b.ne    Lparse_headers_name_char
+    mov     x23, x22
+    b       Lparse_headers_scan_next
+Lparse_headers_name_char:
+    mov     w0, w9
+    bl      is_tchar                     // no space before the colon (RFC 9112 5.1)
+    cbz     x0, Lparse_headers_bad
+Lparse_headers_scan_next:
+    add     x22, x22, #1
+    b       Lparse_headers_scan
+Lparse_headers_eol:
+    ldrb    w9, [x22, #1]
+    cmp     w9, #CH_LF
+    b.ne    Lparse_headers_bad
+    cbz     x23, Lparse_headers_bad      // no colon
+    cmp     x23, x20
+    b.eq    Lparse_headers_bad           // empty name
+    // value: trim spaces and tabs on both sides
+    add     x24, x23, #1
+    mov     x25, x22
+Lparse_headers_trim_left:
+    cmp     x24, x25
+    b.hs    Lparse_headers_store
+    ldrb    w9, [x24]
+    cmp     w9, #CH_SPACE
+    b.eq    Lparse_headers_trim_left_next
+    cmp     w9, #CH_TAB
+    b.ne    Lparse_headers_trim_right
+Lparse_headers_trim_left_next:
+    add     x24, x24, #1
+    b       Lparse_headers_trim_left
+Lparse_headers_trim_right:
+    ldurb   w9, [x25, #-1]
+    cmp     w9, #CH_SPACE
+    b.eq    Lparse_headers_trim_right_next
+    cmp     w9, #CH_TAB
+    b.ne    Lparse_headers_store
+Lparse_headers_trim_right_next:
+    sub     x25, x25, #1
+    b       Lparse_headers_trim_right
+Lparse_headers_store:
+    mov     x0, x20
+    sub     x1, x23, x20
+    mov     x2, x24
+    sub     x3, x25, x24
+    bl      keep_header                  // x0 = 0 or 400
+    cbnz    x0, Lparse_headers_done
+    add     x20, x22, #2
+    b       Lparse_headers_line
+Lparse_headers_ok:
+    mov     x0, #0
+    b       Lparse_headers_done
+Lparse_headers_bad:
+    mov     x0, #400
+Lparse_headers_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- keep_header ------------------------------------------------------------
+// If the header is one of header_table, store its value in the request;
+// Content-Length must be digits and agree with any earlier one.
+//   in:  x0 = name, x1 = name length, x2 = value, x3 = value length
+//   out: x0 = 0 or 400                   clobbers: x1-x15
+keep_header:
+    stp     x29, x30, [sp, #-48]!
+    mov     x29, sp
+    stp     x2, x3, [sp, #16]
+    stp     x0, x1, [sp, #32]
+    LOAD_ADDR x12, header_table
+Lkeep_header_next:
+    ldrb    w13, [x12, #2]               // entry: name offset (2), length (1), req field (1)
+    cbz     w13, Lkeep_header_ignore
+    ldr     x1, [sp, #40]
+    cmp     x13, x1
+    b.ne    Lkeep_header_skip
+    ldrh    w9, [x12]
+    LOAD_ADDR x2, header_names
+    add     x2, x2, x9
+    ldr     x0, [sp, #32]
+    mov     x3, x13
+    bl      equal_ci
+    cbnz    x0, Lkeep_header_found
+Lkeep_header_skip:
+    add     x12, x12, #4
+    b       Lkeep_header_next
+Lkeep_header_found:
+    ldrb    w14, [x12, #3]               // req field for (pointer, length)
+    cmp     x14, #REQ_H_CLEN
+    b.ne    Lkeep_header_store
+    ldp     x0, x1, [sp, #16]
+    bl      parse_decimal                // x0 = value; carry = not a number
+    b.cs    Lkeep_header_bad
+    ldr     x9, [x28, #REQ_H_CLEN]
+    cbz     x9, Lkeep_header_clen_first
+    ldr     x9, [x28, #REQ_CLEN]
+    cmp     x9, x0
+    b.ne    Lkeep_header_bad             // two different lengths: which one frames the body?
+Lkeep_header_clen_first:
+    str     x0, [x28, #REQ_CLEN]
+Lkeep_header_store:
+    ldp     x2, x3, [sp, #16]
+    add     x9, x28, x14
+    stp     x2, x3, [x9]
+Lkeep_header_ignore:
+    mov     x0, #0
+    ldp     x29, x30, [sp], #48
+    ret
+Lkeep_header_bad:
+    mov     x0, #400
+    ldp     x29, x30, [sp], #48
+    ret
+
+// --- decode_target ----------------------------------------------------------
+// path_buf = "www" + the target's path, percent-decoded, NUL-terminated.
+// Accepts origin-form ("/a/b?q"), absolute-form ("http://host:port/a/b")
+// and "*" (OPTIONS only).
+//   in:  x28 = req (REQ_TARGET set)
+//   out: x0 = 0 or status (400 malformed or %00, 403 ".." or a temp file)
+//        REQ_PATH_LEN set                clobbers: x0-x15
+decode_target:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    ldr     x14, [x28, #REQ_TARGET]
+    ldr     x15, [x28, #REQ_TARGET_LEN]
+    add     x15, x14, x15                // end
+    ldrb    w9, [x14]
+    cmp     w9, #CH_STAR
+    b.ne    Ldecode_target_absolute
+    sub     x9, x15, x14
+    cmp     x9, #1
+    b.ne    Ldecode_target_bad
+    ldr     x9, [x28, #REQ_METHOD]
+    cmp     x9, #M_OPTIONS
+    b.ne    Ldecode_target_bad
+    mov     x9, #1
+    str     x9, [x28, #REQ_STAR]
+    b       Ldecode_target_ok
+Ldecode_target_absolute:
+    cmp     w9, #CH_SLASH
+    b.eq    Ldecode_target_path
+    mov     x0, x14                      // "http://" then the authority up to "/"
+    mov     x1, x15
+    LOAD_ADDR x2, t_http_scheme
+    ldr     x3, t_http_scheme_len
+    bl      starts_with_ci
+    cbz     x0, Ldecode_target_bad
+    ldr     x9, t_http_scheme_len
+    add     x14, x14, x9
+Ldecode_target_authority:
+    cmp     x14, x15
+    b.hs    Ldecode_target_root          // "http://host" means "/"
+    ldrb    w9, [x14]
+    cmp     w9, #CH_SLASH
+    b.eq    Ldecode_target_path
+    cmp     w9, #CH_QUESTION
+    b.eq    Ldecode_target_root
+    add     x14, x14, #1
+    b       Ldecode_target_authority
+Ldecode_target_root:
+    LOAD_ADDR x14, t_slash
+    add     x15, x14, #1
+Ldecode_target_path:
+    LOAD_ADDR x12, path_buf
+    mov     w9, #0x77                    // "www"
+    strb    w9, [x12], #1
+    strb    w9, [x12], #1
+    strb    w9, [x12], #1
+Ldecode_target_byte:
+    cmp     x14, x15
+    b.hs    Ldecode_target_end
+    ldrb    w9, [x14], #1
+    cmp     w9, #CH_QUESTION             // the query is not part of the path
+    b.eq    Ldecode_target_end
+    cmp     w9, #CH_HASH
+    b.eq    Ldecode_target_end
+    cmp     w9, #CH_PERCENT
+    b.ne    Ldecode_target_put
+    add     x13, x14, #2                 // "%XX"
+    cmp     x13, x15
+    b.hi    Ldecode_target_bad
+    ldrb    w0, [x14]
+    bl      hex_value
+    b.cs    Ldecode_target_bad
+    lsl     w13, w0, #4
+    ldrb    w0, [x14, #1]
+    bl      hex_value
+    b.cs    Ldecode_target_bad
+    orr     w9, w13, w0
+    add     x14, x14, #2
+    cbz     w9, Ldecode_target_bad       // %00 would cut the path short
+Ldecode_target_put:
+    strb    w9, [x12], #1
+    b       Ldecode_target_byte
+Ldecode_target_end:
+    strb    wzr, [x12]
+    LOAD_ADDR x9, path_buf
+    sub     x9, x12, x9
+    str     x9, [x28, #REQ_PATH_LEN]
+    bl      check_segments               // x0 = 0 or 403
+    b       Ldecode_target_done
+Ldecode_target_ok:
+    mov     x0, #0
+    b       Ldecode_target_done
+Ldecode_target_bad:
+    mov     x0, #400
+Ldecode_target_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- check_segments ---------------------------------------------------------
+// Refuse a decoded path with a ".." segment (it would climb out of www/) or a
+// segment naming one of our temp files (never served, never overwritten).
+//   in:  path_buf, REQ_PATH_LEN
+//   out: x0 = 0 or 403                   clobbers: x1-x3, x9-x15
+check_segments:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    LOAD_ADDR x14, path_buf
+    ldr     x15, [x28, #REQ_PATH_LEN]
+    add     x15, x14, x15
+    add     x14, x14, #3                 // after "www"
+Lcheck_segments_next:
+    cmp     x14, x15
+    b.hs    Lcheck_segments_ok
+    ldrb    w9, [x14], #1
+    cmp     w9, #CH_SLASH
+    b.ne    Lcheck_segments_next
+    mov     x12, x14                     // segment start; find its end
+Lcheck_segments_end:
+    cmp     x12, x15
+    b.hs    Lcheck_segments_test
+    ldrb    w9, [x12]
+    cmp     w9, #CH_SLASH
+    b.eq    Lcheck_segments_test
+    add     x12, x12, #1
+    b       Lcheck_segments_end
+Lcheck_segments_test:
+    sub     x13, x12, x14                // segment length
+    cmp     x13, #2
+    b.ne    Lcheck_segments_temp
+    ldrh    w9, [x14]
+    mov     w10, #0x2e2e                 // ".."
+    cmp     w9, w10
+    b.eq    Lcheck_segments_refuse
+Lcheck_segments_temp:
+    mov     x0, x14
+    mov     x1, x12
+    LOAD_ADDR x2, t_temp_prefix
+    ldr     x3, t_temp_prefix_len
+    bl      starts_with
+    cbnz    x0, Lcheck_segments_refuse
+    mov     x14, x12
+    b       Lcheck_segments_next
+Lcheck_segments_ok:
+    mov     x0, #0
+    ldp     x29, x30, [sp], #16
+    ret
+Lcheck_segments_refuse:
+    mov     x0, #403
+    ldp     x29, x30, [sp], #16
+    ret
+
+// ===== 7. GET and HEAD ======================================================
+// Owns: answering GET and HEAD: a file (with conditionals and ranges), a
+// folder's index.html, or a listing of the folder.
+//   x21 = open file or folder, x22 = size, x23 = mtime (seconds).
+
+// --- do_get -----------------------------------------------------------------
+//   in:  x28 = req, path_buf
+//   out: -                               clobbers: x0-x17, x20-x27
+do_get:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
     LOAD_ADDR x0, path_buf
     mov     x1, #(O_RDONLY | O_NOFOLLOW_ANY)
     mov     x2, #0
     SYSCALL SYS_open
-    b.cs    Lserve_file_404
-    mov     x21, x0                      // x21 = file
+    b.cs    Ldo_get_open_failed
+    mov     x21, x0
+    bl      stat_open_file               // x0 = mode bits; x22 = size, x23 = mtime
+    b.cs    Ldo_get_close_500
+    cmp     x0, #S_IFDIR
+    b.eq    Ldo_get_folder
+    cmp     x0, #S_IFREG
+    b.ne    Ldo_get_close_403            // devices, sockets, fifos: not ours to serve
+Ldo_get_file:
+    bl      serve_file
+    b       Ldo_get_close
+Ldo_get_folder:
+    LOAD_ADDR x9, path_buf
+    ldr     x10, [x28, #REQ_PATH_LEN]
+    add     x9, x9, x10
+    ldurb   w11, [x9, #-1]
+    cmp     w11, #CH_SLASH
+    b.ne    Ldo_get_redirect             // "/dir" -> "/dir/", so relative links work
+    mov     x0, x9                       // try "dir/index.html"
+    APPEND  t_index, t_index_len
+    strb    wzr, [x0]
+    LOAD_ADDR x0, path_buf
+    mov     x1, #(O_RDONLY | O_NOFOLLOW_ANY)
+    mov     x2, #0
+    SYSCALL SYS_open
+    b.cs    Ldo_get_list
+    mov     x20, x0
+    mov     x0, x21                      // the folder is done with
+    SYSCALL SYS_close
+    mov     x21, x20
+    bl      stat_open_file
+    b.cs    Ldo_get_close_500
+    cmp     x0, #S_IFREG
+    b.eq    Ldo_get_file
+    b       Ldo_get_close_403
+Ldo_get_list:
+    LOAD_ADDR x9, path_buf               // no index.html: list the folder
+    ldr     x10, [x28, #REQ_PATH_LEN]
+    strb    wzr, [x9, x10]
+    bl      list_directory
+    b       Ldo_get_close
+Ldo_get_redirect:
+    bl      send_redirect
+    b       Ldo_get_close
+Ldo_get_close_403:
+    mov     x0, #403
+    bl      send_error
+    b       Ldo_get_close
+Ldo_get_close_500:
+    mov     x0, #500
+    bl      send_error
+Ldo_get_close:
+    mov     x0, x21
+    SYSCALL SYS_close
+    ldp     x29, x30, [sp], #16
+    ret
+Ldo_get_open_failed:
+    bl      errno_status                 // ENOENT -> 404, ELOOP -> 403 ...
+    bl      send_error
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- stat_open_file ---------------------------------------------------------
+//   in:  x21 = open descriptor
+//   out: x0 = st_mode & S_IFMT, x22 = size, x23 = mtime; carry set = fstat failed
+//        clobbers: x1, x9, x16
+stat_open_file:
+    mov     x0, x21
     LOAD_ADDR x1, stat_buf
     SYSCALL SYS_fstat64
-    b.cs    Lserve_file_close_404
+    b.cs    Lstat_open_file_done
     LOAD_ADDR x9, stat_buf
-    ldrh    w10, [x9, #ST_MODE]
-    and     w10, w10, #S_IFMT
-    cmp     w10, #S_IFREG
-    b.ne    Lserve_file_close_404        // directories and devices are not served yet
-    ldr     x22, [x9, #ST_SIZE]          // x22 = size
+    ldr     x22, [x9, #ST_SIZE]
+    ldr     x23, [x9, #ST_MTIME]
+    ldrh    w0, [x9, #ST_MODE]
+    and     w0, w0, #S_IFMT
+    CLEAR_CARRY
+Lstat_open_file_done:
+    ret
 
-    // "HTTP/1.1 200 OK\r\nContent-Length: N\r\nConnection: close\r\n\r\n"
-    LOAD_ADDR x0, hdr_buf
-    LOAD_ADDR x1, t_200
-    ldr     x2, t_200_len
-    bl      copy
+// --- serve_file -------------------------------------------------------------
+// 200, 206, 304 or 416 for an open regular file.
+//   in:  x21 = file, x22 = size, x23 = mtime, x28 = req
+//   out: -                               clobbers: x0-x17, x20, x24-x27
+serve_file:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    bl      make_validators              // etag_buf/etag_len, lm_buf/lm_len
+    bl      not_modified                 // x0 = 1 when the client's copy is current
+    cbnz    x0, Lserve_file_304
+    mov     x24, #0                      // ranges; 0 = whole file
+    ldr     x9, [x28, #REQ_METHOD]
+    cmp     x9, #M_GET                   // Range applies to GET only (RFC 9110 14.2)
+    b.ne    Lserve_file_whole
+    ldr     x0, [x28, #REQ_H_RANGE]
+    cbz     x0, Lserve_file_whole
+    bl      if_range_holds               // x0 = 1 when the range may be used
+    cbz     x0, Lserve_file_whole
+    ldr     x0, [x28, #REQ_H_RANGE]
+    ldr     x1, [x28, #REQ_H_RANGE + 8]
+    mov     x2, x22
+    bl      parse_range                  // x0 = ranges kept; 0 = none satisfiable; -1 = ignore
+    cmn     x0, #1
+    b.eq    Lserve_file_whole
+    cbz     x0, Lserve_file_416
+    mov     x24, x0
+    cmp     x24, #1
+    b.hi    Lserve_file_multi
+    // 206 with one range
+    mov     w0, #206
+    bl      begin_response
+    bl      add_file_headers
+    APPEND  h_content_range, h_content_range_len
+    LOAD_ADDR x9, range_list
+    ldp     x25, x26, [x9]               // first, last
+    mov     x1, x25
+    bl      utoa
+    mov     w9, #CH_DASH
+    strb    w9, [x0], #1
+    mov     x1, x26
+    bl      utoa
+    mov     w9, #CH_SLASH
+    strb    w9, [x0], #1
     mov     x1, x22
     bl      utoa
-    LOAD_ADDR x1, t_200_tail
-    ldr     x2, t_200_tail_len
-    bl      copy
-    LOAD_ADDR x1, hdr_buf
-    sub     x2, x0, x1
-    mov     x0, x19
-    bl      write_all
-    b.cs    Lserve_file_close
-    cbnz    x23, Lserve_file_close       // HEAD: headers only
-
-Lserve_file_body:
+    bl      add_crlf
+    APPEND  h_content_length, h_content_length_len
+    sub     x1, x26, x25
+    add     x1, x1, #1
+    bl      utoa
+    bl      add_crlf
+    bl      finish_head
+    b.cs    Lserve_file_done
     mov     x0, x21
+    mov     x1, x25
+    sub     x2, x26, x25
+    add     x2, x2, #1
+    bl      send_file_range
+    b       Lserve_file_done
+Lserve_file_multi:
+    bl      send_multipart
+    b       Lserve_file_done
+Lserve_file_whole:
+    mov     w0, #200
+    bl      begin_response
+    bl      add_file_headers
+    APPEND  h_content_length, h_content_length_len
+    mov     x1, x22
+    bl      utoa
+    bl      add_crlf
+    bl      finish_head
+    b.cs    Lserve_file_done
+    mov     x0, x21
+    mov     x1, #0
+    mov     x2, x22
+    bl      send_file_range
+    b       Lserve_file_done
+Lserve_file_304:
+    mov     w0, #304                     // no body, no Content-Length
+    bl      begin_response
+    bl      add_validators
+    bl      finish_head
+    b       Lserve_file_done
+Lserve_file_416:
+    LOAD_ADDR x9, range_size
+    str     x22, [x9]
+    mov     x0, #416
+    bl      send_error
+Lserve_file_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- add_file_headers -------------------------------------------------------
+// Content-Type (from the extension), Last-Modified, ETag, Accept-Ranges.
+//   in:  x0 = cursor in hdr_buf, path_buf
+//   out: x0 = cursor                     clobbers: x1-x15
+add_file_headers:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    str     x0, [sp, #16]
+    LOAD_ADDR x0, path_buf
+    bl      strlen_z
+    mov     x1, x0
+    LOAD_ADDR x0, path_buf
+    bl      mime_type                    // x0 = type, x1 = length
+    mov     x2, x1
+    mov     x1, x0
+    ldr     x0, [sp, #16]
+    str     x1, [sp, #24]
+    mov     x3, x2
+    APPEND  h_content_type, h_content_type_len
+    ldr     x1, [sp, #24]
+    mov     x2, x3
+    bl      copy
+    bl      add_crlf
+    bl      add_validators
+    APPEND  h_accept_ranges, h_accept_ranges_len
+    ldp     x29, x30, [sp], #32
+    ret
+
+// --- add_validators ---------------------------------------------------------
+//   in:  x0 = cursor; etag_buf and lm_buf made by make_validators
+//   out: x0 = cursor                     clobbers: x1, x2, x9
+add_validators:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    APPEND  h_last_modified, h_last_modified_len
+    LOAD_ADDR x1, lm_buf
+    LOAD_ADDR x9, lm_len
+    ldr     x2, [x9]
+    bl      copy
+    bl      add_crlf
+    APPEND  h_etag, h_etag_len
+    LOAD_ADDR x1, etag_buf
+    LOAD_ADDR x9, etag_len
+    ldr     x2, [x9]
+    bl      copy
+    bl      add_crlf
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- make_validators --------------------------------------------------------
+// ETag "<mtime hex>-<size hex>" and Last-Modified (IMF-fixdate of mtime).
+//   in:  x22 = size, x23 = mtime
+//   out: etag_buf/etag_len, lm_buf/lm_len   clobbers: x0-x15
+make_validators:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    LOAD_ADDR x0, etag_buf
+    mov     w9, #CH_QUOTE
+    strb    w9, [x0], #1
+    mov     x1, x23
+    bl      utox
+    mov     w9, #CH_DASH
+    strb    w9, [x0], #1
+    mov     x1, x22
+    bl      utox
+    mov     w9, #CH_QUOTE
+    strb    w9, [x0], #1
+    LOAD_ADDR x1, etag_buf
+    sub     x1, x0, x1
+    LOAD_ADDR x9, etag_len
+    str     x1, [x9]
+    LOAD_ADDR x0, lm_buf
+    mov     x1, x23
+    bl      format_imf_date
+    LOAD_ADDR x1, lm_buf
+    sub     x1, x0, x1
+    LOAD_ADDR x9, lm_len
+    str     x1, [x9]
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- not_modified -----------------------------------------------------------
+// If-None-Match naming our ETag (or "*"); else If-Modified-Since not older
+// than the file (RFC 9110 13.2.2: If-None-Match wins when both are sent).
+//   in:  x23 = mtime, x28 = req, etag_buf
+//   out: x0 = 1 answer 304, 0 send the file   clobbers: x1-x11
+not_modified:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    ldr     x0, [x28, #REQ_H_INM]
+    cbz     x0, Lnot_modified_date
+    ldr     x1, [x28, #REQ_H_INM + 8]
+    ldrb    w9, [x0]
+    cmp     w9, #CH_STAR
+    b.ne    Lnot_modified_etag
+    cmp     x1, #1
+    b.eq    Lnot_modified_yes
+Lnot_modified_etag:
+    LOAD_ADDR x2, etag_buf
+    LOAD_ADDR x9, etag_len
+    ldr     x3, [x9]
+    bl      contains                     // the list may name several tags
+    b       Lnot_modified_done
+Lnot_modified_date:
+    ldr     x0, [x28, #REQ_H_IMS]
+    cbz     x0, Lnot_modified_no
+    ldr     x1, [x28, #REQ_H_IMS + 8]
+    bl      parse_imf_date               // x0 = seconds; carry = not a date (ignored)
+    b.cs    Lnot_modified_no
+    cmp     x23, x0
+    cset    x0, ls                       // mtime <= the client's date
+    b       Lnot_modified_done
+Lnot_modified_yes:
+    mov     x0, #1
+    b       Lnot_modified_done
+Lnot_modified_no:
+    mov     x0, #0
+Lnot_modified_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- if_range_holds ---------------------------------------------------------
+// No If-Range, or one that names our ETag or our Last-Modified exactly.
+//   in:  x28 = req, etag_buf, lm_buf
+//   out: x0 = 1 use the Range, 0 send the whole file   clobbers: x1-x11
+if_range_holds:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    ldr     x0, [x28, #REQ_H_IFRANGE]
+    cbz     x0, Lif_range_holds_yes
+    ldr     x1, [x28, #REQ_H_IFRANGE + 8]
+    LOAD_ADDR x2, etag_buf
+    LOAD_ADDR x9, etag_len
+    ldr     x3, [x9]
+    bl      equal_bytes
+    cbnz    x0, Lif_range_holds_done
+    ldr     x0, [x28, #REQ_H_IFRANGE]
+    ldr     x1, [x28, #REQ_H_IFRANGE + 8]
+    LOAD_ADDR x2, lm_buf
+    LOAD_ADDR x9, lm_len
+    ldr     x3, [x9]
+    bl      equal_bytes
+    b       Lif_range_holds_done
+Lif_range_holds_yes:
+    mov     x0, #1
+Lif_range_holds_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- parse_range ------------------------------------------------------------
+// "bytes=" then comma-separated "A-B", "A-" or "-N", clamped to the size.
+//   in:  x0 = value, x1 = length, x2 = file size
+//   out: x0 = ranges kept in range_list (pairs first, last), 0 = none
+//        satisfiable (416), -1 = invalid header (ignore it)
+//        clobbers: x1-x15
+parse_range:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    add     x12, x0, x1                  // end
+    mov     x13, x2                      // size
+    mov     x14, x0                      // cursor
+    mov     x1, x12
+    LOAD_ADDR x2, t_bytes_eq
+    ldr     x3, t_bytes_eq_len
+    bl      starts_with_ci
+    cbz     x0, Lparse_range_invalid
+    ldr     x9, t_bytes_eq_len
+    add     x14, x14, x9
+    mov     x15, #0                      // ranges kept
+    mov     x7, #0                       // specs seen
+Lparse_range_spec:
+    bl      Lparse_range_skip_ows
+    cmp     x14, x12
+    b.hs    Lparse_range_invalid         // empty spec
+    add     x7, x7, #1
+    cmp     x7, #16                      // more specs than anyone needs: ignore them all
+    b.hi    Lparse_range_invalid
+    ldrb    w9, [x14]
+    cmp     w9, #CH_DASH
+    b.eq    Lparse_range_suffix
+    bl      Lparse_range_number          // x5 = first
+    b.cs    Lparse_range_invalid
+    mov     x6, x5
+    cmp     x14, x12
+    b.hs    Lparse_range_invalid
+    ldrb    w9, [x14], #1
+    cmp     w9, #CH_DASH
+    b.ne    Lparse_range_invalid
+    cmp     x14, x12                     // "A-": to the end
+    b.hs    Lparse_range_open
+    ldrb    w9, [x14]
+    sub     w9, w9, #CH_0
+    cmp     w9, #9
+    b.hi    Lparse_range_open
+    bl      Lparse_range_number          // x5 = last
+    b.cs    Lparse_range_invalid
+    cmp     x5, x6
+    b.lo    Lparse_range_invalid         // last before first
+    b       Lparse_range_have
+Lparse_range_open:
+    mov     x5, #-1
+    b       Lparse_range_have
+Lparse_range_suffix:
+    add     x14, x14, #1                 // "-N": the last N bytes
+    bl      Lparse_range_number
+    b.cs    Lparse_range_invalid
+    cbz     x5, Lparse_range_next        // "-0" is satisfiable by nothing
+    cmp     x5, x13
+    csel    x5, x13, x5, hi
+    sub     x6, x13, x5
+    mov     x5, #-1
+Lparse_range_have:
+    cmp     x6, x13
+    b.hs    Lparse_range_next            // starts past the end: not satisfiable
+    sub     x9, x13, #1
+    cmp     x5, x9
+    csel    x5, x9, x5, hi               // clamp the end to the size
+    LOAD_ADDR x9, range_list
+    add     x9, x9, x15, lsl #4
+    stp     x6, x5, [x9]
+    add     x15, x15, #1
+Lparse_range_next:
+    bl      Lparse_range_skip_ows
+    cmp     x14, x12
+    b.hs    Lparse_range_end
+    ldrb    w9, [x14], #1
+    cmp     w9, #CH_COMMA
+    b.ne    Lparse_range_invalid
+    b       Lparse_range_spec
+Lparse_range_end:
+    mov     x0, x15
+    b       Lparse_range_done
+Lparse_range_invalid:
+    mov     x0, #-1
+Lparse_range_done:
+    ldp     x29, x30, [sp], #16
+    ret
+// helpers of parse_range: x14 = cursor, x12 = end
+Lparse_range_skip_ows:
+    cmp     x14, x12
+    b.hs    Lparse_range_skip_ows_done
+    ldrb    w9, [x14]
+    cmp     w9, #CH_SPACE
+    b.eq    Lparse_range_skip_ows_next
+    cmp     w9, #CH_TAB
+    b.ne    Lparse_range_skip_ows_done
+Lparse_range_skip_ows_next:
+    add     x14, x14, #1
+    b       Lparse_range_skip_ows
+Lparse_range_skip_ows_done:
+    ret
+// x5 = the decimal number at the cursor; carry set = no digits or too large
+Lparse_range_number:
+    mov     x5, #0
+    mov     x10, x14
+    mov     x11, #10
+Lparse_range_number_digit:
+    cmp     x14, x12
+    b.hs    Lparse_range_number_end
+    ldrb    w9, [x14]
+    sub     w9, w9, #CH_0
+    cmp     w9, #9
+    b.hi    Lparse_range_number_end
+    lsr     x3, x5, #58                  // keep clear of overflow
+    cbnz    x3, Lparse_range_number_bad
+    madd    x5, x5, x11, x9
+    add     x14, x14, #1
+    b       Lparse_range_number_digit
+Lparse_range_number_end:
+    cmp     x14, x10
+    b.eq    Lparse_range_number_bad
+    CLEAR_CARRY
+    ret
+Lparse_range_number_bad:
+    SET_CARRY
+    ret
+
+// --- send_multipart ---------------------------------------------------------
+// 206 multipart/byteranges: each range as a part with its own Content-Type
+// and Content-Range.  The length is summed first, from the same part heads.
+//   in:  x21 = file, x22 = size, x24 = ranges in range_list
+//   out: -                               clobbers: x0-x17, x20, x25-x27
+send_multipart:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    LOAD_ADDR x0, path_buf
+    bl      strlen_z
+    mov     x1, x0
+    LOAD_ADDR x0, path_buf
+    bl      mime_type
+    LOAD_ADDR x9, part_type
+    stp     x0, x1, [x9]
+    // pass 1: Content-Length = part heads + part bytes + closing line
+    mov     x25, #0                      // range index
+    mov     x26, #0                      // total
+Lsend_multipart_size:
+    cmp     x25, x24
+    b.hs    Lsend_multipart_sized
+    mov     x0, x25
+    bl      format_part_head             // x0 = head length in part_buf
+    add     x26, x26, x0
+    LOAD_ADDR x9, range_list
+    add     x9, x9, x25, lsl #4
+    ldp     x10, x11, [x9]
+    sub     x11, x11, x10
+    add     x11, x11, #1
+    add     x26, x26, x11
+    add     x25, x25, #1
+    b       Lsend_multipart_size
+Lsend_multipart_sized:
+    ldr     x9, t_part_end_len
+    add     x26, x26, x9
+    mov     w0, #206
+    bl      begin_response
+    APPEND  h_multipart, h_multipart_len
+    bl      add_validators
+    APPEND  h_accept_ranges, h_accept_ranges_len
+    APPEND  h_content_length, h_content_length_len
+    mov     x1, x26
+    bl      utoa
+    bl      add_crlf
+    bl      finish_head
+    b.cs    Lsend_multipart_done
+    ldr     x9, [x28, #REQ_NO_BODY]
+    cbnz    x9, Lsend_multipart_done
+    // pass 2: the parts
+    mov     x25, #0
+Lsend_multipart_part:
+    cmp     x25, x24
+    b.hs    Lsend_multipart_end
+    mov     x0, x25
+    bl      format_part_head
+    mov     x2, x0
+    mov     x0, x19
+    LOAD_ADDR x1, part_buf
+    bl      write_all
+    b.cs    Lsend_multipart_done
+    LOAD_ADDR x9, range_list
+    add     x9, x9, x25, lsl #4
+    ldp     x1, x11, [x9]
+    sub     x2, x11, x1
+    add     x2, x2, #1
+    mov     x0, x21
+    bl      send_file_range
+    b.cs    Lsend_multipart_done
+    add     x25, x25, #1
+    b       Lsend_multipart_part
+Lsend_multipart_end:
+    SEND    x19, t_part_end, t_part_end_len
+Lsend_multipart_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- format_part_head -------------------------------------------------------
+// "\r\n--BOUNDARY\r\nContent-Type: T\r\nContent-Range: bytes A-B/SIZE\r\n\r\n"
+//   in:  x0 = range index, x22 = size, part_type
+//   out: x0 = length of the head in part_buf   clobbers: x1-x13
+format_part_head:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    LOAD_ADDR x9, range_list
+    add     x9, x9, x0, lsl #4
+    ldp     x10, x11, [x9]
+    stp     x10, x11, [sp, #16]
+    LOAD_ADDR x0, part_buf
+    APPEND  t_part_start, t_part_start_len
+    APPEND  h_content_type, h_content_type_len
+    LOAD_ADDR x9, part_type
+    ldp     x1, x2, [x9]
+    bl      copy
+    bl      add_crlf
+    APPEND  h_content_range, h_content_range_len
+    ldr     x1, [sp, #16]
+    bl      utoa
+    mov     w9, #CH_DASH
+    strb    w9, [x0], #1
+    ldr     x1, [sp, #24]
+    bl      utoa
+    mov     w9, #CH_SLASH
+    strb    w9, [x0], #1
+    mov     x1, x22
+    bl      utoa
+    bl      add_crlf
+    bl      add_crlf
+    LOAD_ADDR x1, part_buf
+    sub     x0, x0, x1
+    ldp     x29, x30, [sp], #32
+    ret
+
+// --- send_file_range --------------------------------------------------------
+// Stream COUNT bytes of a file from OFFSET to the client, IO_SIZE at a time
+// (never the whole file in memory); counts them in REQ_SENT.  Nothing is
+// sent for HEAD.
+//   in:  x0 = file, x1 = offset, x2 = count, x19 = client
+//   out: carry set = failed (client gone, read error)   clobbers: x0-x17
+send_file_range:
+    stp     x29, x30, [sp, #-48]!
+    mov     x29, sp
+    stp     x20, x21, [sp, #16]
+    str     x22, [sp, #32]
+    ldr     x9, [x28, #REQ_NO_BODY]
+    cbnz    x9, Lsend_file_range_ok
+    mov     x20, x0                      // file
+    mov     x22, x2                      // left to send
+    mov     x2, #SEEK_SET
+    SYSCALL SYS_lseek
+    b.cs    Lsend_file_range_done
+Lsend_file_range_loop:
+    cbz     x22, Lsend_file_range_ok
+    mov     x0, x20
     LOAD_ADDR x1, io_buf
     mov     x2, #IO_SIZE
+    cmp     x22, x2
+    csel    x2, x22, x2, lo
     SYSCALL SYS_read
-    b.cs    Lserve_file_close
-    cbz     x0, Lserve_file_close        // EOF
+    b.cs    Lsend_file_range_done
+    cbz     x0, Lsend_file_range_short   // the file shrank under us
+    mov     x21, x0
     mov     x2, x0
     mov     x0, x19
     LOAD_ADDR x1, io_buf
     bl      write_all
-    b.cs    Lserve_file_close            // the client went away
-    b       Lserve_file_body
+    b.cs    Lsend_file_range_done
+    sub     x22, x22, x21
+    ldr     x9, [x28, #REQ_SENT]
+    add     x9, x9, x21
+    str     x9, [x28, #REQ_SENT]
+    b       Lsend_file_range_loop
+Lsend_file_range_short:
+    mov     x9, #1                       // Content-Length was a promise: close to show it broke
+    str     x9, [x28, #REQ_CLOSE]
+    SET_CARRY
+    b       Lsend_file_range_done
+Lsend_file_range_ok:
+    CLEAR_CARRY
+Lsend_file_range_done:
+    ldp     x20, x21, [sp, #16]
+    ldr     x22, [sp, #32]
+    ldp     x29, x30, [sp], #48
+    ret
 
-Lserve_file_close_404:
-    mov     x0, x21
-    SYSCALL SYS_close
-Lserve_file_404:
-    SEND    x19, t_404, t_404_len
+// --- send_redirect ----------------------------------------------------------
+// 301 to the same target with a "/" added (query dropped).
+//   in:  x28 = req
+//   out: -                               clobbers: x0-x15
+send_redirect:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    mov     w0, #301
+    bl      begin_response
+    APPEND  h_location, h_location_len
+    ldr     x1, [x28, #REQ_TARGET]
+    ldr     x2, [x28, #REQ_TARGET_LEN]
+    mov     x10, x1                      // up to '?'
+    add     x11, x1, x2
+Lsend_redirect_scan:
+    cmp     x10, x11
+    b.hs    Lsend_redirect_copy
+    ldrb    w9, [x10]
+    cmp     w9, #CH_QUESTION
+    b.eq    Lsend_redirect_copy
+    add     x10, x10, #1
+    b       Lsend_redirect_scan
+Lsend_redirect_copy:
+    sub     x2, x10, x1
+    bl      copy
+    mov     w9, #CH_SLASH
+    strb    w9, [x0], #1
+    bl      add_crlf
+    APPEND  h_content_length_0, h_content_length_0_len
+    bl      finish_head
     ldp     x29, x30, [sp], #16
     ret
-Lserve_file_close:
+
+// --- list_directory ---------------------------------------------------------
+// 200 with an HTML page: one link per entry, sorted by name, folders with a
+// trailing "/", names HTML-escaped and hrefs percent-encoded; "." and ".."
+// and our temp files left out.
+//   in:  x21 = open folder, path_buf = "www" + its path (ends in "/")
+//   out: -                               clobbers: x0-x17, x20, x24-x27
+list_directory:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    mov     x24, #0                      // entries
+    mov     x25, #0                      // bytes used in list_pool
+Llist_directory_read:
     mov     x0, x21
-    SYSCALL SYS_close
+    LOAD_ADDR x1, dir_buf
+    mov     x2, #DIRBUF_SIZE
+    LOAD_ADDR x3, dir_base
+    SYSCALL SYS_getdirentries64
+    b.cs    Llist_directory_500
+    cbz     x0, Llist_directory_sort     // end of the folder
+    LOAD_ADDR x26, dir_buf
+    add     x27, x26, x0                 // end of these records
+Llist_directory_entry:
+    cmp     x26, x27
+    b.hs    Llist_directory_read
+    ldrh    w20, [x26, #D_RECLEN]
+    cbz     w20, Llist_directory_sort    // a zero record length would loop forever
+    ldrh    w10, [x26, #D_NAMLEN]
+    add     x0, x26, #D_NAME
+    mov     x1, x10
+    bl      listable                     // x0 = 1 when shown
+    cbz     x0, Llist_directory_skip
+    cmp     x24, #LIST_MAX
+    b.hs    Llist_directory_sort
+    ldrh    w10, [x26, #D_NAMLEN]
+    ldr     x9, =LIST_POOL - 300
+    cmp     x25, x9
+    b.hs    Llist_directory_sort
+    LOAD_ADDR x9, list_index             // remember where this name starts
+    str     w25, [x9, x24, lsl #2]
+    add     x24, x24, #1
+    LOAD_ADDR x0, list_pool
+    add     x0, x0, x25
+    add     x1, x26, #D_NAME
+    mov     x2, x10
+    bl      copy
+    ldrb    w9, [x26, #D_TYPE]
+    cmp     w9, #DT_DIR
+    b.ne    Llist_directory_nul
+    mov     w9, #CH_SLASH
+    strb    w9, [x0], #1
+Llist_directory_nul:
+    strb    wzr, [x0], #1
+    LOAD_ADDR x9, list_pool
+    sub     x25, x0, x9
+Llist_directory_skip:
+    add     x26, x26, x20
+    b       Llist_directory_entry
+Llist_directory_sort:
+    mov     x0, x24
+    bl      sort_names
+    // the page
+    LOAD_ADDR x0, list_body
+    APPEND  t_list_head, t_list_head_len
+    bl      add_list_title
+    APPEND  t_list_mid, t_list_mid_len
+    bl      add_list_title
+    APPEND  t_list_ul, t_list_ul_len
+    mov     x20, #0
+Llist_directory_item:
+    cmp     x20, x24
+    b.hs    Llist_directory_end
+    mov     x26, x0
+    LOAD_ADDR x9, list_index
+    ldr     w10, [x9, x20, lsl #2]
+    LOAD_ADDR x27, list_pool
+    add     x27, x27, x10                // the name
+    mov     x0, x27
+    bl      strlen_z
+    mov     x25, x0
+    mov     x0, x26
+    APPEND  t_li_a, t_li_a_len
+    mov     x1, x27
+    mov     x2, x25
+    bl      append_url_encoded
+    APPEND  t_li_mid, t_li_mid_len
+    mov     x1, x27
+    mov     x2, x25
+    bl      append_html_escaped
+    APPEND  t_li_end, t_li_end_len
+    add     x20, x20, #1
+    b       Llist_directory_item
+Llist_directory_end:
+    APPEND  t_list_foot, t_list_foot_len
+    LOAD_ADDR x1, list_body
+    sub     x25, x0, x1                  // body length
+    mov     w0, #200
+    bl      begin_response
+    APPEND  h_content_type, h_content_type_len
+    APPEND  t_text_html, t_text_html_len
+    bl      add_crlf
+    APPEND  h_content_length, h_content_length_len
+    mov     x1, x25
+    bl      utoa
+    bl      add_crlf
+    bl      finish_head
+    b.cs    Llist_directory_done
+    ldr     x9, [x28, #REQ_NO_BODY]
+    cbnz    x9, Llist_directory_done
+    mov     x0, x19
+    LOAD_ADDR x1, list_body
+    mov     x2, x25
+    bl      write_all
+    b.cs    Llist_directory_done
+    str     x25, [x28, #REQ_SENT]
+    b       Llist_directory_done
+Llist_directory_500:
+    mov     x0, #500
+    bl      send_error
+Llist_directory_done:
     ldp     x29, x30, [sp], #16
     ret
 
-// ===== 7. Utilities =========================================================
-
-// --- starts_with ------------------------------------------------------------
-// Does the data begin with the prefix?
-//   in:  x0 = data, x1 = data end, x2 = prefix, x3 = prefix length
-//   out: x0 = 1 yes, 0 no                  clobbers: x9-x11
-starts_with:
-    add     x9, x0, x3
-    cmp     x9, x1
-    b.hi    Lstarts_with_no              // shorter than the prefix
-    mov     x9, #0
-Lstarts_with_loop:
-    cmp     x9, x3
-    b.eq    Lstarts_with_yes
-    ldrb    w10, [x0, x9]
-    ldrb    w11, [x2, x9]
-    add     x9, x9, #1
-    cmp     w10, w11
-    b.eq    Lstarts_with_loop
-Lstarts_with_no:
+// --- listable ---------------------------------------------------------------
+// Is this folder entry shown in a listing?  Not ".", "..", or a temp file.
+//   in:  x0 = name, x1 = length
+//   out: x0 = 1 yes, 0 no                clobbers: x1-x3, x9-x11
+listable:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    cmp     x1, #1
+    b.ne    Llistable_dotdot
+    ldrb    w9, [x0]
+    cmp     w9, #CH_DOT
+    b.eq    Llistable_no
+Llistable_dotdot:
+    cmp     x1, #2
+    b.ne    Llistable_temp
+    ldrh    w9, [x0]
+    mov     w10, #0x2e2e                 // ".."
+    cmp     w9, w10
+    b.eq    Llistable_no
+Llistable_temp:
+    add     x1, x0, x1
+    LOAD_ADDR x2, t_temp_prefix
+    ldr     x3, t_temp_prefix_len
+    bl      starts_with
+    eor     x0, x0, #1
+    b       Llistable_done
+Llistable_no:
     mov     x0, #0
+Llistable_done:
+    ldp     x29, x30, [sp], #16
     ret
-Lstarts_with_yes:
+
+// --- add_list_title ---------------------------------------------------------
+// The folder's path as the client asked for it ("/docs/"), HTML-escaped.
+//   in:  x0 = cursor, path_buf
+//   out: x0 = cursor                     clobbers: x1-x11
+add_list_title:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    LOAD_ADDR x1, path_buf
+    add     x1, x1, #3                   // after "www"
+    ldr     x2, [x28, #REQ_PATH_LEN]
+    sub     x2, x2, #3
+    bl      append_html_escaped
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- sort_names -------------------------------------------------------------
+// Insertion sort of list_index by the bytes of the names it points at.
+//   in:  x0 = count
+//   out: -                               clobbers: x0-x15
+sort_names:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    mov     x12, x0
+    LOAD_ADDR x13, list_index
+    LOAD_ADDR x14, list_pool
+    mov     x15, #1                      // i
+Lsort_names_outer:
+    cmp     x15, x12
+    b.hs    Lsort_names_done
+    ldr     w7, [x13, x15, lsl #2]       // key
+    mov     x6, x15                      // j
+Lsort_names_inner:
+    cbz     x6, Lsort_names_place
+    sub     x9, x6, #1
+    ldr     w8, [x13, x9, lsl #2]
+    add     x0, x14, x8
+    add     x1, x14, x7
+    bl      compare_z                    // x0 < 0, 0, > 0
+    cmp     x0, #0
+    b.le    Lsort_names_place
+    sub     x9, x6, #1
+    ldr     w8, [x13, x9, lsl #2]
+    str     w8, [x13, x6, lsl #2]
+    sub     x6, x6, #1
+    b       Lsort_names_inner
+Lsort_names_place:
+    str     w7, [x13, x6, lsl #2]
+    add     x15, x15, #1
+    b       Lsort_names_outer
+Lsort_names_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// ===== 8. PUT, DELETE, OPTIONS ==============================================
+// Owns: changing files under www/.  Every change goes through a descriptor
+// of the parent folder opened with O_NOFOLLOW_ANY (openat, fstatat64,
+// renameat, unlinkat), so no symlink on the path is ever followed.
+//   x21 = parent folder, x22 = temp file, x23 = 1 if the target existed.
+
+// --- open_parent ------------------------------------------------------------
+// Split path_buf at its last "/" and open the folder before it.
+//   in:  path_buf ("www/..."), REQ_PATH_LEN
+//   out: x0 = folder descriptor, x1 = the last name (NUL-terminated, in
+//        path_buf); carry set = x0 is the status to answer
+//        clobbers: x2, x9-x11, x16
+open_parent:
+    LOAD_ADDR x9, path_buf
+    ldr     x10, [x28, #REQ_PATH_LEN]
+Lopen_parent_scan:
+    subs    x10, x10, #1
+    b.lo    Lopen_parent_conflict
+    ldrb    w11, [x9, x10]
+    cmp     w11, #CH_SLASH
+    b.ne    Lopen_parent_scan
+    add     x11, x9, x10
+    ldrb    w2, [x11, #1]
+    cbz     w2, Lopen_parent_conflict    // ends in "/": that names a folder
+    strb    wzr, [x11]                   // "www/a/b" -> "www/a" + "b"
+    add     x11, x11, #1
+    mov     x0, x9
+    ldr     x1, =O_RDONLY | O_DIRECTORY | O_NOFOLLOW_ANY
+    mov     x2, #0
+    SYSCALL SYS_open                     // the kernel keeps x11
+    b.cs    Lopen_parent_failed
+    mov     x1, x11
+    ret                                  // carry clear from open
+Lopen_parent_failed:
+    cmp     x0, #ELOOP
+    b.eq    Lopen_parent_forbidden
+    cmp     x0, #EACCES
+    b.eq    Lopen_parent_forbidden
+Lopen_parent_conflict:
+    mov     x0, #409                     // no such folder to put it in
+    SET_CARRY
+    ret
+Lopen_parent_forbidden:
+    mov     x0, #403
+    SET_CARRY
+    ret
+
+// --- do_put -----------------------------------------------------------------
+// Body into a temp file in the same folder, then renamed over the target:
+// readers see the old file or the new one, never half of one.  A client that
+// stops early or is too slow leaves the old file as it was, and no temp file.
+//   in:  x28 = req, in_buf (head, maybe body bytes after it)
+//   out: -                               clobbers: x0-x17, x20-x27
+do_put:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    ldr     x10, [x28, #REQ_H_TE]
+    cbnz    x10, Ldo_put_501             // we do not decode chunked bodies
+    ldr     x10, [x28, #REQ_H_CLEN]
+    cbz     x10, Ldo_put_411
+    ldr     x24, [x28, #REQ_CLEN]        // x24 = body length
+    mov     x10, #1
+    lsl     x10, x10, #MAX_BODY_SHIFT
+    cmp     x24, x10
+    b.hi    Ldo_put_413
+    bl      open_parent                  // x0 = folder, x1 = name
+    b.cs    Ldo_put_status_close
+    mov     x21, x0
+    mov     x25, x1                      // x25 = name
+    // does the target exist, and is it a file?
+    mov     x0, x21
+    mov     x1, x25
+    LOAD_ADDR x2, stat_buf
+    mov     x3, #AT_SYMLINK_NOFOLLOW
+    SYSCALL SYS_fstatat64
+    mov     x23, #0
+    b.cs    Ldo_put_new
+    mov     x23, #1
+    LOAD_ADDR x9, stat_buf
+    ldrh    w10, [x9, #ST_MODE]
+    and     w10, w10, #S_IFMT
+    cmp     w10, #S_IFLNK
+    b.eq    Ldo_put_403_link
+    cmp     w10, #S_IFREG
+    b.ne    Ldo_put_409_folder
+Ldo_put_new:
+    bl      make_temp_name               // temp_name = ".ymawky-tmp-<pid>"
+    mov     x0, x21
+    LOAD_ADDR x1, temp_name
+    ldr     x2, =O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW_ANY
+    mov     x3, #FILE_MODE
+    SYSCALL SYS_openat
+    b.cs    Ldo_put_500_folder
+    mov     x22, x0
+    // "Expect: 100-continue": tell the client to go on
+    ldr     x0, [x28, #REQ_H_EXPECT]
+    cbz     x0, Ldo_put_body
+    ldr     x1, [x28, #REQ_H_EXPECT + 8]
+    LOAD_ADDR x2, t_100_continue
+    ldr     x3, t_100_continue_len
+    bl      contains_ci
+    cbz     x0, Ldo_put_body
+    SEND    x19, t_100, t_100_len
+Ldo_put_body:
+    bl      receive_body                 // x0 = 0 done, else the status (408) or 1 (gone)
+    mov     x26, x0
+    mov     x0, x22
+    SYSCALL SYS_close
+    cbnz    x26, Ldo_put_abort
+    mov     x0, x21
+    LOAD_ADDR x1, temp_name
+    mov     x2, x21
+    mov     x3, x25
+    SYSCALL SYS_renameat
+    b.cs    Ldo_put_rename_failed
+    mov     x0, x21
+    SYSCALL SYS_close
+    mov     w0, #201
+    mov     w9, #204
+    cmp     x23, #0
+    csel    w0, w9, w0, ne               // 204 replaced, 201 created
+    bl      begin_response
+    APPEND  h_content_length_0, h_content_length_0_len
+    bl      finish_head
+    b       Ldo_put_done
+Ldo_put_rename_failed:
+    mov     x26, #409
+Ldo_put_abort:
+    mov     x0, x21                      // leave no temp file behind
+    LOAD_ADDR x1, temp_name
+    mov     x2, #0
+    SYSCALL SYS_unlinkat
+    mov     x0, x21
+    SYSCALL SYS_close
+    mov     x9, #1
+    str     x9, [x28, #REQ_CLOSE]
+    cmp     x26, #1
+    b.eq    Ldo_put_done                 // the client left: nobody to answer
+    mov     x0, x26
+    bl      send_error
+    b       Ldo_put_done
+Ldo_put_409_folder:
+    mov     x0, x21
+    SYSCALL SYS_close
+    mov     x0, #409
+    b       Ldo_put_status_close
+Ldo_put_403_link:
+    mov     x0, x21
+    SYSCALL SYS_close
+    mov     x0, #403
+    b       Ldo_put_status_close
+Ldo_put_500_folder:
+    mov     x0, x21
+    SYSCALL SYS_close
+    mov     x0, #500
+    b       Ldo_put_status_close
+Ldo_put_501:
+    mov     x0, #501
+    b       Ldo_put_status_close
+Ldo_put_411:
+    mov     x0, #411
+    b       Ldo_put_status_close
+Ldo_put_413:
+    mov     x0, #413
+Ldo_put_status_close:
+    mov     x9, #1                       // the body (if any) was not read: close after
+    str     x9, [x28, #REQ_CLOSE]
+    bl      send_error
+Ldo_put_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- receive_body -----------------------------------------------------------
+// Copy the request body (Content-Length bytes) to the temp file: first what
+// already sits in in_buf after the head, then from the socket, within a
+// deadline of BODY_FLOOR_MS plus 1 ms per 64 bytes.
+//   in:  x22 = temp file, x24 = body length, x19 = client, x28 = req
+//   out: x0 = 0 all stored, 408 too slow, 500 write failed, 1 client gone
+//        clobbers: x0-x17, x20, x26, x27
+receive_body:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    mov     x26, x24                     // left
+    LOAD_ADDR x9, in_len
+    ldr     x10, [x9]
+    ldr     x11, [x28, #REQ_HEAD_LEN]
+    sub     x2, x10, x11                 // bytes after the head
+    cmp     x2, x26
+    csel    x2, x26, x2, hi
+    str     x2, [x28, #REQ_BODY_USED]
+    sub     x26, x26, x2
+    LOAD_ADDR x1, in_buf
+    add     x1, x1, x11
+    mov     x0, x22
+    bl      write_all
+    b.cs    Lreceive_body_500
+    bl      now_ms
+    mov     x9, #BODY_FLOOR_MS
+    add     x27, x0, x9
+    lsr     x9, x24, #BODY_MS_SHIFT      // (a symbol is refused as a shifted operand)
+    add     x27, x27, x9
+Lreceive_body_loop:
+    cbz     x26, Lreceive_body_ok
+    bl      now_ms
+    subs    x0, x27, x0
+    b.le    Lreceive_body_408
+    bl      wait_readable
+    cbz     x0, Lreceive_body_408
+    mov     x0, x19
+    LOAD_ADDR x1, io_buf
+    mov     x2, #IO_SIZE
+    cmp     x26, x2
+    csel    x2, x26, x2, lo
+    SYSCALL SYS_read
+    b.cs    Lreceive_body_read_error
+    cbz     x0, Lreceive_body_gone       // EOF before the whole body
+    mov     x20, x0
+    mov     x2, x0
+    mov     x0, x22
+    LOAD_ADDR x1, io_buf
+    bl      write_all
+    b.cs    Lreceive_body_500
+    sub     x26, x26, x20
+    b       Lreceive_body_loop
+Lreceive_body_read_error:
+    cmp     x0, #EINTR
+    b.eq    Lreceive_body_loop
+    cmp     x0, #EAGAIN
+    b.eq    Lreceive_body_loop
+Lreceive_body_gone:
     mov     x0, #1
+    b       Lreceive_body_done
+Lreceive_body_408:
+    mov     x0, #408
+    b       Lreceive_body_done
+Lreceive_body_500:
+    mov     x0, #500
+    b       Lreceive_body_done
+Lreceive_body_ok:
+    mov     x0, #0
+Lreceive_body_done:
+    ldp     x29, x30, [sp], #16
     ret
+
+// --- make_temp_name ---------------------------------------------------------
+// temp_name = ".ymawky-tmp-<pid>": unique per process, hidden from listings,
+// refused as a request target.
+//   in:  -
+//   out: temp_name NUL-terminated        clobbers: x0-x2, x9-x13, x16
+make_temp_name:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    SYSCALL SYS_getpid
+    mov     x13, x0
+    LOAD_ADDR x0, temp_name
+    APPEND  t_temp_prefix, t_temp_prefix_len
+    mov     x1, x13
+    bl      utoa
+    strb    wzr, [x0]
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- do_delete --------------------------------------------------------------
+// 204 when the file is gone, 404 when it was not there, 409 for a folder.
+//   in:  x28 = req, path_buf
+//   out: -                               clobbers: x0-x17, x21, x25
+do_delete:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    bl      open_parent
+    b.cs    Ldo_delete_status
+    mov     x21, x0
+    mov     x25, x1
+    mov     x0, x21
+    mov     x1, x25
+    LOAD_ADDR x2, stat_buf
+    mov     x3, #AT_SYMLINK_NOFOLLOW
+    SYSCALL SYS_fstatat64
+    b.cs    Ldo_delete_errno
+    LOAD_ADDR x9, stat_buf
+    ldrh    w10, [x9, #ST_MODE]
+    and     w10, w10, #S_IFMT
+    cmp     w10, #S_IFDIR
+    b.eq    Ldo_delete_folder
+    cmp     w10, #S_IFLNK
+    b.eq    Ldo_delete_link              // a symlink on the path: 403, as for GET
+    mov     x0, x21
+    mov     x1, x25
+    mov     x2, #0
+    SYSCALL SYS_unlinkat
+    b.cs    Ldo_delete_errno
+    mov     x0, x21
+    SYSCALL SYS_close
+    mov     w0, #204
+    bl      begin_response
+    bl      finish_head
+    b       Ldo_delete_done
+Ldo_delete_folder:
+    mov     x0, #409
+    b       Ldo_delete_close
+Ldo_delete_link:
+    mov     x0, #403
+    b       Ldo_delete_close
+Ldo_delete_errno:
+    bl      errno_status
+Ldo_delete_close:
+    mov     x25, x0
+    mov     x0, x21
+    SYSCALL SYS_close
+    mov     x0, x25
+Ldo_delete_status:
+    bl      send_error
+Ldo_delete_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- do_options -------------------------------------------------------------
+// 204 with the methods we allow, for any target and for "*".
+//   in:  x28 = req
+//   out: -                               clobbers: x0-x15
+do_options:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    mov     w0, #204
+    bl      begin_response
+    APPEND  h_allow, h_allow_len
+    bl      finish_head
+    ldp     x29, x30, [sp], #16
+    ret
+
+// ===== 9. Responses =========================================================
+// Owns: the status line and common headers (hdr_buf), error answers with
+// their pages, and the access log.
+
+// --- begin_response ---------------------------------------------------------
+// "HTTP/1.1 NNN Reason\r\nDate: ...\r\nServer: ymawky\r\n" into hdr_buf.
+//   in:  w0 = status
+//   out: x0 = cursor in hdr_buf; REQ_STATUS set   clobbers: x1-x15
+begin_response:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    and     x0, x0, #0xffff
+    str     x0, [x28, #REQ_STATUS]
+    str     x0, [sp, #16]
+    LOAD_ADDR x0, hdr_buf
+    APPEND  t_http11, t_http11_len
+    ldr     x1, [sp, #16]
+    bl      utoa
+    mov     w9, #CH_SPACE
+    strb    w9, [x0], #1
+    str     x0, [sp, #24]
+    ldr     x0, [sp, #16]
+    bl      status_reason                // x0 = text, x1 = length
+    mov     x2, x1
+    mov     x1, x0
+    ldr     x0, [sp, #24]
+    bl      copy
+    bl      add_crlf
+    APPEND  h_date, h_date_len
+    str     x0, [sp, #24]
+    bl      now_seconds
+    mov     x1, x0
+    ldr     x0, [sp, #24]
+    bl      format_imf_date
+    bl      add_crlf
+    APPEND  h_server, h_server_len
+    ldp     x29, x30, [sp], #32
+    ret
+
+// --- finish_head ------------------------------------------------------------
+// Add "Connection: close" when this is the last response, the blank line,
+// and send hdr_buf.
+//   in:  x0 = cursor in hdr_buf, x19 = client, x28 = req
+//   out: carry set = the client is gone   clobbers: x0-x2, x9-x11, x16
+finish_head:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    ldr     x9, [x28, #REQ_CLOSE]
+    cbz     x9, Lfinish_head_blank
+    APPEND  h_connection_close, h_connection_close_len
+Lfinish_head_blank:
+    bl      add_crlf
+    LOAD_ADDR x1, hdr_buf
+    sub     x2, x0, x1
+    mov     x0, x19
+    bl      write_all
+    b.cc    Lfinish_head_done
+    mov     x9, #1                       // nobody listens: stop after this request
+    str     x9, [x28, #REQ_CLOSE]
+    SET_CARRY
+Lfinish_head_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- add_crlf ---------------------------------------------------------------
+//   in:  x0 = cursor
+//   out: x0 = cursor + 2                 clobbers: x9
+add_crlf:
+    mov     w9, #CRLF_LE
+    strh    w9, [x0], #2
+    ret
+
+// --- send_error -------------------------------------------------------------
+// A complete error answer: its page is err/NNN.html when that file exists,
+// else a built-in one; Content-Length is always the page's length.  405 and
+// 501 carry Allow, 503 Retry-After, 416 Content-Range (range_size).
+//   in:  x0 = status, x19 = client, x28 = req
+//   out: -                               clobbers: x0-x17 (keeps x20-x23: the
+//        parent's listening socket and the callers' files live there)
+send_error:
+    stp     x29, x30, [sp, #-48]!
+    mov     x29, sp
+    stp     x20, x21, [sp, #16]
+    stp     x22, x23, [sp, #32]
+    mov     x20, x0                      // status
+    mov     x21, #-1                     // page file; -1 = built in
+    // "err/NNN.html"
+    LOAD_ADDR x0, err_path
+    APPEND  t_err_dir, t_err_dir_len
+    mov     x1, x20
+    bl      utoa
+    APPEND  t_err_ext, t_err_ext_len
+    strb    wzr, [x0]
+    LOAD_ADDR x0, err_path
+    mov     x1, #(O_RDONLY | O_NOFOLLOW_ANY)
+    mov     x2, #0
+    SYSCALL SYS_open
+    b.cs    Lsend_error_builtin
+    mov     x21, x0
+    bl      stat_open_file               // x22 = size
+    b.cs    Lsend_error_drop_file
+    cmp     x0, #S_IFREG
+    b.eq    Lsend_error_head
+Lsend_error_drop_file:
+    mov     x0, x21
+    SYSCALL SYS_close
+    mov     x21, #-1
+Lsend_error_builtin:
+    LOAD_ADDR x0, err_page               // "<!DOCTYPE html>...<h1>NNN Reason</h1>..."
+    APPEND  t_page_head, t_page_head_len
+    bl      Lsend_error_title
+    APPEND  t_page_mid, t_page_mid_len
+    bl      Lsend_error_title
+    APPEND  t_page_foot, t_page_foot_len
+    LOAD_ADDR x1, err_page
+    sub     x22, x0, x1
+Lsend_error_head:
+    mov     x0, x20
+    bl      begin_response
+    APPEND  h_content_type, h_content_type_len
+    APPEND  t_text_html, t_text_html_len
+    bl      add_crlf
+    APPEND  h_content_length, h_content_length_len
+    mov     x1, x22
+    bl      utoa
+    bl      add_crlf
+    cmp     x20, #405
+    b.eq    Lsend_error_allow
+    cmp     x20, #501
+    b.eq    Lsend_error_allow
+    cmp     x20, #503
+    b.eq    Lsend_error_retry
+    cmp     x20, #416
+    b.ne    Lsend_error_finish
+    APPEND  h_content_range_star, h_content_range_star_len
+    LOAD_ADDR x9, range_size
+    ldr     x1, [x9]
+    bl      utoa
+    bl      add_crlf
+    b       Lsend_error_finish
+Lsend_error_allow:
+    APPEND  h_allow, h_allow_len
+    b       Lsend_error_finish
+Lsend_error_retry:
+    APPEND  h_retry_after, h_retry_after_len
+Lsend_error_finish:
+    bl      finish_head
+    b.cs    Lsend_error_close
+    ldr     x9, [x28, #REQ_NO_BODY]
+    cbnz    x9, Lsend_error_close
+    cmn     x21, #1
+    b.eq    Lsend_error_builtin_body
+    mov     x0, x21
+    mov     x1, #0
+    mov     x2, x22
+    bl      send_file_range
+    b       Lsend_error_close
+Lsend_error_builtin_body:
+    mov     x0, x19
+    LOAD_ADDR x1, err_page
+    mov     x2, x22
+    bl      write_all
+    b.cs    Lsend_error_close
+    str     x22, [x28, #REQ_SENT]
+Lsend_error_close:
+    cmn     x21, #1
+    b.eq    Lsend_error_done
+    mov     x0, x21
+    SYSCALL SYS_close
+Lsend_error_done:
+    ldp     x20, x21, [sp, #16]
+    ldp     x22, x23, [sp, #32]
+    ldp     x29, x30, [sp], #48
+    ret
+// "NNN Reason" at the cursor in x0 (x20 = status)
+Lsend_error_title:
+    stp     x0, x30, [sp, #-16]!
+    mov     x1, x20
+    bl      utoa
+    mov     w9, #CH_SPACE
+    strb    w9, [x0], #1
+    str     x0, [sp]
+    mov     x0, x20
+    bl      status_reason
+    mov     x2, x1
+    mov     x1, x0
+    ldr     x0, [sp]
+    bl      copy
+    ldr     x30, [sp, #8]
+    add     sp, sp, #16
+    ret
+
+// --- status_reason ----------------------------------------------------------
+//   in:  x0 = status
+//   out: x0 = reason phrase, x1 = its length   clobbers: x9-x11
+status_reason:
+    LOAD_ADDR x9, status_table
+Lstatus_reason_next:
+    ldrh    w10, [x9]                    // entry: status (2), text offset (2), length (2), 0 (2)
+    cbz     w10, Lstatus_reason_found    // the last entry is the fallback
+    cmp     x10, x0
+    b.eq    Lstatus_reason_found
+    add     x9, x9, #8
+    b       Lstatus_reason_next
+Lstatus_reason_found:
+    ldrh    w10, [x9, #2]
+    ldrh    w1, [x9, #4]
+    LOAD_ADDR x0, status_texts
+    add     x0, x0, x10
+    ret
+
+// --- errno_status -----------------------------------------------------------
+// The answer for a failed open/stat/unlink: ENOENT and ENOTDIR 404, ELOOP
+// (a symlink on the path) and EACCES 403, ENAMETOOLONG 414, else 500.
+//   in:  x0 = errno
+//   out: x0 = status                     clobbers: x9, x10
+errno_status:
+    LOAD_ADDR x9, errno_table
+Lerrno_status_next:
+    ldrh    w10, [x9]                    // entry: errno (2), status (2); 0 ends with the fallback
+    cbz     w10, Lerrno_status_found
+    cmp     x10, x0
+    b.eq    Lerrno_status_found
+    add     x9, x9, #4
+    b       Lerrno_status_next
+Lerrno_status_found:
+    ldrh    w0, [x9, #2]
+    ret
+
+// --- mime_type --------------------------------------------------------------
+// Content-Type from the file name's extension (case-insensitive), from
+// mime_table; application/octet-stream when unknown.
+//   in:  x0 = path, x1 = length
+//   out: x0 = type, x1 = length          clobbers: x2-x7, x9-x15
+mime_type:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    add     x12, x0, x1                  // end
+    mov     x13, x12                     // find the last '.' after the last '/'
+Lmime_type_dot:
+    cmp     x13, x0
+    b.ls    Lmime_type_unknown
+    ldurb   w9, [x13, #-1]
+    cmp     w9, #CH_SLASH
+    b.eq    Lmime_type_unknown
+    sub     x13, x13, #1
+    cmp     w9, #CH_DOT
+    b.ne    Lmime_type_dot
+    add     x13, x13, #1                 // x13 = extension, x12 = its end
+    sub     x14, x12, x13
+    LOAD_ADDR x15, mime_table
+Lmime_type_next:
+    ldrb    w3, [x15, #2]                // entry: ext offset (2), ext length (1), type length (1), type offset (2), 0 (2)
+    cbz     w3, Lmime_type_unknown
+    cmp     x3, x14
+    b.ne    Lmime_type_skip
+    ldrh    w9, [x15]
+    LOAD_ADDR x2, mime_names
+    add     x2, x2, x9
+    mov     x0, x13
+    bl      equal_ci
+    cbnz    x0, Lmime_type_found
+Lmime_type_skip:
+    add     x15, x15, #8
+    b       Lmime_type_next
+Lmime_type_found:
+    ldrh    w9, [x15, #4]
+    ldrb    w1, [x15, #3]
+    LOAD_ADDR x0, mime_names
+    add     x0, x0, x9
+    b       Lmime_type_done
+Lmime_type_unknown:
+    LOAD_ADDR x0, t_octet_stream
+    ldr     x1, t_octet_stream_len
+Lmime_type_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- log_request ------------------------------------------------------------
+// One Common Log Format line on stdout:
+//   127.0.0.1 - - [01/Dec/2026:19:31:27 +0000] "GET / HTTP/1.1" 200 591
+//   in:  x28 = req, peer_addr, in_buf (the request line)
+//   out: -                               clobbers: x0-x15
+log_request:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    LOAD_ADDR x0, log_buf
+    LOAD_ADDR x9, peer_addr              // sin_addr, one byte at a time
+    mov     x10, #0
+Llog_request_ip:
+    add     x11, x9, #SIN_ADDR
+    ldrb    w1, [x11, x10]
+    stp     x9, x10, [sp, #-16]!
+    bl      utoa
+    ldp     x9, x10, [sp], #16
+    add     x10, x10, #1
+    cmp     x10, #4
+    b.eq    Llog_request_ip_done
+    mov     w11, #CH_DOT
+    strb    w11, [x0], #1
+    b       Llog_request_ip
+Llog_request_ip_done:
+    APPEND  t_log_dashes, t_log_dashes_len
+    str     x0, [sp, #-16]!
+    bl      now_seconds
+    mov     x1, x0
+    ldr     x0, [sp], #16
+    bl      format_clf_date
+    APPEND  t_log_quote, t_log_quote_len
+    LOAD_ADDR x1, in_buf                 // the request line, quotes and controls made "?"
+    ldr     x2, [x28, #REQ_LINE_LEN]
+    cmp     x2, #512
+    mov     x9, #512
+    csel    x2, x9, x2, hi
+Llog_request_line:
+    cbz     x2, Llog_request_line_done
+    ldrb    w9, [x1], #1
+    cmp     w9, #CH_QUOTE
+    b.eq    Llog_request_odd
+    cmp     w9, #CH_SPACE
+    b.lo    Llog_request_odd
+    cmp     w9, #0x7e
+    b.ls    Llog_request_put
+Llog_request_odd:
+    mov     w9, #CH_QUESTION
+Llog_request_put:
+    strb    w9, [x0], #1
+    sub     x2, x2, #1
+    b       Llog_request_line
+Llog_request_line_done:
+    mov     w9, #CH_QUOTE
+    strb    w9, [x0], #1
+    mov     w9, #CH_SPACE
+    strb    w9, [x0], #1
+    ldr     x1, [x28, #REQ_STATUS]
+    bl      utoa
+    mov     w9, #CH_SPACE
+    strb    w9, [x0], #1
+    ldr     x1, [x28, #REQ_SENT]
+    cbz     x1, Llog_request_no_bytes
+    bl      utoa
+    b       Llog_request_end
+Llog_request_no_bytes:
+    mov     w9, #CH_DASH                 // CLF writes "-" for no body
+    strb    w9, [x0], #1
+Llog_request_end:
+    mov     w9, #CH_LF
+    strb    w9, [x0], #1
+    LOAD_ADDR x1, log_buf
+    sub     x2, x0, x1
+    mov     x0, #STDOUT
+    bl      write_all
+    ldp     x29, x30, [sp], #16
+    ret
+
+// ===== 10. Dates ============================================================
+// Owns: the civil calendar, from and to seconds since 1970 (UTC), with the
+// days <-> (year, month, day) algorithms of Howard Hinnant's "chrono-
+// compatible low-level date algorithms".
+
+// --- civil_from_days --------------------------------------------------------
+//   in:  x0 = days since 1970-01-01 (not before it)
+//   out: x0 = year, x1 = month 1-12, x2 = day 1-31   clobbers: x9-x13
+civil_from_days:
+    ldr     x9, =DAYS_0000_TO_1970
+    add     x9, x0, x9                   // z: days since 0000-03-01
+    ldr     x10, =DAYS_PER_ERA
+    udiv    x11, x9, x10                 // era
+    msub    x12, x11, x10, x9            // doe: day of era, 0..146096
+    mov     x13, #1460                   // yoe = (doe - doe/1460 + doe/36524 - doe/146096) / 365
+    udiv    x9, x12, x13
+    sub     x9, x12, x9
+    ldr     x13, =36524
+    udiv    x10, x12, x13
+    add     x9, x9, x10
+    ldr     x13, =146096
+    udiv    x10, x12, x13
+    sub     x9, x9, x10
+    mov     x13, #365
+    udiv    x9, x9, x13                  // yoe, 0..399
+    mov     x13, #400
+    madd    x0, x11, x13, x9             // year counted from March
+    mov     x13, #365                    // doy = doe - (365*yoe + yoe/4 - yoe/100)
+    mul     x10, x9, x13
+    add     x10, x10, x9, lsr #2
+    mov     x13, #100
+    udiv    x11, x9, x13
+    sub     x10, x10, x11
+    sub     x12, x12, x10                // doy, 0..365 (March 1 = 0)
+    mov     x13, #5                      // mp = (5*doy + 2) / 153
+    mul     x9, x12, x13
+    add     x9, x9, #2
+    mov     x13, #153
+    udiv    x9, x9, x13
+    mul     x10, x9, x13                 // d = doy - (153*mp + 2)/5 + 1
+    add     x10, x10, #2
+    mov     x13, #5
+    udiv    x10, x10, x13
+    sub     x2, x12, x10
+    add     x2, x2, #1
+    cmp     x9, #10                      // m = mp < 10 ? mp + 3 : mp - 9
+    add     x1, x9, #3
+    sub     x10, x9, #9
+    csel    x1, x10, x1, hs
+    cmp     x1, #2                       // January and February belong to the next year
+    cinc    x0, x0, ls
+    ret
+
+// --- days_from_civil --------------------------------------------------------
+//   in:  x0 = year (1970 or later), x1 = month 1-12, x2 = day 1-31
+//   out: x0 = days since 1970-01-01      clobbers: x9-x13
+days_from_civil:
+    cmp     x1, #2
+    cset    x9, ls
+    sub     x0, x0, x9                   // years start in March
+    mov     x13, #400
+    udiv    x10, x0, x13                 // era
+    msub    x11, x10, x13, x0            // yoe
+    add     x12, x1, #9                  // m > 2 ? m - 3 : m + 9
+    sub     x9, x1, #3
+    cmp     x1, #2
+    csel    x12, x9, x12, hi
+    mov     x13, #153                    // doy = (153*m' + 2)/5 + d - 1
+    mul     x12, x12, x13
+    add     x12, x12, #2
+    mov     x13, #5
+    udiv    x12, x12, x13
+    add     x12, x12, x2
+    sub     x12, x12, #1
+    mov     x13, #365                    // doe = yoe*365 + yoe/4 - yoe/100 + doy
+    mul     x9, x11, x13
+    add     x9, x9, x11, lsr #2
+    mov     x13, #100
+    udiv    x13, x11, x13
+    sub     x9, x9, x13
+    add     x9, x9, x12
+    ldr     x13, =DAYS_PER_ERA
+    mul     x10, x10, x13
+    add     x0, x10, x9
+    ldr     x13, =DAYS_0000_TO_1970
+    sub     x0, x0, x13
+    ret
+
+// --- split_time -------------------------------------------------------------
+// Seconds since 1970 into calendar fields, stored in date_parts:
+// year, month, day, hour, minute, second, weekday (0 = Sunday).
+//   in:  x1 = seconds
+//   out: date_parts                      clobbers: x0-x2, x9-x15
+split_time:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    ldr     x9, =SECS_PER_DAY
+    udiv    x0, x1, x9                   // days
+    msub    x14, x0, x9, x1              // seconds into the day
+    LOAD_ADDR x15, date_parts
+    add     x9, x0, #4                   // 1970-01-01 was a Thursday
+    mov     x10, #7
+    udiv    x11, x9, x10
+    msub    x9, x11, x10, x9
+    str     x9, [x15, #48]
+    bl      civil_from_days
+    stp     x0, x1, [x15]
+    str     x2, [x15, #16]
+    mov     x9, #3600
+    udiv    x10, x14, x9                 // hour
+    msub    x14, x10, x9, x14
+    mov     x9, #60
+    udiv    x11, x14, x9                 // minute
+    msub    x12, x11, x9, x14            // second
+    stp     x10, x11, [x15, #24]
+    str     x12, [x15, #40]
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- format_imf_date --------------------------------------------------------
+// RFC 9110 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+//   in:  x0 = destination, x1 = seconds since 1970
+//   out: x0 = end                        clobbers: x1-x15
+format_imf_date:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    str     x0, [sp, #16]
+    bl      split_time
+    ldr     x0, [sp, #16]
+    LOAD_ADDR x15, date_parts
+    ldr     x9, [x15, #48]               // "Sun, "
+    LOAD_ADDR x10, day_names
+    add     x1, x10, x9, lsl #2
+    mov     x2, #3
+    bl      copy
+    mov     w9, #CH_COMMA
+    strb    w9, [x0], #1
+    mov     w9, #CH_SPACE
+    strb    w9, [x0], #1
+    ldr     x1, [x15, #16]               // "06 "
+    bl      two_digits
+    mov     w9, #CH_SPACE
+    strb    w9, [x0], #1
+    ldr     x9, [x15, #8]                // "Nov "
+    sub     x9, x9, #1
+    LOAD_ADDR x10, month_names
+    add     x1, x10, x9, lsl #2
+    mov     x2, #3
+    bl      copy
+    mov     w9, #CH_SPACE
+    strb    w9, [x0], #1
+    ldr     x1, [x15]                    // "1994 "
+    bl      utoa
+    mov     w9, #CH_SPACE
+    strb    w9, [x0], #1
+    bl      Lformat_imf_date_clock       // "08:49:37"
+    APPEND  t_gmt, t_gmt_len
+    ldp     x29, x30, [sp], #32
+    ret
+// "HH:MM:SS" from date_parts (x15)
+Lformat_imf_date_clock:
+    stp     x29, x30, [sp, #-16]!
+    ldr     x1, [x15, #24]
+    bl      two_digits
+    mov     w9, #CH_COLON
+    strb    w9, [x0], #1
+    ldr     x1, [x15, #32]
+    bl      two_digits
+    mov     w9, #CH_COLON
+    strb    w9, [x0], #1
+    ldr     x1, [x15, #40]
+    bl      two_digits
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- format_clf_date --------------------------------------------------------
+// Common Log Format: "[10/Oct/2000:13:55:36 +0000]".
+//   in:  x0 = destination, x1 = seconds since 1970
+//   out: x0 = end                        clobbers: x1-x15
+format_clf_date:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    str     x0, [sp, #16]
+    bl      split_time
+    ldr     x0, [sp, #16]
+    LOAD_ADDR x15, date_parts
+    mov     w9, #0x5b                    // "["
+    strb    w9, [x0], #1
+    ldr     x1, [x15, #16]
+    bl      two_digits
+    mov     w9, #CH_SLASH
+    strb    w9, [x0], #1
+    ldr     x9, [x15, #8]
+    sub     x9, x9, #1
+    LOAD_ADDR x10, month_names
+    add     x1, x10, x9, lsl #2
+    mov     x2, #3
+    bl      copy
+    mov     w9, #CH_SLASH
+    strb    w9, [x0], #1
+    ldr     x1, [x15]
+    bl      utoa
+    mov     w9, #CH_COLON
+    strb    w9, [x0], #1
+    bl      Lformat_imf_date_clock
+    APPEND  t_clf_zone, t_clf_zone_len
+    ldp     x29, x30, [sp], #32
+    ret
+
+// --- parse_imf_date ---------------------------------------------------------
+// Read an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the form every
+// HTTP/1.1 sender must use (RFC 9110 5.6.7).
+//   in:  x0 = text, x1 = length
+//   out: x0 = seconds since 1970; carry set = not such a date
+//        clobbers: x1-x15
+parse_imf_date:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    cmp     x1, #29
+    b.ne    Lparse_imf_date_bad
+    mov     x14, x0
+    ldrb    w9, [x14, #3]                // "Www, "
+    cmp     w9, #CH_COMMA
+    b.ne    Lparse_imf_date_bad
+    add     x0, x14, #5                  // day
+    mov     x1, #2
+    bl      parse_decimal
+    b.cs    Lparse_imf_date_bad
+    mov     x15, x0
+    mov     x12, #0                      // month: compare with month_names
+Lparse_imf_date_month:
+    cmp     x12, #12
+    b.hs    Lparse_imf_date_bad
+    LOAD_ADDR x2, month_names
+    add     x2, x2, x12, lsl #2
+    add     x0, x14, #8
+    mov     x1, #3
+    mov     x3, #3
+    stp     x12, x15, [sp, #16]
+    bl      equal_bytes
+    ldp     x12, x15, [sp, #16]
+    cbnz    x0, Lparse_imf_date_year
+    add     x12, x12, #1
+    b       Lparse_imf_date_month
+Lparse_imf_date_year:
+    add     x13, x12, #1
+    stp     x13, x15, [sp, #16]          // month, day
+    add     x0, x14, #12
+    mov     x1, #4
+    bl      parse_decimal
+    b.cs    Lparse_imf_date_bad
+    cmp     x0, #1970
+    b.lo    Lparse_imf_date_bad
+    ldp     x1, x2, [sp, #16]
+    bl      days_from_civil
+    ldr     x9, =SECS_PER_DAY
+    mul     x15, x0, x9                  // seconds at midnight
+    add     x0, x14, #17                 // "HH:MM:SS"
+    mov     x1, #2
+    bl      parse_decimal
+    b.cs    Lparse_imf_date_bad
+    mov     x9, #3600
+    madd    x15, x0, x9, x15
+    add     x0, x14, #20
+    mov     x1, #2
+    bl      parse_decimal
+    b.cs    Lparse_imf_date_bad
+    mov     x9, #60
+    madd    x15, x0, x9, x15
+    add     x0, x14, #23
+    mov     x1, #2
+    bl      parse_decimal
+    b.cs    Lparse_imf_date_bad
+    add     x0, x15, x0
+    CLEAR_CARRY
+    b       Lparse_imf_date_done
+Lparse_imf_date_bad:
+    SET_CARRY
+Lparse_imf_date_done:
+    ldp     x29, x30, [sp], #32
+    ret
+
+// --- two_digits -------------------------------------------------------------
+//   in:  x0 = destination, x1 = 0..99
+//   out: x0 = destination + 2            clobbers: x9, x10
+two_digits:
+    mov     x9, #10
+    udiv    x10, x1, x9
+    msub    x9, x10, x9, x1
+    add     w10, w10, #CH_0
+    add     w9, w9, #CH_0
+    strb    w10, [x0], #1
+    strb    w9, [x0], #1
+    ret
+
+// ===== 11. Utilities ========================================================
+// Small routines that touch only x0-x15 and the bytes they are given.
 
 // --- write_all --------------------------------------------------------------
 // Write every byte, looping over short writes.
@@ -556,16 +3087,16 @@ Lwrite_all_loop:
 Lwrite_all_error:
     cmp     x0, #EINTR
     b.eq    Lwrite_all_loop
-    cmp     xzr, xzr                     // carry set
+    SET_CARRY
     ret
 Lwrite_all_done:
-    cmn     xzr, xzr                     // carry clear
+    CLEAR_CARRY
     ret
 
 // --- copy -------------------------------------------------------------------
-// Copy bytes forward.
+// Copy bytes forward (safe when the destination is below the source).
 //   in:  x0 = destination, x1 = source, x2 = length
-//   out: x0 = destination end              clobbers: x1, x2, x9
+//   out: x0 = destination end            clobbers: x1, x2, x9
 copy:
     cbz     x2, Lcopy_done
     ldrb    w9, [x1], #1
@@ -575,10 +3106,36 @@ copy:
 Lcopy_done:
     ret
 
+// --- strlen_z ---------------------------------------------------------------
+//   in:  x0 = NUL-terminated string
+//   out: x0 = its length                 clobbers: x9, x10
+strlen_z:
+    mov     x9, x0
+Lstrlen_z_loop:
+    ldrb    w10, [x9], #1
+    cbnz    w10, Lstrlen_z_loop
+    sub     x0, x9, x0
+    sub     x0, x0, #1
+    ret
+
+// --- compare_z --------------------------------------------------------------
+// Byte order of two NUL-terminated strings.
+//   in:  x0 = a, x1 = b
+//   out: x0 < 0, = 0, > 0 as a sorts before, with, after b   clobbers: x1, x9-x11
+compare_z:
+    ldrb    w9, [x0], #1
+    ldrb    w10, [x1], #1
+    subs    x11, x9, x10
+    b.ne    Lcompare_z_done
+    cbnz    w9, compare_z
+Lcompare_z_done:
+    mov     x0, x11
+    ret
+
 // --- utoa -------------------------------------------------------------------
 // Write an unsigned number in decimal.
 //   in:  x0 = destination, x1 = value
-//   out: x0 = destination end              clobbers: x1, x9-x13
+//   out: x0 = destination end            clobbers: x1, x9-x13
 utoa:
     mov     x9, x0
     mov     x12, #10
@@ -603,89 +3160,1080 @@ Lutoa_done:
     mov     x0, x9
     ret
 
+// --- utox -------------------------------------------------------------------
+// Write an unsigned number in lowercase hexadecimal.
+//   in:  x0 = destination, x1 = value
+//   out: x0 = destination end            clobbers: x1, x9-x13
+utox:
+    mov     x9, x0
+Lutox_digits:
+    and     x11, x1, #0xf
+    LOAD_ADDR x12, hex_digits
+    ldrb    w11, [x12, x11]
+    strb    w11, [x9], #1
+    lsr     x1, x1, #4
+    cbnz    x1, Lutox_digits
+    mov     x10, x0
+    sub     x11, x9, #1
+Lutox_reverse:
+    cmp     x10, x11
+    b.hs    Lutox_done
+    ldrb    w12, [x10]
+    ldrb    w13, [x11]
+    strb    w13, [x10], #1
+    strb    w12, [x11], #-1
+    b       Lutox_reverse
+Lutox_done:
+    mov     x0, x9
+    ret
+
+// --- hex_value --------------------------------------------------------------
+//   in:  w0 = "0"-"9", "a"-"f" or "A"-"F"
+//   out: x0 = 0..15; carry set = not a hex digit   clobbers: nothing else
+hex_value:
+    sub     w0, w0, #CH_0
+    cmp     w0, #9
+    b.ls    Lhex_value_ok
+    orr     w0, w0, #CASE_BIT            // 'A'-'0' | 0x20 = 'a'-'0'
+    sub     w0, w0, #(CH_a - CH_0)
+    cmp     w0, #5
+    b.hi    Lhex_value_bad
+    add     w0, w0, #10
+Lhex_value_ok:
+    and     x0, x0, #0xff
+    CLEAR_CARRY
+    ret
+Lhex_value_bad:
+    SET_CARRY
+    ret
+
+// --- parse_decimal ----------------------------------------------------------
+// Digits only, at least one, at most 18 of them.
+//   in:  x0 = text, x1 = length
+//   out: x0 = value; carry set = not a plain number   clobbers: x1, x9-x11
+parse_decimal:
+    cbz     x1, Lparse_decimal_bad
+    cmp     x1, #18
+    b.hi    Lparse_decimal_bad
+    add     x1, x0, x1
+    mov     x10, x0
+    mov     x0, #0
+    mov     x11, #10
+Lparse_decimal_digit:
+    cmp     x10, x1
+    b.hs    Lparse_decimal_ok
+    ldrb    w9, [x10], #1
+    sub     w9, w9, #CH_0
+    cmp     w9, #9
+    b.hi    Lparse_decimal_bad
+    madd    x0, x0, x11, x9
+    b       Lparse_decimal_digit
+Lparse_decimal_ok:
+    CLEAR_CARRY
+    ret
+Lparse_decimal_bad:
+    SET_CARRY
+    ret
+
 // --- parse_port -------------------------------------------------------------
 // The port from argv[1], or DEFAULT_PORT when there is none.
 //   in:  x0 = argc, x1 = argv
-//   out: x0 = port; carry set = not a number in 1..65535   clobbers: x1, x9-x12
+//   out: x0 = port; carry set = not a number in 1..65535   clobbers: x1, x9-x11
 parse_port:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
     cmp     x0, #2
     b.lo    Lparse_port_default
-    ldr     x9, [x1, #8]                 // argv[1]
-    mov     x0, #0
-    mov     x12, #10
-    ldrb    w10, [x9]
-    cbz     w10, Lparse_port_bad         // empty string
-Lparse_port_digit:
-    ldrb    w10, [x9], #1
-    cbz     w10, Lparse_port_check
-    sub     w10, w10, #CH_0
-    cmp     w10, #9
-    b.hi    Lparse_port_bad
-    madd    x0, x0, x12, x10
-    mov     x11, #MAX_PORT
-    cmp     x0, x11
-    b.hi    Lparse_port_bad
-    b       Lparse_port_digit
-Lparse_port_check:
+    ldr     x11, [x1, #8]                // argv[1]
+    mov     x0, x11
+    bl      strlen_z
+    mov     x1, x0
+    mov     x0, x11
+    bl      parse_decimal
+    b.cs    Lparse_port_done
     cbz     x0, Lparse_port_bad
-    cmn     xzr, xzr                     // carry clear
-    ret
+    mov     x9, #MAX_PORT
+    cmp     x0, x9
+    b.hi    Lparse_port_bad
+    CLEAR_CARRY
+    b       Lparse_port_done
 Lparse_port_default:
     mov     x0, #DEFAULT_PORT
-    cmn     xzr, xzr
-    ret
+    CLEAR_CARRY
+    b       Lparse_port_done
 Lparse_port_bad:
-    cmp     xzr, xzr                     // carry set
+    SET_CARRY
+Lparse_port_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- starts_with ------------------------------------------------------------
+// Does the data begin with the prefix?
+//   in:  x0 = data, x1 = data end, x2 = prefix, x3 = prefix length
+//   out: x0 = 1 yes, 0 no                clobbers: x9-x11
+starts_with:
+    add     x9, x0, x3
+    cmp     x9, x1
+    b.hi    Lstarts_with_no              // shorter than the prefix
+    mov     x9, #0
+Lstarts_with_loop:
+    cmp     x9, x3
+    b.eq    Lstarts_with_yes
+    ldrb    w10, [x0, x9]
+    ldrb    w11, [x2, x9]
+    add     x9, x9, #1
+    cmp     w10, w11
+    b.eq    Lstarts_with_loop
+Lstarts_with_no:
+    mov     x0, #0
+    ret
+Lstarts_with_yes:
+    mov     x0, #1
+    ret
+
+// --- starts_with_ci ---------------------------------------------------------
+// starts_with, ignoring ASCII case (the prefix is lowercase).
+//   in:  x0 = data, x1 = data end, x2 = prefix, x3 = prefix length
+//   out: x0 = 1 yes, 0 no                clobbers: x9-x11
+starts_with_ci:
+    add     x9, x0, x3
+    cmp     x9, x1
+    b.hi    Lstarts_with_ci_no
+    mov     x1, x3
+    b       equal_ci
+
+// --- equal_ci ---------------------------------------------------------------
+// Are LEN bytes at a equal to LEN bytes at b, ignoring ASCII case?  (b is
+// lowercase.)
+//   in:  x0 = a, x2 = b (lowercase), x3 = length
+//   out: x0 = 1 yes, 0 no                clobbers: x9-x11
+equal_ci:
+    mov     x9, #0
+Lequal_ci_loop:
+    cmp     x9, x3
+    b.eq    Lequal_ci_yes
+    ldrb    w10, [x0, x9]
+    ldrb    w11, [x2, x9]
+    add     x9, x9, #1
+    cmp     w10, #CH_A
+    b.lo    Lequal_ci_compare
+    cmp     w10, #CH_Z
+    b.hi    Lequal_ci_compare
+    orr     w10, w10, #CASE_BIT
+Lequal_ci_compare:
+    cmp     w10, w11
+    b.eq    Lequal_ci_loop
+Lstarts_with_ci_no:
+    mov     x0, #0
+    ret
+Lequal_ci_yes:
+    mov     x0, #1
+    ret
+
+// --- equal_bytes ------------------------------------------------------------
+// Is the text (x0, x1) exactly the LEN bytes at x2?
+//   in:  x0 = text, x1 = its length, x2 = other, x3 = its length
+//   out: x0 = 1 yes, 0 no                clobbers: x9-x11
+equal_bytes:
+    cmp     x1, x3
+    b.ne    Lequal_bytes_no
+    mov     x9, #0
+Lequal_bytes_loop:
+    cmp     x9, x3
+    b.eq    Lequal_bytes_yes
+    ldrb    w10, [x0, x9]
+    ldrb    w11, [x2, x9]
+    add     x9, x9, #1
+    cmp     w10, w11
+    b.eq    Lequal_bytes_loop
+Lequal_bytes_no:
+    mov     x0, #0
+    ret
+Lequal_bytes_yes:
+    mov     x0, #1
+    ret
+
+// --- contains ---------------------------------------------------------------
+// Does the text contain the needle (exact bytes)?
+//   in:  x0 = text, x1 = its length, x2 = needle, x3 = its length
+//   out: x0 = 1 yes, 0 no                clobbers: x1, x4-x7, x9-x11
+contains:
+    mov     x7, #0                       // case-sensitive
+    b       Lcontains_start
+
+// --- contains_ci ------------------------------------------------------------
+// contains, ignoring ASCII case (the needle is lowercase).
+//   in:  x0 = text, x1 = its length, x2 = needle, x3 = its length
+//   out: x0 = 1 yes, 0 no                clobbers: x1, x4-x7, x9-x11
+contains_ci:
+    mov     x7, #1
+Lcontains_start:
+    mov     x4, x0
+    add     x5, x0, x1                   // end
+    mov     x6, x30
+Lcontains_at:
+    add     x9, x4, x3
+    cmp     x9, x5
+    b.hi    Lcontains_no
+    mov     x0, x4
+    mov     x1, x3
+    cbz     x7, Lcontains_exact
+    bl      equal_ci
+    b       Lcontains_test
+Lcontains_exact:
+    bl      equal_bytes
+Lcontains_test:
+    cbnz    x0, Lcontains_yes
+    add     x4, x4, #1
+    b       Lcontains_at
+Lcontains_no:
+    mov     x0, #0
+    mov     x30, x6
+    ret
+Lcontains_yes:
+    mov     x0, #1
+    mov     x30, x6
+    ret
+
+// --- append_html_escaped ----------------------------------------------------
+// Copy text, writing & < > " ' as character references.
+//   in:  x0 = cursor, x1 = text, x2 = length
+//   out: x0 = cursor                     clobbers: x1-x3, x9-x12
+append_html_escaped:
+    add     x3, x1, x2
+Lappend_html_escaped_byte:
+    cmp     x1, x3
+    b.hs    Lappend_html_escaped_done
+    ldrb    w9, [x1], #1
+    LOAD_ADDR x10, html_escapes          // entry: char (1), length (1), text (6)
+Lappend_html_escaped_find:
+    ldrb    w11, [x10]
+    cbz     w11, Lappend_html_escaped_plain
+    cmp     w11, w9
+    b.eq    Lappend_html_escaped_entity
+    add     x10, x10, #8
+    b       Lappend_html_escaped_find
+Lappend_html_escaped_entity:
+    ldrb    w11, [x10, #1]
+    add     x10, x10, #2
+Lappend_html_escaped_copy:
+    ldrb    w12, [x10], #1
+    strb    w12, [x0], #1
+    subs    w11, w11, #1
+    b.ne    Lappend_html_escaped_copy
+    b       Lappend_html_escaped_byte
+Lappend_html_escaped_plain:
+    strb    w9, [x0], #1
+    b       Lappend_html_escaped_byte
+Lappend_html_escaped_done:
+    ret
+
+// --- append_url_encoded -----------------------------------------------------
+// Copy a name for use in an href: unreserved characters (RFC 3986 2.3) and a
+// trailing "/" as they are, everything else as %XX.
+//   in:  x0 = cursor, x1 = text, x2 = length
+//   out: x0 = cursor                     clobbers: x1-x3, x9-x12
+append_url_encoded:
+    add     x3, x1, x2
+Lappend_url_encoded_byte:
+    cmp     x1, x3
+    b.hs    Lappend_url_encoded_done
+    ldrb    w9, [x1], #1
+    cmp     w9, #CH_SLASH
+    b.ne    Lappend_url_encoded_class
+    cmp     x1, x3                       // the "/" we added after a folder name
+    b.eq    Lappend_url_encoded_plain
+Lappend_url_encoded_class:
+    cmp     w9, #0x7f
+    b.hs    Lappend_url_encoded_pct
+    LOAD_ADDR x10, unreserved_map
+    ldrb    w10, [x10, x9]
+    cbnz    w10, Lappend_url_encoded_plain
+Lappend_url_encoded_pct:
+    mov     w10, #CH_PERCENT
+    strb    w10, [x0], #1
+    LOAD_ADDR x12, hex_digits_upper
+    lsr     w10, w9, #4
+    ldrb    w10, [x12, x10]
+    strb    w10, [x0], #1
+    and     w10, w9, #0xf
+    ldrb    w10, [x12, x10]
+    strb    w10, [x0], #1
+    b       Lappend_url_encoded_byte
+Lappend_url_encoded_plain:
+    strb    w9, [x0], #1
+    b       Lappend_url_encoded_byte
+Lappend_url_encoded_done:
     ret
 .ltorg
 
-// ===== 8. Texts =============================================================
+// ===== 12. Tables ===========================================================
+// Read-only.  Offsets (not addresses) keep the program position-independent.
+
+// Methods: 4 bytes an entry, name offset (2), length (1), M_* (1); 0 ends.
+.p2align 2
+method_table:
+    .hword mn_get - method_names
+    .byte  mn_get_end - mn_get, M_GET
+    .hword mn_head - method_names
+    .byte  mn_head_end - mn_head, M_HEAD
+    .hword mn_put - method_names
+    .byte  mn_put_end - mn_put, M_PUT
+    .hword mn_delete - method_names
+    .byte  mn_delete_end - mn_delete, M_DELETE
+    .hword mn_options - method_names
+    .byte  mn_options_end - mn_options, M_OPTIONS
+    .hword 0, 0
+method_names:
+mn_get:     .ascii "GET"
+mn_get_end:
+mn_head:    .ascii "HEAD"
+mn_head_end:
+mn_put:     .ascii "PUT"
+mn_put_end:
+mn_delete:  .ascii "DELETE"
+mn_delete_end:
+mn_options: .ascii "OPTIONS"
+mn_options_end:
+
+// Request headers we use: 4 bytes an entry, lowercase name offset (2),
+// length (1), the req field that keeps (pointer, length) (1); 0 ends.
+.p2align 2
+header_table:
+    .hword hn_host - header_names
+    .byte  hn_host_end - hn_host, REQ_H_HOST
+    .hword hn_content_length - header_names
+    .byte  hn_content_length_end - hn_content_length, REQ_H_CLEN
+    .hword hn_transfer_encoding - header_names
+    .byte  hn_transfer_encoding_end - hn_transfer_encoding, REQ_H_TE
+    .hword hn_connection - header_names
+    .byte  hn_connection_end - hn_connection, REQ_H_CONN
+    .hword hn_expect - header_names
+    .byte  hn_expect_end - hn_expect, REQ_H_EXPECT
+    .hword hn_range - header_names
+    .byte  hn_range_end - hn_range, REQ_H_RANGE
+    .hword hn_if_none_match - header_names
+    .byte  hn_if_none_match_end - hn_if_none_match, REQ_H_INM
+    .hword hn_if_modified_since - header_names
+    .byte  hn_if_modified_since_end - hn_if_modified_since, REQ_H_IMS
+    .hword hn_if_range - header_names
+    .byte  hn_if_range_end - hn_if_range, REQ_H_IFRANGE
+    .hword 0, 0
+header_names:
+hn_host:              .ascii "host"
+hn_host_end:
+hn_content_length:    .ascii "content-length"
+hn_content_length_end:
+hn_transfer_encoding: .ascii "transfer-encoding"
+hn_transfer_encoding_end:
+hn_connection:        .ascii "connection"
+hn_connection_end:
+hn_expect:            .ascii "expect"
+hn_expect_end:
+hn_range:             .ascii "range"
+hn_range_end:
+hn_if_none_match:     .ascii "if-none-match"
+hn_if_none_match_end:
+hn_if_modified_since: .ascii "if-modified-since"
+hn_if_modified_since_end:
+hn_if_range:          .ascii "if-range"
+hn_if_range_end:
+
+// errno -> status for failed file operations: errno (2), status (2); 0 ends
+// with the fallback.
+.p2align 2
+errno_table:
+    .hword ENOENT, 404
+    .hword ENOTDIR, 404
+    .hword ELOOP, 403
+    .hword EACCES, 403
+    .hword ENAMETOOLONG, 414
+    .hword EISDIR, 409
+    .hword ENOTEMPTY, 409
+    .hword 0, 500
+
+// HTML character references: char (1), length (1), text (6).
+.p2align 3
+html_escapes:
+    .byte CH_AMP, 5
+    .ascii "&amp; "
+    .byte CH_LT, 4
+    .ascii "&lt;  "
+    .byte CH_GT, 4
+    .ascii "&gt;  "
+    .byte CH_QUOTE, 6
+    .ascii "&quot;"
+    .byte CH_APOS, 5
+    .ascii "&#39; "
+    .byte 0, 0
+    .ascii "      "
+
+// RFC 9110 tchar (1 = allowed), for bytes 0x00-0x7e.
+tchar_map:
+    .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0     // 0x00
+    .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0     // 0x10
+    .byte 0,1,0,1,1,1,1,1, 0,0,1,1,0,1,1,0     // 0x20  !#$%&'*+-.
+    .byte 1,1,1,1,1,1,1,1, 1,1,0,0,0,0,0,0     // 0x30  0-9
+    .byte 0,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1     // 0x40  A-O
+    .byte 1,1,1,1,1,1,1,1, 1,1,1,0,0,0,1,1     // 0x50  P-Z ^ _
+    .byte 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1     // 0x60  ` a-o
+    .byte 1,1,1,1,1,1,1,1, 1,1,1,0,1,0,1,0     // 0x70  p-z | ~
+
+// RFC 3986 unreserved (1 = as is in an href): A-Z a-z 0-9 - . _ ~
+unreserved_map:
+    .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0     // 0x00
+    .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0     // 0x10
+    .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,1,1,0     // 0x20  - .
+    .byte 1,1,1,1,1,1,1,1, 1,1,0,0,0,0,0,0     // 0x30  0-9
+    .byte 0,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1     // 0x40  A-O
+    .byte 1,1,1,1,1,1,1,1, 1,1,1,0,0,0,0,1     // 0x50  P-Z _
+    .byte 0,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1     // 0x60  a-o
+    .byte 1,1,1,1,1,1,1,1, 1,1,1,0,0,0,1,0     // 0x70  p-z ~
+
+hex_digits:       .ascii "0123456789abcdef"
+hex_digits_upper: .ascii "0123456789ABCDEF"
+day_names:        .ascii "Sun Mon Tue Wed Thu Fri Sat "
+month_names:      .ascii "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec "
+
+// Statuses: 8 bytes an entry, status (2), reason offset (2), reason length (2),
+// 0 (2); the final entry (status 0) is the fallback reason.
+.p2align 3
+status_table:
+    .hword 100, s_100 - status_texts, s_100_end - s_100, 0
+    .hword 200, s_200 - status_texts, s_200_end - s_200, 0
+    .hword 201, s_201 - status_texts, s_201_end - s_201, 0
+    .hword 204, s_204 - status_texts, s_204_end - s_204, 0
+    .hword 206, s_206 - status_texts, s_206_end - s_206, 0
+    .hword 301, s_301 - status_texts, s_301_end - s_301, 0
+    .hword 304, s_304 - status_texts, s_304_end - s_304, 0
+    .hword 400, s_400 - status_texts, s_400_end - s_400, 0
+    .hword 403, s_403 - status_texts, s_403_end - s_403, 0
+    .hword 404, s_404 - status_texts, s_404_end - s_404, 0
+    .hword 405, s_405 - status_texts, s_405_end - s_405, 0
+    .hword 408, s_408 - status_texts, s_408_end - s_408, 0
+    .hword 409, s_409 - status_texts, s_409_end - s_409, 0
+    .hword 411, s_411 - status_texts, s_411_end - s_411, 0
+    .hword 413, s_413 - status_texts, s_413_end - s_413, 0
+    .hword 414, s_414 - status_texts, s_414_end - s_414, 0
+    .hword 416, s_416 - status_texts, s_416_end - s_416, 0
+    .hword 431, s_431 - status_texts, s_431_end - s_431, 0
+    .hword 500, s_500 - status_texts, s_500_end - s_500, 0
+    .hword 501, s_501 - status_texts, s_501_end - s_501, 0
+    .hword 503, s_503 - status_texts, s_503_end - s_503, 0
+    .hword 505, s_505 - status_texts, s_505_end - s_505, 0
+    .hword 0, s_other - status_texts, s_other_end - s_other, 0
+status_texts:
+s_100: .ascii "Continue"
+s_100_end:
+s_200: .ascii "OK"
+s_200_end:
+s_201: .ascii "Created"
+s_201_end:
+s_204: .ascii "No Content"
+s_204_end:
+s_206: .ascii "Partial Content"
+s_206_end:
+s_301: .ascii "Moved Permanently"
+s_301_end:
+s_304: .ascii "Not Modified"
+s_304_end:
+s_400: .ascii "Bad Request"
+s_400_end:
+s_403: .ascii "Forbidden"
+s_403_end:
+s_404: .ascii "Not Found"
+s_404_end:
+s_405: .ascii "Method Not Allowed"
+s_405_end:
+s_408: .ascii "Request Timeout"
+s_408_end:
+s_409: .ascii "Conflict"
+s_409_end:
+s_411: .ascii "Length Required"
+s_411_end:
+s_413: .ascii "Content Too Large"
+s_413_end:
+s_414: .ascii "URI Too Long"
+s_414_end:
+s_416: .ascii "Range Not Satisfiable"
+s_416_end:
+s_431: .ascii "Request Header Fields Too Large"
+s_431_end:
+s_500: .ascii "Internal Server Error"
+s_500_end:
+s_501: .ascii "Not Implemented"
+s_501_end:
+s_503: .ascii "Service Unavailable"
+s_503_end:
+s_505: .ascii "HTTP Version Not Supported"
+s_505_end:
+s_other: .ascii "Unknown"
+s_other_end:
+// MIME types by extension: 8 bytes an entry, ext offset (2), ext length (1),
+// type length (1), type offset (2), 0 (2); offsets into mime_names; 0 ends.
+.p2align 3
+mime_table:
+    .hword mx_html - mime_names
+    .byte  mx_html_end - mx_html, mt_html_end - mt_html
+    .hword mt_html - mime_names, 0
+    .hword mx_htm - mime_names
+    .byte  mx_htm_end - mx_htm, mt_htm_end - mt_htm
+    .hword mt_htm - mime_names, 0
+    .hword mx_css - mime_names
+    .byte  mx_css_end - mx_css, mt_css_end - mt_css
+    .hword mt_css - mime_names, 0
+    .hword mx_js - mime_names
+    .byte  mx_js_end - mx_js, mt_js_end - mt_js
+    .hword mt_js - mime_names, 0
+    .hword mx_mjs - mime_names
+    .byte  mx_mjs_end - mx_mjs, mt_mjs_end - mt_mjs
+    .hword mt_mjs - mime_names, 0
+    .hword mx_json - mime_names
+    .byte  mx_json_end - mx_json, mt_json_end - mt_json
+    .hword mt_json - mime_names, 0
+    .hword mx_map - mime_names
+    .byte  mx_map_end - mx_map, mt_map_end - mt_map
+    .hword mt_map - mime_names, 0
+    .hword mx_xml - mime_names
+    .byte  mx_xml_end - mx_xml, mt_xml_end - mt_xml
+    .hword mt_xml - mime_names, 0
+    .hword mx_txt - mime_names
+    .byte  mx_txt_end - mx_txt, mt_txt_end - mt_txt
+    .hword mt_txt - mime_names, 0
+    .hword mx_md - mime_names
+    .byte  mx_md_end - mx_md, mt_md_end - mt_md
+    .hword mt_md - mime_names, 0
+    .hword mx_csv - mime_names
+    .byte  mx_csv_end - mx_csv, mt_csv_end - mt_csv
+    .hword mt_csv - mime_names, 0
+    .hword mx_wasm - mime_names
+    .byte  mx_wasm_end - mx_wasm, mt_wasm_end - mt_wasm
+    .hword mt_wasm - mime_names, 0
+    .hword mx_svg - mime_names
+    .byte  mx_svg_end - mx_svg, mt_svg_end - mt_svg
+    .hword mt_svg - mime_names, 0
+    .hword mx_png - mime_names
+    .byte  mx_png_end - mx_png, mt_png_end - mt_png
+    .hword mt_png - mime_names, 0
+    .hword mx_jpg - mime_names
+    .byte  mx_jpg_end - mx_jpg, mt_jpg_end - mt_jpg
+    .hword mt_jpg - mime_names, 0
+    .hword mx_jpeg - mime_names
+    .byte  mx_jpeg_end - mx_jpeg, mt_jpeg_end - mt_jpeg
+    .hword mt_jpeg - mime_names, 0
+    .hword mx_gif - mime_names
+    .byte  mx_gif_end - mx_gif, mt_gif_end - mt_gif
+    .hword mt_gif - mime_names, 0
+    .hword mx_webp - mime_names
+    .byte  mx_webp_end - mx_webp, mt_webp_end - mt_webp
+    .hword mt_webp - mime_names, 0
+    .hword mx_avif - mime_names
+    .byte  mx_avif_end - mx_avif, mt_avif_end - mt_avif
+    .hword mt_avif - mime_names, 0
+    .hword mx_ico - mime_names
+    .byte  mx_ico_end - mx_ico, mt_ico_end - mt_ico
+    .hword mt_ico - mime_names, 0
+    .hword mx_bmp - mime_names
+    .byte  mx_bmp_end - mx_bmp, mt_bmp_end - mt_bmp
+    .hword mt_bmp - mime_names, 0
+    .hword mx_tif - mime_names
+    .byte  mx_tif_end - mx_tif, mt_tif_end - mt_tif
+    .hword mt_tif - mime_names, 0
+    .hword mx_tiff - mime_names
+    .byte  mx_tiff_end - mx_tiff, mt_tiff_end - mt_tiff
+    .hword mt_tiff - mime_names, 0
+    .hword mx_woff - mime_names
+    .byte  mx_woff_end - mx_woff, mt_woff_end - mt_woff
+    .hword mt_woff - mime_names, 0
+    .hword mx_woff2 - mime_names
+    .byte  mx_woff2_end - mx_woff2, mt_woff2_end - mt_woff2
+    .hword mt_woff2 - mime_names, 0
+    .hword mx_ttf - mime_names
+    .byte  mx_ttf_end - mx_ttf, mt_ttf_end - mt_ttf
+    .hword mt_ttf - mime_names, 0
+    .hword mx_otf - mime_names
+    .byte  mx_otf_end - mx_otf, mt_otf_end - mt_otf
+    .hword mt_otf - mime_names, 0
+    .hword mx_eot - mime_names
+    .byte  mx_eot_end - mx_eot, mt_eot_end - mt_eot
+    .hword mt_eot - mime_names, 0
+    .hword mx_mp4 - mime_names
+    .byte  mx_mp4_end - mx_mp4, mt_mp4_end - mt_mp4
+    .hword mt_mp4 - mime_names, 0
+    .hword mx_webm - mime_names
+    .byte  mx_webm_end - mx_webm, mt_webm_end - mt_webm
+    .hword mt_webm - mime_names, 0
+    .hword mx_ogv - mime_names
+    .byte  mx_ogv_end - mx_ogv, mt_ogv_end - mt_ogv
+    .hword mt_ogv - mime_names, 0
+    .hword mx_mov - mime_names
+    .byte  mx_mov_end - mx_mov, mt_mov_end - mt_mov
+    .hword mt_mov - mime_names, 0
+    .hword mx_mp3 - mime_names
+    .byte  mx_mp3_end - mx_mp3, mt_mp3_end - mt_mp3
+    .hword mt_mp3 - mime_names, 0
+    .hword mx_ogg - mime_names
+    .byte  mx_ogg_end - mx_ogg, mt_ogg_end - mt_ogg
+    .hword mt_ogg - mime_names, 0
+    .hword mx_oga - mime_names
+    .byte  mx_oga_end - mx_oga, mt_oga_end - mt_oga
+    .hword mt_oga - mime_names, 0
+    .hword mx_wav - mime_names
+    .byte  mx_wav_end - mx_wav, mt_wav_end - mt_wav
+    .hword mt_wav - mime_names, 0
+    .hword mx_flac - mime_names
+    .byte  mx_flac_end - mx_flac, mt_flac_end - mt_flac
+    .hword mt_flac - mime_names, 0
+    .hword mx_m4a - mime_names
+    .byte  mx_m4a_end - mx_m4a, mt_m4a_end - mt_m4a
+    .hword mt_m4a - mime_names, 0
+    .hword mx_aac - mime_names
+    .byte  mx_aac_end - mx_aac, mt_aac_end - mt_aac
+    .hword mt_aac - mime_names, 0
+    .hword mx_opus - mime_names
+    .byte  mx_opus_end - mx_opus, mt_opus_end - mt_opus
+    .hword mt_opus - mime_names, 0
+    .hword mx_pdf - mime_names
+    .byte  mx_pdf_end - mx_pdf, mt_pdf_end - mt_pdf
+    .hword mt_pdf - mime_names, 0
+    .hword mx_zip - mime_names
+    .byte  mx_zip_end - mx_zip, mt_zip_end - mt_zip
+    .hword mt_zip - mime_names, 0
+    .hword mx_gz - mime_names
+    .byte  mx_gz_end - mx_gz, mt_gz_end - mt_gz
+    .hword mt_gz - mime_names, 0
+    .hword mx_tar - mime_names
+    .byte  mx_tar_end - mx_tar, mt_tar_end - mt_tar
+    .hword mt_tar - mime_names, 0
+    .hword mx_bz2 - mime_names
+    .byte  mx_bz2_end - mx_bz2, mt_bz2_end - mt_bz2
+    .hword mt_bz2 - mime_names, 0
+    .hword mx_xz - mime_names
+    .byte  mx_xz_end - mx_xz, mt_xz_end - mt_xz
+    .hword mt_xz - mime_names, 0
+    .hword mx_7z - mime_names
+    .byte  mx_7z_end - mx_7z, mt_7z_end - mt_7z
+    .hword mt_7z - mime_names, 0
+    .hword mx_rtf - mime_names
+    .byte  mx_rtf_end - mx_rtf, mt_rtf_end - mt_rtf
+    .hword mt_rtf - mime_names, 0
+    .hword mx_epub - mime_names
+    .byte  mx_epub_end - mx_epub, mt_epub_end - mt_epub
+    .hword mt_epub - mime_names, 0
+    .hword mx_ics - mime_names
+    .byte  mx_ics_end - mx_ics, mt_ics_end - mt_ics
+    .hword mt_ics - mime_names, 0
+    .hword mx_webmanifest - mime_names
+    .byte  mx_webmanifest_end - mx_webmanifest, mt_webmanifest_end - mt_webmanifest
+    .hword mt_webmanifest - mime_names, 0
+    .hword mx_atom - mime_names
+    .byte  mx_atom_end - mx_atom, mt_atom_end - mt_atom
+    .hword mt_atom - mime_names, 0
+    .hword mx_rss - mime_names
+    .byte  mx_rss_end - mx_rss, mt_rss_end - mt_rss
+    .hword mt_rss - mime_names, 0
+    .hword mx_yaml - mime_names
+    .byte  mx_yaml_end - mx_yaml, mt_yaml_end - mt_yaml
+    .hword mt_yaml - mime_names, 0
+    .hword mx_yml - mime_names
+    .byte  mx_yml_end - mx_yml, mt_yml_end - mt_yml
+    .hword mt_yml - mime_names, 0
+    .hword mx_toml - mime_names
+    .byte  mx_toml_end - mx_toml, mt_toml_end - mt_toml
+    .hword mt_toml - mime_names, 0
+    .hword mx_sh - mime_names
+    .byte  mx_sh_end - mx_sh, mt_sh_end - mt_sh
+    .hword mt_sh - mime_names, 0
+    .hword mx_s - mime_names
+    .byte  mx_s_end - mx_s, mt_s_end - mt_s
+    .hword mt_s - mime_names, 0
+    .hword 0, 0, 0, 0
+mime_names:
+mx_html: .ascii "html"
+mx_html_end:
+mt_html: .ascii "text/html; charset=utf-8"
+mt_html_end:
+mx_htm: .ascii "htm"
+mx_htm_end:
+mt_htm: .ascii "text/html; charset=utf-8"
+mt_htm_end:
+mx_css: .ascii "css"
+mx_css_end:
+mt_css: .ascii "text/css; charset=utf-8"
+mt_css_end:
+mx_js: .ascii "js"
+mx_js_end:
+mt_js: .ascii "text/javascript; charset=utf-8"
+mt_js_end:
+mx_mjs: .ascii "mjs"
+mx_mjs_end:
+mt_mjs: .ascii "text/javascript; charset=utf-8"
+mt_mjs_end:
+mx_json: .ascii "json"
+mx_json_end:
+mt_json: .ascii "application/json"
+mt_json_end:
+mx_map: .ascii "map"
+mx_map_end:
+mt_map: .ascii "application/json"
+mt_map_end:
+mx_xml: .ascii "xml"
+mx_xml_end:
+mt_xml: .ascii "application/xml"
+mt_xml_end:
+mx_txt: .ascii "txt"
+mx_txt_end:
+mt_txt: .ascii "text/plain; charset=utf-8"
+mt_txt_end:
+mx_md: .ascii "md"
+mx_md_end:
+mt_md: .ascii "text/markdown; charset=utf-8"
+mt_md_end:
+mx_csv: .ascii "csv"
+mx_csv_end:
+mt_csv: .ascii "text/csv; charset=utf-8"
+mt_csv_end:
+mx_wasm: .ascii "wasm"
+mx_wasm_end:
+mt_wasm: .ascii "application/wasm"
+mt_wasm_end:
+mx_svg: .ascii "svg"
+mx_svg_end:
+mt_svg: .ascii "image/svg+xml"
+mt_svg_end:
+mx_png: .ascii "png"
+mx_png_end:
+mt_png: .ascii "image/png"
+mt_png_end:
+mx_jpg: .ascii "jpg"
+mx_jpg_end:
+mt_jpg: .ascii "image/jpeg"
+mt_jpg_end:
+mx_jpeg: .ascii "jpeg"
+mx_jpeg_end:
+mt_jpeg: .ascii "image/jpeg"
+mt_jpeg_end:
+mx_gif: .ascii "gif"
+mx_gif_end:
+mt_gif: .ascii "image/gif"
+mt_gif_end:
+mx_webp: .ascii "webp"
+mx_webp_end:
+mt_webp: .ascii "image/webp"
+mt_webp_end:
+mx_avif: .ascii "avif"
+mx_avif_end:
+mt_avif: .ascii "image/avif"
+mt_avif_end:
+mx_ico: .ascii "ico"
+mx_ico_end:
+mt_ico: .ascii "image/vnd.microsoft.icon"
+mt_ico_end:
+mx_bmp: .ascii "bmp"
+mx_bmp_end:
+mt_bmp: .ascii "image/bmp"
+mt_bmp_end:
+mx_tif: .ascii "tif"
+mx_tif_end:
+mt_tif: .ascii "image/tiff"
+mt_tif_end:
+mx_tiff: .ascii "tiff"
+mx_tiff_end:
+mt_tiff: .ascii "image/tiff"
+mt_tiff_end:
+mx_woff: .ascii "woff"
+mx_woff_end:
+mt_woff: .ascii "font/woff"
+mt_woff_end:
+mx_woff2: .ascii "woff2"
+mx_woff2_end:
+mt_woff2: .ascii "font/woff2"
+mt_woff2_end:
+mx_ttf: .ascii "ttf"
+mx_ttf_end:
+mt_ttf: .ascii "font/ttf"
+mt_ttf_end:
+mx_otf: .ascii "otf"
+mx_otf_end:
+mt_otf: .ascii "font/otf"
+mt_otf_end:
+mx_eot: .ascii "eot"
+mx_eot_end:
+mt_eot: .ascii "application/vnd.ms-fontobject"
+mt_eot_end:
+mx_mp4: .ascii "mp4"
+mx_mp4_end:
+mt_mp4: .ascii "video/mp4"
+mt_mp4_end:
+mx_webm: .ascii "webm"
+mx_webm_end:
+mt_webm: .ascii "video/webm"
+mt_webm_end:
+mx_ogv: .ascii "ogv"
+mx_ogv_end:
+mt_ogv: .ascii "video/ogg"
+mt_ogv_end:
+mx_mov: .ascii "mov"
+mx_mov_end:
+mt_mov: .ascii "video/quicktime"
+mt_mov_end:
+mx_mp3: .ascii "mp3"
+mx_mp3_end:
+mt_mp3: .ascii "audio/mpeg"
+mt_mp3_end:
+mx_ogg: .ascii "ogg"
+mx_ogg_end:
+mt_ogg: .ascii "audio/ogg"
+mt_ogg_end:
+mx_oga: .ascii "oga"
+mx_oga_end:
+mt_oga: .ascii "audio/ogg"
+mt_oga_end:
+mx_wav: .ascii "wav"
+mx_wav_end:
+mt_wav: .ascii "audio/wav"
+mt_wav_end:
+mx_flac: .ascii "flac"
+mx_flac_end:
+mt_flac: .ascii "audio/flac"
+mt_flac_end:
+mx_m4a: .ascii "m4a"
+mx_m4a_end:
+mt_m4a: .ascii "audio/mp4"
+mt_m4a_end:
+mx_aac: .ascii "aac"
+mx_aac_end:
+mt_aac: .ascii "audio/aac"
+mt_aac_end:
+mx_opus: .ascii "opus"
+mx_opus_end:
+mt_opus: .ascii "audio/opus"
+mt_opus_end:
+mx_pdf: .ascii "pdf"
+mx_pdf_end:
+mt_pdf: .ascii "application/pdf"
+mt_pdf_end:
+mx_zip: .ascii "zip"
+mx_zip_end:
+mt_zip: .ascii "application/zip"
+mt_zip_end:
+mx_gz: .ascii "gz"
+mx_gz_end:
+mt_gz: .ascii "application/gzip"
+mt_gz_end:
+mx_tar: .ascii "tar"
+mx_tar_end:
+mt_tar: .ascii "application/x-tar"
+mt_tar_end:
+mx_bz2: .ascii "bz2"
+mx_bz2_end:
+mt_bz2: .ascii "application/x-bzip2"
+mt_bz2_end:
+mx_xz: .ascii "xz"
+mx_xz_end:
+mt_xz: .ascii "application/x-xz"
+mt_xz_end:
+mx_7z: .ascii "7z"
+mx_7z_end:
+mt_7z: .ascii "application/x-7z-compressed"
+mt_7z_end:
+mx_rtf: .ascii "rtf"
+mx_rtf_end:
+mt_rtf: .ascii "application/rtf"
+mt_rtf_end:
+mx_epub: .ascii "epub"
+mx_epub_end:
+mt_epub: .ascii "application/epub+zip"
+mt_epub_end:
+mx_ics: .ascii "ics"
+mx_ics_end:
+mt_ics: .ascii "text/calendar; charset=utf-8"
+mt_ics_end:
+mx_webmanifest: .ascii "webmanifest"
+mx_webmanifest_end:
+mt_webmanifest: .ascii "application/manifest+json"
+mt_webmanifest_end:
+mx_atom: .ascii "atom"
+mx_atom_end:
+mt_atom: .ascii "application/atom+xml"
+mt_atom_end:
+mx_rss: .ascii "rss"
+mx_rss_end:
+mt_rss: .ascii "application/rss+xml"
+mt_rss_end:
+mx_yaml: .ascii "yaml"
+mx_yaml_end:
+mt_yaml: .ascii "application/yaml"
+mt_yaml_end:
+mx_yml: .ascii "yml"
+mx_yml_end:
+mt_yml: .ascii "application/yaml"
+mt_yml_end:
+mx_toml: .ascii "toml"
+mx_toml_end:
+mt_toml: .ascii "application/toml"
+mt_toml_end:
+mx_sh: .ascii "sh"
+mx_sh_end:
+mt_sh: .ascii "application/x-sh"
+mt_sh_end:
+mx_s: .ascii "s"
+mx_s_end:
+mt_s: .ascii "text/plain; charset=utf-8"
+mt_s_end:
+// ===== 13. Texts ============================================================
 // Read-only.  Each text is followed by its length, loaded with ldr.
 
-t_listening:   .ascii "ymawky: listening on http://127.0.0.1:"
+t_listening:      .ascii "ymawky: listening on http://127.0.0.1:"
 t_listening_end:
-t_usage:       .ascii "usage: ymawky [port]   (port 1-65535, default 8080)\n"
+t_usage:          .ascii "usage: ymawky [port]   (port 1-65535, default 8080)\n"
 t_usage_end:
 t_startup_failed: .ascii "ymawky: cannot listen (socket, bind or listen failed)\n"
 t_startup_failed_end:
-t_get:         .ascii "GET "
-t_get_end:
-t_head:        .ascii "HEAD "
-t_head_end:
-t_www:         .ascii "www"
-t_www_end:
-t_index:       .ascii "index.html"
+t_http11:         .ascii "HTTP/1.1 "
+t_http11_end:
+t_http_slash:     .ascii "HTTP/"
+t_http_slash_end:
+t_http_scheme:    .ascii "http://"
+t_http_scheme_end:
+t_slash:          .ascii "/"
+t_close:          .ascii "close"
+t_close_end:
+t_100_continue:   .ascii "100-continue"
+t_100_continue_end:
+t_bytes_eq:       .ascii "bytes="
+t_bytes_eq_end:
+t_index:          .ascii "index.html"
 t_index_end:
-t_200:         .ascii "HTTP/1.1 200 OK\r\nServer: ymawky\r\nContent-Length: "
-t_200_end:
-t_200_tail:    .ascii "\r\nConnection: close\r\n\r\n"
-t_200_tail_end:
-t_400:         .ascii "HTTP/1.1 400 Bad Request\r\nServer: ymawky\r\nContent-Type: text/html\r\nContent-Length: 50\r\nConnection: close\r\n\r\n"
-               .ascii "<html><body><h1>400 Bad Request</h1></body></html>"
-t_400_end:
-t_403:         .ascii "HTTP/1.1 403 Forbidden\r\nServer: ymawky\r\nContent-Type: text/html\r\nContent-Length: 48\r\nConnection: close\r\n\r\n"
-               .ascii "<html><body><h1>403 Forbidden</h1></body></html>"
-t_403_end:
-t_404:         .ascii "HTTP/1.1 404 Not Found\r\nServer: ymawky\r\nContent-Type: text/html\r\nContent-Length: 48\r\nConnection: close\r\n\r\n"
-               .ascii "<html><body><h1>404 Not Found</h1></body></html>"
-t_404_end:
+t_temp_prefix:    .ascii ".ymawky-tmp-"
+t_temp_prefix_end:
+t_err_dir:        .ascii "err/"
+t_err_dir_end:
+t_err_ext:        .ascii ".html"
+t_err_ext_end:
+t_text_html:      .ascii "text/html; charset=utf-8"
+t_text_html_end:
+t_octet_stream:   .ascii "application/octet-stream"
+t_octet_stream_end:
+t_gmt:            .ascii " GMT"
+t_gmt_end:
+t_clf_zone:       .ascii " +0000]"
+t_clf_zone_end:
+t_log_dashes:     .ascii " - - "
+t_log_dashes_end:
+t_log_quote:      .ascii " \""
+t_log_quote_end:
+t_100:            .ascii "HTTP/1.1 100 Continue\r\n\r\n"
+t_100_end:
+t_part_start:     .ascii "\r\n--ymawky-byteranges\r\n"
+t_part_start_end:
+t_part_end:       .ascii "\r\n--ymawky-byteranges--\r\n"
+t_part_end_end:
+t_page_head:      .ascii "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+t_page_head_end:
+t_page_mid:       .ascii "</title></head>\n<body><h1>"
+t_page_mid_end:
+t_page_foot:      .ascii "</h1><p>ymawky</p></body></html>\n"
+t_page_foot_end:
+t_list_head:      .ascii "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of "
+t_list_head_end:
+t_list_mid:       .ascii "</title></head>\n<body><h1>Index of "
+t_list_mid_end:
+t_list_ul:        .ascii "</h1>\n<ul>\n"
+t_list_ul_end:
+t_li_a:           .ascii "<li><a href=\""
+t_li_a_end:
+t_li_mid:         .ascii "\">"
+t_li_mid_end:
+t_li_end:         .ascii "</a></li>\n"
+t_li_end_end:
+t_list_foot:      .ascii "</ul>\n</body></html>\n"
+t_list_foot_end:
+
+// header lines
+h_date:               .ascii "Date: "
+h_date_end:
+h_server:             .ascii "Server: ymawky\r\n"
+h_server_end:
+h_content_type:       .ascii "Content-Type: "
+h_content_type_end:
+h_content_length:     .ascii "Content-Length: "
+h_content_length_end:
+h_content_length_0:   .ascii "Content-Length: 0\r\n"
+h_content_length_0_end:
+h_content_range:      .ascii "Content-Range: bytes "
+h_content_range_end:
+h_content_range_star: .ascii "Content-Range: bytes */"
+h_content_range_star_end:
+h_last_modified:      .ascii "Last-Modified: "
+h_last_modified_end:
+h_etag:               .ascii "ETag: "
+h_etag_end:
+h_accept_ranges:      .ascii "Accept-Ranges: bytes\r\n"
+h_accept_ranges_end:
+h_location:           .ascii "Location: "
+h_location_end:
+h_allow:              .ascii "Allow: GET, HEAD, PUT, DELETE, OPTIONS\r\n"
+h_allow_end:
+h_retry_after:        .ascii "Retry-After: 1\r\n"
+h_retry_after_end:
+h_connection_close:   .ascii "Connection: close\r\n"
+h_connection_close_end:
+h_multipart:          .ascii "Content-Type: multipart/byteranges; boundary=ymawky-byteranges\r\n"
+h_multipart_end:
 
 .p2align 3
 t_listening_len:      .quad t_listening_end - t_listening
 t_usage_len:          .quad t_usage_end - t_usage
 t_startup_failed_len: .quad t_startup_failed_end - t_startup_failed
-t_get_len:            .quad t_get_end - t_get
-t_head_len:           .quad t_head_end - t_head
-t_www_len:            .quad t_www_end - t_www
+t_http11_len:         .quad t_http11_end - t_http11
+t_http_slash_len:     .quad t_http_slash_end - t_http_slash
+t_http_scheme_len:    .quad t_http_scheme_end - t_http_scheme
+t_close_len:          .quad t_close_end - t_close
+t_100_continue_len:   .quad t_100_continue_end - t_100_continue
+t_bytes_eq_len:       .quad t_bytes_eq_end - t_bytes_eq
 t_index_len:          .quad t_index_end - t_index
-t_200_len:            .quad t_200_end - t_200
-t_200_tail_len:       .quad t_200_tail_end - t_200_tail
-t_400_len:            .quad t_400_end - t_400
-t_403_len:            .quad t_403_end - t_403
-t_404_len:            .quad t_404_end - t_404
+t_temp_prefix_len:    .quad t_temp_prefix_end - t_temp_prefix
+t_err_dir_len:        .quad t_err_dir_end - t_err_dir
+t_err_ext_len:        .quad t_err_ext_end - t_err_ext
+t_text_html_len:      .quad t_text_html_end - t_text_html
+t_octet_stream_len:   .quad t_octet_stream_end - t_octet_stream
+t_gmt_len:            .quad t_gmt_end - t_gmt
+t_clf_zone_len:       .quad t_clf_zone_end - t_clf_zone
+t_log_dashes_len:     .quad t_log_dashes_end - t_log_dashes
+t_log_quote_len:      .quad t_log_quote_end - t_log_quote
+t_100_len:            .quad t_100_end - t_100
+t_part_start_len:     .quad t_part_start_end - t_part_start
+t_part_end_len:       .quad t_part_end_end - t_part_end
+t_page_head_len:      .quad t_page_head_end - t_page_head
+t_page_mid_len:       .quad t_page_mid_end - t_page_mid
+t_page_foot_len:      .quad t_page_foot_end - t_page_foot
+t_list_head_len:      .quad t_list_head_end - t_list_head
+t_list_mid_len:       .quad t_list_mid_end - t_list_mid
+t_list_ul_len:        .quad t_list_ul_end - t_list_ul
+t_li_a_len:           .quad t_li_a_end - t_li_a
+t_li_mid_len:         .quad t_li_mid_end - t_li_mid
+t_li_end_len:         .quad t_li_end_end - t_li_end
+t_list_foot_len:      .quad t_list_foot_end - t_list_foot
+h_date_len:           .quad h_date_end - h_date
+h_server_len:         .quad h_server_end - h_server
+h_content_type_len:   .quad h_content_type_end - h_content_type
+h_content_length_len: .quad h_content_length_end - h_content_length
+h_content_length_0_len: .quad h_content_length_0_end - h_content_length_0
+h_content_range_len:  .quad h_content_range_end - h_content_range
+h_content_range_star_len: .quad h_content_range_star_end - h_content_range_star
+h_last_modified_len:  .quad h_last_modified_end - h_last_modified
+h_etag_len:           .quad h_etag_end - h_etag
+h_accept_ranges_len:  .quad h_accept_ranges_end - h_accept_ranges
+h_location_len:       .quad h_location_end - h_location
+h_allow_len:          .quad h_allow_end - h_allow
+h_retry_after_len:    .quad h_retry_after_end - h_retry_after
+h_connection_close_len: .quad h_connection_close_end - h_connection_close
+h_multipart_len:      .quad h_multipart_end - h_multipart
 
-// ===== 9. Buffers ===========================================================
+// ===== 14. Buffers ==========================================================
 // Writable; a page boundary keeps them off the code's pages (no W+X page).
+// Zero-filled: in the file they take no room.
 
 .ifdef APPLE
 .section __DATA,__data
@@ -694,8 +4242,32 @@ t_404_len:            .quad t_404_end - t_404
 .endif
 data_start:
 bss_start:
-req_buf:   .zero REQ_MAX + 8
-path_buf:  .zero PATH_MAX + 16
-hdr_buf:   .zero HDR_MAX
-stat_buf:  .zero STAT64_SIZE
-io_buf:    .zero IO_SIZE
+live_children: .zero 8                   // parent: children not yet reaped
+served:        .zero 8                   // child: requests answered on this connection
+in_len:        .zero 8                   // bytes in in_buf
+dir_base:      .zero 8                   // getdirentries64's basep
+range_size:    .zero 8                   // file size for a 416's Content-Range
+etag_len:      .zero 8
+lm_len:        .zero 8
+part_type:     .zero 16                  // (pointer, length) of a multipart part's type
+peer_len:      .zero 8
+peer_addr:     .zero 16                  // struct sockaddr_in of the client
+date_parts:    .zero 56                  // year, month, day, hour, minute, second, weekday
+req:           .zero REQ_SIZE
+range_list:    .zero 256                 // up to 16 (first, last) pairs
+etag_buf:      .zero 48
+lm_buf:        .zero 48
+temp_name:     .zero 48
+err_path:      .zero 32
+err_page:      .zero 512
+part_buf:      .zero 256
+log_buf:       .zero 1024
+hdr_buf:       .zero HDR_SIZE
+path_buf:      .zero PATH_MAX + 32
+stat_buf:      .zero STAT64_SIZE
+in_buf:        .zero IN_SIZE + 16
+io_buf:        .zero IO_SIZE
+dir_buf:       .zero DIRBUF_SIZE
+list_index:    .zero LIST_MAX * 4
+list_pool:     .zero LIST_POOL
+list_body:     .zero LIST_BODY

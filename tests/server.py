@@ -27,8 +27,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, root: Path = ROOT, extra: list[str] | None = None, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, root: Path = ROOT, extra: list[str] | None = None, env: dict[str, str] | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
         self.root = root
         cmd = [sys.executable, str(ROOT / "run_emulated.py"), "--root", str(root), "--port", str(self.port),
                *(extra or [])]
@@ -59,9 +60,16 @@ class Server:
                     return b"".join(chunks)
                 chunks.append(chunk)
 
-    def get(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-        raw = self.request(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    def get(self, path: str, method: str = "GET", headers: dict[str, str] | None = None,
+            body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        """One request on a fresh connection ("Connection: close"); (status, headers, body)."""
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        raw = self.request(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Connection: close\r\n\r\n"
+                           .encode() + body)
         return parse_response(raw)
+
+    def connect(self, timeout: float = IO_TIMEOUT) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
 
     def stop(self, timeout: float = 15.0) -> tuple[int, str, str]:
         """SIGINT (as Ctrl-C) and wait: returns (exit status, stdout, stderr)."""
@@ -93,3 +101,35 @@ def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return int(code), headers, body
+
+
+def read_response(sock: socket.socket, buffered: bytearray, head_only: bool = False
+                  ) -> tuple[int, dict[str, str], bytes]:
+    """Read exactly one response from a kept-alive connection (framed by Content-Length)."""
+    while b"\r\n\r\n" not in buffered:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before a whole head: {bytes(buffered)!r}")
+        buffered += chunk
+    end = buffered.index(b"\r\n\r\n") + 4
+    code, headers, _ = parse_response(bytes(buffered[:end]))
+    length = 0 if head_only or code in (204, 304) or code < 200 else int(headers.get("content-length", 0))
+    while len(buffered) < end + length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed inside a body")
+        buffered += chunk
+    body = bytes(buffered[end:end + length])
+    del buffered[:end + length]
+    return code, headers, body
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """True if the server closes the connection within ``seconds`` (sending nothing more)."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
