@@ -889,7 +889,7 @@ Llookup_method_next:
     cmp     x3, x6
     b.ne    Llookup_method_skip
     ldrh    w9, [x7]
-    LOAD_ADDR x2, method_names
+    LOAD_ADDR x2, Lmethod_names
     add     x2, x2, x9
     mov     x0, x4
     mov     x1, x5
@@ -1029,7 +1029,7 @@ Lkeep_header_next:
     cmp     x13, x1
     b.ne    Lkeep_header_skip
     ldrh    w9, [x12]
-    LOAD_ADDR x2, header_names
+    LOAD_ADDR x2, Lheader_names
     add     x2, x2, x9
     ldr     x0, [sp, #32]
     mov     x3, x13
@@ -2620,7 +2620,7 @@ Lstatus_reason_next:
 Lstatus_reason_found:
     ldrh    w10, [x9, #2]
     ldrh    w1, [x9, #4]
-    LOAD_ADDR x0, status_texts
+    LOAD_ADDR x0, Lstatus_texts
     add     x0, x0, x10
     ret
 
@@ -2670,7 +2670,7 @@ Lmime_type_next:
     cmp     x3, x14
     b.ne    Lmime_type_skip
     ldrh    w9, [x15]
-    LOAD_ADDR x2, mime_names
+    LOAD_ADDR x2, Lmime_names
     add     x2, x2, x9
     mov     x0, x13
     bl      equal_ci
@@ -2681,7 +2681,7 @@ Lmime_type_skip:
 Lmime_type_found:
     ldrh    w9, [x15, #4]
     ldrb    w1, [x15, #3]
-    LOAD_ADDR x0, mime_names
+    LOAD_ADDR x0, Lmime_names
     add     x0, x0, x9
     b       Lmime_type_done
 Lmime_type_unknown:
@@ -3473,71 +3473,71 @@ Lappend_url_encoded_done:
 // Methods: 4 bytes an entry, name offset (2), length (1), M_* (1); 0 ends.
 .p2align 2
 method_table:
-    .hword mn_get - method_names
-    .byte  mn_get_end - mn_get, M_GET
-    .hword mn_head - method_names
-    .byte  mn_head_end - mn_head, M_HEAD
-    .hword mn_put - method_names
-    .byte  mn_put_end - mn_put, M_PUT
-    .hword mn_delete - method_names
-    .byte  mn_delete_end - mn_delete, M_DELETE
-    .hword mn_options - method_names
-    .byte  mn_options_end - mn_options, M_OPTIONS
+    .hword Lmn_get - Lmethod_names
+    .byte  Lmn_get_end - Lmn_get, M_GET
+    .hword Lmn_head - Lmethod_names
+    .byte  Lmn_head_end - Lmn_head, M_HEAD
+    .hword Lmn_put - Lmethod_names
+    .byte  Lmn_put_end - Lmn_put, M_PUT
+    .hword Lmn_delete - Lmethod_names
+    .byte  Lmn_delete_end - Lmn_delete, M_DELETE
+    .hword Lmn_options - Lmethod_names
+    .byte  Lmn_options_end - Lmn_options, M_OPTIONS
     .hword 0, 0
-method_names:
-mn_get:     .ascii "GET"
-mn_get_end:
-mn_head:    .ascii "HEAD"
-mn_head_end:
-mn_put:     .ascii "PUT"
-mn_put_end:
-mn_delete:  .ascii "DELETE"
-mn_delete_end:
-mn_options: .ascii "OPTIONS"
-mn_options_end:
+Lmethod_names:
+Lmn_get:     .ascii "GET"
+Lmn_get_end:
+Lmn_head:    .ascii "HEAD"
+Lmn_head_end:
+Lmn_put:     .ascii "PUT"
+Lmn_put_end:
+Lmn_delete:  .ascii "DELETE"
+Lmn_delete_end:
+Lmn_options: .ascii "OPTIONS"
+Lmn_options_end:
 
 // Request headers we use: 4 bytes an entry, lowercase name offset (2),
 // length (1), the req field that keeps (pointer, length) (1); 0 ends.
 .p2align 2
 header_table:
-    .hword hn_host - header_names
-    .byte  hn_host_end - hn_host, REQ_H_HOST
-    .hword hn_content_length - header_names
-    .byte  hn_content_length_end - hn_content_length, REQ_H_CLEN
-    .hword hn_transfer_encoding - header_names
-    .byte  hn_transfer_encoding_end - hn_transfer_encoding, REQ_H_TE
-    .hword hn_connection - header_names
-    .byte  hn_connection_end - hn_connection, REQ_H_CONN
-    .hword hn_expect - header_names
-    .byte  hn_expect_end - hn_expect, REQ_H_EXPECT
-    .hword hn_range - header_names
-    .byte  hn_range_end - hn_range, REQ_H_RANGE
-    .hword hn_if_none_match - header_names
-    .byte  hn_if_none_match_end - hn_if_none_match, REQ_H_INM
-    .hword hn_if_modified_since - header_names
-    .byte  hn_if_modified_since_end - hn_if_modified_since, REQ_H_IMS
-    .hword hn_if_range - header_names
-    .byte  hn_if_range_end - hn_if_range, REQ_H_IFRANGE
+    .hword Lhn_host - Lheader_names
+    .byte  Lhn_host_end - Lhn_host, REQ_H_HOST
+    .hword Lhn_content_length - Lheader_names
+    .byte  Lhn_content_length_end - Lhn_content_length, REQ_H_CLEN
+    .hword Lhn_transfer_encoding - Lheader_names
+    .byte  Lhn_transfer_encoding_end - Lhn_transfer_encoding, REQ_H_TE
+    .hword Lhn_connection - Lheader_names
+    .byte  Lhn_connection_end - Lhn_connection, REQ_H_CONN
+    .hword Lhn_expect - Lheader_names
+    .byte  Lhn_expect_end - Lhn_expect, REQ_H_EXPECT
+    .hword Lhn_range - Lheader_names
+    .byte  Lhn_range_end - Lhn_range, REQ_H_RANGE
+    .hword Lhn_if_none_match - Lheader_names
+    .byte  Lhn_if_none_match_end - Lhn_if_none_match, REQ_H_INM
+    .hword Lhn_if_modified_since - Lheader_names
+    .byte  Lhn_if_modified_since_end - Lhn_if_modified_since, REQ_H_IMS
+    .hword Lhn_if_range - Lheader_names
+    .byte  Lhn_if_range_end - Lhn_if_range, REQ_H_IFRANGE
     .hword 0, 0
-header_names:
-hn_host:              .ascii "host"
-hn_host_end:
-hn_content_length:    .ascii "content-length"
-hn_content_length_end:
-hn_transfer_encoding: .ascii "transfer-encoding"
-hn_transfer_encoding_end:
-hn_connection:        .ascii "connection"
-hn_connection_end:
-hn_expect:            .ascii "expect"
-hn_expect_end:
-hn_range:             .ascii "range"
-hn_range_end:
-hn_if_none_match:     .ascii "if-none-match"
-hn_if_none_match_end:
-hn_if_modified_since: .ascii "if-modified-since"
-hn_if_modified_since_end:
-hn_if_range:          .ascii "if-range"
-hn_if_range_end:
+Lheader_names:
+Lhn_host:              .ascii "host"
+Lhn_host_end:
+Lhn_content_length:    .ascii "content-length"
+Lhn_content_length_end:
+Lhn_transfer_encoding: .ascii "transfer-encoding"
+Lhn_transfer_encoding_end:
+Lhn_connection:        .ascii "connection"
+Lhn_connection_end:
+Lhn_expect:            .ascii "expect"
+Lhn_expect_end:
+Lhn_range:             .ascii "range"
+Lhn_range_end:
+Lhn_if_none_match:     .ascii "if-none-match"
+Lhn_if_none_match_end:
+Lhn_if_modified_since: .ascii "if-modified-since"
+Lhn_if_modified_since_end:
+Lhn_if_range:          .ascii "if-range"
+Lhn_if_range_end:
 
 // errno -> status for failed file operations: errno (2), status (2); 0 ends
 // with the fallback.
@@ -3599,488 +3599,488 @@ month_names:      .ascii "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec "
 // 0 (2); the final entry (status 0) is the fallback reason.
 .p2align 3
 status_table:
-    .hword 100, s_100 - status_texts, s_100_end - s_100, 0
-    .hword 200, s_200 - status_texts, s_200_end - s_200, 0
-    .hword 201, s_201 - status_texts, s_201_end - s_201, 0
-    .hword 204, s_204 - status_texts, s_204_end - s_204, 0
-    .hword 206, s_206 - status_texts, s_206_end - s_206, 0
-    .hword 301, s_301 - status_texts, s_301_end - s_301, 0
-    .hword 304, s_304 - status_texts, s_304_end - s_304, 0
-    .hword 400, s_400 - status_texts, s_400_end - s_400, 0
-    .hword 403, s_403 - status_texts, s_403_end - s_403, 0
-    .hword 404, s_404 - status_texts, s_404_end - s_404, 0
-    .hword 405, s_405 - status_texts, s_405_end - s_405, 0
-    .hword 408, s_408 - status_texts, s_408_end - s_408, 0
-    .hword 409, s_409 - status_texts, s_409_end - s_409, 0
-    .hword 411, s_411 - status_texts, s_411_end - s_411, 0
-    .hword 413, s_413 - status_texts, s_413_end - s_413, 0
-    .hword 414, s_414 - status_texts, s_414_end - s_414, 0
-    .hword 416, s_416 - status_texts, s_416_end - s_416, 0
-    .hword 431, s_431 - status_texts, s_431_end - s_431, 0
-    .hword 500, s_500 - status_texts, s_500_end - s_500, 0
-    .hword 501, s_501 - status_texts, s_501_end - s_501, 0
-    .hword 503, s_503 - status_texts, s_503_end - s_503, 0
-    .hword 505, s_505 - status_texts, s_505_end - s_505, 0
-    .hword 0, s_other - status_texts, s_other_end - s_other, 0
-status_texts:
-s_100: .ascii "Continue"
-s_100_end:
-s_200: .ascii "OK"
-s_200_end:
-s_201: .ascii "Created"
-s_201_end:
-s_204: .ascii "No Content"
-s_204_end:
-s_206: .ascii "Partial Content"
-s_206_end:
-s_301: .ascii "Moved Permanently"
-s_301_end:
-s_304: .ascii "Not Modified"
-s_304_end:
-s_400: .ascii "Bad Request"
-s_400_end:
-s_403: .ascii "Forbidden"
-s_403_end:
-s_404: .ascii "Not Found"
-s_404_end:
-s_405: .ascii "Method Not Allowed"
-s_405_end:
-s_408: .ascii "Request Timeout"
-s_408_end:
-s_409: .ascii "Conflict"
-s_409_end:
-s_411: .ascii "Length Required"
-s_411_end:
-s_413: .ascii "Content Too Large"
-s_413_end:
-s_414: .ascii "URI Too Long"
-s_414_end:
-s_416: .ascii "Range Not Satisfiable"
-s_416_end:
-s_431: .ascii "Request Header Fields Too Large"
-s_431_end:
-s_500: .ascii "Internal Server Error"
-s_500_end:
-s_501: .ascii "Not Implemented"
-s_501_end:
-s_503: .ascii "Service Unavailable"
-s_503_end:
-s_505: .ascii "HTTP Version Not Supported"
-s_505_end:
-s_other: .ascii "Unknown"
-s_other_end:
+    .hword 100, Ls_100 - Lstatus_texts, Ls_100_end - Ls_100, 0
+    .hword 200, Ls_200 - Lstatus_texts, Ls_200_end - Ls_200, 0
+    .hword 201, Ls_201 - Lstatus_texts, Ls_201_end - Ls_201, 0
+    .hword 204, Ls_204 - Lstatus_texts, Ls_204_end - Ls_204, 0
+    .hword 206, Ls_206 - Lstatus_texts, Ls_206_end - Ls_206, 0
+    .hword 301, Ls_301 - Lstatus_texts, Ls_301_end - Ls_301, 0
+    .hword 304, Ls_304 - Lstatus_texts, Ls_304_end - Ls_304, 0
+    .hword 400, Ls_400 - Lstatus_texts, Ls_400_end - Ls_400, 0
+    .hword 403, Ls_403 - Lstatus_texts, Ls_403_end - Ls_403, 0
+    .hword 404, Ls_404 - Lstatus_texts, Ls_404_end - Ls_404, 0
+    .hword 405, Ls_405 - Lstatus_texts, Ls_405_end - Ls_405, 0
+    .hword 408, Ls_408 - Lstatus_texts, Ls_408_end - Ls_408, 0
+    .hword 409, Ls_409 - Lstatus_texts, Ls_409_end - Ls_409, 0
+    .hword 411, Ls_411 - Lstatus_texts, Ls_411_end - Ls_411, 0
+    .hword 413, Ls_413 - Lstatus_texts, Ls_413_end - Ls_413, 0
+    .hword 414, Ls_414 - Lstatus_texts, Ls_414_end - Ls_414, 0
+    .hword 416, Ls_416 - Lstatus_texts, Ls_416_end - Ls_416, 0
+    .hword 431, Ls_431 - Lstatus_texts, Ls_431_end - Ls_431, 0
+    .hword 500, Ls_500 - Lstatus_texts, Ls_500_end - Ls_500, 0
+    .hword 501, Ls_501 - Lstatus_texts, Ls_501_end - Ls_501, 0
+    .hword 503, Ls_503 - Lstatus_texts, Ls_503_end - Ls_503, 0
+    .hword 505, Ls_505 - Lstatus_texts, Ls_505_end - Ls_505, 0
+    .hword 0, Ls_other - Lstatus_texts, Ls_other_end - Ls_other, 0
+Lstatus_texts:
+Ls_100: .ascii "Continue"
+Ls_100_end:
+Ls_200: .ascii "OK"
+Ls_200_end:
+Ls_201: .ascii "Created"
+Ls_201_end:
+Ls_204: .ascii "No Content"
+Ls_204_end:
+Ls_206: .ascii "Partial Content"
+Ls_206_end:
+Ls_301: .ascii "Moved Permanently"
+Ls_301_end:
+Ls_304: .ascii "Not Modified"
+Ls_304_end:
+Ls_400: .ascii "Bad Request"
+Ls_400_end:
+Ls_403: .ascii "Forbidden"
+Ls_403_end:
+Ls_404: .ascii "Not Found"
+Ls_404_end:
+Ls_405: .ascii "Method Not Allowed"
+Ls_405_end:
+Ls_408: .ascii "Request Timeout"
+Ls_408_end:
+Ls_409: .ascii "Conflict"
+Ls_409_end:
+Ls_411: .ascii "Length Required"
+Ls_411_end:
+Ls_413: .ascii "Content Too Large"
+Ls_413_end:
+Ls_414: .ascii "URI Too Long"
+Ls_414_end:
+Ls_416: .ascii "Range Not Satisfiable"
+Ls_416_end:
+Ls_431: .ascii "Request Header Fields Too Large"
+Ls_431_end:
+Ls_500: .ascii "Internal Server Error"
+Ls_500_end:
+Ls_501: .ascii "Not Implemented"
+Ls_501_end:
+Ls_503: .ascii "Service Unavailable"
+Ls_503_end:
+Ls_505: .ascii "HTTP Version Not Supported"
+Ls_505_end:
+Ls_other: .ascii "Unknown"
+Ls_other_end:
 // MIME types by extension: 8 bytes an entry, ext offset (2), ext length (1),
-// type length (1), type offset (2), 0 (2); offsets into mime_names; 0 ends.
+// type length (1), type offset (2), 0 (2); offsets into Lmime_names; 0 ends.
 .p2align 3
 mime_table:
-    .hword mx_html - mime_names
-    .byte  mx_html_end - mx_html, mt_html_end - mt_html
-    .hword mt_html - mime_names, 0
-    .hword mx_htm - mime_names
-    .byte  mx_htm_end - mx_htm, mt_htm_end - mt_htm
-    .hword mt_htm - mime_names, 0
-    .hword mx_css - mime_names
-    .byte  mx_css_end - mx_css, mt_css_end - mt_css
-    .hword mt_css - mime_names, 0
-    .hword mx_js - mime_names
-    .byte  mx_js_end - mx_js, mt_js_end - mt_js
-    .hword mt_js - mime_names, 0
-    .hword mx_mjs - mime_names
-    .byte  mx_mjs_end - mx_mjs, mt_mjs_end - mt_mjs
-    .hword mt_mjs - mime_names, 0
-    .hword mx_json - mime_names
-    .byte  mx_json_end - mx_json, mt_json_end - mt_json
-    .hword mt_json - mime_names, 0
-    .hword mx_map - mime_names
-    .byte  mx_map_end - mx_map, mt_map_end - mt_map
-    .hword mt_map - mime_names, 0
-    .hword mx_xml - mime_names
-    .byte  mx_xml_end - mx_xml, mt_xml_end - mt_xml
-    .hword mt_xml - mime_names, 0
-    .hword mx_txt - mime_names
-    .byte  mx_txt_end - mx_txt, mt_txt_end - mt_txt
-    .hword mt_txt - mime_names, 0
-    .hword mx_md - mime_names
-    .byte  mx_md_end - mx_md, mt_md_end - mt_md
-    .hword mt_md - mime_names, 0
-    .hword mx_csv - mime_names
-    .byte  mx_csv_end - mx_csv, mt_csv_end - mt_csv
-    .hword mt_csv - mime_names, 0
-    .hword mx_wasm - mime_names
-    .byte  mx_wasm_end - mx_wasm, mt_wasm_end - mt_wasm
-    .hword mt_wasm - mime_names, 0
-    .hword mx_svg - mime_names
-    .byte  mx_svg_end - mx_svg, mt_svg_end - mt_svg
-    .hword mt_svg - mime_names, 0
-    .hword mx_png - mime_names
-    .byte  mx_png_end - mx_png, mt_png_end - mt_png
-    .hword mt_png - mime_names, 0
-    .hword mx_jpg - mime_names
-    .byte  mx_jpg_end - mx_jpg, mt_jpg_end - mt_jpg
-    .hword mt_jpg - mime_names, 0
-    .hword mx_jpeg - mime_names
-    .byte  mx_jpeg_end - mx_jpeg, mt_jpeg_end - mt_jpeg
-    .hword mt_jpeg - mime_names, 0
-    .hword mx_gif - mime_names
-    .byte  mx_gif_end - mx_gif, mt_gif_end - mt_gif
-    .hword mt_gif - mime_names, 0
-    .hword mx_webp - mime_names
-    .byte  mx_webp_end - mx_webp, mt_webp_end - mt_webp
-    .hword mt_webp - mime_names, 0
-    .hword mx_avif - mime_names
-    .byte  mx_avif_end - mx_avif, mt_avif_end - mt_avif
-    .hword mt_avif - mime_names, 0
-    .hword mx_ico - mime_names
-    .byte  mx_ico_end - mx_ico, mt_ico_end - mt_ico
-    .hword mt_ico - mime_names, 0
-    .hword mx_bmp - mime_names
-    .byte  mx_bmp_end - mx_bmp, mt_bmp_end - mt_bmp
-    .hword mt_bmp - mime_names, 0
-    .hword mx_tif - mime_names
-    .byte  mx_tif_end - mx_tif, mt_tif_end - mt_tif
-    .hword mt_tif - mime_names, 0
-    .hword mx_tiff - mime_names
-    .byte  mx_tiff_end - mx_tiff, mt_tiff_end - mt_tiff
-    .hword mt_tiff - mime_names, 0
-    .hword mx_woff - mime_names
-    .byte  mx_woff_end - mx_woff, mt_woff_end - mt_woff
-    .hword mt_woff - mime_names, 0
-    .hword mx_woff2 - mime_names
-    .byte  mx_woff2_end - mx_woff2, mt_woff2_end - mt_woff2
-    .hword mt_woff2 - mime_names, 0
-    .hword mx_ttf - mime_names
-    .byte  mx_ttf_end - mx_ttf, mt_ttf_end - mt_ttf
-    .hword mt_ttf - mime_names, 0
-    .hword mx_otf - mime_names
-    .byte  mx_otf_end - mx_otf, mt_otf_end - mt_otf
-    .hword mt_otf - mime_names, 0
-    .hword mx_eot - mime_names
-    .byte  mx_eot_end - mx_eot, mt_eot_end - mt_eot
-    .hword mt_eot - mime_names, 0
-    .hword mx_mp4 - mime_names
-    .byte  mx_mp4_end - mx_mp4, mt_mp4_end - mt_mp4
-    .hword mt_mp4 - mime_names, 0
-    .hword mx_webm - mime_names
-    .byte  mx_webm_end - mx_webm, mt_webm_end - mt_webm
-    .hword mt_webm - mime_names, 0
-    .hword mx_ogv - mime_names
-    .byte  mx_ogv_end - mx_ogv, mt_ogv_end - mt_ogv
-    .hword mt_ogv - mime_names, 0
-    .hword mx_mov - mime_names
-    .byte  mx_mov_end - mx_mov, mt_mov_end - mt_mov
-    .hword mt_mov - mime_names, 0
-    .hword mx_mp3 - mime_names
-    .byte  mx_mp3_end - mx_mp3, mt_mp3_end - mt_mp3
-    .hword mt_mp3 - mime_names, 0
-    .hword mx_ogg - mime_names
-    .byte  mx_ogg_end - mx_ogg, mt_ogg_end - mt_ogg
-    .hword mt_ogg - mime_names, 0
-    .hword mx_oga - mime_names
-    .byte  mx_oga_end - mx_oga, mt_oga_end - mt_oga
-    .hword mt_oga - mime_names, 0
-    .hword mx_wav - mime_names
-    .byte  mx_wav_end - mx_wav, mt_wav_end - mt_wav
-    .hword mt_wav - mime_names, 0
-    .hword mx_flac - mime_names
-    .byte  mx_flac_end - mx_flac, mt_flac_end - mt_flac
-    .hword mt_flac - mime_names, 0
-    .hword mx_m4a - mime_names
-    .byte  mx_m4a_end - mx_m4a, mt_m4a_end - mt_m4a
-    .hword mt_m4a - mime_names, 0
-    .hword mx_aac - mime_names
-    .byte  mx_aac_end - mx_aac, mt_aac_end - mt_aac
-    .hword mt_aac - mime_names, 0
-    .hword mx_opus - mime_names
-    .byte  mx_opus_end - mx_opus, mt_opus_end - mt_opus
-    .hword mt_opus - mime_names, 0
-    .hword mx_pdf - mime_names
-    .byte  mx_pdf_end - mx_pdf, mt_pdf_end - mt_pdf
-    .hword mt_pdf - mime_names, 0
-    .hword mx_zip - mime_names
-    .byte  mx_zip_end - mx_zip, mt_zip_end - mt_zip
-    .hword mt_zip - mime_names, 0
-    .hword mx_gz - mime_names
-    .byte  mx_gz_end - mx_gz, mt_gz_end - mt_gz
-    .hword mt_gz - mime_names, 0
-    .hword mx_tar - mime_names
-    .byte  mx_tar_end - mx_tar, mt_tar_end - mt_tar
-    .hword mt_tar - mime_names, 0
-    .hword mx_bz2 - mime_names
-    .byte  mx_bz2_end - mx_bz2, mt_bz2_end - mt_bz2
-    .hword mt_bz2 - mime_names, 0
-    .hword mx_xz - mime_names
-    .byte  mx_xz_end - mx_xz, mt_xz_end - mt_xz
-    .hword mt_xz - mime_names, 0
-    .hword mx_7z - mime_names
-    .byte  mx_7z_end - mx_7z, mt_7z_end - mt_7z
-    .hword mt_7z - mime_names, 0
-    .hword mx_rtf - mime_names
-    .byte  mx_rtf_end - mx_rtf, mt_rtf_end - mt_rtf
-    .hword mt_rtf - mime_names, 0
-    .hword mx_epub - mime_names
-    .byte  mx_epub_end - mx_epub, mt_epub_end - mt_epub
-    .hword mt_epub - mime_names, 0
-    .hword mx_ics - mime_names
-    .byte  mx_ics_end - mx_ics, mt_ics_end - mt_ics
-    .hword mt_ics - mime_names, 0
-    .hword mx_webmanifest - mime_names
-    .byte  mx_webmanifest_end - mx_webmanifest, mt_webmanifest_end - mt_webmanifest
-    .hword mt_webmanifest - mime_names, 0
-    .hword mx_atom - mime_names
-    .byte  mx_atom_end - mx_atom, mt_atom_end - mt_atom
-    .hword mt_atom - mime_names, 0
-    .hword mx_rss - mime_names
-    .byte  mx_rss_end - mx_rss, mt_rss_end - mt_rss
-    .hword mt_rss - mime_names, 0
-    .hword mx_yaml - mime_names
-    .byte  mx_yaml_end - mx_yaml, mt_yaml_end - mt_yaml
-    .hword mt_yaml - mime_names, 0
-    .hword mx_yml - mime_names
-    .byte  mx_yml_end - mx_yml, mt_yml_end - mt_yml
-    .hword mt_yml - mime_names, 0
-    .hword mx_toml - mime_names
-    .byte  mx_toml_end - mx_toml, mt_toml_end - mt_toml
-    .hword mt_toml - mime_names, 0
-    .hword mx_sh - mime_names
-    .byte  mx_sh_end - mx_sh, mt_sh_end - mt_sh
-    .hword mt_sh - mime_names, 0
-    .hword mx_s - mime_names
-    .byte  mx_s_end - mx_s, mt_s_end - mt_s
-    .hword mt_s - mime_names, 0
+    .hword Lmx_html - Lmime_names
+    .byte  Lmx_html_end - Lmx_html, Lmt_html_end - Lmt_html
+    .hword Lmt_html - Lmime_names, 0
+    .hword Lmx_htm - Lmime_names
+    .byte  Lmx_htm_end - Lmx_htm, Lmt_htm_end - Lmt_htm
+    .hword Lmt_htm - Lmime_names, 0
+    .hword Lmx_css - Lmime_names
+    .byte  Lmx_css_end - Lmx_css, Lmt_css_end - Lmt_css
+    .hword Lmt_css - Lmime_names, 0
+    .hword Lmx_js - Lmime_names
+    .byte  Lmx_js_end - Lmx_js, Lmt_js_end - Lmt_js
+    .hword Lmt_js - Lmime_names, 0
+    .hword Lmx_mjs - Lmime_names
+    .byte  Lmx_mjs_end - Lmx_mjs, Lmt_mjs_end - Lmt_mjs
+    .hword Lmt_mjs - Lmime_names, 0
+    .hword Lmx_json - Lmime_names
+    .byte  Lmx_json_end - Lmx_json, Lmt_json_end - Lmt_json
+    .hword Lmt_json - Lmime_names, 0
+    .hword Lmx_map - Lmime_names
+    .byte  Lmx_map_end - Lmx_map, Lmt_map_end - Lmt_map
+    .hword Lmt_map - Lmime_names, 0
+    .hword Lmx_xml - Lmime_names
+    .byte  Lmx_xml_end - Lmx_xml, Lmt_xml_end - Lmt_xml
+    .hword Lmt_xml - Lmime_names, 0
+    .hword Lmx_txt - Lmime_names
+    .byte  Lmx_txt_end - Lmx_txt, Lmt_txt_end - Lmt_txt
+    .hword Lmt_txt - Lmime_names, 0
+    .hword Lmx_md - Lmime_names
+    .byte  Lmx_md_end - Lmx_md, Lmt_md_end - Lmt_md
+    .hword Lmt_md - Lmime_names, 0
+    .hword Lmx_csv - Lmime_names
+    .byte  Lmx_csv_end - Lmx_csv, Lmt_csv_end - Lmt_csv
+    .hword Lmt_csv - Lmime_names, 0
+    .hword Lmx_wasm - Lmime_names
+    .byte  Lmx_wasm_end - Lmx_wasm, Lmt_wasm_end - Lmt_wasm
+    .hword Lmt_wasm - Lmime_names, 0
+    .hword Lmx_svg - Lmime_names
+    .byte  Lmx_svg_end - Lmx_svg, Lmt_svg_end - Lmt_svg
+    .hword Lmt_svg - Lmime_names, 0
+    .hword Lmx_png - Lmime_names
+    .byte  Lmx_png_end - Lmx_png, Lmt_png_end - Lmt_png
+    .hword Lmt_png - Lmime_names, 0
+    .hword Lmx_jpg - Lmime_names
+    .byte  Lmx_jpg_end - Lmx_jpg, Lmt_jpg_end - Lmt_jpg
+    .hword Lmt_jpg - Lmime_names, 0
+    .hword Lmx_jpeg - Lmime_names
+    .byte  Lmx_jpeg_end - Lmx_jpeg, Lmt_jpeg_end - Lmt_jpeg
+    .hword Lmt_jpeg - Lmime_names, 0
+    .hword Lmx_gif - Lmime_names
+    .byte  Lmx_gif_end - Lmx_gif, Lmt_gif_end - Lmt_gif
+    .hword Lmt_gif - Lmime_names, 0
+    .hword Lmx_webp - Lmime_names
+    .byte  Lmx_webp_end - Lmx_webp, Lmt_webp_end - Lmt_webp
+    .hword Lmt_webp - Lmime_names, 0
+    .hword Lmx_avif - Lmime_names
+    .byte  Lmx_avif_end - Lmx_avif, Lmt_avif_end - Lmt_avif
+    .hword Lmt_avif - Lmime_names, 0
+    .hword Lmx_ico - Lmime_names
+    .byte  Lmx_ico_end - Lmx_ico, Lmt_ico_end - Lmt_ico
+    .hword Lmt_ico - Lmime_names, 0
+    .hword Lmx_bmp - Lmime_names
+    .byte  Lmx_bmp_end - Lmx_bmp, Lmt_bmp_end - Lmt_bmp
+    .hword Lmt_bmp - Lmime_names, 0
+    .hword Lmx_tif - Lmime_names
+    .byte  Lmx_tif_end - Lmx_tif, Lmt_tif_end - Lmt_tif
+    .hword Lmt_tif - Lmime_names, 0
+    .hword Lmx_tiff - Lmime_names
+    .byte  Lmx_tiff_end - Lmx_tiff, Lmt_tiff_end - Lmt_tiff
+    .hword Lmt_tiff - Lmime_names, 0
+    .hword Lmx_woff - Lmime_names
+    .byte  Lmx_woff_end - Lmx_woff, Lmt_woff_end - Lmt_woff
+    .hword Lmt_woff - Lmime_names, 0
+    .hword Lmx_woff2 - Lmime_names
+    .byte  Lmx_woff2_end - Lmx_woff2, Lmt_woff2_end - Lmt_woff2
+    .hword Lmt_woff2 - Lmime_names, 0
+    .hword Lmx_ttf - Lmime_names
+    .byte  Lmx_ttf_end - Lmx_ttf, Lmt_ttf_end - Lmt_ttf
+    .hword Lmt_ttf - Lmime_names, 0
+    .hword Lmx_otf - Lmime_names
+    .byte  Lmx_otf_end - Lmx_otf, Lmt_otf_end - Lmt_otf
+    .hword Lmt_otf - Lmime_names, 0
+    .hword Lmx_eot - Lmime_names
+    .byte  Lmx_eot_end - Lmx_eot, Lmt_eot_end - Lmt_eot
+    .hword Lmt_eot - Lmime_names, 0
+    .hword Lmx_mp4 - Lmime_names
+    .byte  Lmx_mp4_end - Lmx_mp4, Lmt_mp4_end - Lmt_mp4
+    .hword Lmt_mp4 - Lmime_names, 0
+    .hword Lmx_webm - Lmime_names
+    .byte  Lmx_webm_end - Lmx_webm, Lmt_webm_end - Lmt_webm
+    .hword Lmt_webm - Lmime_names, 0
+    .hword Lmx_ogv - Lmime_names
+    .byte  Lmx_ogv_end - Lmx_ogv, Lmt_ogv_end - Lmt_ogv
+    .hword Lmt_ogv - Lmime_names, 0
+    .hword Lmx_mov - Lmime_names
+    .byte  Lmx_mov_end - Lmx_mov, Lmt_mov_end - Lmt_mov
+    .hword Lmt_mov - Lmime_names, 0
+    .hword Lmx_mp3 - Lmime_names
+    .byte  Lmx_mp3_end - Lmx_mp3, Lmt_mp3_end - Lmt_mp3
+    .hword Lmt_mp3 - Lmime_names, 0
+    .hword Lmx_ogg - Lmime_names
+    .byte  Lmx_ogg_end - Lmx_ogg, Lmt_ogg_end - Lmt_ogg
+    .hword Lmt_ogg - Lmime_names, 0
+    .hword Lmx_oga - Lmime_names
+    .byte  Lmx_oga_end - Lmx_oga, Lmt_oga_end - Lmt_oga
+    .hword Lmt_oga - Lmime_names, 0
+    .hword Lmx_wav - Lmime_names
+    .byte  Lmx_wav_end - Lmx_wav, Lmt_wav_end - Lmt_wav
+    .hword Lmt_wav - Lmime_names, 0
+    .hword Lmx_flac - Lmime_names
+    .byte  Lmx_flac_end - Lmx_flac, Lmt_flac_end - Lmt_flac
+    .hword Lmt_flac - Lmime_names, 0
+    .hword Lmx_m4a - Lmime_names
+    .byte  Lmx_m4a_end - Lmx_m4a, Lmt_m4a_end - Lmt_m4a
+    .hword Lmt_m4a - Lmime_names, 0
+    .hword Lmx_aac - Lmime_names
+    .byte  Lmx_aac_end - Lmx_aac, Lmt_aac_end - Lmt_aac
+    .hword Lmt_aac - Lmime_names, 0
+    .hword Lmx_opus - Lmime_names
+    .byte  Lmx_opus_end - Lmx_opus, Lmt_opus_end - Lmt_opus
+    .hword Lmt_opus - Lmime_names, 0
+    .hword Lmx_pdf - Lmime_names
+    .byte  Lmx_pdf_end - Lmx_pdf, Lmt_pdf_end - Lmt_pdf
+    .hword Lmt_pdf - Lmime_names, 0
+    .hword Lmx_zip - Lmime_names
+    .byte  Lmx_zip_end - Lmx_zip, Lmt_zip_end - Lmt_zip
+    .hword Lmt_zip - Lmime_names, 0
+    .hword Lmx_gz - Lmime_names
+    .byte  Lmx_gz_end - Lmx_gz, Lmt_gz_end - Lmt_gz
+    .hword Lmt_gz - Lmime_names, 0
+    .hword Lmx_tar - Lmime_names
+    .byte  Lmx_tar_end - Lmx_tar, Lmt_tar_end - Lmt_tar
+    .hword Lmt_tar - Lmime_names, 0
+    .hword Lmx_bz2 - Lmime_names
+    .byte  Lmx_bz2_end - Lmx_bz2, Lmt_bz2_end - Lmt_bz2
+    .hword Lmt_bz2 - Lmime_names, 0
+    .hword Lmx_xz - Lmime_names
+    .byte  Lmx_xz_end - Lmx_xz, Lmt_xz_end - Lmt_xz
+    .hword Lmt_xz - Lmime_names, 0
+    .hword Lmx_7z - Lmime_names
+    .byte  Lmx_7z_end - Lmx_7z, Lmt_7z_end - Lmt_7z
+    .hword Lmt_7z - Lmime_names, 0
+    .hword Lmx_rtf - Lmime_names
+    .byte  Lmx_rtf_end - Lmx_rtf, Lmt_rtf_end - Lmt_rtf
+    .hword Lmt_rtf - Lmime_names, 0
+    .hword Lmx_epub - Lmime_names
+    .byte  Lmx_epub_end - Lmx_epub, Lmt_epub_end - Lmt_epub
+    .hword Lmt_epub - Lmime_names, 0
+    .hword Lmx_ics - Lmime_names
+    .byte  Lmx_ics_end - Lmx_ics, Lmt_ics_end - Lmt_ics
+    .hword Lmt_ics - Lmime_names, 0
+    .hword Lmx_webmanifest - Lmime_names
+    .byte  Lmx_webmanifest_end - Lmx_webmanifest, Lmt_webmanifest_end - Lmt_webmanifest
+    .hword Lmt_webmanifest - Lmime_names, 0
+    .hword Lmx_atom - Lmime_names
+    .byte  Lmx_atom_end - Lmx_atom, Lmt_atom_end - Lmt_atom
+    .hword Lmt_atom - Lmime_names, 0
+    .hword Lmx_rss - Lmime_names
+    .byte  Lmx_rss_end - Lmx_rss, Lmt_rss_end - Lmt_rss
+    .hword Lmt_rss - Lmime_names, 0
+    .hword Lmx_yaml - Lmime_names
+    .byte  Lmx_yaml_end - Lmx_yaml, Lmt_yaml_end - Lmt_yaml
+    .hword Lmt_yaml - Lmime_names, 0
+    .hword Lmx_yml - Lmime_names
+    .byte  Lmx_yml_end - Lmx_yml, Lmt_yml_end - Lmt_yml
+    .hword Lmt_yml - Lmime_names, 0
+    .hword Lmx_toml - Lmime_names
+    .byte  Lmx_toml_end - Lmx_toml, Lmt_toml_end - Lmt_toml
+    .hword Lmt_toml - Lmime_names, 0
+    .hword Lmx_sh - Lmime_names
+    .byte  Lmx_sh_end - Lmx_sh, Lmt_sh_end - Lmt_sh
+    .hword Lmt_sh - Lmime_names, 0
+    .hword Lmx_s - Lmime_names
+    .byte  Lmx_s_end - Lmx_s, Lmt_s_end - Lmt_s
+    .hword Lmt_s - Lmime_names, 0
     .hword 0, 0, 0, 0
-mime_names:
-mx_html: .ascii "html"
-mx_html_end:
-mt_html: .ascii "text/html; charset=utf-8"
-mt_html_end:
-mx_htm: .ascii "htm"
-mx_htm_end:
-mt_htm: .ascii "text/html; charset=utf-8"
-mt_htm_end:
-mx_css: .ascii "css"
-mx_css_end:
-mt_css: .ascii "text/css; charset=utf-8"
-mt_css_end:
-mx_js: .ascii "js"
-mx_js_end:
-mt_js: .ascii "text/javascript; charset=utf-8"
-mt_js_end:
-mx_mjs: .ascii "mjs"
-mx_mjs_end:
-mt_mjs: .ascii "text/javascript; charset=utf-8"
-mt_mjs_end:
-mx_json: .ascii "json"
-mx_json_end:
-mt_json: .ascii "application/json"
-mt_json_end:
-mx_map: .ascii "map"
-mx_map_end:
-mt_map: .ascii "application/json"
-mt_map_end:
-mx_xml: .ascii "xml"
-mx_xml_end:
-mt_xml: .ascii "application/xml"
-mt_xml_end:
-mx_txt: .ascii "txt"
-mx_txt_end:
-mt_txt: .ascii "text/plain; charset=utf-8"
-mt_txt_end:
-mx_md: .ascii "md"
-mx_md_end:
-mt_md: .ascii "text/markdown; charset=utf-8"
-mt_md_end:
-mx_csv: .ascii "csv"
-mx_csv_end:
-mt_csv: .ascii "text/csv; charset=utf-8"
-mt_csv_end:
-mx_wasm: .ascii "wasm"
-mx_wasm_end:
-mt_wasm: .ascii "application/wasm"
-mt_wasm_end:
-mx_svg: .ascii "svg"
-mx_svg_end:
-mt_svg: .ascii "image/svg+xml"
-mt_svg_end:
-mx_png: .ascii "png"
-mx_png_end:
-mt_png: .ascii "image/png"
-mt_png_end:
-mx_jpg: .ascii "jpg"
-mx_jpg_end:
-mt_jpg: .ascii "image/jpeg"
-mt_jpg_end:
-mx_jpeg: .ascii "jpeg"
-mx_jpeg_end:
-mt_jpeg: .ascii "image/jpeg"
-mt_jpeg_end:
-mx_gif: .ascii "gif"
-mx_gif_end:
-mt_gif: .ascii "image/gif"
-mt_gif_end:
-mx_webp: .ascii "webp"
-mx_webp_end:
-mt_webp: .ascii "image/webp"
-mt_webp_end:
-mx_avif: .ascii "avif"
-mx_avif_end:
-mt_avif: .ascii "image/avif"
-mt_avif_end:
-mx_ico: .ascii "ico"
-mx_ico_end:
-mt_ico: .ascii "image/vnd.microsoft.icon"
-mt_ico_end:
-mx_bmp: .ascii "bmp"
-mx_bmp_end:
-mt_bmp: .ascii "image/bmp"
-mt_bmp_end:
-mx_tif: .ascii "tif"
-mx_tif_end:
-mt_tif: .ascii "image/tiff"
-mt_tif_end:
-mx_tiff: .ascii "tiff"
-mx_tiff_end:
-mt_tiff: .ascii "image/tiff"
-mt_tiff_end:
-mx_woff: .ascii "woff"
-mx_woff_end:
-mt_woff: .ascii "font/woff"
-mt_woff_end:
-mx_woff2: .ascii "woff2"
-mx_woff2_end:
-mt_woff2: .ascii "font/woff2"
-mt_woff2_end:
-mx_ttf: .ascii "ttf"
-mx_ttf_end:
-mt_ttf: .ascii "font/ttf"
-mt_ttf_end:
-mx_otf: .ascii "otf"
-mx_otf_end:
-mt_otf: .ascii "font/otf"
-mt_otf_end:
-mx_eot: .ascii "eot"
-mx_eot_end:
-mt_eot: .ascii "application/vnd.ms-fontobject"
-mt_eot_end:
-mx_mp4: .ascii "mp4"
-mx_mp4_end:
-mt_mp4: .ascii "video/mp4"
-mt_mp4_end:
-mx_webm: .ascii "webm"
-mx_webm_end:
-mt_webm: .ascii "video/webm"
-mt_webm_end:
-mx_ogv: .ascii "ogv"
-mx_ogv_end:
-mt_ogv: .ascii "video/ogg"
-mt_ogv_end:
-mx_mov: .ascii "mov"
-mx_mov_end:
-mt_mov: .ascii "video/quicktime"
-mt_mov_end:
-mx_mp3: .ascii "mp3"
-mx_mp3_end:
-mt_mp3: .ascii "audio/mpeg"
-mt_mp3_end:
-mx_ogg: .ascii "ogg"
-mx_ogg_end:
-mt_ogg: .ascii "audio/ogg"
-mt_ogg_end:
-mx_oga: .ascii "oga"
-mx_oga_end:
-mt_oga: .ascii "audio/ogg"
-mt_oga_end:
-mx_wav: .ascii "wav"
-mx_wav_end:
-mt_wav: .ascii "audio/wav"
-mt_wav_end:
-mx_flac: .ascii "flac"
-mx_flac_end:
-mt_flac: .ascii "audio/flac"
-mt_flac_end:
-mx_m4a: .ascii "m4a"
-mx_m4a_end:
-mt_m4a: .ascii "audio/mp4"
-mt_m4a_end:
-mx_aac: .ascii "aac"
-mx_aac_end:
-mt_aac: .ascii "audio/aac"
-mt_aac_end:
-mx_opus: .ascii "opus"
-mx_opus_end:
-mt_opus: .ascii "audio/opus"
-mt_opus_end:
-mx_pdf: .ascii "pdf"
-mx_pdf_end:
-mt_pdf: .ascii "application/pdf"
-mt_pdf_end:
-mx_zip: .ascii "zip"
-mx_zip_end:
-mt_zip: .ascii "application/zip"
-mt_zip_end:
-mx_gz: .ascii "gz"
-mx_gz_end:
-mt_gz: .ascii "application/gzip"
-mt_gz_end:
-mx_tar: .ascii "tar"
-mx_tar_end:
-mt_tar: .ascii "application/x-tar"
-mt_tar_end:
-mx_bz2: .ascii "bz2"
-mx_bz2_end:
-mt_bz2: .ascii "application/x-bzip2"
-mt_bz2_end:
-mx_xz: .ascii "xz"
-mx_xz_end:
-mt_xz: .ascii "application/x-xz"
-mt_xz_end:
-mx_7z: .ascii "7z"
-mx_7z_end:
-mt_7z: .ascii "application/x-7z-compressed"
-mt_7z_end:
-mx_rtf: .ascii "rtf"
-mx_rtf_end:
-mt_rtf: .ascii "application/rtf"
-mt_rtf_end:
-mx_epub: .ascii "epub"
-mx_epub_end:
-mt_epub: .ascii "application/epub+zip"
-mt_epub_end:
-mx_ics: .ascii "ics"
-mx_ics_end:
-mt_ics: .ascii "text/calendar; charset=utf-8"
-mt_ics_end:
-mx_webmanifest: .ascii "webmanifest"
-mx_webmanifest_end:
-mt_webmanifest: .ascii "application/manifest+json"
-mt_webmanifest_end:
-mx_atom: .ascii "atom"
-mx_atom_end:
-mt_atom: .ascii "application/atom+xml"
-mt_atom_end:
-mx_rss: .ascii "rss"
-mx_rss_end:
-mt_rss: .ascii "application/rss+xml"
-mt_rss_end:
-mx_yaml: .ascii "yaml"
-mx_yaml_end:
-mt_yaml: .ascii "application/yaml"
-mt_yaml_end:
-mx_yml: .ascii "yml"
-mx_yml_end:
-mt_yml: .ascii "application/yaml"
-mt_yml_end:
-mx_toml: .ascii "toml"
-mx_toml_end:
-mt_toml: .ascii "application/toml"
-mt_toml_end:
-mx_sh: .ascii "sh"
-mx_sh_end:
-mt_sh: .ascii "application/x-sh"
-mt_sh_end:
-mx_s: .ascii "s"
-mx_s_end:
-mt_s: .ascii "text/plain; charset=utf-8"
-mt_s_end:
+Lmime_names:
+Lmx_html: .ascii "html"
+Lmx_html_end:
+Lmt_html: .ascii "text/html; charset=utf-8"
+Lmt_html_end:
+Lmx_htm: .ascii "htm"
+Lmx_htm_end:
+Lmt_htm: .ascii "text/html; charset=utf-8"
+Lmt_htm_end:
+Lmx_css: .ascii "css"
+Lmx_css_end:
+Lmt_css: .ascii "text/css; charset=utf-8"
+Lmt_css_end:
+Lmx_js: .ascii "js"
+Lmx_js_end:
+Lmt_js: .ascii "text/javascript; charset=utf-8"
+Lmt_js_end:
+Lmx_mjs: .ascii "mjs"
+Lmx_mjs_end:
+Lmt_mjs: .ascii "text/javascript; charset=utf-8"
+Lmt_mjs_end:
+Lmx_json: .ascii "json"
+Lmx_json_end:
+Lmt_json: .ascii "application/json"
+Lmt_json_end:
+Lmx_map: .ascii "map"
+Lmx_map_end:
+Lmt_map: .ascii "application/json"
+Lmt_map_end:
+Lmx_xml: .ascii "xml"
+Lmx_xml_end:
+Lmt_xml: .ascii "application/xml"
+Lmt_xml_end:
+Lmx_txt: .ascii "txt"
+Lmx_txt_end:
+Lmt_txt: .ascii "text/plain; charset=utf-8"
+Lmt_txt_end:
+Lmx_md: .ascii "md"
+Lmx_md_end:
+Lmt_md: .ascii "text/markdown; charset=utf-8"
+Lmt_md_end:
+Lmx_csv: .ascii "csv"
+Lmx_csv_end:
+Lmt_csv: .ascii "text/csv; charset=utf-8"
+Lmt_csv_end:
+Lmx_wasm: .ascii "wasm"
+Lmx_wasm_end:
+Lmt_wasm: .ascii "application/wasm"
+Lmt_wasm_end:
+Lmx_svg: .ascii "svg"
+Lmx_svg_end:
+Lmt_svg: .ascii "image/svg+xml"
+Lmt_svg_end:
+Lmx_png: .ascii "png"
+Lmx_png_end:
+Lmt_png: .ascii "image/png"
+Lmt_png_end:
+Lmx_jpg: .ascii "jpg"
+Lmx_jpg_end:
+Lmt_jpg: .ascii "image/jpeg"
+Lmt_jpg_end:
+Lmx_jpeg: .ascii "jpeg"
+Lmx_jpeg_end:
+Lmt_jpeg: .ascii "image/jpeg"
+Lmt_jpeg_end:
+Lmx_gif: .ascii "gif"
+Lmx_gif_end:
+Lmt_gif: .ascii "image/gif"
+Lmt_gif_end:
+Lmx_webp: .ascii "webp"
+Lmx_webp_end:
+Lmt_webp: .ascii "image/webp"
+Lmt_webp_end:
+Lmx_avif: .ascii "avif"
+Lmx_avif_end:
+Lmt_avif: .ascii "image/avif"
+Lmt_avif_end:
+Lmx_ico: .ascii "ico"
+Lmx_ico_end:
+Lmt_ico: .ascii "image/vnd.microsoft.icon"
+Lmt_ico_end:
+Lmx_bmp: .ascii "bmp"
+Lmx_bmp_end:
+Lmt_bmp: .ascii "image/bmp"
+Lmt_bmp_end:
+Lmx_tif: .ascii "tif"
+Lmx_tif_end:
+Lmt_tif: .ascii "image/tiff"
+Lmt_tif_end:
+Lmx_tiff: .ascii "tiff"
+Lmx_tiff_end:
+Lmt_tiff: .ascii "image/tiff"
+Lmt_tiff_end:
+Lmx_woff: .ascii "woff"
+Lmx_woff_end:
+Lmt_woff: .ascii "font/woff"
+Lmt_woff_end:
+Lmx_woff2: .ascii "woff2"
+Lmx_woff2_end:
+Lmt_woff2: .ascii "font/woff2"
+Lmt_woff2_end:
+Lmx_ttf: .ascii "ttf"
+Lmx_ttf_end:
+Lmt_ttf: .ascii "font/ttf"
+Lmt_ttf_end:
+Lmx_otf: .ascii "otf"
+Lmx_otf_end:
+Lmt_otf: .ascii "font/otf"
+Lmt_otf_end:
+Lmx_eot: .ascii "eot"
+Lmx_eot_end:
+Lmt_eot: .ascii "application/vnd.ms-fontobject"
+Lmt_eot_end:
+Lmx_mp4: .ascii "mp4"
+Lmx_mp4_end:
+Lmt_mp4: .ascii "video/mp4"
+Lmt_mp4_end:
+Lmx_webm: .ascii "webm"
+Lmx_webm_end:
+Lmt_webm: .ascii "video/webm"
+Lmt_webm_end:
+Lmx_ogv: .ascii "ogv"
+Lmx_ogv_end:
+Lmt_ogv: .ascii "video/ogg"
+Lmt_ogv_end:
+Lmx_mov: .ascii "mov"
+Lmx_mov_end:
+Lmt_mov: .ascii "video/quicktime"
+Lmt_mov_end:
+Lmx_mp3: .ascii "mp3"
+Lmx_mp3_end:
+Lmt_mp3: .ascii "audio/mpeg"
+Lmt_mp3_end:
+Lmx_ogg: .ascii "ogg"
+Lmx_ogg_end:
+Lmt_ogg: .ascii "audio/ogg"
+Lmt_ogg_end:
+Lmx_oga: .ascii "oga"
+Lmx_oga_end:
+Lmt_oga: .ascii "audio/ogg"
+Lmt_oga_end:
+Lmx_wav: .ascii "wav"
+Lmx_wav_end:
+Lmt_wav: .ascii "audio/wav"
+Lmt_wav_end:
+Lmx_flac: .ascii "flac"
+Lmx_flac_end:
+Lmt_flac: .ascii "audio/flac"
+Lmt_flac_end:
+Lmx_m4a: .ascii "m4a"
+Lmx_m4a_end:
+Lmt_m4a: .ascii "audio/mp4"
+Lmt_m4a_end:
+Lmx_aac: .ascii "aac"
+Lmx_aac_end:
+Lmt_aac: .ascii "audio/aac"
+Lmt_aac_end:
+Lmx_opus: .ascii "opus"
+Lmx_opus_end:
+Lmt_opus: .ascii "audio/opus"
+Lmt_opus_end:
+Lmx_pdf: .ascii "pdf"
+Lmx_pdf_end:
+Lmt_pdf: .ascii "application/pdf"
+Lmt_pdf_end:
+Lmx_zip: .ascii "zip"
+Lmx_zip_end:
+Lmt_zip: .ascii "application/zip"
+Lmt_zip_end:
+Lmx_gz: .ascii "gz"
+Lmx_gz_end:
+Lmt_gz: .ascii "application/gzip"
+Lmt_gz_end:
+Lmx_tar: .ascii "tar"
+Lmx_tar_end:
+Lmt_tar: .ascii "application/x-tar"
+Lmt_tar_end:
+Lmx_bz2: .ascii "bz2"
+Lmx_bz2_end:
+Lmt_bz2: .ascii "application/x-bzip2"
+Lmt_bz2_end:
+Lmx_xz: .ascii "xz"
+Lmx_xz_end:
+Lmt_xz: .ascii "application/x-xz"
+Lmt_xz_end:
+Lmx_7z: .ascii "7z"
+Lmx_7z_end:
+Lmt_7z: .ascii "application/x-7z-compressed"
+Lmt_7z_end:
+Lmx_rtf: .ascii "rtf"
+Lmx_rtf_end:
+Lmt_rtf: .ascii "application/rtf"
+Lmt_rtf_end:
+Lmx_epub: .ascii "epub"
+Lmx_epub_end:
+Lmt_epub: .ascii "application/epub+zip"
+Lmt_epub_end:
+Lmx_ics: .ascii "ics"
+Lmx_ics_end:
+Lmt_ics: .ascii "text/calendar; charset=utf-8"
+Lmt_ics_end:
+Lmx_webmanifest: .ascii "webmanifest"
+Lmx_webmanifest_end:
+Lmt_webmanifest: .ascii "application/manifest+json"
+Lmt_webmanifest_end:
+Lmx_atom: .ascii "atom"
+Lmx_atom_end:
+Lmt_atom: .ascii "application/atom+xml"
+Lmt_atom_end:
+Lmx_rss: .ascii "rss"
+Lmx_rss_end:
+Lmt_rss: .ascii "application/rss+xml"
+Lmt_rss_end:
+Lmx_yaml: .ascii "yaml"
+Lmx_yaml_end:
+Lmt_yaml: .ascii "application/yaml"
+Lmt_yaml_end:
+Lmx_yml: .ascii "yml"
+Lmx_yml_end:
+Lmt_yml: .ascii "application/yaml"
+Lmt_yml_end:
+Lmx_toml: .ascii "toml"
+Lmx_toml_end:
+Lmt_toml: .ascii "application/toml"
+Lmt_toml_end:
+Lmx_sh: .ascii "sh"
+Lmx_sh_end:
+Lmt_sh: .ascii "application/x-sh"
+Lmt_sh_end:
+Lmx_s: .ascii "s"
+Lmx_s_end:
+Lmt_s: .ascii "text/plain; charset=utf-8"
+Lmt_s_end:
 // ===== 13. Texts ============================================================
 // Read-only.  Each text is followed by its length, loaded with ldr.
 

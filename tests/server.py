@@ -20,6 +20,20 @@ START_TIMEOUT = 30.0
 IO_TIMEOUT = 10.0
 
 
+def build_with_apple_toolchain(out_dir: Path) -> Path:
+    """ymawky.s built the way a Mac would build it: clang (APPLE dialect) + ld64.lld."""
+    import shutil
+    if not (shutil.which("clang") and shutil.which("ld64.lld-14")):
+        import pytest
+        pytest.skip("clang and ld64.lld-14 are needed for the Apple-toolchain build")
+    obj, exe = out_dir / "ymawky.o", out_dir / "ymawky-lld"
+    subprocess.run(["clang", "-target", "arm64-apple-macos11", "-Wa,-defsym,APPLE=1", "-c", str(ROOT / "ymawky.s"),
+                    "-o", str(obj)], check=True, capture_output=True)
+    subprocess.run(["ld64.lld-14", "-arch", "arm64", "-platform_version", "macos", "11.0", "11.0", "-e", "_main",
+                    "-o", str(exe), str(obj)], check=True, capture_output=True)
+    return exe
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -28,11 +42,12 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, root: Path = ROOT, extra: list[str] | None = None, env: dict[str, str] | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, macho: Path | None = None) -> None:
         self.port = port or free_port()
         self.root = root
-        cmd = [sys.executable, str(ROOT / "run_emulated.py"), "--root", str(root), "--port", str(self.port),
-               *(extra or [])]
+        cmd = [sys.executable, str(ROOT / "run_emulated.py"), "--root", str(root), *(extra or [])]
+        # ymawky from ymawky.s via Keystone, or a given executable (e.g. the clang + ld64.lld build)
+        cmd += ["--macho", str(macho), "--", str(self.port)] if macho else ["--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env={**os.environ, **(env or {})}, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT

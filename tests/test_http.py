@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server import ROOT, Server, closed_within, parse_response, read_response
+from server import ROOT, Server, build_with_apple_toolchain, closed_within, parse_response, read_response
 
 RANGE_TEXT = b"0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -50,9 +50,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def srv(site: Path) -> Iterator[Server]:
-    server = Server(root=site)
+@pytest.fixture(scope="module", params=["keystone", "clang+ld64.lld"])
+def srv(request: pytest.FixtureRequest, site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """ymawky.s assembled by Keystone (our path), and by Apple's dialect through clang and ld64.lld."""
+    macho = None
+    if request.param != "keystone":
+        macho = build_with_apple_toolchain(tmp_path_factory.mktemp("apple-build"))
+    server = Server(root=site, macho=macho)
     yield server
     status, out, err = server.stop()
     assert status == 130, err
@@ -178,10 +182,10 @@ def test_content_type_from_the_extension(srv: Server, name: str, ctype: str) -> 
 
 def test_mime_table_has_at_least_45_extensions() -> None:
     src = (ROOT / "ymawky.s").read_text()
-    assert src.count("    .hword mx_") >= 45
+    assert src.count("    .hword Lmx_") >= 45
     for ext in ("html", "css", "js", "mjs", "json", "wasm", "svg", "png", "jpg", "gif", "webp", "avif", "ico",
                 "woff2", "mp4", "webm", "mp3", "pdf", "txt", "zip", "gz"):
-        assert f"mx_{ext}: .ascii \"{ext}\"" in src
+        assert f"Lmx_{ext}: .ascii \"{ext}\"" in src
 
 
 def test_get_headers_are_complete_and_true(srv: Server, site: Path) -> None:
@@ -320,6 +324,7 @@ def test_listing_sorted_escaped_encoded_and_without_temp_files(srv: Server) -> N
 
 def test_put_creates_then_replaces(srv: Server, site: Path) -> None:
     target = site / "www" / "up" / "new.txt"
+    target.unlink(missing_ok=True)   # the site is shared by both builds
     code, _, _ = srv.get("/up/new.txt", method="PUT", headers={"Content-Length": "5"}, body=b"first")
     assert code == 201 and target.read_bytes() == b"first"
     code, _, _ = srv.get("/up/new.txt", method="PUT", headers={"Content-Length": "6"}, body=b"second")
@@ -339,6 +344,7 @@ def test_put_errors(srv: Server, site: Path) -> None:
 
 
 def test_put_with_expect_100_continue(srv: Server, site: Path) -> None:
+    (site / "www" / "up" / "cont.txt").unlink(missing_ok=True)
     with srv.connect() as s:
         s.sendall(b"PUT /up/cont.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n"
                   b"Connection: close\r\n\r\n")
