@@ -15,11 +15,18 @@ are expanded by us, inside the root, never by the host kernel.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import resource
+import select
+import signal
 import socket
 import stat
+import sys
+import termios
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 PATH_MAX = 1024        # Darwin MAXPATHLEN, NUL included
 NAME_MAX = 255
@@ -32,15 +39,33 @@ def _err(code: int, what: str = "") -> OSError:
 
 
 @dataclass
+class DirState:
+    """A directory's reading position, shared by every dup of its descriptor."""
+
+    entries: list[tuple[str, int, int]] | None = None   # (name, inode, S_IF* type bits)
+    pos: int = 0
+
+
+@dataclass
 class OpenFile:
     """One guest descriptor: the host fd behind it and what it is."""
 
     fd: int
-    kind: str                      # "file", "dir", "socket", "stdio"
+    kind: str                      # "file", "dir", "socket", "stdio", "pipe"
     path: str = ""                 # guest path, for traces and F_GETPATH
     sock: socket.socket | None = None
     cloexec: bool = False
     nosigpipe: bool = False
+    dir: DirState | None = None
+
+
+class Resolved(NamedTuple):
+    """Where a guest path lands: a host fd of its parent directory and the last name."""
+
+    parent: int                    # host fd (O_PATH); the caller closes it
+    name: str                      # "." when the path names the directory itself
+    path: str                      # the canonical guest path (symlinks expanded)
+    bare: bool                     # the path was only slashes: "/" itself (EISDIR to change)
 
 
 @dataclass
@@ -54,8 +79,15 @@ class Host:
     cwd: list[str] = field(default_factory=list)   # components below root
     ancestry: list[int] = field(default_factory=list)  # guest parents' pids, nearest last
 
+    fd_hard: int = (1 << 63) - 1   # RLIMIT_NOFILE's rlim_max (RLIM_INFINITY, as on macOS)
+    limits: dict[int, tuple[int, int]] = field(default_factory=dict)   # setrlimit values we keep
+
     def __post_init__(self) -> None:
         self.root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        st = os.fstat(self.root_fd)
+        self.root_id = (st.st_dev, st.st_ino)
+        self._sig_saved: dict[int, object] = {}
+        self._mask_saved: set[int] | None = None
         for n in (0, 1, 2):
             try:
                 self.fds[n] = OpenFile(os.dup(n), "stdio", f"<fd {n}>")
@@ -71,6 +103,12 @@ class Host:
             self._close_host(of)
             raise _err(errno.EMFILE)
         self.fds[n] = of
+        return n
+
+    def lowest_free(self, lowest: int = 0) -> int:
+        n = lowest
+        while n in self.fds:
+            n += 1
         return n
 
     def get(self, gfd: int) -> OpenFile:
@@ -89,26 +127,67 @@ class Host:
     def close(self, gfd: int) -> None:
         self._close_host(self.fds.pop(gfd) if gfd in self.fds else self.get(gfd))
 
-    def dup(self, gfd: int, lowest: int = 0) -> int:
+    def _copy(self, of: OpenFile) -> OpenFile:
+        """A second descriptor for the same open file (offset, flags and position shared)."""
+        if of.sock is not None:
+            sock = socket.socket(fileno=os.dup(of.fd))
+            return OpenFile(sock.fileno(), of.kind, of.path, sock, nosigpipe=of.nosigpipe, dir=of.dir)
+        return OpenFile(os.dup(of.fd), of.kind, of.path, nosigpipe=of.nosigpipe, dir=of.dir)
+
+    def dup(self, gfd: int, lowest: int = 0, cloexec: bool = False) -> int:
+        """dup / F_DUPFD: the lowest free number >= ``lowest`` (EMFILE at the limit)."""
         of = self.get(gfd)
-        new = os.dup(of.fd)
-        sock = socket.socket(fileno=os.dup(new)) if of.sock is not None else None
-        if sock is not None:
-            os.close(new)
-            new = sock.fileno()
-        return self._install(OpenFile(new, of.kind, of.path, sock), lowest)
+        if self.lowest_free(lowest) >= self.fd_limit:
+            raise _err(errno.EMFILE)
+        new = self._copy(of)
+        new.cloexec = cloexec
+        return self._install(new, lowest)
+
+    def dup2(self, gfd: int, to: int) -> int:
+        """dup2: ``to`` becomes a copy of ``gfd``; whatever ``to`` was is closed first."""
+        of = self.get(gfd)
+        if to < 0 or to >= self.fd_limit:
+            raise _err(errno.EBADF)
+        if to == gfd:
+            return to
+        new = self._copy(of)
+        if to in self.fds:
+            self.close(to)
+        self.fds[to] = new
+        return to
 
     # ------------------------------------------------------------ paths
-    def _walk(self, path: str, follow_last: bool, no_symlinks: bool) -> tuple[int, str, str]:
-        """(parent dir fd, last name, guest path) for ``path``; caller closes the fd."""
+    def _base(self, at: int | None) -> list[str]:
+        """Components below the root of the directory a relative path starts from."""
+        if at is None:
+            return list(self.cwd)
+        of = self.get(at)
+        if of.kind != "dir":
+            raise _err(errno.ENOTDIR)
+        return [p for p in of.path.split("/") if p]
+
+    def _walk(self, path: str, follow_last: bool, no_symlinks: bool, at: int | None = None) -> Resolved:
+        """Resolve a guest path inside the root, one component at a time.
+
+        Every component is opened with O_NOFOLLOW from its parent's descriptor,
+        symlinks are read and expanded here (an absolute target restarts at the
+        root), and ``..`` never climbs above the root, so no host path outside
+        it is ever looked at.  ``at`` is a guest directory descriptor (None:
+        the working directory).  The caller closes ``parent``.
+        """
         if not path:
             raise _err(errno.ENOENT, path)
-        if len(path.encode()) >= PATH_MAX:
+        if len(os.fsencode(path)) >= PATH_MAX:
             raise _err(errno.ENAMETOOLONG, path)
-        parts = path.split("/")
-        names: list[str] = [] if path.startswith("/") else list(self.cwd)
-        todo = parts  # walk from the root through the cwd (which holds no symlinks), then these
+        bare = path.strip("/") == ""
+        names: list[str] = [] if path.startswith("/") else self._base(at)
+        todo = path.split("/")
         stack = [os.dup(self.root_fd)]
+
+        def here(name: str) -> Resolved:
+            full = names + ([name] if name != "." else [])
+            return Resolved(stack.pop(), name, "/" + "/".join(full), bare)
+
         try:
             for name in names:
                 stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
@@ -116,89 +195,322 @@ class Host:
             links = 0
             while todo:
                 name, todo = todo[0], todo[1:]
-                last = not todo
-                if len(name.encode()) > NAME_MAX:
+                last = all(p == "" for p in todo)
+                slash = last and bool(todo)          # "name/": it must be a directory
+                if len(os.fsencode(name)) > NAME_MAX:
                     raise _err(errno.ENAMETOOLONG, path)
                 if name in ("", "."):
                     if last:
-                        return stack.pop(), ".", "/" + "/".join(names)
+                        return here(".")
                     continue
                 if name == "..":
                     if len(stack) > 1:
                         os.close(stack.pop())
                         names.pop()
                     if last:
-                        return stack.pop(), ".", "/" + "/".join(names)
+                        return here(".")
                     continue
                 try:
                     st = os.stat(name, dir_fd=stack[-1], follow_symlinks=False)
                 except FileNotFoundError:
                     if last:
-                        return stack.pop(), name, "/" + "/".join(names + [name])
+                        return here(name)
                     raise
-                if stat.S_ISLNK(st.st_mode) and (not last or follow_last):
+                if stat.S_ISLNK(st.st_mode) and (not last or follow_last or slash):
                     if no_symlinks:
                         raise _err(errno.ELOOP, path)
                     links += 1
                     if links > MAXSYMLINKS:
                         raise _err(errno.ELOOP, path)
                     target = os.readlink(name, dir_fd=stack[-1])
+                    if not target:
+                        raise _err(errno.ENOENT, path)
                     if target.startswith("/"):
                         while len(stack) > 1:
                             os.close(stack.pop())
                         names = []
-                    todo = target.split("/") + todo
+                    todo = target.split("/") + (todo if not last else ([""] if slash else []))
                     continue
                 if stat.S_ISLNK(st.st_mode) and no_symlinks:
                     raise _err(errno.ELOOP, path)
-                if last:
-                    return stack.pop(), name, "/" + "/".join(names + [name])
+                if last and not (slash and not stat.S_ISDIR(st.st_mode)):
+                    return here(name)
                 if not stat.S_ISDIR(st.st_mode):
                     raise _err(errno.ENOTDIR, path)
                 stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                                      dir_fd=stack[-1]))
                 names.append(name)
-            return stack.pop(), ".", "/" + "/".join(names)
+            return here(".")
         finally:
             for fd in stack:
                 os.close(fd)
 
-    def open(self, path: str, flags: int, mode: int, no_symlinks: bool = False) -> int:
+    def open(self, path: str, flags: int, mode: int, no_symlinks: bool = False, at: int | None = None) -> int:
         """Open a guest path with host ``flags``; returns the guest fd."""
         # O_NOFOLLOW, and O_CREAT|O_EXCL, act on a final symlink itself (ELOOP /
         # EEXIST), never on its target: a dangling link is not created through
         excl = flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL
         follow = not flags & os.O_NOFOLLOW and not excl
-        parent, name, gpath = self._walk(path, follow_last=follow, no_symlinks=no_symlinks)
+        if self.lowest_free() >= self.fd_limit:
+            raise _err(errno.EMFILE)
+        r = self._walk(path, follow_last=follow, no_symlinks=no_symlinks, at=at)
         try:
-            fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=parent)
+            if r.bare and flags & os.O_CREAT:
+                raise _err(errno.EISDIR, path)
+            fd = os.open(r.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=r.parent)
         finally:
-            os.close(parent)
-        kind = "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
-        return self._install(OpenFile(fd, kind, gpath, cloexec=bool(flags & os.O_CLOEXEC)))
+            os.close(r.parent)
+        is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+        of = OpenFile(fd, "dir" if is_dir else "file", r.path, cloexec=bool(flags & os.O_CLOEXEC),
+                      dir=DirState() if is_dir else None)
+        return self._install(of)
 
-    def stat(self, path: str, follow: bool = True) -> os.stat_result:
-        parent, name, _ = self._walk(path, follow_last=follow, no_symlinks=False)
+    def stat(self, path: str, follow: bool = True, no_symlinks: bool = False,
+             at: int | None = None) -> os.stat_result:
+        r = self._walk(path, follow_last=follow, no_symlinks=no_symlinks, at=at)
         try:
-            return os.stat(name, dir_fd=parent, follow_symlinks=False)
+            return os.stat(r.name, dir_fd=r.parent, follow_symlinks=False)
         finally:
-            os.close(parent)
+            os.close(r.parent)
+
+    def access(self, path: str, mode: int, at: int | None = None, effective: bool = False) -> None:
+        r = self._walk(path, follow_last=True, no_symlinks=False, at=at)
+        try:
+            os.stat(r.name, dir_fd=r.parent, follow_symlinks=False)   # ENOENT first
+            if mode and not os.access(r.name, mode, dir_fd=r.parent, effective_ids=effective,
+                                      follow_symlinks=False):
+                raise _err(errno.EACCES, path)
+        finally:
+            os.close(r.parent)
+
+    def _changing(self, path: str, at: int | None, what: str) -> Resolved:
+        """Resolve a path whose last name is to be created, removed or renamed (never followed)."""
+        r = self._walk(path, follow_last=False, no_symlinks=False, at=at)
+        if r.bare:
+            os.close(r.parent)
+            raise _err(errno.EISDIR, path)     # lookup: a degenerate name cannot be changed
+        if r.name == "." and what != "mkdir":
+            os.close(r.parent)
+            raise _err(errno.EINVAL, path)
+        return r
+
+    def mkdir(self, path: str, mode: int, at: int | None = None) -> None:
+        r = self._changing(path, at, "mkdir")
+        try:
+            if r.name == ".":
+                raise _err(errno.EEXIST, path)
+            os.mkdir(r.name, mode, dir_fd=r.parent)
+        finally:
+            os.close(r.parent)
+
+    def unlink(self, path: str, at: int | None = None) -> None:
+        r = self._changing(path, at, "unlink")
+        try:
+            st = os.stat(r.name, dir_fd=r.parent, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                raise _err(errno.EPERM, path)     # Darwin unlink1: a directory is EPERM
+            os.unlink(r.name, dir_fd=r.parent)
+        finally:
+            os.close(r.parent)
+
+    def rmdir(self, path: str, at: int | None = None) -> None:
+        r = self._changing(path, at, "rmdir")
+        try:
+            if r.path == "/":
+                raise _err(errno.EBUSY, path)
+            os.rmdir(r.name, dir_fd=r.parent)
+        finally:
+            os.close(r.parent)
+
+    def rename(self, old: str, new: str, old_at: int | None = None, new_at: int | None = None) -> None:
+        a = self._changing(old, old_at, "rename")
+        try:
+            b = self._changing(new, new_at, "rename")
+            try:
+                os.rename(a.name, b.name, src_dir_fd=a.parent, dst_dir_fd=b.parent)
+            finally:
+                os.close(b.parent)
+        finally:
+            os.close(a.parent)
+
+    def link(self, old: str, new: str, follow: bool = False) -> None:
+        a = self._walk(old, follow_last=follow, no_symlinks=False)
+        try:
+            st = os.stat(a.name, dir_fd=a.parent, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                raise _err(errno.EPERM, old)       # no hard links to directories
+            b = self._changing(new, None, "link")
+            try:
+                os.link(a.name, b.name, src_dir_fd=a.parent, dst_dir_fd=b.parent, follow_symlinks=False)
+            finally:
+                os.close(b.parent)
+        finally:
+            os.close(a.parent)
+
+    def chdir(self, path: str) -> None:
+        r = self._walk(path, follow_last=True, no_symlinks=False)
+        try:
+            fd = os.open(r.name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=r.parent)
+            os.close(fd)
+        finally:
+            os.close(r.parent)
+        self.cwd = [p for p in r.path.split("/") if p]
+
+    def fchdir(self, gfd: int) -> None:
+        self.cwd = self._base(gfd)
+
+    def getpath(self, gfd: int) -> str:
+        """The guest path of an open file or directory (F_GETPATH): never a host path."""
+        of = self.get(gfd)
+        if of.kind not in ("file", "dir"):
+            raise _err(errno.EBADF)
+        return of.path
+
+    def read_dir(self, gfd: int, rewind: bool = False) -> DirState:
+        """The entries of a directory descriptor, listed once per pass: ".", "..", then by name.
+
+        The listing comes from the descriptor itself; ".." of the guest's root
+        is the root (as "/.." is "/" on a Mac), so nothing above it shows.
+        """
+        of = self.get(gfd)
+        if of.kind != "dir" or of.dir is None:
+            raise _err(errno.EINVAL)
+        if of.dir.entries is None or rewind:
+            st = os.fstat(of.fd)
+            if (st.st_dev, st.st_ino) == self.root_id or of.path == "/":
+                up = os.fstat(self.root_fd)
+            else:
+                up = os.stat("..", dir_fd=of.fd, follow_symlinks=False)
+            entries = [(".", st.st_ino, stat.S_IFDIR), ("..", up.st_ino, stat.S_IFDIR)]
+            for name in sorted(os.listdir(of.fd)):
+                try:
+                    est = os.stat(name, dir_fd=of.fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                entries.append((name, est.st_ino, stat.S_IFMT(est.st_mode)))
+            of.dir.entries = entries
+        return of.dir
 
     # ------------------------------------------------------------ file i/o
     def read(self, gfd: int, n: int) -> bytes:
         return os.read(self.get(gfd).fd, n)
 
     def write(self, gfd: int, data: bytes) -> int:
+        """Write; a broken pipe or socket is EPIPE (the host never raises SIGPIPE)."""
         of = self.get(gfd)
         if of.sock is not None:
             return of.sock.send(data, socket.MSG_NOSIGNAL)
         return os.write(of.fd, data)
 
+    def pread(self, gfd: int, n: int, offset: int) -> bytes:
+        return os.pread(self._seekable(gfd), n, offset)
+
+    def pwrite(self, gfd: int, data: bytes, offset: int) -> int:
+        return os.pwrite(self._seekable(gfd), data, offset)
+
+    def _seekable(self, gfd: int) -> int:
+        of = self.get(gfd)
+        if of.kind in ("socket", "pipe"):
+            raise _err(errno.ESPIPE)
+        return of.fd
+
     def fstat(self, gfd: int) -> os.stat_result:
         return os.fstat(self.get(gfd).fd)
 
     def lseek(self, gfd: int, offset: int, whence: int) -> int:
-        return os.lseek(self.get(gfd).fd, offset, whence)
+        of = self.get(gfd)
+        if of.kind == "dir" and of.dir is not None:   # a directory's offset is its entry index
+            pos = {os.SEEK_SET: 0, os.SEEK_CUR: of.dir.pos}.get(whence)
+            if pos is None or pos + offset < 0:
+                raise _err(errno.EINVAL)
+            of.dir.pos = pos + offset
+            if of.dir.pos == 0:
+                of.dir.entries = None                  # rewinddir: list afresh
+            return of.dir.pos
+        return os.lseek(of.fd, offset, whence)
+
+    def ftruncate(self, gfd: int, length: int) -> None:
+        of = self.get(gfd)
+        if of.kind != "file":
+            raise _err(errno.EINVAL)
+        os.ftruncate(of.fd, length)
+
+    def fsync(self, gfd: int) -> None:
+        of = self.get(gfd)
+        if of.kind in ("socket", "pipe"):
+            raise _err(errno.ENOTSUP)
+        os.fsync(of.fd)
+
+    def pipe(self) -> tuple[int, int]:
+        if self.lowest_free(self.lowest_free() + 1) >= self.fd_limit:
+            raise _err(errno.EMFILE)
+        r, w = os.pipe2(os.O_CLOEXEC)
+        return (self._install(OpenFile(r, "pipe", "<pipe>")), self._install(OpenFile(w, "pipe", "<pipe>")))
+
+    def get_flags(self, gfd: int) -> int:
+        """The host open-file status flags (O_ACCMODE, O_NONBLOCK, O_APPEND ...)."""
+        return fcntl.fcntl(self.get(gfd).fd, fcntl.F_GETFL)
+
+    def set_flags(self, gfd: int, flags: int) -> None:
+        fcntl.fcntl(self.get(gfd).fd, fcntl.F_SETFL, flags)
+
+    def set_nonblocking(self, gfd: int, on: bool) -> None:
+        os.set_blocking(self.get(gfd).fd, not on)
+
+    def set_cloexec(self, gfd: int, on: bool) -> None:
+        self.get(gfd).cloexec = on
+
+    def nread(self, gfd: int) -> int:
+        """Bytes that a read would return now (FIONREAD)."""
+        of = self.get(gfd)
+        if of.kind == "file":
+            return max(0, os.fstat(of.fd).st_size - os.lseek(of.fd, 0, os.SEEK_CUR))
+        if of.kind == "dir":
+            raise _err(errno.ENOTTY)
+        buf = fcntl.ioctl(of.fd, termios.FIONREAD, b"\0\0\0\0")
+        return int.from_bytes(buf, sys.byteorder, signed=True)
+
+    def nwrite(self, gfd: int) -> int:
+        """Bytes written to a socket and not yet sent (SIOCOUTQ)."""
+        buf = fcntl.ioctl(self._sock(gfd).fileno(), 0x5411, b"\0\0\0\0")
+        return int.from_bytes(buf, sys.byteorder, signed=True)
+
+    def isatty(self, gfd: int) -> bool:
+        return os.isatty(self.get(gfd).fd)
+
+    def winsize(self, gfd: int) -> bytes:
+        return fcntl.ioctl(self.get(gfd).fd, termios.TIOCGWINSZ, b"\0" * 8)
+
+    def sendfile(self, sock_gfd: int, file_gfd: int, offset: int, count: int) -> int:
+        """Send ``count`` bytes of a file from ``offset`` without moving its offset."""
+        f = self.get(file_gfd)
+        s = self._sock(sock_gfd)
+        return os.sendfile(s.fileno(), f.fd, offset, count)
+
+    def poll(self, items: list[tuple[int, int]], timeout_ms: int) -> list[int]:
+        """Host poll over guest descriptors: host revents per item (POLLNVAL for a closed one).
+
+        ``timeout_ms`` < 0 waits without limit.
+        """
+        p = select.poll()
+        wanted: dict[int, int] = {}
+        for gfd, events in items:
+            of = self.fds.get(gfd)
+            if of is not None:
+                wanted[of.fd] = wanted.get(of.fd, 0) | events
+        for fd, events in wanted.items():
+            p.register(fd, events)
+        got = dict(p.poll(None if timeout_ms < 0 else timeout_ms)) if wanted or timeout_ms else {}
+        if not wanted and timeout_ms > 0:
+            time.sleep(timeout_ms / 1000)
+        out = []
+        for gfd, events in items:
+            of = self.fds.get(gfd)
+            if of is None:
+                out.append(select.POLLNVAL)
+            else:
+                out.append(got.get(of.fd, 0) & (events | select.POLLERR | select.POLLHUP | select.POLLNVAL))
+        return out
 
     # ------------------------------------------------------------ sockets
     def socket(self, family: int, type_: int, proto: int) -> int:
@@ -223,9 +535,43 @@ class Host:
 
     def accept(self, gfd: int) -> tuple[int, int, tuple]:
         listener = self._sock(gfd)
+        if self.lowest_free() >= self.fd_limit:
+            raise _err(errno.EMFILE)
+        if not os.get_blocking(listener.fileno()):     # set by fcntl/ioctl behind Python's back
+            listener.setblocking(False)
         conn, addr = listener.accept()
-        conn.setblocking(listener.getblocking())  # Darwin: the new fd inherits O_NONBLOCK
+        # Darwin: the new fd inherits O_NONBLOCK (Linux's does not)
+        conn.setblocking(os.get_blocking(listener.fileno()))
         return self._install(OpenFile(conn.fileno(), "socket", "<socket>", conn)), conn.family, addr
+
+    def connect(self, gfd: int, addr: tuple) -> None:
+        s = self._sock(gfd)
+        err = s.connect_ex(addr)
+        if err:
+            raise _err(err)
+
+    def sockname(self, gfd: int, peer: bool = False) -> tuple[int, tuple]:
+        s = self._sock(gfd)
+        return s.family, (s.getpeername() if peer else s.getsockname())
+
+    def sock_type(self, gfd: int) -> int:
+        return self._sock(gfd).type
+
+    def recvfrom(self, gfd: int, n: int, flags: int) -> tuple[bytes, tuple | None]:
+        s = self._sock(gfd)
+        if s.type == socket.SOCK_STREAM:
+            return s.recv(n, flags), None
+        data, addr = s.recvfrom(n, flags)
+        return data, addr
+
+    def sendto(self, gfd: int, data: bytes, flags: int, addr: tuple | None) -> int:
+        s = self._sock(gfd)
+        if addr is None or s.type == socket.SOCK_STREAM:
+            return s.send(data, flags | socket.MSG_NOSIGNAL)
+        return s.sendto(data, flags | socket.MSG_NOSIGNAL, addr)
+
+    def shutdown(self, gfd: int, how: int) -> None:
+        self._sock(gfd).shutdown(how)
 
     def setsockopt(self, gfd: int, level: int, opt: int, value: bytes) -> None:
         self._sock(gfd).setsockopt(level, opt, value)
@@ -236,6 +582,67 @@ class Host:
     def set_nosigpipe(self, gfd: int, on: bool) -> None:
         self._sock(gfd)  # ENOTSOCK for a file, as for any socket option
         self.get(gfd).nosigpipe = on
+
+    # ------------------------------------------------------------ signals
+    def set_disposition(self, host_sig: int, ignore: bool) -> None:
+        """Ignore a host signal, or give back the disposition the emulator started with."""
+        if host_sig not in self._sig_saved:
+            self._sig_saved[host_sig] = signal.getsignal(host_sig)
+        signal.signal(host_sig, signal.SIG_IGN if ignore else self._sig_saved[host_sig])  # type: ignore[arg-type]
+
+    def set_blocked(self, host_sigs: set[int]) -> None:
+        """The host signal mask of this process (sigprocmask)."""
+        old = signal.pthread_sigmask(signal.SIG_SETMASK, host_sigs)
+        if self._mask_saved is None:
+            self._mask_saved = set(old)
+
+    def restore_signals(self) -> None:
+        """Give back every disposition and the mask as the emulator had them (tests, cleanup)."""
+        for sig, handler in self._sig_saved.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._sig_saved.clear()
+        if self._mask_saved is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask_saved)
+            self._mask_saved = None
+
+    def die(self, host_sig: int) -> None:
+        """End this process by ``host_sig``'s default action, as the guest's parent will see it."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        signal.signal(host_sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_sig})
+        os.kill(os.getpid(), host_sig)
+        os._exit(128 + host_sig)
+
+    # ------------------------------------------------------------ identity and limits
+    def ids(self) -> tuple[int, int, int, int]:
+        """(uid, euid, gid, egid) of this process."""
+        return os.getuid(), os.geteuid(), os.getgid(), os.getegid()
+
+    def rusage(self, children: bool) -> object:
+        return resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+
+    def getrlimit(self, res: int) -> tuple[int, int]:
+        if res in self.limits:
+            return self.limits[res]
+        return resource.getrlimit(res)
+
+    def setrlimit(self, res: int, soft: int, hard: int) -> None:
+        """Kept for the guest only: the emulator's own limits stay as they are."""
+        self.limits[res] = (soft, hard)
+
+    def cpu_count(self) -> int:
+        return os.cpu_count() or 1
+
+    def memsize(self) -> int:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+    def hostname(self) -> str:
+        return socket.gethostname()
+
+    def entropy(self, n: int) -> bytes:
+        return os.urandom(n)
 
     # ------------------------------------------------------------ processes
     def getpid(self) -> int:
@@ -259,7 +666,12 @@ class Host:
         # only the guest's own children: never reap another child of this host process
         if (pid > 0 and pid not in self.children) or (pid <= 0 and not self.children):
             raise _err(errno.ECHILD)
-        got, status, ru = os.wait4(pid, options)
+        try:
+            got, status, ru = os.wait4(pid, options)
+        except ChildProcessError:
+            # SIGCHLD ignored: the children were reaped for us, and wait4 says so
+            self.children.clear() if pid <= 0 else self.children.discard(pid)
+            raise
         if got:
             self.children.discard(got)
         return got, status, ru
@@ -275,3 +687,6 @@ class Host:
     # ------------------------------------------------------------ clock
     def time_ns(self) -> int:
         return time.time_ns()
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()

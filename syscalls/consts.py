@@ -114,10 +114,53 @@ SOCKOPTS: dict[tuple[int, int], tuple[str, int | None]] = {
     (SOL_SOCKET, 0x1004): ("SO_RCVLOWAT", socket.SO_RCVLOWAT),
     (SOL_SOCKET, 0x1007): ("SO_ERROR", socket.SO_ERROR),
     (SOL_SOCKET, 0x1008): ("SO_TYPE", socket.SO_TYPE),
+    (SOL_SOCKET, 0x80): ("SO_LINGER", socket.SO_LINGER),          # l_linger in 1/100 s ticks
+    (SOL_SOCKET, 0x1005): ("SO_SNDTIMEO", socket.SO_SNDTIMEO),      # Darwin timeval
+    (SOL_SOCKET, 0x1006): ("SO_RCVTIMEO", socket.SO_RCVTIMEO),
+    (SOL_SOCKET, 0x1080): ("SO_LINGER_SEC", socket.SO_LINGER),      # l_linger in seconds
+    (SOL_SOCKET, 0x1020): ("SO_NREAD", None),                       # bytes waiting (get only)
     (SOL_SOCKET, 0x1022): ("SO_NOSIGPIPE", None),
+    (SOL_SOCKET, 0x1024): ("SO_NWRITE", None),                      # bytes not yet sent (get only)
     (IPPROTO_TCP, 0x1): ("TCP_NODELAY", socket.TCP_NODELAY),
     (IPPROTO_TCP, 0x2): ("TCP_MAXSEG", socket.TCP_MAXSEG),
+    (IPPROTO_TCP, 0x10): ("TCP_KEEPALIVE", socket.TCP_KEEPIDLE),
+    (IPPROTO_TCP, 0x101): ("TCP_KEEPINTVL", socket.TCP_KEEPINTVL),
+    (IPPROTO_TCP, 0x102): ("TCP_KEEPCNT", socket.TCP_KEEPCNT),
+    (41, 27): ("IPV6_V6ONLY", socket.IPV6_V6ONLY),
 }
+# SOL_SOCKET options whose getsockopt value is the option's own bit (so_options & name), not 1
+SO_FLAG_OPTIONS = {0x1, 0x2, 0x4, 0x8, 0x10, 0x20, 0x100, 0x200}
+# send/recv flags -- bsd/sys/socket.h
+MSG_FLAGS = Bits("MSG flag", (
+    ("MSG_OOB", 0x1, socket.MSG_OOB),
+    ("MSG_PEEK", 0x2, socket.MSG_PEEK),
+    ("MSG_DONTROUTE", 0x4, socket.MSG_DONTROUTE),
+    ("MSG_EOR", 0x8, socket.MSG_EOR),
+    ("MSG_TRUNC", 0x10, socket.MSG_TRUNC),
+    ("MSG_CTRUNC", 0x20, socket.MSG_CTRUNC),
+    ("MSG_WAITALL", 0x40, socket.MSG_WAITALL),
+    ("MSG_DONTWAIT", 0x80, socket.MSG_DONTWAIT),
+    ("MSG_EOF", 0x100, None),
+    ("MSG_NOSIGNAL", 0x80000, None),        # we never let the host raise SIGPIPE
+))
+SHUT = {0: ("SHUT_RD", socket.SHUT_RD), 1: ("SHUT_WR", socket.SHUT_WR), 2: ("SHUT_RDWR", socket.SHUT_RDWR)}
+
+# ----------------------------------------------------------------- poll -- bsd/sys/poll.h, bit by bit
+POLL_BITS = Bits("poll event", (
+    ("POLLIN", 0x1, 0x1),
+    ("POLLPRI", 0x2, 0x2),
+    ("POLLOUT", 0x4, 0x4),          # = POLLWRNORM on Darwin
+    ("POLLERR", 0x8, 0x8),
+    ("POLLHUP", 0x10, 0x10),
+    ("POLLNVAL", 0x20, 0x20),
+    ("POLLRDNORM", 0x40, 0x40),
+    ("POLLRDBAND", 0x80, 0x80),
+    ("POLLWRBAND", 0x100, 0x200),
+    ("POLLEXTEND", 0x200, None),
+    ("POLLATTRIB", 0x400, None),
+    ("POLLNLINK", 0x800, None),
+    ("POLLWRITE", 0x1000, None),
+))
 
 # ----------------------------------------------------------------- signals -- bsd/sys/signal.h
 SIGNALS: dict[int, str] = {
@@ -139,6 +182,34 @@ def signal_to_host(darwin: int) -> int:
     if host is None:
         raise DarwinError("EINVAL", f"signal {darwin} has no host twin")
     return int(host)
+
+
+# default actions (bsd/sys/signalvar.h sigprop): the signals whose default is to do nothing
+SIG_DEFAULT_IGNORE = {16, 19, 20, 23, 28, 29}          # SIGURG SIGCONT SIGCHLD SIGIO SIGWINCH SIGINFO
+SIG_DEFAULT_STOP = {17, 18, 21, 22}                    # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
+SIG_CANT_CATCH = {9, 17}                               # SIGKILL, SIGSTOP
+NSIG = 32
+SIG_DFL, SIG_IGN = 0, 1
+SIGPROCMASK_HOW = {1: ("SIG_BLOCK", signal.SIG_BLOCK), 2: ("SIG_UNBLOCK", signal.SIG_UNBLOCK),
+                   3: ("SIG_SETMASK", signal.SIG_SETMASK)}
+SA_FLAGS = Bits("SA flag", (
+    ("SA_ONSTACK", 0x1, None), ("SA_RESTART", 0x2, None), ("SA_RESETHAND", 0x4, None),
+    ("SA_NOCLDSTOP", 0x8, None), ("SA_NODEFER", 0x10, None), ("SA_NOCLDWAIT", 0x20, None),
+    ("SA_SIGINFO", 0x40, None),
+))
+SA_USERSPACE_MASK = 0x7F
+SA_NOCLDWAIT = 0x20
+
+
+def sigset_to_host(mask: int) -> set[int]:
+    """Host signal numbers for a Darwin sigset_t (bit n-1 = signal n)."""
+    out = set()
+    for n in range(1, NSIG):
+        if mask & (1 << (n - 1)) and n not in SIG_CANT_CATCH:
+            name = SIGNALS[n]
+            if hasattr(signal, name):
+                out.add(int(getattr(signal, name)))
+    return out
 
 
 def signal_from_host(host: int) -> int:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from syscalls.errno import DARWIN_ERRNO, DarwinError, from_host
 from syscalls.kinds import MASK64, Fd, Kind, Memory
+from syscalls.sigstate import SignalState
 
 if TYPE_CHECKING:
     from emu.host import Host
@@ -60,9 +61,34 @@ class Syscall:
     note: str = ""
 
 
+class VirtualMemory(Protocol):
+    """The guest's address space, as mmap/munmap/mprotect change it (emu/machine.py provides it).
+
+    Addresses and sizes are multiples of ``page``; ``prot`` is Darwin's
+    PROT_* bits (READ 1, WRITE 2, EXEC 4), which are also Unicorn's.
+    ``map`` gives zero-filled memory over a range ``regions`` shows free;
+    ``unmap`` and ``protect`` may span several regions and holes.
+    """
+
+    page: int
+
+    def regions(self) -> list[tuple[int, int, int]]: ...   # (start, end exclusive, prot), sorted
+    def map(self, addr: int, size: int, prot: int) -> None: ...
+    def unmap(self, addr: int, size: int) -> None: ...
+    def protect(self, addr: int, size: int, prot: int) -> None: ...
+
+
+class GuestKilled(Exception):
+    """The guest process ends by a signal's default action (``signal`` is Darwin's number)."""
+
+    def __init__(self, signal: int) -> None:
+        super().__init__(signal)
+        self.signal = signal
+
+
 @dataclass
 class Kernel:
-    """What a handler may use: the Host and guest memory; nothing else."""
+    """What a handler may use: the Host, guest memory, and this process's signal state."""
 
     host: Host
     mem: Memory
@@ -71,6 +97,31 @@ class Kernel:
     strict: bool = False
     where: Callable[[], str] = lambda: ""   # "pc sym+off (file:line)" for reports
     reported: set[int] = field(default_factory=set)
+    vm: VirtualMemory | None = None         # None: mmap and kin answer ENOSYS
+    signals: SignalState = field(default_factory=SignalState)
+    # how this process dies by a signal: None = the Host ends it at once (os.kill on
+    # itself); a Machine may instead raise GuestKilled here and exit by the signal itself
+    on_fatal_signal: Callable[[int], None] | None = None
+
+    def raise_signal(self, sig: int) -> None:
+        """A signal this process's own syscall generated (SIGPIPE on a broken pipe, kill(getpid())).
+
+        Ignored and blocked signals do nothing (a blocked one stays pending);
+        a guest handler is recorded, not entered; a stop signal stops the host
+        process; anything else ends the process as the default action does.
+        """
+        from syscalls.consts import signal_to_host
+        effect = self.signals.effect(sig)
+        if effect == "blocked":
+            self.signals.pending.add(sig)
+        elif effect == "handler":
+            self.signals.undelivered.append(sig)
+        elif effect == "stop":
+            self.host.kill(self.host.getpid(), signal_to_host(sig))
+        elif effect == "kill":
+            if self.on_fatal_signal is not None:
+                self.on_fatal_signal(sig)
+            self.host.die(signal_to_host(sig))
 
     def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]:
         """Run syscall ``num`` with x0..x7 = ``regs``: returns (x0, x1, carry)."""
@@ -123,4 +174,4 @@ def _sext32(v: int) -> int:
 
 
 # numbers of socket calls, for EOPNOTSUPP (102) vs ENOTSUP (45)
-SOCKET_CALLS = {27, 28, 29, 30, 31, 32, 97, 98, 104, 105, 106, 118, 133, 134, 135, 403, 404, 409}
+SOCKET_CALLS = {27, 28, 29, 30, 31, 32, 97, 98, 104, 105, 106, 118, 133, 134, 135, 403, 404, 409, 413}

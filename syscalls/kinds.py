@@ -126,3 +126,25 @@ class InBuf(Kind):        # bytes the guest passes in; length in register ``len_
     def show(self, value):
         shown = value[:32]
         return repr(shown)[1:] + ("..." if len(value) > 32 else "")
+
+
+class DirFd(Int):         # the dirfd of an *at() call: AT_FDCWD (-2) decodes to None
+    def decode(self, regs, i, mem):
+        v = s32(regs[i])
+        return None if v == -2 else v
+
+    def show(self, value):
+        return "AT_FDCWD" if value is None else str(value)
+
+
+class ULong(Kind):        # u_long (an ioctl request): one 64-bit register, unsigned
+    def decode(self, regs, i, mem):
+        return regs[i] & MASK64
+
+    def show(self, value):
+        return hex(value)
+
+
+class Long(Kind):         # C long (fcntl's arg): one 64-bit register, signed
+    def decode(self, regs, i, mem):
+        return s64(regs[i])

@@ -1,10 +1,19 @@
-"""Process syscalls: exit, fork, wait4, getpid, getppid, kill."""
+"""Process syscalls: exit, fork, wait4, getpid, getppid, kill, ids, getrusage.
+
+Owns: fork's x0/x1 pair, wait4's status words (Darwin signal numbers),
+struct rusage (ru_maxrss in bytes), and kill: a signal for this process
+itself takes the guest's own action (kernel.raise_signal); one for another
+guest process is a real host signal (its host disposition mirrors its
+guest's, signals.py).
+"""
 
 from __future__ import annotations
 
 import struct
 
-from syscalls.consts import WAIT_OPTIONS, signal_to_host, wait_status_from_host
+from syscalls.consts import NSIG, WAIT_OPTIONS, signal_to_host, wait_status_from_host
+from syscalls.consts_sys import RUSAGE_CHILDREN, RUSAGE_SELF
+from syscalls.errno import DarwinError
 from syscalls.kernel import GuestExit, Kernel, Ret
 
 RUSAGE_SIZE = 144
@@ -57,5 +66,32 @@ def sys_getppid(k: Kernel) -> Ret:
 
 
 def sys_kill(k: Kernel, pid: int, sig: int, posix: int) -> Ret:
+    if sig < 0 or sig >= NSIG:
+        raise DarwinError("EINVAL", f"signal {sig}")
+    if pid == k.host.getpid() and sig != 0:
+        k.raise_signal(sig)        # the guest's own action, even for SIGEMT/SIGINFO (no host twin)
+        return Ret(0)
     k.host.kill(pid, signal_to_host(sig))
     return Ret(0)
+
+
+def sys_getuid(k: Kernel) -> Ret:
+    return Ret(k.host.ids()[0])
+
+
+def sys_geteuid(k: Kernel) -> Ret:
+    return Ret(k.host.ids()[1])
+
+
+def sys_getgid(k: Kernel) -> Ret:
+    return Ret(k.host.ids()[2])
+
+
+def sys_getegid(k: Kernel) -> Ret:
+    return Ret(k.host.ids()[3])
+
+
+def sys_getrusage(k: Kernel, who: int, buf: int) -> Ret:
+    if who not in (RUSAGE_SELF, RUSAGE_CHILDREN):
+        raise DarwinError("EINVAL", f"who {who}")
+    return Ret(0, writes=[(buf, pack_rusage(k.host.rusage(children=who == RUSAGE_CHILDREN)))])

@@ -109,3 +109,46 @@ def describe_sockaddr(raw: bytes) -> str:
 
 # struct timeval -- bsd/sys/_types/_timeval.h: int64 tv_sec, int32 tv_usec, 4 bytes pad
 TIMEVAL = struct.Struct("<qi4x")
+
+
+def pack_timeval(sec: int, usec: int) -> bytes:
+    return TIMEVAL.pack(sec, usec)
+
+
+def unpack_timeval(raw: bytes) -> tuple[int, int]:
+    """(tv_sec, tv_usec) of a Darwin timeval: int64 then int32 (darwin-abi.md 3.5)."""
+    sec, usec = TIMEVAL.unpack(raw[:16].ljust(16, b"\0"))
+    return sec, usec
+
+
+# struct direntry -- bsd/sys/dirent.h (getdirentries64): 8 d_ino, 8 d_seekoff, 2 d_reclen,
+# 2 d_namlen, 1 d_type, then the name and its NUL; records 8-byte rounded as DIRENT64_LEN
+DIRENTRY_HEAD = struct.Struct("<QQHHB")
+
+
+def direntry_len(namlen: int) -> int:
+    """DIRENT64_LEN(n) = (sizeof(struct direntry) + n - 1023 + 7) & ~7 = (n + 32) & ~7."""
+    return (namlen + 32) & ~7
+
+
+def pack_direntry(ino: int, seekoff: int, name: bytes, dtype: int) -> bytes:
+    reclen = direntry_len(len(name))
+    rec = DIRENTRY_HEAD.pack(ino, seekoff, reclen, len(name), dtype) + name + b"\0"
+    return rec.ljust(reclen, b"\0")
+
+
+# struct pollfd -- bsd/sys/poll.h: int32 fd, int16 events, int16 revents
+POLLFD = struct.Struct("<ihh")
+# struct iovec -- bsd/sys/_types/_iovec_t.h: void *iov_base, size_t iov_len
+IOVEC = struct.Struct("<QQ")
+# struct __sigaction (in, 24 bytes) and struct sigaction (out, 16 bytes) -- bsd/sys/signal.h
+SIGACTION_IN = struct.Struct("<QQIi")
+SIGACTION_OUT = struct.Struct("<QIi")
+# struct rlimit -- bsd/sys/resource.h
+RLIMIT = struct.Struct("<QQ")
+# struct linger -- bsd/sys/socket.h
+LINGER = struct.Struct("<ii")
+# struct sf_hdtr -- bsd/sys/socket.h: headers, hdr_cnt, trailers, trl_cnt
+SF_HDTR = struct.Struct("<Qi4xQi4x")
+# struct timezone -- bsd/sys/time.h
+TIMEZONE = struct.Struct("<ii")

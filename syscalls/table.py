@@ -4,14 +4,16 @@ Numbers and prototypes are those of xnu ``bsd/kern/syscalls.master``
 (checked in tests/test_syscall_table.py).  This file and consts.py are the
 only places that spell Darwin syscall numbers.  ``_nocancel`` twins share
 their base call's handler (they differ only as pthread cancellation points).
+A row's ``note`` says where the emulation knowingly differs from macOS;
+``python -m syscalls.table`` prints the table as Markdown.
 """
 
 from __future__ import annotations
 
-from syscalls import fs, net, proc
+from syscalls import dirs, fds, fs, iov, mem, net, proc, signals, sysinfo
 from syscalls.consts import describe_open_flags
 from syscalls.kernel import Syscall
-from syscalls.kinds import INT_MAX, MASK32, CStr, Fd, Flags, InBuf, Int, Off, Ptr, Size, UInt
+from syscalls.kinds import INT_MAX, MASK32, CStr, DirFd, Fd, Flags, InBuf, Int, Long, Off, Ptr, Size, UInt, ULong
 from syscalls.structs import SOCKADDR_MAX
 
 _open_flags = Flags(describe_open_flags)
@@ -20,48 +22,127 @@ _sockaddr = InBuf(2, len_mask=MASK32, limit=SOCKADDR_MAX, over="ENAMETOOLONG")
 # sooptcopyin copies in only what the option needs (at most a timeval or linger here)
 _optval = InBuf(4, len_mask=MASK32, limit=64, over=None)
 
+_PATHS = "paths resolve inside --root (its / is the guest's /), one component at a time"
+_HANDLERS = ("a guest handler (a function pointer) is recorded and read back, never entered; "
+             "SIG_IGN is mirrored to the host process, SIG_DFL and handlers act as the default")
+
 SYSCALLS: dict[int, Syscall] = {
     1: Syscall("exit", "void", (Int(),), proc.sys_exit),
-    2: Syscall("fork", "int", (), proc.sys_fork),
+    2: Syscall("fork", "int", (), proc.sys_fork, "a real host fork; the child goes on emulating"),
     3: Syscall("read", "ssize", (Fd(), Ptr(), Size()), fs.sys_read),
-    4: Syscall("write", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size()), fs.sys_write),
-    5: Syscall("open", "int", (CStr(), _open_flags, Int()), fs.sys_open),
+    4: Syscall("write", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size()), fs.sys_write,
+               "a broken pipe or socket raises the guest's SIGPIPE (signals.py)"),
+    5: Syscall("open", "int", (CStr(), _open_flags, Int()), fs.sys_open,
+               _PATHS + "; O_SHLOCK/O_EXLOCK take no lock; O_SYMLINK/O_EXEC are EINVAL"),
     6: Syscall("close", "int", (Fd(),), fs.sys_close),
-    7: Syscall("wait4", "int", (Int(), Ptr(), Int(), Ptr()), proc.sys_wait4),
-    20: Syscall("getpid", "int", (), proc.sys_getpid),
+    7: Syscall("wait4", "int", (Int(), Ptr(), Int(), Ptr()), proc.sys_wait4,
+               "only the guest's own children; process groups (pid 0, < -1) act as -1"),
+    9: Syscall("link", "int", (CStr(), CStr()), dirs.sys_link, "does not follow a final symlink"),
+    10: Syscall("unlink", "int", (CStr(),), dirs.sys_unlink),
+    12: Syscall("chdir", "int", (CStr(),), dirs.sys_chdir, "the cwd is kept as a path below the root"),
+    13: Syscall("fchdir", "int", (Fd(),), dirs.sys_fchdir),
+    20: Syscall("getpid", "int", (), proc.sys_getpid, "the host pid of this emulating process"),
+    24: Syscall("getuid", "int", (), proc.sys_getuid, "the host's ids, as stat's st_uid shows them"),
+    25: Syscall("geteuid", "int", (), proc.sys_geteuid),
+    29: Syscall("recvfrom", "int", (Fd(), Ptr(), Size(), Int(), Ptr(), Ptr()), net.sys_recvfrom),
     30: Syscall("accept", "int", (Fd(), Ptr(), Ptr()), net.sys_accept),
-    37: Syscall("kill", "int", (Int(), Int(), Int()), proc.sys_kill),
+    31: Syscall("getpeername", "int", (Fd(), Ptr(), Ptr()), net.sys_getpeername),
+    32: Syscall("getsockname", "int", (Fd(), Ptr(), Ptr()), net.sys_getsockname),
+    33: Syscall("access", "int", (CStr(), Int()), fs.sys_access),
+    37: Syscall("kill", "int", (Int(), Int(), Int()), proc.sys_kill,
+                "only the guest's own fork tree; to itself, the guest's own action; SIGPIPE sent "
+                "to another guest process is ignored there (the host ignores SIGPIPE)"),
     39: Syscall("getppid", "int", (), proc.sys_getppid),
+    41: Syscall("dup", "int", (UInt(),), fds.sys_dup),
+    42: Syscall("pipe", "int", (), fds.sys_pipe, "PIPE_BUF and capacity are the host's"),
+    43: Syscall("getegid", "int", (), proc.sys_getegid),
+    46: Syscall("sigaction", "int", (Int(), Ptr(), Ptr()), signals.sys_sigaction, _HANDLERS),
+    47: Syscall("getgid", "int", (), proc.sys_getgid),
+    48: Syscall("sigprocmask", "int", (Int(), Ptr(), Ptr()), signals.sys_sigprocmask,
+                "the mask is also the host process's mask"),
+    54: Syscall("ioctl", "int", (Fd(), ULong(), Ptr()), fds.sys_ioctl,
+                "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, TIOCGWINSZ; anything else ENOTTY"),
+    73: Syscall("munmap", "int", (Ptr(), Size()), mem.sys_munmap),
+    74: Syscall("mprotect", "int", (Ptr(), Size(), Int()), mem.sys_mprotect),
+    90: Syscall("dup2", "int", (UInt(), UInt()), fds.sys_dup2),
+    92: Syscall("fcntl", "int", (Fd(), Int(), Long()), fds.sys_fcntl,
+                "F_DUPFD(_CLOEXEC) F_GETFD F_SETFD F_GETFL F_SETFL F_GETPATH (the guest path) F_NOCACHE "
+                "F_FULLFSYNC F_SETNOSIGPIPE F_GETNOSIGPIPE; locks are EINVAL"),
+    93: Syscall("select", "int", (Int(), Ptr(), Ptr(), Ptr(), Ptr()), fds.sys_select),
+    95: Syscall("fsync", "int", (Fd(),), iov.sys_fsync),
     97: Syscall("socket", "int", (Int(), Int(), Int()), net.sys_socket),
+    98: Syscall("connect", "int", (Fd(), _sockaddr, UInt()), net.sys_connect),
     104: Syscall("bind", "int", (Fd(), _sockaddr, UInt()), net.sys_bind),
     105: Syscall("setsockopt", "int", (Fd(), Int(), Int(), _optval, UInt()), net.sys_setsockopt),
     106: Syscall("listen", "int", (Fd(), Int()), net.sys_listen),
+    116: Syscall("gettimeofday", "int", (Ptr(), Ptr(), Ptr()), sysinfo.sys_gettimeofday,
+                 "*tz is always UTC; *mach_absolute_time counts 24 MHz ticks of the host's monotonic clock"),
+    117: Syscall("getrusage", "int", (Int(), Ptr()), proc.sys_getrusage),
+    118: Syscall("getsockopt", "int", (Fd(), Int(), Int(), Ptr(), Ptr()), net.sys_getsockopt),
+    120: Syscall("readv", "ssize", (Fd(), Ptr(), UInt()), iov.sys_readv),
+    121: Syscall("writev", "ssize", (Fd(), Ptr(), UInt()), iov.sys_writev),
+    128: Syscall("rename", "int", (CStr(), CStr()), dirs.sys_rename),
+    133: Syscall("sendto", "int", (Fd(), InBuf(2, limit=INT_MAX), Size(), Int(), Ptr(), UInt()), net.sys_sendto),
+    134: Syscall("shutdown", "int", (Fd(), Int()), net.sys_shutdown),
+    136: Syscall("mkdir", "int", (CStr(), Int()), dirs.sys_mkdir),
+    137: Syscall("rmdir", "int", (CStr(),), dirs.sys_rmdir),
+    153: Syscall("pread", "ssize", (Fd(), Ptr(), Size(), Off()), iov.sys_pread),
+    154: Syscall("pwrite", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size(), Off()), iov.sys_pwrite),
+    194: Syscall("getrlimit", "int", (UInt(), Ptr()), sysinfo.sys_getrlimit),
+    195: Syscall("setrlimit", "int", (UInt(), Ptr()), sysinfo.sys_setrlimit,
+                 "RLIMIT_NOFILE is the guest's descriptor limit; the others are kept for the guest "
+                 "and not applied to the emulator"),
+    197: Syscall("mmap", "ssize", (Ptr(), Size(), Int(), Int(), Int(), Off()), mem.sys_mmap,
+                 "anonymous, or a private copy of a file; a writable MAP_SHARED file is ENOTSUP; "
+                 "needs Kernel.vm from the Machine (ENOSYS without it)"),
     199: Syscall("lseek", "ssize", (Fd(), Off(), Int()), fs.sys_lseek),
-    338: Syscall("stat64", "int", (CStr(), Ptr()), fs.sys_stat64),
+    201: Syscall("ftruncate", "int", (Fd(), Off()), iov.sys_ftruncate),
+    202: Syscall("sysctl", "int", (Ptr(), UInt(), Ptr(), Ptr(), Ptr(), Size()), sysinfo.sys_sysctl,
+                 "read-only: kern.ostype/osrelease/version/osversion/argmax/maxproc/maxfiles(perproc)/"
+                 "hostname, hw.machine/model/ncpu/byteorder/pagesize/memsize, and name2oid for those"),
+    230: Syscall("poll", "int", (Ptr(), UInt(), Int()), fds.sys_poll),
+    337: Syscall("sendfile", "int", (Fd(), Fd(), Off(), Ptr(), Ptr(), Int()), net.sys_sendfile),
+    338: Syscall("stat64", "int", (CStr(), Ptr()), fs.sys_stat64,
+                 "st_birthtime is the ctime; st_flags and st_gen are 0"),
     339: Syscall("fstat64", "int", (Fd(), Ptr()), fs.sys_fstat64),
     340: Syscall("lstat64", "int", (CStr(), Ptr()), fs.sys_lstat64),
+    344: Syscall("getdirentries64", "ssize", (Fd(), Ptr(), Size(), Ptr()), dirs.sys_getdirentries64,
+                 "'.', '..', then names in byte order; d_seekoff is the next entry's index; "
+                 "'..' of the root is the root"),
+    463: Syscall("openat", "int", (DirFd(), CStr(), _open_flags, Int()), fs.sys_openat,
+                 "a directory descriptor stands for the guest path it was opened with"),
+    465: Syscall("renameat", "int", (DirFd(), CStr(), DirFd(), CStr()), dirs.sys_renameat),
+    470: Syscall("fstatat64", "int", (DirFd(), CStr(), Ptr(), Int()), fs.sys_fstatat64,
+                 "AT_FDONLY is ENOTSUP"),
+    472: Syscall("unlinkat", "int", (DirFd(), CStr(), Int()), dirs.sys_unlinkat),
+    475: Syscall("mkdirat", "int", (DirFd(), CStr(), Int()), dirs.sys_mkdirat),
+    500: Syscall("getentropy", "int", (Ptr(), Size()), sysinfo.sys_getentropy),
 }
 
 
-_NOCANCEL = {396: 3, 397: 4, 398: 5, 399: 6, 400: 7, 404: 30}
-for _num, _base in _NOCANCEL.items():
+NOCANCEL = {396: 3, 397: 4, 398: 5, 399: 6, 400: 7, 403: 29, 404: 30, 406: 92, 407: 93, 408: 95, 409: 98,
+            411: 120, 412: 121, 413: 133, 414: 153, 415: 154, 417: 230, 464: 463}
+for _num, _base in NOCANCEL.items():
     _row = SYSCALLS[_base]
-    SYSCALLS[_num] = Syscall(_row.name + "_nocancel", _row.ret, _row.args, _row.handler)
+    SYSCALLS[_num] = Syscall(_row.name + "_nocancel", _row.ret, _row.args, _row.handler, _row.note)
+SYSCALLS = dict(sorted(SYSCALLS.items()))
 
 # Names of calls with no handler yet, so an ENOSYS report can say what was asked.
 NAMES: dict[int, str] = {
-    9: "link", 10: "unlink", 12: "chdir", 13: "fchdir", 24: "getuid", 25: "geteuid", 27: "recvmsg",
-    28: "sendmsg", 29: "recvfrom", 31: "getpeername", 32: "getsockname", 33: "access", 41: "dup",
-    42: "pipe", 43: "getegid", 46: "sigaction", 47: "getgid", 48: "sigprocmask", 53: "sigaltstack",
-    54: "ioctl", 57: "symlink", 58: "readlink", 59: "execve", 60: "umask", 73: "munmap", 74: "mprotect",
-    90: "dup2", 92: "fcntl", 93: "select", 95: "fsync", 98: "connect", 116: "gettimeofday",
-    117: "getrusage", 118: "getsockopt", 120: "readv", 121: "writev", 128: "rename", 133: "sendto",
-    134: "shutdown", 136: "mkdir", 137: "rmdir", 153: "pread", 154: "pwrite", 188: "stat", 189: "fstat",
-    190: "lstat", 194: "getrlimit", 195: "setrlimit", 197: "mmap", 201: "ftruncate", 202: "sysctl",
-    230: "poll", 337: "sendfile", 344: "getdirentries64", 403: "recvfrom_nocancel",
-    406: "fcntl_nocancel", 407: "select_nocancel", 408: "fsync_nocancel", 409: "connect_nocancel",
-    411: "readv_nocancel", 412: "writev_nocancel", 413: "sendto_nocancel", 414: "pread_nocancel",
-    415: "pwrite_nocancel", 417: "poll_nocancel", 463: "openat", 464: "openat_nocancel",
-    465: "renameat", 470: "fstatat64", 472: "unlinkat", 475: "mkdirat", 500: "getentropy",
+    27: "recvmsg", 28: "sendmsg", 53: "sigaltstack", 57: "symlink", 58: "readlink", 59: "execve",
+    60: "umask", 188: "stat", 189: "fstat", 190: "lstat",
 }
 NAMES.update({num: row.name for num, row in SYSCALLS.items()})
+
+
+def markdown() -> str:
+    """The table as Markdown: number, name, arguments, known differences from macOS."""
+    lines = ["| # | call | arguments | differences from macOS |", "|---|---|---|---|"]
+    for num, row in SYSCALLS.items():
+        args = ", ".join(type(a).__name__ for a in row.args) or "—"
+        lines.append(f"| {num} | {row.name} | {args} | {row.note or '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -535,3 +535,59 @@ def test_restart_on_the_same_port_right_away(site: Path) -> None:
         assert second.get("/hello.txt")[0] == 200
     finally:
         second.stop()
+
+
+# ---------------------------------------------------------------- large files
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to watch memory")
+def test_one_gib_file_streams_with_constant_memory(tmp_path: Path) -> None:
+    (tmp_path / "www").mkdir()
+    big = tmp_path / "www" / "big.bin"
+    with big.open("wb") as f:        # sparse: 1 GiB of zeros and a marker at the end
+        f.seek((1 << 30) - 8)
+        f.write(b"THE-END!")
+    server = Server(root=tmp_path)
+    peak = 0
+    try:
+        with server.connect(timeout=60) as s:
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(65536)
+            head, _, rest = head.partition(b"\r\n\r\n")
+            assert b"Content-Length: 1073741824" in head
+            got, tail = len(rest), rest[-8:]
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+                tail = (tail + chunk)[-8:]
+                if got % (64 << 20) < len(chunk):
+                    peak = max([peak] + [_rss_kib(p) for p in _descendants(server.proc.pid)])
+    finally:
+        server.stop()
+    assert got == 1 << 30 and tail == b"THE-END!"
+    assert 0 < peak < 400 * 1024, f"a child grew to {peak} KiB while sending 1 GiB"
