@@ -50,6 +50,7 @@
 .equ SYS_gettimeofday, 116  // int gettimeofday(struct timeval *tp, struct timezone *tz, uint64_t *abs)
 .equ SYS_lseek,      199    // off_t lseek(int fd, off_t off, int whence)
 .equ SYS_poll,       230    // int poll(struct pollfd *fds, u_int n, int timeout_ms)
+.equ SYS_sendfile,   337    // int sendfile(int fd, int s, off_t off, off_t *len, struct sf_hdtr *hdtr, int flags)
 .equ SYS_fstat64,    339    // int fstat64(int fd, struct stat64 *sb)
 .equ SYS_getdirentries64, 344 // ssize_t getdirentries64(int fd, void *buf, size_t n, off_t *basep)
 .equ SYS_openat,     463    // int openat(int dirfd, const char *path, int flags, int mode)
@@ -1792,20 +1793,54 @@ format_part_head:
     ret
 
 // --- send_file_range --------------------------------------------------------
-// Stream COUNT bytes of a file from OFFSET to the client, IO_SIZE at a time
-// (never the whole file in memory); counts them in REQ_SENT.  Nothing is
-// sent for HEAD.
+// Send COUNT bytes of a file from OFFSET to the client and count them in
+// REQ_SENT; nothing for HEAD.  sendfile(2) moves the bytes inside the
+// kernel; where it is refused (not a socket it can use), a read/write loop
+// of IO_SIZE chunks does the same.  Either way the file is never held whole
+// in memory.
 //   in:  x0 = file, x1 = offset, x2 = count, x19 = client
 //   out: carry set = failed (client gone, read error)   clobbers: x0-x17
 send_file_range:
-    stp     x29, x30, [sp, #-48]!
+    stp     x29, x30, [sp, #-64]!
     mov     x29, sp
     stp     x20, x21, [sp, #16]
-    str     x22, [sp, #32]
+    stp     x22, x23, [sp, #32]
     ldr     x9, [x28, #REQ_NO_BODY]
     cbnz    x9, Lsend_file_range_ok
     mov     x20, x0                      // file
+    mov     x21, x1                      // offset
     mov     x22, x2                      // left to send
+    mov     x23, x1                      // where we started
+Lsend_file_range_sendfile:
+    cbz     x22, Lsend_file_range_ok
+    str     x22, [sp, #48]               // *len in: bytes wanted; out: bytes sent
+    mov     x0, x20
+    mov     x1, x19
+    mov     x2, x21
+    add     x3, sp, #48
+    mov     x4, #0                       // no header/trailer iovecs
+    mov     x5, #0
+    SYSCALL SYS_sendfile
+    ldr     x9, [sp, #48]
+    b.cc    Lsend_file_range_sent
+    cmp     x0, #EINTR                   // interrupted or would block: *len says what went
+    b.eq    Lsend_file_range_sent
+    cmp     x0, #EAGAIN
+    b.eq    Lsend_file_range_sent
+    cmp     x21, x23
+    b.ne    Lsend_file_range_fail        // failed half-way: the client is gone
+    b       Lsend_file_range_copy        // refused outright: copy by hand
+Lsend_file_range_sent:
+    cbz     x9, Lsend_file_range_short   // nothing more: the file shrank under us
+    add     x21, x21, x9
+    sub     x22, x22, x9
+    ldr     x10, [x28, #REQ_SENT]
+    add     x10, x10, x9
+    str     x10, [x28, #REQ_SENT]
+    b       Lsend_file_range_sendfile
+Lsend_file_range_copy:
+    mov     x0, x20
+    mov     x1, x21
     mov     x2, #SEEK_SET
     SYSCALL SYS_lseek
     b.cs    Lsend_file_range_done
@@ -1818,7 +1853,7 @@ Lsend_file_range_loop:
     csel    x2, x22, x2, lo
     SYSCALL SYS_read
     b.cs    Lsend_file_range_done
-    cbz     x0, Lsend_file_range_short   // the file shrank under us
+    cbz     x0, Lsend_file_range_short
     mov     x21, x0
     mov     x2, x0
     mov     x0, x19
@@ -1833,14 +1868,15 @@ Lsend_file_range_loop:
 Lsend_file_range_short:
     mov     x9, #1                       // Content-Length was a promise: close to show it broke
     str     x9, [x28, #REQ_CLOSE]
+Lsend_file_range_fail:
     SET_CARRY
     b       Lsend_file_range_done
 Lsend_file_range_ok:
     CLEAR_CARRY
 Lsend_file_range_done:
     ldp     x20, x21, [sp, #16]
-    ldr     x22, [sp, #32]
-    ldp     x29, x30, [sp], #48
+    ldp     x22, x23, [sp, #32]
+    ldp     x29, x30, [sp], #64
     ret
 
 // --- send_redirect ----------------------------------------------------------
