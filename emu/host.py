@@ -658,6 +658,12 @@ class Host:
         if pid == 0:
             self.children = set()
             self.ancestry = self.ancestry + [parent]
+            # the emulator's own Ctrl-C/SIGTERM handling belongs to the first process:
+            # a guest child dies by those signals, as on a Mac, so its parent's wait4
+            # sees the signal (a disposition the guest set itself, SIG_IGN, stays)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                if callable(signal.getsignal(sig)):
+                    signal.signal(sig, signal.SIG_DFL)
         else:
             self.children.add(pid)
         return pid

@@ -148,16 +148,20 @@ o7: .word 0x5a
 
 
 def child_writes_to_a_dead_pipe(prep: str) -> str:
-    """Fork; the child closes the pipe's read end, runs ``prep``, writes, records to exit code."""
+    """Fork; the child runs ``prep`` and writes to a pipe whose read end nobody holds.
+
+    The read end is closed before the fork, so no process can still hold it
+    when the child writes (closing it after the fork raced with the write).
+    """
     return """
         SYSCALL SYS_pipe
         mov     x19, x0
         mov     x20, x1
+        mov     x0, x19
+        SYSCALL SYS_close
         SYSCALL SYS_fork
         cbnz    x1, child
         mov     x21, x0
-        mov     x0, x19
-        SYSCALL SYS_close
         mov     x0, x20
         SYSCALL SYS_close
         mov     x0, x21
@@ -168,8 +172,6 @@ def child_writes_to_a_dead_pipe(prep: str) -> str:
         RECORD
         b       done
 child:
-        mov     x0, x19
-        SYSCALL SYS_close
 """ + prep + """
         mov     x0, x20
         adr     x1, status
