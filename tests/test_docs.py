@@ -1,0 +1,25 @@
+"""Docs that are generated from code stay in step with it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_syscall_table_doc_matches_the_table() -> None:
+    table = subprocess.run([sys.executable, "-m", "syscalls.table"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout
+    doc = (ROOT / "docs" / "syscalls.md").read_text()
+    assert table.strip() in doc, "docs/syscalls.md is stale: regenerate it with python -m syscalls.table"
+
+
+def test_readme_quick_start_is_two_commands_that_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines() if line.strip()]
+    assert len(commands) == 2
+    for cmd in commands:
+        assert (ROOT / cmd.split()[0]).is_file()
