@@ -155,6 +155,15 @@
 .equ SECS_PER_DAY,     86400
 .equ DAYS_0000_TO_1970, 719468      // days from 0000-03-01 to 1970-01-01 (civil calendar)
 .equ DAYS_PER_ERA,     146097       // 400 Gregorian years
+.equ SECS_PER_HOUR,    3600
+.equ SECS_PER_MINUTE,  60
+.equ DAYS_PER_WEEK,    7
+.equ EPOCH_WEEKDAY,    4            // 1970-01-01 was a Thursday (0 = Sunday)
+.equ EPOCH_YEAR,       1970
+.equ IMF_DATE_LEN,     29           // "Sun, 06 Nov 1994 08:49:37 GMT"
+.equ LOG_LINE_MAX,     512          // request-line bytes kept in a log line
+.equ RANGES_MAX,       16           // more byte ranges than this: the header is ignored
+.equ DECIMAL_DIGITS_MAX, 18         // fits in 63 bits
 
 // characters
 .equ CH_TAB,           0x09
@@ -186,6 +195,30 @@
 .equ CASE_BIT,         0x20         // 'A' | 0x20 = 'a'
 .equ CRLF_LE,          0x0a0d       // "\r\n" as a little-endian halfword
 .equ END_OF_HEAD,      0x0a0d0a0d   // "\r\n\r\n" as a little-endian word
+
+// HTTP statuses (RFC 9110 15) used by the code; their texts are in status_table
+.equ HTTP_CONTINUE,               100
+.equ HTTP_OK,                     200
+.equ HTTP_CREATED,                201
+.equ HTTP_NO_CONTENT,             204
+.equ HTTP_PARTIAL,                206
+.equ HTTP_MOVED,                  301
+.equ HTTP_NOT_MODIFIED,           304
+.equ HTTP_BAD_REQUEST,            400
+.equ HTTP_FORBIDDEN,              403
+.equ HTTP_NOT_FOUND,              404
+.equ HTTP_BAD_METHOD,             405
+.equ HTTP_TIMEOUT,                408
+.equ HTTP_CONFLICT,               409
+.equ HTTP_LENGTH_REQUIRED,        411
+.equ HTTP_TOO_LARGE,              413
+.equ HTTP_URI_TOO_LONG,           414
+.equ HTTP_RANGE_NOT_SATISFIABLE,  416
+.equ HTTP_HEAD_TOO_LARGE,         431
+.equ HTTP_SERVER_ERROR,           500
+.equ HTTP_NOT_IMPLEMENTED,        501
+.equ HTTP_UNAVAILABLE,            503
+.equ HTTP_BAD_VERSION,            505
 
 // the request record (req, section 14): what parsing found, 8 bytes a field
 .equ REQ_METHOD,       0            // M_*
@@ -396,7 +429,7 @@ Laccept_loop_busy_answer:
     bl      clear_request
     mov     x9, #1
     str     x9, [x28, #REQ_CLOSE]
-    mov     x0, #503
+    mov     x0, #HTTP_UNAVAILABLE
     bl      send_error
     bl      log_request
     b       Laccept_loop_close
@@ -627,11 +660,11 @@ Lread_head_quiet:
     CLEAR_CARRY
     b       Lread_head_done
 Lread_head_timeout:
-    mov     x1, #408
+    mov     x1, #HTTP_TIMEOUT
     SET_CARRY
     b       Lread_head_done
 Lread_head_too_large:
-    mov     x1, #431
+    mov     x1, #HTTP_HEAD_TOO_LARGE
     SET_CARRY
 Lread_head_done:
     ldp     x29, x30, [sp], #16
@@ -758,7 +791,7 @@ Lparse_request_target:
     bl      decode_target                // x0 = 0 or status
     b       Lparse_request_done
 Lparse_request_bad:
-    mov     x0, #400
+    mov     x0, #HTTP_BAD_REQUEST
 Lparse_request_done:
     ldp     x29, x30, [sp], #16
     ret
@@ -859,16 +892,16 @@ Lparse_request_line_target_end:
     mov     x0, #0
     b       Lparse_request_line_done
 Lparse_request_line_unknown:
-    mov     x0, #501
+    mov     x0, #HTTP_NOT_IMPLEMENTED
     b       Lparse_request_line_done
 Lparse_request_line_version:
-    mov     x0, #505
+    mov     x0, #HTTP_BAD_VERSION
     b       Lparse_request_line_done
 Lparse_request_line_too_long:
-    mov     x0, #414
+    mov     x0, #HTTP_URI_TOO_LONG
     b       Lparse_request_line_done
 Lparse_request_line_bad:
-    mov     x0, #400
+    mov     x0, #HTTP_BAD_REQUEST
 Lparse_request_line_done:
     ldp     x29, x30, [sp], #16
     ret
@@ -1007,7 +1040,7 @@ Lparse_headers_ok:
     mov     x0, #0
     b       Lparse_headers_done
 Lparse_headers_bad:
-    mov     x0, #400
+    mov     x0, #HTTP_BAD_REQUEST
 Lparse_headers_done:
     ldp     x29, x30, [sp], #16
     ret
@@ -1062,7 +1095,7 @@ Lkeep_header_ignore:
     ldp     x29, x30, [sp], #48
     ret
 Lkeep_header_bad:
-    mov     x0, #400
+    mov     x0, #HTTP_BAD_REQUEST
     ldp     x29, x30, [sp], #48
     ret
 
@@ -1158,7 +1191,7 @@ Ldecode_target_ok:
     mov     x0, #0
     b       Ldecode_target_done
 Ldecode_target_bad:
-    mov     x0, #400
+    mov     x0, #HTTP_BAD_REQUEST
 Ldecode_target_done:
     ldp     x29, x30, [sp], #16
     ret
@@ -1212,7 +1245,7 @@ Lcheck_segments_ok:
     ldp     x29, x30, [sp], #16
     ret
 Lcheck_segments_refuse:
-    mov     x0, #403
+    mov     x0, #HTTP_FORBIDDEN
     ldp     x29, x30, [sp], #16
     ret
 
@@ -1276,11 +1309,11 @@ Ldo_get_redirect:
     bl      send_redirect
     b       Ldo_get_close
 Ldo_get_close_403:
-    mov     x0, #403
+    mov     x0, #HTTP_FORBIDDEN
     bl      send_error
     b       Ldo_get_close
 Ldo_get_close_500:
-    mov     x0, #500
+    mov     x0, #HTTP_SERVER_ERROR
     bl      send_error
 Ldo_get_close:
     mov     x0, x21
@@ -1340,7 +1373,7 @@ serve_file:
     cmp     x24, #1
     b.hi    Lserve_file_multi
     // 206 with one range
-    mov     w0, #206
+    mov     w0, #HTTP_PARTIAL
     bl      begin_response
     bl      add_file_headers
     APPEND  h_content_range, h_content_range_len
@@ -1374,7 +1407,7 @@ Lserve_file_multi:
     bl      send_multipart
     b       Lserve_file_done
 Lserve_file_whole:
-    mov     w0, #200
+    mov     w0, #HTTP_OK
     bl      begin_response
     bl      add_file_headers
     APPEND  h_content_length, h_content_length_len
@@ -1389,7 +1422,7 @@ Lserve_file_whole:
     bl      send_file_range
     b       Lserve_file_done
 Lserve_file_304:
-    mov     w0, #304                     // no body, no Content-Length
+    mov     w0, #HTTP_NOT_MODIFIED                     // no body, no Content-Length
     bl      begin_response
     bl      add_validators
     bl      finish_head
@@ -1397,7 +1430,7 @@ Lserve_file_304:
 Lserve_file_416:
     LOAD_ADDR x9, range_size
     str     x22, [x9]
-    mov     x0, #416
+    mov     x0, #HTTP_RANGE_NOT_SATISFIABLE
     bl      send_error
 Lserve_file_done:
     ldp     x29, x30, [sp], #16
@@ -1578,7 +1611,7 @@ Lparse_range_spec:
     cmp     x14, x12
     b.hs    Lparse_range_invalid         // empty spec
     add     x7, x7, #1
-    cmp     x7, #16                      // more specs than anyone needs: ignore them all
+    cmp     x7, #RANGES_MAX              // more specs than anyone needs: ignore them all
     b.hi    Lparse_range_invalid
     ldrb    w9, [x14]
     cmp     w9, #CH_DASH
@@ -1715,7 +1748,7 @@ Lsend_multipart_size:
 Lsend_multipart_sized:
     ldr     x9, t_part_end_len
     add     x26, x26, x9
-    mov     w0, #206
+    mov     w0, #HTTP_PARTIAL
     bl      begin_response
     APPEND  h_multipart, h_multipart_len
     bl      add_validators
@@ -1886,7 +1919,7 @@ Lsend_file_range_done:
 send_redirect:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
-    mov     w0, #301
+    mov     w0, #HTTP_MOVED
     bl      begin_response
     APPEND  h_location, h_location_len
     ldr     x1, [x28, #REQ_TARGET]
@@ -2007,7 +2040,7 @@ Llist_directory_end:
     APPEND  t_list_foot, t_list_foot_len
     LOAD_ADDR x1, list_body
     sub     x25, x0, x1                  // body length
-    mov     w0, #200
+    mov     w0, #HTTP_OK
     bl      begin_response
     APPEND  h_content_type, h_content_type_len
     APPEND  t_text_html, t_text_html_len
@@ -2028,7 +2061,7 @@ Llist_directory_end:
     str     x25, [x28, #REQ_SENT]
     b       Llist_directory_done
 Llist_directory_500:
-    mov     x0, #500
+    mov     x0, #HTTP_SERVER_ERROR
     bl      send_error
 Llist_directory_done:
     ldp     x29, x30, [sp], #16
@@ -2158,11 +2191,11 @@ Lopen_parent_failed:
     cmp     x0, #EACCES
     b.eq    Lopen_parent_forbidden
 Lopen_parent_conflict:
-    mov     x0, #409                     // no such folder to put it in
+    mov     x0, #HTTP_CONFLICT                     // no such folder to put it in
     SET_CARRY
     ret
 Lopen_parent_forbidden:
-    mov     x0, #403
+    mov     x0, #HTTP_FORBIDDEN
     SET_CARRY
     ret
 
@@ -2236,8 +2269,8 @@ Ldo_put_body:
     b.cs    Ldo_put_rename_failed
     mov     x0, x21
     SYSCALL SYS_close
-    mov     w0, #201
-    mov     w9, #204
+    mov     w0, #HTTP_CREATED
+    mov     w9, #HTTP_NO_CONTENT
     cmp     x23, #0
     csel    w0, w9, w0, ne               // 204 replaced, 201 created
     bl      begin_response
@@ -2245,7 +2278,7 @@ Ldo_put_body:
     bl      finish_head
     b       Ldo_put_done
 Ldo_put_rename_failed:
-    mov     x26, #409
+    mov     x26, #HTTP_CONFLICT
 Ldo_put_abort:
     mov     x0, x21                      // leave no temp file behind
     LOAD_ADDR x1, temp_name
@@ -2263,26 +2296,26 @@ Ldo_put_abort:
 Ldo_put_409_folder:
     mov     x0, x21
     SYSCALL SYS_close
-    mov     x0, #409
+    mov     x0, #HTTP_CONFLICT
     b       Ldo_put_status_close
 Ldo_put_403_link:
     mov     x0, x21
     SYSCALL SYS_close
-    mov     x0, #403
+    mov     x0, #HTTP_FORBIDDEN
     b       Ldo_put_status_close
 Ldo_put_500_folder:
     mov     x0, x21
     SYSCALL SYS_close
-    mov     x0, #500
+    mov     x0, #HTTP_SERVER_ERROR
     b       Ldo_put_status_close
 Ldo_put_501:
-    mov     x0, #501
+    mov     x0, #HTTP_NOT_IMPLEMENTED
     b       Ldo_put_status_close
 Ldo_put_411:
-    mov     x0, #411
+    mov     x0, #HTTP_LENGTH_REQUIRED
     b       Ldo_put_status_close
 Ldo_put_413:
-    mov     x0, #413
+    mov     x0, #HTTP_TOO_LARGE
 Ldo_put_status_close:
     mov     x9, #1                       // the body (if any) was not read: close after
     str     x9, [x28, #REQ_CLOSE]
@@ -2352,10 +2385,10 @@ Lreceive_body_gone:
     mov     x0, #1
     b       Lreceive_body_done
 Lreceive_body_408:
-    mov     x0, #408
+    mov     x0, #HTTP_TIMEOUT
     b       Lreceive_body_done
 Lreceive_body_500:
-    mov     x0, #500
+    mov     x0, #HTTP_SERVER_ERROR
     b       Lreceive_body_done
 Lreceive_body_ok:
     mov     x0, #0
@@ -2412,15 +2445,15 @@ do_delete:
     b.cs    Ldo_delete_errno
     mov     x0, x21
     SYSCALL SYS_close
-    mov     w0, #204
+    mov     w0, #HTTP_NO_CONTENT
     bl      begin_response
     bl      finish_head
     b       Ldo_delete_done
 Ldo_delete_folder:
-    mov     x0, #409
+    mov     x0, #HTTP_CONFLICT
     b       Ldo_delete_close
 Ldo_delete_link:
-    mov     x0, #403
+    mov     x0, #HTTP_FORBIDDEN
     b       Ldo_delete_close
 Ldo_delete_errno:
     bl      errno_status
@@ -2442,7 +2475,7 @@ Ldo_delete_done:
 do_options:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
-    mov     w0, #204
+    mov     w0, #HTTP_NO_CONTENT
     bl      begin_response
     APPEND  h_allow, h_allow_len
     bl      finish_head
@@ -2575,13 +2608,13 @@ Lsend_error_head:
     mov     x1, x22
     bl      utoa
     bl      add_crlf
-    cmp     x20, #405
+    cmp     x20, #HTTP_BAD_METHOD
     b.eq    Lsend_error_allow
-    cmp     x20, #501
+    cmp     x20, #HTTP_NOT_IMPLEMENTED
     b.eq    Lsend_error_allow
-    cmp     x20, #503
+    cmp     x20, #HTTP_UNAVAILABLE
     b.eq    Lsend_error_retry
-    cmp     x20, #416
+    cmp     x20, #HTTP_RANGE_NOT_SATISFIABLE
     b.ne    Lsend_error_finish
     APPEND  h_content_range_star, h_content_range_star_len
     LOAD_ADDR x9, range_size
@@ -2760,8 +2793,8 @@ Llog_request_ip_done:
     APPEND  t_log_quote, t_log_quote_len
     LOAD_ADDR x1, in_buf                 // the request line, quotes and controls made "?"
     ldr     x2, [x28, #REQ_LINE_LEN]
-    cmp     x2, #512
-    mov     x9, #512
+    cmp     x2, #LOG_LINE_MAX
+    mov     x9, #LOG_LINE_MAX
     csel    x2, x9, x2, hi
 Llog_request_line:
     cbz     x2, Llog_request_line_done
@@ -2829,12 +2862,12 @@ civil_from_days:
     sub     x9, x9, x10
     mov     x13, #365
     udiv    x9, x9, x13                  // yoe, 0..399
-    mov     x13, #400
+    mov     x13, #HTTP_BAD_REQUEST
     madd    x0, x11, x13, x9             // year counted from March
     mov     x13, #365                    // doy = doe - (365*yoe + yoe/4 - yoe/100)
     mul     x10, x9, x13
     add     x10, x10, x9, lsr #2
-    mov     x13, #100
+    mov     x13, #HTTP_CONTINUE
     udiv    x11, x9, x13
     sub     x10, x10, x11
     sub     x12, x12, x10                // doy, 0..365 (March 1 = 0)
@@ -2864,7 +2897,7 @@ days_from_civil:
     cmp     x1, #2
     cset    x9, ls
     sub     x0, x0, x9                   // years start in March
-    mov     x13, #400
+    mov     x13, #HTTP_BAD_REQUEST
     udiv    x10, x0, x13                 // era
     msub    x11, x10, x13, x0            // yoe
     add     x12, x1, #9                  // m > 2 ? m - 3 : m + 9
@@ -2881,7 +2914,7 @@ days_from_civil:
     mov     x13, #365                    // doe = yoe*365 + yoe/4 - yoe/100 + doy
     mul     x9, x11, x13
     add     x9, x9, x11, lsr #2
-    mov     x13, #100
+    mov     x13, #HTTP_CONTINUE
     udiv    x13, x11, x13
     sub     x9, x9, x13
     add     x9, x9, x12
@@ -2904,18 +2937,18 @@ split_time:
     udiv    x0, x1, x9                   // days
     msub    x14, x0, x9, x1              // seconds into the day
     LOAD_ADDR x15, date_parts
-    add     x9, x0, #4                   // 1970-01-01 was a Thursday
-    mov     x10, #7
+    add     x9, x0, #EPOCH_WEEKDAY
+    mov     x10, #DAYS_PER_WEEK
     udiv    x11, x9, x10
     msub    x9, x11, x10, x9
     str     x9, [x15, #48]
     bl      civil_from_days
     stp     x0, x1, [x15]
     str     x2, [x15, #16]
-    mov     x9, #3600
+    mov     x9, #SECS_PER_HOUR
     udiv    x10, x14, x9                 // hour
     msub    x14, x10, x9, x14
-    mov     x9, #60
+    mov     x9, #SECS_PER_MINUTE
     udiv    x11, x14, x9                 // minute
     msub    x12, x11, x9, x14            // second
     stp     x10, x11, [x15, #24]
@@ -3022,7 +3055,7 @@ format_clf_date:
 parse_imf_date:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
-    cmp     x1, #29
+    cmp     x1, #IMF_DATE_LEN
     b.ne    Lparse_imf_date_bad
     mov     x14, x0
     ldrb    w9, [x14, #3]                // "Www, "
@@ -3055,7 +3088,7 @@ Lparse_imf_date_year:
     mov     x1, #4
     bl      parse_decimal
     b.cs    Lparse_imf_date_bad
-    cmp     x0, #1970
+    cmp     x0, #EPOCH_YEAR
     b.lo    Lparse_imf_date_bad
     ldp     x1, x2, [sp, #16]
     bl      days_from_civil
@@ -3065,13 +3098,13 @@ Lparse_imf_date_year:
     mov     x1, #2
     bl      parse_decimal
     b.cs    Lparse_imf_date_bad
-    mov     x9, #3600
+    mov     x9, #SECS_PER_HOUR
     madd    x15, x0, x9, x15
     add     x0, x14, #20
     mov     x1, #2
     bl      parse_decimal
     b.cs    Lparse_imf_date_bad
-    mov     x9, #60
+    mov     x9, #SECS_PER_MINUTE
     madd    x15, x0, x9, x15
     add     x0, x14, #23
     mov     x1, #2
@@ -3249,7 +3282,7 @@ Lhex_value_bad:
 //   out: x0 = value; carry set = not a plain number   clobbers: x1, x9-x11
 parse_decimal:
     cbz     x1, Lparse_decimal_bad
-    cmp     x1, #18
+    cmp     x1, #DECIMAL_DIGITS_MAX
     b.hi    Lparse_decimal_bad
     add     x1, x0, x1
     mov     x10, x0
@@ -3579,14 +3612,14 @@ Lhn_if_range_end:
 // with the fallback.
 .p2align 2
 errno_table:
-    .hword ENOENT, 404
-    .hword ENOTDIR, 404
-    .hword ELOOP, 403
-    .hword EACCES, 403
-    .hword ENAMETOOLONG, 414
-    .hword EISDIR, 409
-    .hword ENOTEMPTY, 409
-    .hword 0, 500
+    .hword ENOENT, HTTP_NOT_FOUND
+    .hword ENOTDIR, HTTP_NOT_FOUND
+    .hword ELOOP, HTTP_FORBIDDEN
+    .hword EACCES, HTTP_FORBIDDEN
+    .hword ENAMETOOLONG, HTTP_URI_TOO_LONG
+    .hword EISDIR, HTTP_CONFLICT
+    .hword ENOTEMPTY, HTTP_CONFLICT
+    .hword 0, HTTP_SERVER_ERROR
 
 // HTML character references: char (1), length (1), text (6).
 .p2align 3
