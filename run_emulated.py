@@ -22,6 +22,8 @@ examples:
   run_emulated.py --root /srv/site        serve /srv/site/www (the guest's / is /srv/site)
   run_emulated.py --build ymawky.macho    only write the arm64 Mach-O a Mac would run
   run_emulated.py --macho prog -- a b     run an arm64 Mach-O with argv [prog, a, b]
+  run_emulated.py --trace t --trace-children --strace t/   trace each request, one file per process
+  run_emulated.py --coverage ymawky.info  lcov counts of ymawky.s lines (genhtml ymawky.info -o cov)
 """
 
 
@@ -45,6 +47,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--strict", action="store_true",
                    help="stop on the first syscall the emulator does not implement "
                         "(default: report it once and return ENOSYS to the guest)")
+    from emu.trace import add_arguments
+    add_arguments(p)
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -59,15 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     from emu.assembler import AssemblyError
     from emu.loader import LoadError
     from emu.run import build_ymawky, run_macho
+    from emu.trace import TraceError, options_from_args
 
     root = Path(opts.root) if opts.root else default_root()
     if not root.is_dir():
         print(f"run_emulated.py: --root {root}: not a folder", file=sys.stderr)
         return 2
+    trace = options_from_args(opts)
     try:
         if opts.macho:
             return run_macho(Path(opts.macho), root, [Path(opts.macho).name, *opts.args],
-                             strict=opts.strict, slide=opts.slide)
+                             strict=opts.strict, slide=opts.slide, trace=trace)
         source = Path(opts.source) if opts.source else HERE / "ymawky.s"
         exe, asm = build_ymawky(source, Path(opts.build) if opts.build else None)
         if opts.build:
@@ -77,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run_emulated.py: --port {opts.port}: not in 1..65535", file=sys.stderr)
             return 2
         return run_macho(exe, root, ["ymawky", str(opts.port), *opts.args], assembly=asm,
-                         strict=opts.strict, slide=opts.slide)
+                         strict=opts.strict, slide=opts.slide, trace=trace)
+    except TraceError as e:
+        print(f"run_emulated.py: {e}", file=sys.stderr)
+        return 2
     except AssemblyError as e:
         print(e, file=sys.stderr)
         return 65

@@ -14,11 +14,22 @@ import resource
 import signal
 import struct
 import sys
+import traceback
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
-from unicorn import (UC_ARCH_ARM64, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_ARM, UC_PROT_EXEC,
-                     UC_PROT_READ, UC_PROT_WRITE, Uc, UcError)
+from unicorn import (
+    UC_ARCH_ARM64,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_INVALID,
+    UC_MODE_ARM,
+    UC_PROT_EXEC,
+    UC_PROT_READ,
+    UC_PROT_WRITE,
+    Uc,
+    UcError,
+)
 from unicorn import arm64_const as A
 from unicorn import unicorn_const as U
 
@@ -26,9 +37,13 @@ from emu.assembler import Assembly
 from emu.host import Host
 from emu.loader import Image
 from emu.symbols import Symbolizer
+from emu.vm import UnicornVM
 from syscalls.errno import DarwinError
 from syscalls.kernel import BadAddress, GuestExit, Kernel, Unimplemented
 from syscalls.table import NAMES, SYSCALLS
+
+if TYPE_CHECKING:
+    from emu.trace import Tracer
 
 STACK_TOP = 0x1_7000_0000       # like macOS arm64 (stacks sit near 0x16f...)
 STACK_SIZE = 8 << 20            # 8 MiB, macOS's default main-thread stack
@@ -56,7 +71,17 @@ _FAULTS = {
     U.UC_ERR_FETCH_UNALIGNED: ("SIGBUS", "unaligned fetch"),
     U.UC_ERR_EXCEPTION: ("SIGILL", "unhandled CPU exception"),
 }
+# Unicorn access kinds -> (signal a Mac sends, description): unmapped is SIGSEGV, protected SIGBUS
+_BAD_ACCESS = {
+    U.UC_MEM_READ_UNMAPPED: ("SIGSEGV", "read of unmapped memory"),
+    U.UC_MEM_WRITE_UNMAPPED: ("SIGSEGV", "write to unmapped memory"),
+    U.UC_MEM_FETCH_UNMAPPED: ("SIGSEGV", "jump to unmapped memory"),
+    U.UC_MEM_READ_PROT: ("SIGBUS", "read of protected memory"),
+    U.UC_MEM_WRITE_PROT: ("SIGBUS", "write to read-only memory"),
+    U.UC_MEM_FETCH_PROT: ("SIGBUS", "jump to non-executable memory"),
+}
 _BRANCHES = {"b", "bl", "br", "blr", "ret", "cbz", "cbnz", "tbz", "tbnz", "svc", "brk"}
+EXIT_INTERNAL = 70               # sysexits.h EX_SOFTWARE: the emulator itself failed
 SIGNUM = {"SIGSEGV": 11, "SIGBUS": 10, "SIGILL": 4, "SIGTRAP": 5, "SIGSYS": 12}
 
 
@@ -101,7 +126,8 @@ class Machine:
     """An emulated process, ready to ``run()``."""
 
     def __init__(self, image: Image, host: Host, argv: list[str], envp: list[str] | None = None,
-                 assembly: Assembly | None = None, strict: bool = False, name: str = "ymawky-emu") -> None:
+                 assembly: Assembly | None = None, strict: bool = False, name: str = "ymawky-emu",
+                 tracer: Tracer | None = None) -> None:
         self.image, self.host, self.name = image, host, name
         self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
         self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # a small code cache keeps fork cheap
@@ -120,9 +146,13 @@ class Machine:
         self.uc.mem_write(SENTINEL, SENTINEL_CODE)
         self._start_state(argv, envp if envp is not None else ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/"])
         self.kernel = Kernel(host, self.mem, SYSCALLS, NAMES, strict, where=self._where_pc)
+        self.kernel.vm = UnicornVM(self.uc, self.mem)   # mmap, munmap, mprotect
         self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
         self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
         self.cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+        self.tracer = tracer  # None: no trace hook at all (emu/trace.py)
+        if tracer is not None:
+            tracer.attach(self)
 
     # ------------------------------------------------------------ set-up
     def _map(self, addr: int, size: int, prot: int) -> None:
@@ -184,18 +214,19 @@ class Machine:
             num = x16 & 0xFFFF
             if num == 0:  # indirect syscall: number in x0, arguments from x1
                 num, regs = regs[0] & 0xFFFF, regs[1:] + [0]
+        if self.tracer is not None:
+            self.tracer.syscall_enter(num, regs)
         x0, x1, carry = self.kernel.call(num, regs)
         uc.reg_write(A.UC_ARM64_REG_X0, x0)
         uc.reg_write(A.UC_ARM64_REG_X1, x1)
         nzcv = uc.reg_read(A.UC_ARM64_REG_NZCV)
         uc.reg_write(A.UC_ARM64_REG_NZCV, (nzcv | CARRY) if carry else (nzcv & ~CARRY))
+        if self.tracer is not None:  # after the write-back, and in a forked child, in the child
+            self.tracer.syscall_exit(x0, x1, carry)
 
     def _on_bad_access(self, uc: Uc, access: int, addr: int, size: int, value: int, _data: object) -> bool:
-        kind = {U.UC_MEM_READ_UNMAPPED: "read of unmapped memory", U.UC_MEM_WRITE_UNMAPPED: "write to unmapped memory",
-                U.UC_MEM_FETCH_UNMAPPED: "jump to unmapped memory", U.UC_MEM_WRITE_PROT: "write to read-only memory",
-                U.UC_MEM_READ_PROT: "read of protected memory", U.UC_MEM_FETCH_PROT: "jump to non-executable memory"}
-        sig = "SIGSEGV" if access in (U.UC_MEM_READ_UNMAPPED, U.UC_MEM_WRITE_UNMAPPED, U.UC_MEM_FETCH_UNMAPPED) else "SIGBUS"
-        self.fault = Fault(sig, kind.get(access, f"bad access {access}"), addr)
+        sig, what = _BAD_ACCESS.get(access, ("SIGSEGV", f"bad access {access}"))
+        self.fault = Fault(sig, what, addr)
         return False
 
     # ------------------------------------------------------------ running
@@ -243,21 +274,39 @@ class Machine:
         try:
             status = self._run()
         except BaseException:
+            if self.tracer is not None:
+                self.tracer.finish(EXIT_INTERNAL)
             if os.getpid() != self.origin_pid:
-                os._exit(70)
+                # our bug, in a process nobody will read a traceback from otherwise
+                print(f"{self.name}: internal error in process {os.getpid()} at "
+                      f"{self._where_pc()}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+                os._exit(EXIT_INTERNAL)
             raise
+        if self.tracer is not None:
+            self.tracer.finish(status)
         if os.getpid() != self.origin_pid:
             self._exit_child(status)
         return status
 
     def _run(self) -> int:
         pc = self.image.entry
-        try:
-            self.uc.emu_start(pc, 1)  # "until" an odd address: never reached
-        except UcError as e:
-            sig, what = _FAULTS.get(e.errno, ("SIGSEGV", str(e)))
-            if self.fault is None or e.errno == U.UC_ERR_INSN_INVALID:
-                self.fault = Fault(sig, what)
+        while True:
+            raised = False
+            try:
+                self.uc.emu_start(pc, 1)  # "until" an odd address: never reached
+            except UcError as e:
+                raised = True
+                sig, what = _FAULTS.get(e.errno, ("SIGSEGV", str(e)))
+                if self.fault is None or e.errno == U.UC_ERR_INSN_INVALID:
+                    self.fault = Fault(sig, what)
+            # a trace filter stopped us to switch its hooks: go on where the guest was.  On
+            # such a stop Unicorn 2.1.4 may call the invalid-fetch hook for a block it never
+            # runs (seen on a warmed cache); emu_start did not fail, so the guest did not fault
+            if (raised or self.tracer is None or self.status is not None or self.error is not None
+                    or not self.tracer.resume()):
+                break
+            self.fault = None
+            pc = self.uc.reg_read(A.UC_ARM64_REG_PC)
         if self.status is not None and self.error is None:
             # exit() ends the process: whatever Unicorn did after the stop request
             # (it may go on to take the svc exception) is not the guest's doing

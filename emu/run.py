@@ -12,11 +12,12 @@ import os
 import signal
 from pathlib import Path
 
-from emu.assembler import Assembly, cache_dir, assemble_file
+from emu.assembler import Assembly, assemble_file, cache_dir
 from emu.host import Host
 from emu.loader import load_macho
 from emu.machine import Machine
 from emu.macho import build_macho
+from emu.trace import TraceOptions, Tracer
 
 
 def build_ymawky(source: Path, out: Path | None = None) -> tuple[Path, Assembly]:
@@ -36,11 +37,15 @@ def build_ymawky(source: Path, out: Path | None = None) -> tuple[Path, Assembly]
 
 
 def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None = None,
-              strict: bool = False, slide: int = 0) -> int:
-    """Run an arm64 Mach-O until it exits; returns its exit status."""
+              strict: bool = False, slide: int = 0, trace: TraceOptions | None = None) -> int:
+    """Run an arm64 Mach-O until it exits; returns its exit status.
+
+    ``trace``: what to trace (emu/trace.py); None or nothing asked = no hook at all.
+    """
     image = load_macho(path, slide=slide)
     host = Host(os.fspath(root))
-    machine = Machine(image, host, argv, assembly=assembly, strict=strict, name="ymawky-emu")
+    tracer = Tracer(trace) if trace is not None and trace.wanted() else None
+    machine = Machine(image, host, argv, assembly=assembly, strict=strict, name="ymawky-emu", tracer=tracer)
     machine.warm()
     # SIGTERM ends the server like Ctrl-C: children stopped, status 143
     previous = signal.signal(signal.SIGTERM, _terminate)
