@@ -119,6 +119,7 @@
 .equ ENOTDIR,          20
 .equ EISDIR,           21
 .equ EAGAIN,           35
+.equ ECONNABORTED,     53
 .equ ELOOP,            62
 .equ ENAMETOOLONG,     63
 .equ ENOTEMPTY,        66
@@ -144,6 +145,7 @@
 .equ IDLE_TIMEOUT_MS,  5000         // an idle keep-alive connection closes after 5 s
 .equ BODY_FLOOR_MS,    10000        // a PUT body gets 10 s ...
 .equ BODY_MS_SHIFT,    6            // ... plus 1 ms per 64 bytes (at least 64 KB/s)
+.equ ACCEPT_PAUSE_MS,  10           // after an accept error that would only repeat
 .equ BUSY_DRAIN_MS,    50           // the parent waits this long for a request it answers 503
 .equ LIST_MAX,         4096         // directory entries listed
 .equ LIST_POOL,        131072       // bytes of names kept for a listing
@@ -395,7 +397,7 @@ accept_loop:
     LOAD_ADDR x1, peer_addr              // the child logs the client's address
     LOAD_ADDR x2, peer_len
     SYSCALL SYS_accept
-    b.cs    accept_loop                  // EINTR, ECONNABORTED...: try again
+    b.cs    Laccept_loop_failed
     mov     x19, x0                      // x19 = client socket
 
     bl      reap_children
@@ -413,6 +415,16 @@ accept_loop:
 Laccept_loop_close:
     mov     x0, x19                      // parent: the child owns the connection now
     SYSCALL SYS_close
+    b       accept_loop
+Laccept_loop_failed:                     // EINTR, ECONNABORTED: again at once; anything
+    cmp     x0, #EINTR                   // else (EMFILE...) would repeat: pause first
+    b.eq    accept_loop
+    cmp     x0, #ECONNABORTED
+    b.eq    accept_loop
+    mov     x0, #0                       // poll(NULL, 0, ACCEPT_PAUSE_MS) is a sleep
+    mov     x1, #0
+    mov     x2, #ACCEPT_PAUSE_MS
+    SYSCALL SYS_poll
     b       accept_loop
 Laccept_loop_busy:
     // answered by the parent, without a child.  Read the request first (if it
