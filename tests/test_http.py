@@ -456,13 +456,28 @@ def test_idle_keep_alive_closes_after_5_seconds(srv: Server) -> None:
         assert 4.0 <= time.monotonic() - t0 <= 8.0
 
 
-def test_slow_head_gets_408(srv: Server) -> None:
-    with srv.connect(timeout=15) as s:
-        s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n")
+def test_slow_clients_get_408_and_a_slow_put_changes_nothing(srv: Server, site: Path) -> None:
+    """Three slow clients at once (so the 10 s deadlines run side by side): no byte at all,
+    a head that never ends, and a PUT body that stops coming."""
+    old = site / "www" / "up" / "slow.txt"
+    old.write_text("before the slow PUT")
+    silent, partial, put = srv.connect(timeout=20), srv.connect(timeout=20), srv.connect(timeout=20)
+    try:
         t0 = time.monotonic()
-        code, _, _ = read_response(s, bytearray())
-        assert code == 408
-        assert 9.0 <= time.monotonic() - t0 <= 13.0
+        partial.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n")
+        put.sendall(b"PUT /up/slow.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b")
+        results = {}
+        for name, sock in (("silent", silent), ("partial", partial), ("put", put)):
+            code, _, body = read_response(sock, bytearray())
+            results[name] = (code, round(time.monotonic() - t0))
+            assert closed_within(sock, 5), name
+    finally:
+        for sock in (silent, partial, put):
+            sock.close()
+    assert {name: code for name, (code, _) in results.items()} == {"silent": 408, "partial": 408, "put": 408}
+    assert all(9 <= secs <= 14 for _, secs in results.values()), results
+    assert old.read_text() == "before the slow PUT"
+    assert not [p for p in old.parent.iterdir() if p.name.startswith(".ymawky-tmp")]
 
 
 def test_http_client_keep_alive(srv: Server) -> None:
