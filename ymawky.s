@@ -77,6 +77,8 @@
 .equ SOL_SOCKET,       0xffff
 .equ SO_REUSEADDR,     0x4
 .equ SO_NOSIGPIPE,     0x1022       // EPIPE instead of SIGPIPE when the client has gone
+.equ IPPROTO_TCP,      6
+.equ TCP_NODELAY,      0x1          // bsd/netinet/tcp.h
 .equ SOCKADDR_IN_LEN,  16
 .equ SIN_PORT,         2
 .equ SIN_ADDR,         4
@@ -143,6 +145,7 @@
 .equ MAX_BODY_SHIFT,   30           // PUT bodies up to 1 GiB
 .equ HEAD_TIMEOUT_MS,  10000        // a whole request head must arrive within 10 s
 .equ IDLE_TIMEOUT_MS,  5000         // an idle keep-alive connection closes after 5 s
+.equ SKIP_MAX,         1048576      // a body we skip (not PUT's) may be this large; more: close
 .equ BODY_FLOOR_MS,    10000        // a PUT body gets 10 s ...
 .equ BODY_MS_SHIFT,    6            // ... plus 1 ms per 64 bytes (at least 64 KB/s)
 .equ ACCEPT_PAUSE_MS,  10           // after an accept error that would only repeat
@@ -500,6 +503,14 @@ handle_connection:
     mov     x3, sp
     mov     x4, #4
     SYSCALL SYS_setsockopt
+    // TCP_NODELAY: a head and its body go out in separate writes; without it
+    // Nagle holds the body for the client's delayed ACK (~40 ms a request)
+    mov     x0, x19
+    mov     x1, #IPPROTO_TCP
+    mov     x2, #TCP_NODELAY
+    mov     x3, sp
+    mov     x4, #4
+    SYSCALL SYS_setsockopt
     add     sp, sp, #16
     LOAD_ADDR x9, in_len
     str     xzr, [x9]
@@ -526,6 +537,14 @@ Lhandle_connection_early:                // 408 or 431 before a request could be
     bl      clear_request
     mov     x9, #1
     str     x9, [x28, #REQ_CLOSE]
+    LOAD_ADDR x0, in_buf                 // a HEAD still gets no body, if it said so
+    LOAD_ADDR x9, in_len
+    ldr     x1, [x9]
+    add     x1, x0, x1
+    LOAD_ADDR x2, t_head_sp
+    ldr     x3, t_head_sp_len
+    bl      starts_with
+    str     x0, [x28, #REQ_NO_BODY]
     mov     x0, x20
     bl      send_error
     bl      log_request
@@ -547,6 +566,7 @@ answer_request:
     str     x20, [x28, #REQ_HEAD_LEN]
     bl      parse_request                // x0 = 0, or the error status
     cbnz    x0, Lanswer_request_error
+    bl      frame_body                   // a body on GET & co. is skipped, never parsed as a request
     ldr     x9, [x28, #REQ_METHOD]
     cmp     x9, #M_OPTIONS
     b.eq    Lanswer_request_options
@@ -572,6 +592,60 @@ Lanswer_request_error:
     mov     x0, x20
     bl      send_error
 Lanswer_request_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- frame_body -------------------------------------------------------------
+// Keep the stream in step when a request we do not read a body for carries
+// one (RFC 9112 6.3): skip a Content-Length body; after Transfer-Encoding
+// (we decode no chunks) or both headers (6.1), answer and close.  PUT reads
+// its own body.
+//   in:  x28 = req, in_buf
+//   out: REQ_BODY_USED / REQ_CLOSE set     clobbers: x0-x17, x20-x22
+frame_body:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    ldr     x9, [x28, #REQ_H_TE]
+    cbz     x9, Lframe_body_length
+    mov     x10, #1
+    str     x10, [x28, #REQ_CLOSE]       // chunked, or both headers: where it ends is unknown
+    b       Lframe_body_done
+Lframe_body_length:
+    ldr     x9, [x28, #REQ_METHOD]
+    cmp     x9, #M_PUT
+    b.eq    Lframe_body_done
+    ldr     x20, [x28, #REQ_CLEN]        // x20 = bytes to skip
+    cbz     x20, Lframe_body_done
+    LOAD_ADDR x9, in_len                 // first what came with the head
+    ldr     x10, [x9]
+    ldr     x11, [x28, #REQ_HEAD_LEN]
+    sub     x10, x10, x11
+    cmp     x10, x20
+    csel    x10, x20, x10, hi
+    str     x10, [x28, #REQ_BODY_USED]
+    sub     x20, x20, x10
+    ldr     x9, =SKIP_MAX
+    cmp     x20, x9
+    b.hi    Lframe_body_close            // too much to wait for: answer, then close
+Lframe_body_skip:
+    cbz     x20, Lframe_body_done
+    mov     x0, #BODY_FLOOR_MS
+    bl      wait_readable
+    cbz     x0, Lframe_body_close
+    mov     x0, x19
+    LOAD_ADDR x1, io_buf
+    mov     x2, #IO_SIZE
+    cmp     x20, x2
+    csel    x2, x20, x2, lo
+    SYSCALL SYS_read
+    b.cs    Lframe_body_close
+    cbz     x0, Lframe_body_close        // the client stopped sending
+    sub     x20, x20, x0
+    b       Lframe_body_skip
+Lframe_body_close:
+    mov     x10, #1
+    str     x10, [x28, #REQ_CLOSE]
+Lframe_body_done:
     ldp     x29, x30, [sp], #16
     ret
 
@@ -853,6 +927,9 @@ Lparse_request_line_method_end:
     bl      lookup_method                // x0 = M_* or 0
     cbz     x0, Lparse_request_line_unknown
     str     x0, [x28, #REQ_METHOD]
+    cmp     x0, #M_HEAD                  // even an error answer to HEAD has no body
+    cset    x9, eq
+    str     x9, [x28, #REQ_NO_BODY]
     // target: up to the next space
     add     x13, x13, #1
     mov     x14, x13
@@ -4182,6 +4259,8 @@ t_close:          .ascii "close"
 t_close_end:
 t_100_continue:   .ascii "100-continue"
 t_100_continue_end:
+t_head_sp:        .ascii "HEAD "
+t_head_sp_end:
 t_bytes_eq:       .ascii "bytes="
 t_bytes_eq_end:
 t_index:          .ascii "index.html"
@@ -4272,6 +4351,7 @@ t_http_slash_len:     .quad t_http_slash_end - t_http_slash
 t_http_scheme_len:    .quad t_http_scheme_end - t_http_scheme
 t_close_len:          .quad t_close_end - t_close
 t_100_continue_len:   .quad t_100_continue_end - t_100_continue
+t_head_sp_len:        .quad t_head_sp_end - t_head_sp
 t_bytes_eq_len:       .quad t_bytes_eq_end - t_bytes_eq
 t_index_len:          .quad t_index_end - t_index
 t_temp_prefix_len:    .quad t_temp_prefix_end - t_temp_prefix

@@ -18,9 +18,9 @@ parent must never die or hang, and it ends with the descriptors it started
 with; no child reports a guest fault.  On failure the seed, the connection
 and its request bytes are printed; YMAWKY_FUZZ_SEED=N runs another seed.
 
-Two bugs it found are pinned below as strict xfails (HEAD error responses
-with content; request bodies on GET/HEAD/OPTIONS/DELETE read as the next
-request).
+Two bugs it found are fixed and pinned below as regression tests (HEAD
+error responses with content; request bodies on GET/HEAD/OPTIONS/DELETE read
+as the next request).
 """
 
 from __future__ import annotations
@@ -215,12 +215,6 @@ def plan(rng: random.Random) -> list[tuple[list[bytes], bool]]:
 
 
 # ---------------------------------------------------------------- checking what came back
-# Known bug (test_head_error_responses_have_no_body, xfail): ymawky answers a HEAD whose head fails to
-# parse (no Host, a bad header line, a repeated Content-Length, 414, 431, 505) with the error page as a
-# body.  Tolerated here, counted and printed, so the fuzz run still checks everything else; remove this
-# when that test passes.
-HEAD_BODY_BUG = {400, 414, 431, 505}
-known_head_bodies = [0]
 _lock = threading.Lock()
 
 # a request line ymawky parses as HEAD (its target rule: no controls, no space; "HTTP/" digit "." digit)
@@ -297,10 +291,6 @@ def exchange(port: int, reqs: list[bytes], head_first: bool) -> tuple[int, str |
         n2, bad2 = frame(bytes(got), False)
         if bad2 is None and not HEAD_LINE.match(reqs[0]):
             n, bad = n2, None       # its request line does not parse: ymawky cannot know it was a HEAD
-        elif bad2 is None and STATUS_LINE.match(got) and int(got[9:12]) in HEAD_BODY_BUG:
-            n, bad = n2, None       # the known bug of test_head_error_responses_have_no_body
-            with _lock:
-                known_head_bodies[0] += 1
     return n, problem or bad, bytes(got)
 
 
@@ -352,7 +342,7 @@ def test_10000_generated_and_mutated_requests(site: Path) -> None:
             time.sleep(0.1)
         elapsed = time.monotonic() - t0
         print(f"seed {SEED}: {n_requests} requests on {len(conns)} connections, {answered[0]} answers, "
-              f"{elapsed:.1f} s; {known_head_bodies[0]} HEAD error responses with a body (known bug)")
+              f"{elapsed:.1f} s")
         assert not failures, f"seed {SEED} (YMAWKY_FUZZ_SEED={SEED} reproduces):\n" + "\n".join(failures)
         # the parent still serves, and leaks nothing
         (site / "www" / "after.txt").write_bytes(KIB)    # the fuzz may have deleted or replaced any file
@@ -394,24 +384,17 @@ def talk(srv: DrainedServer, data: bytes) -> bytes:
         return out
 
 
-HEAD_BODY_XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "ymawky.s bug: a HEAD request that fails in read_head or parse_request (missing Host, bad header line, "
-    "repeated Content-Length, 414, 431, 505) is answered with the error page as content; RFC 9112 6.3: a "
-    "response to HEAD ends at its blank line, so the page is read as the start of the next response"))
-
-
 @pytest.mark.parametrize("request_bytes, status", [
     pytest.param(b"HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n", 404, id="404"),
     pytest.param(b"HEAD /.. HTTP/1.1\r\nHost: x\r\n\r\n", 403, id="403-dotdot"),
     pytest.param(b"HEAD /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, id="400-bad-escape"),
-    pytest.param(b"HEAD / HTTP/1.1\r\n\r\n", 400, id="400-no-host", marks=HEAD_BODY_XFAIL),
-    pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400, id="400-bad-header", marks=HEAD_BODY_XFAIL),
+    pytest.param(b"HEAD / HTTP/1.1\r\n\r\n", 400, id="400-no-host"),
+    pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400, id="400-bad-header"),
     pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400,
-                 id="400-two-lengths", marks=HEAD_BODY_XFAIL),
-    pytest.param(b"HEAD /" + b"a" * 1100 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, id="414", marks=HEAD_BODY_XFAIL),
-    pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431, id="431",
-                 marks=HEAD_BODY_XFAIL),
-    pytest.param(b"HEAD / HTTP/2.0\r\nHost: x\r\n\r\n", 505, id="505", marks=HEAD_BODY_XFAIL),
+                 id="400-two-lengths"),
+    pytest.param(b"HEAD /" + b"a" * 1100 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, id="414"),
+    pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431, id="431"),
+    pytest.param(b"HEAD / HTTP/2.0\r\nHost: x\r\n\r\n", 505, id="505"),
 ])
 def test_head_error_responses_have_no_body(srv: DrainedServer, request_bytes: bytes, status: int) -> None:
     got = talk(srv, request_bytes)
@@ -420,10 +403,6 @@ def test_head_error_responses_have_no_body(srv: DrainedServer, request_bytes: by
     assert rest == b"", f"{len(rest)} bytes of content after the head of a HEAD response: {rest[:100]!r}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ymawky.s bug: on GET, HEAD, OPTIONS and DELETE the request body (Content-Length or Transfer-Encoding: "
-    "chunked) is not consumed: its bytes are parsed as the next pipelined request (\"helloGET ...\" gets 501, "
-    "\"0\" gets 400) instead of skipping them (RFC 9112 6.3) or answering and closing; a request-desync bug"))
 @pytest.mark.parametrize("first", [
     pytest.param(b"GET /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="GET-length"),
     pytest.param(b"HEAD /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="HEAD-length"),
