@@ -14,14 +14,22 @@ segment file offsets inside a slice count from the slice's start.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import os
 import struct
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lief
+if TYPE_CHECKING:
+    import lief
+
 
 PAGE = 0x4000
+CACHE_VERSION = "1"   # bump when Image or the parse changes
 
 MH_MAGIC, MH_MAGIC_64 = 0xFEEDFACE, 0xFEEDFACF
 FAT_MAGIC, FAT_MAGIC_64 = 0xCAFEBABE, 0xCAFEBABF
@@ -119,6 +127,7 @@ def _check_commands(raw: bytes, path: str) -> int:
 
 
 def _binary(raw: bytes, path: str) -> lief.MachO.Binary:
+    import lief  # here, not at the top: a cached image needs no LIEF (its import is ~0.4 s and ~50 MB)
     lief.logging.disable()
     try:
         fat = lief.MachO.parse(raw)
@@ -132,11 +141,27 @@ def _binary(raw: bytes, path: str) -> lief.MachO.Binary:
     return binary
 
 
-def load_macho(path: str | Path, slide: int = 0) -> Image:
-    """Parse ``path`` and lay out its segments at ``slide`` (a multiple of 16 KiB)."""
+def load_macho(path: str | Path, slide: int = 0, cache: bool = True) -> Image:
+    """Parse ``path`` and lay out its segments at ``slide`` (a multiple of 16 KiB).
+
+    What LIEF found is cached by the file's sha256 (in the assembler's cache
+    folder), so a second start of the same executable needs no LIEF at all.
+    """
     if slide % PAGE or slide < 0:
         raise LoadError(f"slide {slide:#x} is not a non-negative multiple of 16 KiB")
     whole = Path(path).read_bytes()
+    sha = hashlib.sha256(whole).hexdigest()
+    image = _cached(sha) if cache else None
+    if image is None:
+        image = _parse(whole, str(path))
+        if cache:
+            _store(image)
+    return _slid(image, str(path), slide)
+
+
+def _parse(whole: bytes, path: str) -> Image:
+    """The image at its preferred address (slide 0), read by LIEF."""
+    slide = 0
     raw = _arm64_slice(whole, str(path))
     entries = _check_commands(raw, str(path))
     if entries != 1:
@@ -179,6 +204,48 @@ def load_macho(path: str | Path, slide: int = 0) -> Image:
 
     symbols = {}
     for sym in b.symbols:
+        if not isinstance(sym.name, str):
+            continue  # LIEF hands back bytes for a name that is not text: not a label anyone wrote
         if sym.value and sym.name and sym.raw_type & 0xE0 == 0 and sym.raw_type & 0x0E == 0x0E:  # N_SECT, no stab
             symbols[sym.name] = sym.value + slide
     return Image(str(path), hashlib.sha256(whole).hexdigest(), slide, header, entry, kind, segments, symbols)
+
+
+def _slid(image: Image, path: str, slide: int) -> Image:
+    segs = [Segment(g.name, g.vmaddr + slide, g.vmsize, g.prot, g.data) for g in image.segments]
+    syms = {name: addr + slide for name, addr in image.symbols.items()}
+    return Image(path, image.sha256, slide, image.header + slide, image.entry + slide, image.entry_kind, segs, syms)
+
+
+def _cache_file(sha: str) -> Path:
+    from emu.assembler import cache_dir
+    return cache_dir() / f"image-{CACHE_VERSION}-{sha}.json"
+
+
+def _cached(sha: str) -> Image | None:
+    try:
+        doc = json.loads(_cache_file(sha).read_text())
+        segs = [Segment(g["name"], g["vmaddr"], g["vmsize"], g["prot"], base64.b64decode(g["data"]))
+                for g in doc["segments"]]
+        image = Image("", doc["sha256"], 0, doc["header"], doc["entry"], doc["entry_kind"], segs,
+                      dict(doc["symbols"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return image if image.sha256 == sha else None
+
+
+def _store(image: Image) -> None:
+    doc = {"sha256": image.sha256, "header": image.header, "entry": image.entry, "entry_kind": image.entry_kind,
+           "segments": [{"name": g.name, "vmaddr": g.vmaddr, "vmsize": g.vmsize, "prot": g.prot,
+                         "data": base64.b64encode(g.data).decode()} for g in image.segments],
+           "symbols": image.symbols}
+    target = _cache_file(image.sha256)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(doc)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".image-")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except (OSError, TypeError, ValueError):
+        pass  # no cache: only the next start is slower
