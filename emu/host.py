@@ -15,6 +15,7 @@ are expanded by us, inside the root, never by the host kernel.
 from __future__ import annotations
 
 import errno
+import gc
 import fcntl
 import os
 import resource
@@ -654,7 +655,12 @@ class Host:
     def fork(self) -> int:
         """Real host fork: child pid in the parent, 0 in the child."""
         parent = os.getpid()
+        # objects the child inherits stay where they are: a collection in the child
+        # would otherwise touch (and so copy) every page of the heap
+        gc.freeze()
         pid = os.fork()
+        if pid:
+            gc.unfreeze()  # the parent collects as before (and shuts down cleanly)
         if pid == 0:
             self.children = set()
             self.ancestry = self.ancestry + [parent]
