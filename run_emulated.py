@@ -24,6 +24,9 @@ examples:
   run_emulated.py --macho prog -- a b     run an arm64 Mach-O with argv [prog, a, b]
   run_emulated.py --trace t --trace-children --strace t/   trace each request, one file per process
   run_emulated.py --coverage ymawky.info  lcov counts of ymawky.s lines (genhtml ymawky.info -o cov)
+  run_emulated.py --record rec            serve, logging every syscall of every process into rec/
+  run_emulated.py --replay rec            replay every recorded process, no network or files
+  run_emulated.py --replay rec --process 0.3 --trace t   the instruction trace of one recorded request
 """
 
 
@@ -47,6 +50,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--strict", action="store_true",
                    help="stop on the first syscall the emulator does not implement "
                         "(default: report it once and return ENOSYS to the guest)")
+    g = p.add_argument_group("record and replay (docs/replay-format.md)")
+    g.add_argument("--record", metavar="DIR", type=Path,
+                   help="log every syscall of every process into DIR (a manifest and one log per process)")
+    g.add_argument("--replay", metavar="DIR", type=Path,
+                   help="run the guest against the log in DIR: no sockets, no files; stop at the first difference")
+    g.add_argument("--process", metavar="ID",
+                   help="with --replay: only this process of the fork tree (0, 0.3, 0.3.1 ...; "
+                        "default: every process, one after another)")
+    g.add_argument("--allow-binary-change", action="store_true",
+                   help="with --replay: replay a recording made with another build, to see where it differs")
     from emu.trace import add_arguments
     add_arguments(p)
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
@@ -70,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run_emulated.py: --root {root}: not a folder", file=sys.stderr)
         return 2
     trace = options_from_args(opts)
+    if opts.replay is not None:
+        return _replay(opts, trace)
     try:
         if opts.macho:
             return run_macho(Path(opts.macho), root, [Path(opts.macho).name, *opts.args],
-                             strict=opts.strict, slide=opts.slide, trace=trace)
+                             strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record)
         source = Path(opts.source) if opts.source else HERE / "ymawky.s"
         exe, asm = build_ymawky(source, Path(opts.build) if opts.build else None)
         if opts.build:
@@ -83,9 +98,33 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run_emulated.py: --port {opts.port}: not in 1..65535", file=sys.stderr)
             return 2
         return run_macho(exe, root, ["ymawky", str(opts.port), *opts.args], assembly=asm,
-                         strict=opts.strict, slide=opts.slide, trace=trace)
+                         strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record)
     except TraceError as e:
         print(f"run_emulated.py: {e}", file=sys.stderr)
+        return 2
+    except AssemblyError as e:
+        print(e, file=sys.stderr)
+        return 65
+    except (LoadError, OSError) as e:
+        print(f"run_emulated.py: {e}", file=sys.stderr)
+        return 66
+
+
+def _replay(opts: argparse.Namespace, trace: object) -> int:
+    """--replay DIR: the program is ymawky.s (or --source / --macho) as built now."""
+    from emu.assembler import AssemblyError
+    from emu.loader import LoadError
+    from emu.replay import ReplayError, replay
+    from emu.run import build_ymawky
+    try:
+        if opts.macho:
+            exe, asm = Path(opts.macho), None
+        else:
+            exe, asm = build_ymawky(Path(opts.source) if opts.source else HERE / "ymawky.s")
+        return replay(opts.replay, exe, asm, process=opts.process, trace=trace,
+                      allow_binary_change=opts.allow_binary_change)
+    except ReplayError as e:
+        print(f"run_emulated.py: --replay {opts.replay}: {e}", file=sys.stderr)
         return 2
     except AssemblyError as e:
         print(e, file=sys.stderr)

@@ -15,8 +15,8 @@ are expanded by us, inside the root, never by the host kernel.
 from __future__ import annotations
 
 import errno
-import gc
 import fcntl
+import gc
 import os
 import resource
 import select

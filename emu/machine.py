@@ -16,7 +16,7 @@ import struct
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
 from unicorn import (
@@ -44,6 +44,14 @@ from syscalls.table import NAMES, SYSCALLS
 
 if TYPE_CHECKING:
     from emu.trace import Tracer
+
+
+class SyscallLog(Protocol):
+    """Stands between the trap and the kernel: a recording (emu/record.py) or a replay (emu/replay.py)."""
+
+    def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]: ...
+    def finish(self, status: int) -> None: ...
+
 
 STACK_TOP = 0x1_7000_0000       # like macOS arm64 (stacks sit near 0x16f...)
 STACK_SIZE = 8 << 20            # 8 MiB, macOS's default main-thread stack
@@ -129,6 +137,9 @@ class Machine:
                  assembly: Assembly | None = None, strict: bool = False, name: str = "ymawky-emu",
                  tracer: Tracer | None = None) -> None:
         self.image, self.host, self.name = image, host, name
+        self.argv = list(argv)
+        self.envp = list(envp) if envp is not None else ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/"]
+        self.log: SyscallLog | None = None   # record or replay; None: the kernel answers directly
         self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
         self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # a small code cache keeps fork cheap
         self.mem = GuestMemory(self.uc)
@@ -144,7 +155,7 @@ class Machine:
         self._map(STACK_TOP - STACK_SIZE, STACK_SIZE, 3)
         self._map(SENTINEL, PAGE, 5)
         self.uc.mem_write(SENTINEL, SENTINEL_CODE)
-        self._start_state(argv, envp if envp is not None else ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/"])
+        self._start_state(self.argv, self.envp)
         self.kernel = Kernel(host, self.mem, SYSCALLS, NAMES, strict, where=self._where_pc)
         self.kernel.vm = UnicornVM(self.uc, self.mem)   # mmap, munmap, mprotect
         self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
@@ -216,7 +227,7 @@ class Machine:
                 num, regs = regs[0] & 0xFFFF, regs[1:] + [0]
         if self.tracer is not None:
             self.tracer.syscall_enter(num, regs)
-        x0, x1, carry = self.kernel.call(num, regs)
+        x0, x1, carry = (self.kernel if self.log is None else self.log).call(num, regs)
         uc.reg_write(A.UC_ARM64_REG_X0, x0)
         uc.reg_write(A.UC_ARM64_REG_X1, x1)
         nzcv = uc.reg_read(A.UC_ARM64_REG_NZCV)
@@ -276,6 +287,8 @@ class Machine:
         except BaseException:
             if self.tracer is not None:
                 self.tracer.finish(EXIT_INTERNAL)
+            if self.log is not None and os.getpid() != self.origin_pid:
+                self.log.finish(EXIT_INTERNAL)
             if os.getpid() != self.origin_pid:
                 # our bug, in a process nobody will read a traceback from otherwise
                 print(f"{self.name}: internal error in process {os.getpid()} at "
@@ -284,6 +297,8 @@ class Machine:
             raise
         if self.tracer is not None:
             self.tracer.finish(status)
+        if self.log is not None:
+            self.log.finish(status)
         if os.getpid() != self.origin_pid:
             self._exit_child(status)
         return status

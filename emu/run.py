@@ -37,15 +37,22 @@ def build_ymawky(source: Path, out: Path | None = None) -> tuple[Path, Assembly]
 
 
 def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None = None,
-              strict: bool = False, slide: int = 0, trace: TraceOptions | None = None) -> int:
+              strict: bool = False, slide: int = 0, trace: TraceOptions | None = None,
+              record: Path | None = None) -> int:
     """Run an arm64 Mach-O until it exits; returns its exit status.
 
     ``trace``: what to trace (emu/trace.py); None or nothing asked = no hook at all.
+    ``record``: log every syscall of every process into this folder (emu/record.py).
     """
     image = load_macho(path, slide=slide)
     host = Host(os.fspath(root))
     tracer = Tracer(trace) if trace is not None and trace.wanted() else None
     machine = Machine(image, host, argv, assembly=assembly, strict=strict, name="ymawky-emu", tracer=tracer)
+    if record is not None:
+        from emu.record import Recorder
+        machine.log = Recorder(record, machine, {
+            "program": Path(image.path).name, "sha256": image.sha256, "slide": slide, "argv": machine.argv,
+            "envp": machine.envp, "root": os.fspath(root), "strict": strict})
     machine.warm()
     # SIGTERM ends the server like Ctrl-C: children stopped, status 143
     previous = signal.signal(signal.SIGTERM, _terminate)

@@ -155,7 +155,11 @@ class Kernel:
         the host (a read's bytes, an accepted connection, a reaped child).
         """
         if n > 0:
-            self.mem.write(addr, self.mem.read(addr, n))
+            probe = getattr(self.mem, "probe", None)   # a recording keeps no bytes of a probe
+            if probe is not None:
+                probe(addr, n)
+            else:
+                self.mem.write(addr, self.mem.read(addr, n))
 
     def _unimplemented(self, num: int, row: Syscall | None) -> tuple[int, int, bool]:
         name = row.name if row else self.names.get(num, "unknown")

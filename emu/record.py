@@ -1,0 +1,225 @@
+"""Record every syscall of every emulated process, for replay (docs/replay-format.md).
+
+Owns: the recording side of the log format: the manifest, one log per
+process named by its place in the fork tree, and what one syscall keeps:
+the argument registers, every byte of guest memory the call read (paths,
+write buffers, iovecs, sockaddrs, pollfds: what replay compares), the
+result (x0, x1, carry) and every byte it wrote to guest memory (read
+data, stat64, sockaddr, directory entries, time values: what replay
+gives back).  Events that are not returns are kept too: exit, death by a
+signal, a fork (in both processes), a call that never returned (Ctrl-C),
+and how the process ended (status, fault).
+
+Rules:
+1. Only the boundary is watched: ``Recorder.call`` wraps ``Kernel.call``
+   and guest memory is seen through ``RecordingMemory``; handlers and the
+   Host do not know they are recorded.
+2. Each record is written with one unbuffered ``os.write`` per file as
+   soon as the call returns, so a fork never duplicates buffered bytes
+   and a process killed later loses nothing it already did.
+3. Nothing the guest cannot observe is kept (no host paths, no wall
+   time), so re-recording the same session gives the same bytes except
+   where the host really answered differently (pids, times, inodes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from syscalls.kernel import GuestExit
+from syscalls.table import SYSCALLS
+
+if TYPE_CHECKING:
+    from emu.machine import Machine
+    from syscalls.kinds import Memory
+
+FORMAT = 1
+FORK = 2                    # where the fork tree grows (as emu/trace.py counts it)
+MANIFEST = "manifest.json"
+UNKNOWN_ARGS = 6            # registers kept for a number the table has no row for
+
+
+def log_name(path: str, pid: int) -> str:
+    """``0.3-pid4133``: the base name of a process's two files (``.jsonl`` and ``.bin``)."""
+    return f"{path}-pid{pid}"
+
+
+def arg_count(num: int) -> int:
+    row = SYSCALLS.get(num)
+    return len(row.args) if row is not None else UNKNOWN_ARGS
+
+
+class RecordingMemory:
+    """Guest memory as the kernel sees it, noting each read and write of the current call."""
+
+    def __init__(self, inner: Memory) -> None:
+        self.inner = inner
+        self.reads: list[tuple[int, bytes]] = []
+        self.writes: list[tuple[int, bytes]] = []
+
+    def read(self, addr: int, n: int) -> bytes:
+        data = self.inner.read(addr, n)
+        self.reads.append((addr, data))
+        return data
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.inner.write(addr, data)
+        self.writes.append((addr, bytes(data)))
+
+    def cstr(self, addr: int, limit: int) -> bytes:
+        try:
+            s = self.inner.cstr(addr, limit)
+        except Exception:
+            try:          # too long: what the kernel looked at is the first ``limit`` bytes
+                self.reads.append((addr, self.inner.read(addr, limit)))
+            except Exception:  # noqa: BLE001, S110 - a bad pointer: the registers say it all
+                pass
+            raise
+        self.reads.append((addr, s + b"\0"))
+        return s
+
+    def probe(self, addr: int, n: int) -> None:
+        """Kernel.probe_writable: a check, not data: neither side is kept."""
+        self.inner.write(addr, self.inner.read(addr, n))
+
+
+class Recorder:
+    """The log of one emulated process (and, after a fork, of the child it becomes)."""
+
+    def __init__(self, out: Path, machine: Machine, manifest: dict) -> None:
+        self.dir = Path(out)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.machine = machine
+        self.kernel = machine.kernel
+        self.mem = RecordingMemory(self.kernel.mem)
+        self.kernel.mem = self.mem
+        self.kernel.on_fatal_signal = self._killed
+        self.path, self.pid, self.ppid = "0", os.getpid(), os.getppid()
+        self.origin = self.pid
+        self.forks = self.index = 0
+        self.pending: tuple[int, list[int]] | None = None
+        self.finished = False
+        for old in self.dir.glob("*-pid*.*"):       # a fresh recording, not a mix of two
+            old.unlink()
+        self.manifest = {"format": FORMAT, **manifest}
+        self._write_manifest()
+        self._open({"type": "process", "proc": self.path, "pid": self.pid, "ppid": self.ppid, "format": FORMAT})
+
+    # ------------------------------------------------------------ files
+    def _write_manifest(self) -> None:
+        tmp = self.dir / f".{MANIFEST}.{os.getpid()}"
+        tmp.write_text(json.dumps(self.manifest, indent=1) + "\n")
+        os.replace(tmp, self.dir / MANIFEST)
+
+    def _open(self, header: dict) -> None:
+        base = self.dir / log_name(self.path, self.pid)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+        self.jfd = os.open(f"{base}.jsonl", flags, 0o644)
+        self.bfd = os.open(f"{base}.bin", flags, 0o644)
+        self.boff = 0
+        self._line(header)
+
+    def _line(self, rec: dict) -> None:
+        os.write(self.jfd, (json.dumps(rec, separators=(",", ":")) + "\n").encode())
+
+    def _payloads(self, chunks: list[tuple[int, bytes]]) -> list[list]:
+        """Append the chunks to the .bin file; their references [addr, offset, length]."""
+        refs, blob = [], b"".join(d for _, d in chunks)
+        for addr, data in chunks:
+            refs.append([f"{addr:#x}", self.boff, len(data)])
+            self.boff += len(data)
+        if blob:
+            os.write(self.bfd, blob)
+        return refs
+
+    def _syscall(self, num: int, regs: list[int], result: tuple[int, int, bool] | None, **extra: object) -> None:
+        self.index += 1
+        rec: dict = {"type": "sys", "i": self.index, "num": num,
+                     "name": SYSCALLS[num].name if num in SYSCALLS else f"syscall_{num}",
+                     "regs": [f"{r:#x}" for r in regs[:arg_count(num)]]}
+        if self.mem.reads:
+            rec["in"] = self._payloads(self.mem.reads)
+        if result is not None:
+            rec["ret"] = [f"{result[0]:#x}", f"{result[1]:#x}", result[2]]
+        if self.mem.writes:
+            rec["out"] = self._payloads(self.mem.writes)
+        rec.update(extra)
+        self._line(rec)
+
+    # ------------------------------------------------------------ the trap (Machine._syscall)
+    def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]:
+        self.mem.reads, self.mem.writes = [], []
+        self.pending = (num, regs)
+        if num == FORK:
+            self.forks += 1
+        try:
+            x0, x1, carry = self.kernel.call(num, regs)
+        except GuestExit as e:
+            self.pending = None
+            self._syscall(num, regs, None, exit=e.status)
+            raise
+        except BaseException as e:
+            self.pending = None
+            self._syscall(num, regs, None, raised=type(e).__name__)
+            raise
+        self.pending = None
+        if os.getpid() != self.pid:          # the new child of a fork, inside the trap
+            self._become_child(x0, x1, carry)
+        else:
+            self._syscall(num, regs, (x0, x1, carry))
+        return x0, x1, carry
+
+    def _become_child(self, x0: int, x1: int, carry: bool) -> None:
+        os.close(self.jfd)
+        os.close(self.bfd)
+        parent_index = self.index + 1        # the parent logs the fork as its next call
+        self.ppid, self.pid = self.pid, os.getpid()
+        self.path, self.forks, self.index = f"{self.path}.{self.forks}", 0, 0
+        self._open({"type": "process", "proc": self.path, "pid": self.pid, "ppid": self.ppid, "format": FORMAT,
+                    "fork": {"parent_index": parent_index, "ret": [f"{x0:#x}", f"{x1:#x}", carry]}})
+
+    def _killed(self, darwin_sig: int) -> None:
+        """Kernel.on_fatal_signal: the call in progress ends this process (SIGPIPE on a write)."""
+        if self.pending is not None:
+            num, regs = self.pending
+            self.pending = None
+            self._syscall(num, regs, None, killed=darwin_sig)
+        self.finished = True
+        self._line({"type": "end", "status": None, "killed": darwin_sig, "fault": None})
+
+    def finish(self, status: int) -> None:
+        """The process ends (Machine.run): how, and for the first process the fork tree."""
+        if self.finished:
+            return
+        self.finished = True
+        self._line({"type": "end", "status": status, "killed": None, "fault": fault_signal(self.machine, status)})
+        os.close(self.jfd)
+        os.close(self.bfd)
+        if self.pid == self.origin:
+            self.manifest["processes"] = process_tree(self.dir)
+            self._write_manifest()
+
+
+def fault_signal(machine: Machine, status: int) -> str | None:
+    """The signal of the guest fault that ended the process with ``status`` (None: it did not fault)."""
+    from emu.machine import SIGNUM
+    fault = machine.fault
+    return fault.signal if fault is not None and status == 128 + SIGNUM.get(fault.signal, 0) else None
+
+
+def process_tree(folder: Path) -> list[dict]:
+    """Every process log in ``folder``: proc, pid, ppid, file, calls, end; in fork-tree order."""
+    out = []
+    for f in Path(folder).glob("*-pid*.jsonl"):
+        lines = f.read_bytes().splitlines()
+        if not lines:
+            continue
+        head, last = json.loads(lines[0]), json.loads(lines[-1])
+        end = last if last.get("type") == "end" else None
+        out.append({"proc": head["proc"], "pid": head["pid"], "ppid": head["ppid"], "file": f.stem,
+                    "calls": sum(1 for x in lines if x.startswith(b'{"type":"sys"')),
+                    "status": end["status"] if end else None, "killed": end["killed"] if end else None})
+    return sorted(out, key=lambda p: [int(n) for n in p["proc"].split(".")])
