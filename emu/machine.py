@@ -36,6 +36,7 @@ from unicorn import unicorn_const as U
 from emu.assembler import Assembly
 from emu.host import Host
 from emu.loader import Image
+from emu.regs import RegisterBatch
 from emu.symbols import Symbolizer
 from emu.vm import UnicornVM
 from syscalls.errno import DarwinError
@@ -158,6 +159,8 @@ class Machine:
         self._start_state(self.argv, self.envp)
         self.kernel = Kernel(host, self.mem, SYSCALLS, NAMES, strict, where=self._where_pc)
         self.kernel.vm = UnicornVM(self.uc, self.mem)   # mmap, munmap, mprotect
+        self._trap_in = RegisterBatch(self.uc, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV])
+        self._trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
         self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
         self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
         self.cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
@@ -217,8 +220,8 @@ class Machine:
             uc.emu_stop()
 
     def _syscall(self, uc: Uc) -> None:
-        x16 = uc.reg_read(A.UC_ARM64_REG_X16) & 0xFFFFFFFF
-        regs = [uc.reg_read(r) for r in ARG_REGS]
+        *regs, x16, nzcv = self._trap_in.read()   # x0-x7, x16, nzcv in one call
+        x16 &= 0xFFFFFFFF
         if x16 & 0x80000000:
             num = -((~x16 & 0xFFFFFFFF) + 1)  # Mach traps are negative; none is implemented yet
         else:
@@ -228,10 +231,9 @@ class Machine:
         if self.tracer is not None:
             self.tracer.syscall_enter(num, regs)
         x0, x1, carry = (self.kernel if self.log is None else self.log).call(num, regs)
-        uc.reg_write(A.UC_ARM64_REG_X0, x0)
-        uc.reg_write(A.UC_ARM64_REG_X1, x1)
-        nzcv = uc.reg_read(A.UC_ARM64_REG_NZCV)
-        uc.reg_write(A.UC_ARM64_REG_NZCV, (nzcv | CARRY) if carry else (nzcv & ~CARRY))
+        # only x0, x1 and the carry change (darwin-abi.md 1.1); a handler may have
+        # moved no flags (it cannot touch registers), so the nzcv read above holds
+        self._trap_out.write([x0, x1, (nzcv | CARRY) if carry else (nzcv & ~CARRY)])
         if self.tracer is not None:  # after the write-back, and in a forked child, in the child
             self.tracer.syscall_exit(x0, x1, carry)
 
