@@ -90,6 +90,7 @@ _BAD_ACCESS = {
     U.UC_MEM_FETCH_PROT: ("SIGBUS", "jump to non-executable memory"),
 }
 _BRANCHES = {"b", "bl", "br", "blr", "ret", "cbz", "cbnz", "tbz", "tbnz", "svc", "brk"}
+SLICE_US = 500_000               # the first process checks for Ctrl-C at least this often
 EXIT_INTERNAL = 70               # sysexits.h EX_SOFTWARE: the emulator itself failed
 SIGNUM = {"SIGSEGV": 11, "SIGBUS": 10, "SIGILL": 4, "SIGTRAP": 5, "SIGSYS": 12}
 
@@ -307,23 +308,33 @@ class Machine:
 
     def _run(self) -> int:
         pc = self.image.entry
-        while True:
-            raised = False
-            try:
-                self.uc.emu_start(pc, 1)  # "until" an odd address: never reached
-            except UcError as e:
-                raised = True
-                sig, what = _FAULTS.get(e.errno, ("SIGSEGV", str(e)))
-                if self.fault is None or e.errno == U.UC_ERR_INSN_INVALID:
-                    self.fault = Fault(sig, what)
-            # a trace filter stopped us to switch its hooks: go on where the guest was.  On
-            # such a stop Unicorn 2.1.4 may call the invalid-fetch hook for a block it never
-            # runs (seen on a warmed cache); emu_start did not fail, so the guest did not fault
-            if (raised or self.tracer is None or self.status is not None or self.error is not None
-                    or not self.tracer.resume()):
-                break
-            self.fault = None
-            pc = self.uc.reg_read(A.UC_ARM64_REG_PC)
+        try:
+            while True:
+                # the first process runs in slices, so that Ctrl-C reaches Python even while
+                # the guest spins without a syscall (a forked child has no timer thread:
+                # Unicorn's timeout is a thread, and it dies by SIGINT itself)
+                sliced = os.getpid() == self.origin_pid
+                raised = False
+                try:
+                    self.uc.emu_start(pc, 1, timeout=SLICE_US if sliced else 0)  # "until" an odd address
+                except UcError as e:
+                    raised = True
+                    sig, what = _FAULTS.get(e.errno, ("SIGSEGV", str(e)))
+                    if self.fault is None or e.errno == U.UC_ERR_INSN_INVALID:
+                        self.fault = Fault(sig, what)
+                if raised or self.status is not None or self.error is not None:
+                    break
+                # a trace filter stopped us to switch its hooks, or the slice ran out: go on
+                # where the guest was.  On such a stop Unicorn 2.1.4 may call the invalid-fetch
+                # hook for a block it never runs (seen on a warmed cache); emu_start did not
+                # fail, so the guest did not fault
+                timed_out = sliced and self.uc.query(U.UC_QUERY_TIMEOUT)
+                if not (self.tracer is not None and self.tracer.resume()) and not timed_out:
+                    break
+                self.fault = None
+                pc = self.uc.reg_read(A.UC_ARM64_REG_PC)
+        except KeyboardInterrupt:   # arrived between slices
+            return self._interrupted()
         if self.status is not None and self.error is None:
             # exit() ends the process: whatever Unicorn did after the stop request
             # (it may go on to take the svc exception) is not the guest's doing

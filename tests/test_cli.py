@@ -82,3 +82,22 @@ def test_not_a_macho_is_a_clear_error(tmp_path: Path) -> None:
     proc = run("--macho", str(junk))
     assert proc.returncode == 66
     assert "Traceback" not in proc.stderr and "junk" in proc.stderr
+
+
+def test_ctrl_c_stops_a_guest_that_spins_without_syscalls(tmp_path: Path) -> None:
+    import signal
+    import time
+    asm = assemble_text(guest_source("""
+    spin:
+        b       spin
+    """), "spin.s")
+    exe = write_macho(asm, tmp_path / "spin")
+    proc = subprocess.Popen([*CLI, "--macho", str(exe), "--root", str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
