@@ -790,8 +790,11 @@ class Bench:
     def group_fork(self) -> None:
         g = "fork cost (guest fork + child exit + wait4, fresh process)"
         cycles = self.opts.fork_cycles
-        proc = subprocess.run([sys.executable, os.fspath(Path(__file__)), "--fork-probe", str(cycles)],
-                              capture_output=True, text=True, env=self.env, timeout=300)
+        probe = [sys.executable, os.fspath(Path(__file__)), "--fork-probe"]
+        # once to fill the loader's cache, so the measured process is as light as a warm
+        # server (a cache miss imports LIEF: ~50 MB more to copy at every fork)
+        subprocess.run([*probe, "1"], capture_output=True, env=self.env, timeout=300)
+        proc = subprocess.run([*probe, str(cycles)], capture_output=True, text=True, env=self.env, timeout=300)
         try:
             res = json.loads(proc.stdout.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):

@@ -18,7 +18,6 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
 from unicorn import (
     UC_ARCH_ARM64,
     UC_HOOK_INTR,
@@ -89,7 +88,27 @@ _BAD_ACCESS = {
     U.UC_MEM_WRITE_PROT: ("SIGBUS", "write to read-only memory"),
     U.UC_MEM_FETCH_PROT: ("SIGBUS", "jump to non-executable memory"),
 }
-_BRANCHES = {"b", "bl", "br", "blr", "ret", "cbz", "cbnz", "tbz", "tbnz", "svc", "brk"}
+
+
+def _sext(v: int, bits: int) -> int:
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def _block_ends(pc: int, insn: int) -> tuple[int, ...]:
+    """Block leaders an instruction makes: its branch target, and what follows a branch or trap.
+
+    Decoded from the A64 encodings directly (Arm ARM C4.1.3): B/BL imm26, B.cond and
+    CBZ/CBNZ imm19, TBZ/TBNZ imm14, BR/BLR/RET, SVC/BRK.
+    """
+    if insn & 0x7C000000 == 0x14000000:                 # B, BL
+        return pc + 4, pc + 4 * _sext(insn & 0x3FFFFFF, 26)
+    if insn & 0xFF000010 == 0x54000000 or insn & 0x7E000000 == 0x34000000:   # B.cond, CBZ/CBNZ
+        return pc + 4, pc + 4 * _sext((insn >> 5) & 0x7FFFF, 19)
+    if insn & 0x7E000000 == 0x36000000:                 # TBZ, TBNZ
+        return pc + 4, pc + 4 * _sext((insn >> 5) & 0x3FFF, 14)
+    if insn & 0xFF9FFC1F == 0xD61F0000 or insn & 0xFFE0001F in (0xD4000001, 0xD4200000):  # BR/BLR/RET, SVC, BRK
+        return (pc + 4,)
+    return ()
 SLICE_US = 500_000               # the first process checks for Ctrl-C at least this often
 EXIT_INTERNAL = 70               # sysexits.h EX_SOFTWARE: the emulator itself failed
 SIGNUM = {"SIGSEGV": 11, "SIGBUS": 10, "SIGILL": 4, "SIGTRAP": 5, "SIGSYS": 12}
@@ -164,7 +183,6 @@ class Machine:
         self._trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
         self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
         self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
-        self.cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
         self.tracer = tracer  # None: no trace hook at all (emu/trace.py)
         if tracer is not None:
             tracer.attach(self)
@@ -262,15 +280,9 @@ class Machine:
                 continue
             leaders.update(syms)
             start = syms[0]
-            code = seg.data[start - seg.vmaddr:]
-            self.cs.skipdata = True
-            for addr, size, mnemonic, ops in self.cs.disasm_lite(code, start):
-                if mnemonic in _BRANCHES or mnemonic.startswith("b."):
-                    leaders.add(addr + size)
-                    target = ops.rsplit("#", 1)[-1]
-                    if target.startswith("0x") and mnemonic not in ("br", "blr", "ret"):
-                        leaders.add(int(target, 16))
-            self.cs.skipdata = False
+            code = seg.data[start - seg.vmaddr: (len(seg.data) // 4) * 4]
+            for i, (word,) in enumerate(struct.iter_unpack("<I", code)):
+                leaders.update(_block_ends(start + 4 * i, word))
         done = 0
         for addr in sorted(leaders):
             try:
@@ -382,7 +394,8 @@ class Machine:
     def _report_fault(self, fault: Fault) -> None:
         pc = self.uc.reg_read(A.UC_ARM64_REG_PC)
         try:
-            insn = next(self.cs.disasm(bytes(self.uc.mem_read(pc, 4)), pc), None)
+            from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs  # here: the serving process never needs it
+            insn = next(Cs(CS_ARCH_ARM64, CS_MODE_ARM).disasm(bytes(self.uc.mem_read(pc, 4)), pc), None)
             text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else "(undecodable)"
         except UcError:
             text = "(pc not mapped)"

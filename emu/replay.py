@@ -358,13 +358,14 @@ class Replayer:
         return Divergence(self.log.proc, index, "\n".join(lines))
 
     def _last_insns(self) -> list[str]:
-        m, out = self.machine, []
+        from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
+        m, out, cs = self.machine, [], Cs(CS_ARCH_ARM64, CS_MODE_ARM)
         for addr, size in self.blocks:
             try:
                 code = bytes(m.uc.mem_read(addr, size))
             except Exception:  # noqa: BLE001 - unmapped since: nothing to show
                 continue
-            for insn in m.cs.disasm(code, addr):
+            for insn in cs.disasm(code, addr):
                 out.append(f"    {m.symbols.describe(insn.address):<56} {insn.mnemonic} {insn.op_str}".rstrip())
         return out[-SHOW_INSNS:]
 

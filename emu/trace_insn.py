@@ -16,7 +16,6 @@ import os
 import re
 from dataclasses import dataclass
 
-from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
 from unicorn import Uc
 from unicorn import arm64_const as A
 
@@ -52,6 +51,7 @@ class Decoder:
 
     def __init__(self, uc: Uc, symbols: Symbolizer) -> None:
         self.uc, self.symbols = uc, symbols
+        from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs  # only when tracing: ~5 MB a fork copies
         self.cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
         self.cs.detail = True
         self.cache: dict[int, Insn] = {}
