@@ -3304,19 +3304,8 @@ Lutoa_digits:                            // digits come out backwards...
     strb    w11, [x9], #1
     mov     x1, x10
     cbnz    x1, Lutoa_digits
-    mov     x10, x0                      // ...so reverse them in place
-    sub     x11, x9, #1
-Lutoa_reverse:
-    cmp     x10, x11
-    b.hs    Lutoa_done
-    ldrb    w12, [x10]
-    ldrb    w13, [x11]
-    strb    w13, [x10], #1
-    strb    w12, [x11], #-1
-    b       Lutoa_reverse
-Lutoa_done:
-    mov     x0, x9
-    ret
+    mov     x1, x9                       // ...so put them the right way round
+    b       reverse_digits
 
 // --- utox -------------------------------------------------------------------
 // Write an unsigned number in lowercase hexadecimal.
@@ -3331,18 +3320,26 @@ Lutox_digits:
     strb    w11, [x9], #1
     lsr     x1, x1, #4
     cbnz    x1, Lutox_digits
+    mov     x1, x9
+    b       reverse_digits
+
+// --- reverse_digits ---------------------------------------------------------
+// Reverse bytes in place: utoa and utox write their digits lowest first.
+//   in:  x0 = start, x1 = end
+//   out: x0 = end                        clobbers: x10-x13
+reverse_digits:
     mov     x10, x0
-    sub     x11, x9, #1
-Lutox_reverse:
+    sub     x11, x1, #1
+    mov     x0, x1
+Lreverse_digits_loop:
     cmp     x10, x11
-    b.hs    Lutox_done
+    b.hs    Lreverse_digits_done
     ldrb    w12, [x10]
     ldrb    w13, [x11]
     strb    w13, [x10], #1
     strb    w12, [x11], #-1
-    b       Lutox_reverse
-Lutox_done:
-    mov     x0, x9
+    b       Lreverse_digits_loop
+Lreverse_digits_done:
     ret
 
 // --- hex_value --------------------------------------------------------------
