@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# a plain (non-editable) `pip install .` puts ymawky.s, www/ and err/ here instead
+SHARE = Path(sys.prefix) / "share" / "ymawky-emu"
+PROJECT = HERE if (HERE / "ymawky.s").is_file() else SHARE
 
 EXAMPLES = """\
 examples:
@@ -68,7 +71,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def default_root() -> Path:
     cwd = Path.cwd()
-    return cwd if (cwd / "www").is_dir() else HERE
+    return cwd if (cwd / "www").is_dir() else PROJECT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if opts.macho:
             return run_macho(Path(opts.macho), root, [Path(opts.macho).name, *opts.args],
                              strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record)
-        source = Path(opts.source) if opts.source else HERE / "ymawky.s"
+        source = Path(opts.source) if opts.source else PROJECT / "ymawky.s"
         exe, asm = build_ymawky(source, Path(opts.build) if opts.build else None)
         if opts.build:
             print(f"wrote {exe}")
@@ -120,7 +123,7 @@ def _replay(opts: argparse.Namespace, trace: object) -> int:
         if opts.macho:
             exe, asm = Path(opts.macho), None
         else:
-            exe, asm = build_ymawky(Path(opts.source) if opts.source else HERE / "ymawky.s")
+            exe, asm = build_ymawky(Path(opts.source) if opts.source else PROJECT / "ymawky.s")
         return replay(opts.replay, exe, asm, process=opts.process, trace=trace,
                       allow_binary_change=opts.allow_binary_change)
     except ReplayError as e:

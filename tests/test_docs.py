@@ -23,3 +23,11 @@ def test_readme_quick_start_is_two_commands_that_exist() -> None:
     assert len(commands) == 2
     for cmd in commands:
         assert (ROOT / cmd.split()[0]).is_file()
+
+
+def test_pip_install_ships_every_file_of_www_and_err() -> None:
+    import tomllib
+    shipped = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    listed = {f for files in shipped.values() for f in files}
+    on_disk = {str(p.relative_to(ROOT)) for d in ("www", "err") for p in (ROOT / d).rglob("*") if p.is_file()}
+    assert on_disk | {"ymawky.s"} == listed, "update [tool.setuptools.data-files] in pyproject.toml"
