@@ -53,7 +53,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -906,7 +906,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     if opts.fork_probe is not None:
         return fork_probe(opts.fork_probe)
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     info = host_info()                     # the load average before we add ours: how busy the host was
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ymawky-bench-") as d:
