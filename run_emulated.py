@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     except (LoadError, OSError) as e:
         print(f"run_emulated.py: {e}", file=sys.stderr)
         return 66
+    except KeyboardInterrupt:   # Ctrl-C while starting or cleaning up: no traceback either
+        return 130
 
 
 def _replay(opts: argparse.Namespace, trace: object) -> int:
