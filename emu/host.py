@@ -6,10 +6,9 @@ fork and wait.  Takes and returns host values (os.O_*, socket.AF_*, host
 signal numbers) and raises OSError with host errno values; the syscall
 layer translates both ways.  Knows no Darwin numbers.
 
-Security rule: no guest path reaches a host file outside ``root``.  Paths
-are resolved here one component at a time with openat(O_NOFOLLOW) from a
-descriptor of the root; ``..`` never climbs above the root and symlinks
-are expanded by us, inside the root, never by the host kernel.
+Security rule: no guest path reaches a host file outside ``root``.  Every
+path goes through emu/paths.py, which resolves it one component at a time
+with openat(O_NOFOLLOW) from a descriptor of the root.
 """
 
 from __future__ import annotations
@@ -27,16 +26,16 @@ import sys
 import termios
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-PATH_MAX = 1024        # Darwin MAXPATHLEN, NUL included
-NAME_MAX = 255
-MAXSYMLINKS = 32
+from emu.paths import Resolved, check_path, resolve
+
 DEFAULT_FD_LIMIT = 256  # macOS's default soft RLIMIT_NOFILE
 
 
 def _err(code: int, what: str = "") -> OSError:
     return OSError(code, os.strerror(code), what or None)
+
+
 
 
 @dataclass
@@ -58,15 +57,6 @@ class OpenFile:
     cloexec: bool = False
     nosigpipe: bool = False
     dir: DirState | None = None
-
-
-class Resolved(NamedTuple):
-    """Where a guest path lands: a host fd of its parent directory and the last name."""
-
-    parent: int                    # host fd (O_PATH); the caller closes it
-    name: str                      # "." when the path names the directory itself
-    path: str                      # the canonical guest path (symlinks expanded)
-    bare: bool                     # the path was only slashes: "/" itself (EISDIR to change)
 
 
 @dataclass
@@ -168,83 +158,12 @@ class Host:
         return [p for p in of.path.split("/") if p]
 
     def _walk(self, path: str, follow_last: bool, no_symlinks: bool, at: int | None = None) -> Resolved:
-        """Resolve a guest path inside the root, one component at a time.
-
-        Every component is opened with O_NOFOLLOW from its parent's descriptor,
-        symlinks are read and expanded here (an absolute target restarts at the
-        root), and ``..`` never climbs above the root, so no host path outside
-        it is ever looked at.  ``at`` is a guest directory descriptor (None:
-        the working directory).  The caller closes ``parent``.
-        """
-        if not path:
-            raise _err(errno.ENOENT, path)
-        if len(os.fsencode(path)) >= PATH_MAX:
-            raise _err(errno.ENAMETOOLONG, path)
-        bare = path.strip("/") == ""
-        names: list[str] = [] if path.startswith("/") else self._base(at)
-        todo = path.split("/")
-        stack = [os.dup(self.root_fd)]
-
-        def here(name: str) -> Resolved:
-            full = names + ([name] if name != "." else [])
-            return Resolved(stack.pop(), name, "/" + "/".join(full), bare)
-
-        try:
-            for name in names:
-                stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                     dir_fd=stack[-1]))
-            links = 0
-            while todo:
-                name, todo = todo[0], todo[1:]
-                last = all(p == "" for p in todo)
-                slash = last and bool(todo)          # "name/": it must be a directory
-                if len(os.fsencode(name)) > NAME_MAX:
-                    raise _err(errno.ENAMETOOLONG, path)
-                if name in ("", "."):
-                    if last:
-                        return here(".")
-                    continue
-                if name == "..":
-                    if len(stack) > 1:
-                        os.close(stack.pop())
-                        names.pop()
-                    if last:
-                        return here(".")
-                    continue
-                try:
-                    st = os.stat(name, dir_fd=stack[-1], follow_symlinks=False)
-                except FileNotFoundError:
-                    if last:
-                        return here(name)
-                    raise
-                if stat.S_ISLNK(st.st_mode) and (not last or follow_last or slash):
-                    if no_symlinks:
-                        raise _err(errno.ELOOP, path)
-                    links += 1
-                    if links > MAXSYMLINKS:
-                        raise _err(errno.ELOOP, path)
-                    target = os.readlink(name, dir_fd=stack[-1])
-                    if not target:
-                        raise _err(errno.ENOENT, path)
-                    if target.startswith("/"):
-                        while len(stack) > 1:
-                            os.close(stack.pop())
-                        names = []
-                    todo = target.split("/") + (todo if not last else ([""] if slash else []))
-                    continue
-                if stat.S_ISLNK(st.st_mode) and no_symlinks:
-                    raise _err(errno.ELOOP, path)
-                if last and not (slash and not stat.S_ISDIR(st.st_mode)):
-                    return here(name)
-                if not stat.S_ISDIR(st.st_mode):
-                    raise _err(errno.ENOTDIR, path)
-                stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                     dir_fd=stack[-1]))
-                names.append(name)
-            return here(".")
-        finally:
-            for fd in stack:
-                os.close(fd)
+        """Resolve a guest path inside the root (emu/paths.py); ``at`` is a guest
+        directory descriptor (None: the working directory).  The caller closes
+        ``parent``."""
+        check_path(path)
+        base = [] if path.startswith("/") else self._base(at)
+        return resolve(self.root_fd, base, path, follow_last, no_symlinks)
 
     def open(self, path: str, flags: int, mode: int, no_symlinks: bool = False, at: int | None = None) -> int:
         """Open a guest path with host ``flags``; returns the guest fd."""
