@@ -76,8 +76,6 @@ def default_root() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
-    from emu.assembler import AssemblyError
-    from emu.loader import LoadError
     from emu.run import build_ymawky, run_macho
     from emu.trace import TraceError, options_from_args
 
@@ -105,20 +103,27 @@ def main(argv: list[str] | None = None) -> int:
     except TraceError as e:
         print(f"run_emulated.py: {e}", file=sys.stderr)
         return 2
-    except AssemblyError as e:
-        print(e, file=sys.stderr)
-        return 65
-    except (LoadError, OSError) as e:
-        print(f"run_emulated.py: {e}", file=sys.stderr)
-        return 66
+    except Exception as e:  # noqa: BLE001 - mapped by failure_status, else raised again
+        return failure_status(e)
     except KeyboardInterrupt:   # Ctrl-C while starting or cleaning up: no traceback either
         return 130
 
 
-def _replay(opts: argparse.Namespace, trace: object) -> int:
-    """--replay DIR: the program is ymawky.s (or --source / --macho) as built now."""
+def failure_status(e: Exception) -> int:
+    """Print a failure the user can act on and give its exit status; anything else is our bug."""
     from emu.assembler import AssemblyError
     from emu.loader import LoadError
+    if isinstance(e, AssemblyError):       # ymawky.s:LINE: message
+        print(e, file=sys.stderr)
+        return 65                          # sysexits.h EX_DATAERR
+    if isinstance(e, (LoadError, OSError)):
+        print(f"run_emulated.py: {e}", file=sys.stderr)
+        return 66                          # EX_NOINPUT
+    raise e
+
+
+def _replay(opts: argparse.Namespace, trace: object) -> int:
+    """--replay DIR: the program is ymawky.s (or --source / --macho) as built now."""
     from emu.replay import ReplayError, replay
     from emu.run import build_ymawky
     try:
@@ -131,12 +136,8 @@ def _replay(opts: argparse.Namespace, trace: object) -> int:
     except ReplayError as e:
         print(f"run_emulated.py: --replay {opts.replay}: {e}", file=sys.stderr)
         return 2
-    except AssemblyError as e:
-        print(e, file=sys.stderr)
-        return 65
-    except (LoadError, OSError) as e:
-        print(f"run_emulated.py: {e}", file=sys.stderr)
-        return 66
+    except Exception as e:  # noqa: BLE001 - mapped by failure_status, else raised again
+        return failure_status(e)
 
 
 if __name__ == "__main__":

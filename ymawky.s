@@ -3430,20 +3430,10 @@ starts_with:
     add     x9, x0, x3
     cmp     x9, x1
     b.hi    Lstarts_with_no              // shorter than the prefix
-    mov     x9, #0
-Lstarts_with_loop:
-    cmp     x9, x3
-    b.eq    Lstarts_with_yes
-    ldrb    w10, [x0, x9]
-    ldrb    w11, [x2, x9]
-    add     x9, x9, #1
-    cmp     w10, w11
-    b.eq    Lstarts_with_loop
+    mov     x1, x3                       // then: are its first x3 bytes the prefix?
+    b       equal_bytes
 Lstarts_with_no:
     mov     x0, #0
-    ret
-Lstarts_with_yes:
-    mov     x0, #1
     ret
 
 // --- starts_with_ci ---------------------------------------------------------
