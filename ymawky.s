@@ -3069,12 +3069,7 @@ format_imf_date:
     bl      two_digits
     mov     w9, #CH_SPACE
     strb    w9, [x0], #1
-    ldr     x9, [x15, #8]                // "Nov "
-    sub     x9, x9, #1
-    LOAD_ADDR x10, month_names
-    add     x1, x10, x9, lsl #2
-    mov     x2, #3
-    bl      copy
+    bl      Lformat_imf_date_month       // "Nov "
     mov     w9, #CH_SPACE
     strb    w9, [x0], #1
     ldr     x1, [x15]                    // "1994 "
@@ -3084,6 +3079,17 @@ format_imf_date:
     bl      Lformat_imf_date_clock       // "08:49:37"
     APPEND  t_gmt, t_gmt_len
     ldp     x29, x30, [sp], #32
+    ret
+// "Nov" from date_parts (x15); the CLF date uses it too
+Lformat_imf_date_month:
+    stp     x29, x30, [sp, #-16]!
+    ldr     x9, [x15, #8]
+    sub     x9, x9, #1
+    LOAD_ADDR x10, month_names           // 4 bytes a name
+    add     x1, x10, x9, lsl #2
+    mov     x2, #3
+    bl      copy
+    ldp     x29, x30, [sp], #16
     ret
 // "HH:MM:SS" from date_parts (x15)
 Lformat_imf_date_clock:
@@ -3118,12 +3124,7 @@ format_clf_date:
     bl      two_digits
     mov     w9, #CH_SLASH
     strb    w9, [x0], #1
-    ldr     x9, [x15, #8]
-    sub     x9, x9, #1
-    LOAD_ADDR x10, month_names
-    add     x1, x10, x9, lsl #2
-    mov     x2, #3
-    bl      copy
+    bl      Lformat_imf_date_month
     mov     w9, #CH_SLASH
     strb    w9, [x0], #1
     ldr     x1, [x15]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Guest instructions per second under each tracing option, in one run.
 
-The same guest (ymawky's utoa and copy loops, and one getpid syscall per
+The same guest (copies of ymawky's first utoa and copy loops, and one getpid syscall per
 ~1400 instructions) runs: on bare Unicorn with only a syscall hook; in a
 Machine with no tracing; with --strace; with an instruction trace
 without register values (block hooks); with register values; with

@@ -24,7 +24,8 @@ from emu.trace import TraceOptions, Tracer
 
 WWW = ROOT / "www"
 
-# ymawky's utoa, as in ymawky.s
+# a self-contained copy of ymawky's first utoa (ymawky.s now ends it in reverse_digits), so that
+# the expected trace below does not move when ymawky.s changes
 UTOA = """
 utoa:
     mov     x9, x0
