@@ -43,6 +43,7 @@
 .equ SYS_wait4,        7    // int wait4(int pid, int *status, int options, struct rusage *ru)
 .equ SYS_getpid,      20    // int getpid(void)
 .equ SYS_accept,      30    // int accept(int s, struct sockaddr *addr, socklen_t *len)
+.equ SYS_fcntl,       92    // int fcntl(int fd, int cmd, long arg)
 .equ SYS_socket,      97    // int socket(int domain, int type, int protocol)
 .equ SYS_bind,       104    // int bind(int s, const struct sockaddr *addr, socklen_t len)
 .equ SYS_setsockopt, 105    // int setsockopt(int s, int level, int name, const void *val, socklen_t len)
@@ -57,17 +58,21 @@
 .equ SYS_renameat,   465    // int renameat(int fromfd, const char *from, int tofd, const char *to)
 .equ SYS_fstatat64,  470    // int fstatat64(int dirfd, const char *path, struct stat64 *sb, int flag)
 .equ SYS_unlinkat,   472    // int unlinkat(int dirfd, const char *path, int flag)
+.equ SYS_getentropy, 500    // int getentropy(void *buf, size_t n)
 
 // file descriptors and open(2) flags -- bsd/sys/fcntl.h
 .equ STDOUT,           1
 .equ STDERR,           2
 .equ O_RDONLY,         0x0
 .equ O_WRONLY,         0x1
+.equ O_NONBLOCK,       0x4          // a FIFO's open returns at once instead of waiting for a writer
 .equ O_CREAT,          0x200
-.equ O_TRUNC,          0x400
+.equ O_EXCL,           0x800        // with O_CREAT: fail (EEXIST) if the name exists, even as a link
 .equ O_DIRECTORY,      0x100000
 .equ O_NOFOLLOW_ANY,   0x20000000   // ELOOP on a symlink anywhere in the path
+.equ O_SERVE,          O_RDONLY | O_NONBLOCK | O_NOFOLLOW_ANY   // opening a file to send it
 .equ AT_SYMLINK_NOFOLLOW, 0x20
+.equ F_SETFL,          4            // fcntl: set the status flags (O_NONBLOCK)
 .equ FILE_MODE,        0x1a4        // 0644, rw-r--r--, for files made by PUT
 .equ SEEK_SET,         0
 
@@ -87,6 +92,7 @@
 
 // poll(2) -- bsd/sys/poll.h: struct pollfd { int fd, short events, short revents }
 .equ POLLIN,           0x1
+.equ POLLOUT,          0x4
 .equ POLLFD_SIZE,      8
 
 // wait4(2) -- bsd/sys/wait.h
@@ -110,6 +116,11 @@
 .equ D_NAME,           21
 .equ DT_DIR,           4
 
+// a listing's records in list_pool (list_keep), 8-byte aligned
+.equ LREC_SIZE,        0            // st_size, or -1 for a folder
+.equ LREC_MTIME,       8            // st_mtime, seconds
+.equ LREC_NAME,        16           // the name, "/" after a folder's, NUL
+
 // struct timeval -- int64 tv_sec, int32 tv_usec
 .equ TV_USEC,          8
 
@@ -120,8 +131,10 @@
 .equ EEXIST,           17
 .equ ENOTDIR,          20
 .equ EISDIR,           21
+.equ EPIPE,            32
 .equ EAGAIN,           35
 .equ ECONNABORTED,     53
+.equ ECONNRESET,       54
 .equ ELOOP,            62
 .equ ENAMETOOLONG,     63
 .equ ENOTEMPTY,        66
@@ -146,14 +159,21 @@
 .equ HEAD_TIMEOUT_MS,  10000        // a whole request head must arrive within 10 s
 .equ IDLE_TIMEOUT_MS,  5000         // an idle keep-alive connection closes after 5 s
 .equ SKIP_MAX,         1048576      // a body we skip (not PUT's) may be this large; more: close
-.equ BODY_FLOOR_MS,    10000        // a PUT body gets 10 s ...
-.equ BODY_MS_SHIFT,    6            // ... plus 1 ms per 64 bytes (at least 64 KB/s)
+.equ BODY_IDLE_MS,     10000        // a request body that moves no byte for 10 s: 408 (any length)
+.equ SEND_IDLE_MS,     10000        // an answer the client takes no byte of for 10 s: give up
 .equ ACCEPT_PAUSE_MS,  10           // after an accept error that would only repeat
 .equ BUSY_DRAIN_MS,    50           // the parent waits this long for a request it answers 503
-.equ LIST_MAX,         4096         // directory entries listed
-.equ LIST_POOL,        131072       // bytes of names kept for a listing
-.equ LIST_BODY,        524288       // bytes of listing HTML
+.equ LIST_MAX,         4096         // folder entries listed; the page counts the rest
+.equ LIST_POOL,        524288       // bytes of records kept for a listing (the image stays < 1 MiB)
+.equ LIST_REC_MAX,     1056         // one record: size, mtime, a d_name (1024 with NUL), "/", padding
+.equ LIST_BODY,        32768        // listing HTML is sent in chunks of at most this many bytes
+.equ LIST_ROW_MAX,     10240        // one row: a name 3x in the href, 6x escaped, plus markup
+.equ CHUNK_ROOM,       16           // before a chunk: its size line ("8000\r\n"), right-aligned
 .equ DIRBUF_SIZE,      8192
+.equ SWEEP_BUF,        4096         // start-up temp sweep: records per read, per folder level
+.equ SWEEP_DEPTH_MAX,  16           // folders deeper than this are not swept
+.equ TEMP_TRIES,       8            // random temp names tried before a PUT gives up (500)
+.equ TEMP_RANDOM,      8            // bytes of getentropy in a temp name (16 hex digits)
 .equ EXIT_USAGE,       64           // sysexits.h EX_USAGE
 .equ EXIT_OSERR,       71           // sysexits.h EX_OSERR
 .equ MS_PER_S,         1000
@@ -168,6 +188,7 @@
 .equ IMF_DATE_LEN,     29           // "Sun, 06 Nov 1994 08:49:37 GMT"
 .equ LOG_LINE_MAX,     512          // request-line bytes kept in a log line
 .equ RANGES_MAX,       16           // more byte ranges than this: the header is ignored
+.equ RANGE_HUGE,       0x4000000000000000  // a range number of more than 18 digits, saturated
 .equ DECIMAL_DIGITS_MAX, 18         // fits in 63 bits
 
 // characters
@@ -197,6 +218,7 @@
 .equ CH_a,             0x61
 .equ CH_f,             0x66
 .equ CH_z,             0x7a
+.equ CH_DEL,           0x7f
 .equ CASE_BIT,         0x20         // 'A' | 0x20 = 'a'
 .equ CRLF_LE,          0x0a0d       // "\r\n" as a little-endian halfword
 .equ END_OF_HEAD,      0x0a0d0a0d   // "\r\n\r\n" as a little-endian word
@@ -308,6 +330,8 @@ _main:
     bl      parse_port                   // x0 = port, carry set = bad argument
     b.cs    Lmain_usage
     mov     x21, x0                      // x21 = port
+    bl      sweep_temp_files             // before any child exists: none is in use
+    mov     x0, x21
     bl      open_listener                // x0 = listening socket
     b.cs    Lmain_fail
     mov     x20, x0
@@ -384,6 +408,104 @@ Lopen_listener_done:
     ldp     x29, x30, [sp], #32
     ret
 
+// --- sweep_temp_files -------------------------------------------------------
+// Remove the temp files that PUTs left behind when their process was killed:
+// every ".ymawky-tmp-*" in www/ and in its folders, SWEEP_DEPTH_MAX deep.
+//   in:  -
+//   out: -                               clobbers: x0-x17
+sweep_temp_files:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    LOAD_ADDR x0, t_www
+    ldr     x1, =O_RDONLY | O_DIRECTORY | O_NOFOLLOW_ANY
+    mov     x2, #0
+    SYSCALL SYS_open
+    b.cs    Lsweep_temp_files_done       // no www/: nothing to sweep
+    mov     x1, #SWEEP_DEPTH_MAX
+    bl      sweep_folder
+Lsweep_temp_files_done:
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- sweep_folder -----------------------------------------------------------
+// Unlink the temp files in one folder and sweep its sub-folders (opened with
+// O_NOFOLLOW_ANY, so a symlinked folder is never entered), then close it.
+// Recursive: each level reads its records into its own stack frame.
+//   in:  x0 = open folder (closed on return), x1 = levels left below it
+//   out: -                               clobbers: x0-x17
+sweep_folder:
+    stp     x29, x30, [sp, #-80]!
+    mov     x29, sp
+    stp     x19, x20, [sp, #16]
+    stp     x21, x22, [sp, #32]
+    stp     x23, x24, [sp, #48]          // [x29, #64]: getdirentries64's basep
+    sub     sp, sp, #SWEEP_BUF           // the records
+    mov     x19, x0                      // folder
+    mov     x20, x1                      // levels left
+Lsweep_folder_read:
+    mov     x0, x19
+    mov     x1, sp
+    mov     x2, #SWEEP_BUF
+    add     x3, x29, #64
+    SYSCALL SYS_getdirentries64
+    b.cs    Lsweep_folder_close
+    cbz     x0, Lsweep_folder_close      // end of the folder
+    mov     x21, sp                      // x21 = record, x22 = end of the records
+    add     x22, x21, x0
+Lsweep_folder_entry:
+    cmp     x21, x22
+    b.hs    Lsweep_folder_read
+    ldrh    w23, [x21, #D_RECLEN]
+    cbz     w23, Lsweep_folder_close     // a zero record length would loop forever
+    add     x24, x21, #D_NAME            // x24 = the name, NUL-terminated
+    ldrb    w9, [x21, #D_TYPE]
+    cmp     w9, #DT_DIR
+    b.eq    Lsweep_folder_sub
+    mov     x0, x24
+    ldrh    w1, [x21, #D_NAMLEN]
+    add     x1, x0, x1
+    LOAD_ADDR x2, t_temp_prefix
+    ldr     x3, t_temp_prefix_len
+    bl      starts_with
+    cbz     x0, Lsweep_folder_next
+    mov     x0, x19
+    mov     x1, x24
+    mov     x2, #0
+    SYSCALL SYS_unlinkat
+    b       Lsweep_folder_next
+Lsweep_folder_sub:
+    cbz     x20, Lsweep_folder_next      // deep enough
+    ldrb    w9, [x24]                    // not "." or ".."
+    cmp     w9, #CH_DOT
+    b.ne    Lsweep_folder_open
+    ldrb    w9, [x24, #1]
+    cbz     w9, Lsweep_folder_next
+    cmp     w9, #CH_DOT
+    b.ne    Lsweep_folder_open
+    ldrb    w9, [x24, #2]
+    cbz     w9, Lsweep_folder_next
+Lsweep_folder_open:
+    mov     x0, x19
+    mov     x1, x24
+    ldr     x2, =O_RDONLY | O_DIRECTORY | O_NOFOLLOW_ANY
+    mov     x3, #0
+    SYSCALL SYS_openat
+    b.cs    Lsweep_folder_next
+    sub     x1, x20, #1
+    bl      sweep_folder
+Lsweep_folder_next:
+    add     x21, x21, x23
+    b       Lsweep_folder_entry
+Lsweep_folder_close:
+    mov     x0, x19
+    SYSCALL SYS_close
+    add     sp, sp, #SWEEP_BUF
+    ldp     x23, x24, [sp, #48]
+    ldp     x21, x22, [sp, #32]
+    ldp     x19, x20, [sp, #16]
+    ldp     x29, x30, [sp], #80
+    ret
+
 // ===== 4. Accept loop =======================================================
 // Owns: accepting, forking one child per connection, counting and reaping
 // children.  x20 = listening socket (kept), x19 = the accepted client,
@@ -433,6 +555,8 @@ Laccept_loop_busy:
     // answered by the parent, without a child.  Read the request first (if it
     // comes within BUSY_DRAIN_MS): closing on unread bytes would reset the
     // connection and the client could lose the answer.
+    LOAD_ADDR x9, in_len
+    str     xzr, [x9]
     mov     x0, #BUSY_DRAIN_MS
     bl      wait_readable
     cbz     x0, Laccept_loop_busy_answer
@@ -440,10 +564,14 @@ Laccept_loop_busy:
     LOAD_ADDR x1, in_buf
     mov     x2, #IN_SIZE
     SYSCALL SYS_read
+    b.cs    Laccept_loop_busy_answer
+    LOAD_ADDR x9, in_len
+    str     x0, [x9]
 Laccept_loop_busy_answer:
     bl      clear_request
     mov     x9, #1
     str     x9, [x28, #REQ_CLOSE]
+    bl      note_head_method             // a HEAD gets its 503 without a body
     mov     x0, #HTTP_UNAVAILABLE
     bl      send_error
     bl      log_request
@@ -512,6 +640,12 @@ handle_connection:
     mov     x4, #4
     SYSCALL SYS_setsockopt
     add     sp, sp, #16
+    // non-blocking: a client that stops reading cannot hold this process in
+    // write or sendfile; every wait is a poll with a time limit instead
+    mov     x0, x19
+    mov     x1, #F_SETFL
+    mov     x2, #O_NONBLOCK
+    SYSCALL SYS_fcntl
     LOAD_ADDR x9, in_len
     str     xzr, [x9]
     LOAD_ADDR x9, served
@@ -537,7 +671,25 @@ Lhandle_connection_early:                // 408 or 431 before a request could be
     bl      clear_request
     mov     x9, #1
     str     x9, [x28, #REQ_CLOSE]
-    LOAD_ADDR x0, in_buf                 // a HEAD still gets no body, if it said so
+    bl      note_head_method
+    mov     x0, x20
+    bl      send_error
+    bl      log_request
+Lhandle_connection_done:
+    mov     x0, x19
+    SYSCALL SYS_close
+    ldp     x29, x30, [sp], #16
+    ret
+
+// --- note_head_method -------------------------------------------------------
+// For an answer given before the request is parsed (408, 431, the parent's
+// 503): if the bytes so far begin "HEAD ", the answer has no body.
+//   in:  x28 = req, in_buf holding in_len bytes
+//   out: REQ_NO_BODY set                 clobbers: x0-x3, x9-x11
+note_head_method:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    LOAD_ADDR x0, in_buf
     LOAD_ADDR x9, in_len
     ldr     x1, [x9]
     add     x1, x0, x1
@@ -545,12 +697,6 @@ Lhandle_connection_early:                // 408 or 431 before a request could be
     ldr     x3, t_head_sp_len
     bl      starts_with
     str     x0, [x28, #REQ_NO_BODY]
-    mov     x0, x20
-    bl      send_error
-    bl      log_request
-Lhandle_connection_done:
-    mov     x0, x19
-    SYSCALL SYS_close
     ldp     x29, x30, [sp], #16
     ret
 
@@ -629,7 +775,7 @@ Lframe_body_length:
     b.hi    Lframe_body_close            // too much to wait for: answer, then close
 Lframe_body_skip:
     cbz     x20, Lframe_body_done
-    mov     x0, #BODY_FLOOR_MS
+    mov     x0, #BODY_IDLE_MS
     bl      wait_readable
     cbz     x0, Lframe_body_close
     mov     x0, x19
@@ -774,31 +920,48 @@ consume_request:
     add     x1, x0, x9
     b       copy                         // tail call: forward copy is safe downwards
 
-// --- wait_readable ----------------------------------------------------------
-// Wait until the client socket has bytes (or EOF), at most the given time.
+// --- wait_readable, wait_writable ------------------------------------------
+// Wait until the client socket has bytes (or EOF), or room for more.
 //   in:  x0 = timeout in ms, x19 = client socket
-//   out: x0 = 1 readable, 0 timed out    clobbers: x1, x2, x9, x10, x16
+//   out: x0 = 1 ready, 0 timed out       clobbers: x1, x2, x9-x11, x16
 wait_readable:
+    mov     x2, x0
+    mov     x0, x19
+    mov     x1, #POLLIN
+    b       wait_fd
+wait_writable:
+    mov     x2, x0
+    mov     x0, x19
+    mov     x1, #POLLOUT
+    b       wait_fd
+
+// --- wait_fd ----------------------------------------------------------------
+// poll(2) one descriptor, at most the given time.
+//   in:  x0 = fd, x1 = events (POLLIN, POLLOUT), x2 = timeout in ms
+//   out: x0 = 1 ready (or poll failed: the next call will say why), 0 timed out
+//        clobbers: x1, x2, x9-x11, x16
+wait_fd:
     sub     sp, sp, #16
-    mov     x10, x0
-Lwait_readable_again:
-    str     w19, [sp]                    // pollfd.fd
-    mov     w9, #POLLIN
-    strh    w9, [sp, #4]                 // pollfd.events
+    mov     x9, x0
+    mov     x10, x2
+    mov     x11, x1
+Lwait_fd_again:
+    str     w9, [sp]                     // pollfd.fd
+    strh    w11, [sp, #4]                // pollfd.events
     strh    wzr, [sp, #6]                // pollfd.revents
     mov     x0, sp
     mov     x1, #1
     mov     x2, x10
     SYSCALL SYS_poll
-    b.cs    Lwait_readable_error
+    b.cs    Lwait_fd_error
     cmp     x0, #0
     cset    x0, ne
     add     sp, sp, #16
     ret
-Lwait_readable_error:
+Lwait_fd_error:
     cmp     x0, #EINTR
-    b.eq    Lwait_readable_again
-    mov     x0, #1                       // let read() report the error
+    b.eq    Lwait_fd_again
+    mov     x0, #1
     add     sp, sp, #16
     ret
 
@@ -904,6 +1067,9 @@ Lparse_request_line_eol:
     add     x12, x12, #1
     b       Lparse_request_line_eol      // the head ends in CRLFCRLF: a CR always comes
 Lparse_request_line_eol_found:
+    ldrb    w9, [x12, #1]                // a bare CR is no line end (RFC 9112 2.2)
+    cmp     w9, #CH_LF
+    b.ne    Lparse_request_line_bad
     sub     x9, x12, x10
     str     x9, [x28, #REQ_LINE_LEN]
     // method: a token up to the first space
@@ -1074,7 +1240,7 @@ Lparse_headers_scan:
     b.eq    Lparse_headers_eol
     cmp     w9, #CH_LF
     b.eq    Lparse_headers_bad           // bare LF
-    cbnz    x23, Lparse_headers_scan_next
+    cbnz    x23, Lparse_headers_value_char
     cmp     w9, #CH_COLON
     b.ne    Lparse_headers_name_char
     mov     x23, x22
@@ -1083,6 +1249,14 @@ Lparse_headers_name_char:
     mov     w0, w9
     bl      is_tchar                     // no space before the colon (RFC 9112 5.1)
     cbz     x0, Lparse_headers_bad
+    b       Lparse_headers_scan_next
+Lparse_headers_value_char:               // field-content: no control but HTAB (RFC 9110 5.5)
+    cmp     w9, #CH_DEL
+    b.eq    Lparse_headers_bad
+    cmp     w9, #CH_SPACE
+    b.hs    Lparse_headers_scan_next
+    cmp     w9, #CH_TAB
+    b.ne    Lparse_headers_bad
 Lparse_headers_scan_next:
     add     x22, x22, #1
     b       Lparse_headers_scan
@@ -1350,7 +1524,7 @@ do_get:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
     LOAD_ADDR x0, path_buf
-    mov     x1, #(O_RDONLY | O_NOFOLLOW_ANY)
+    ldr     x1, =O_SERVE
     mov     x2, #0
     SYSCALL SYS_open
     b.cs    Ldo_get_open_failed
@@ -1375,7 +1549,7 @@ Ldo_get_folder:
     APPEND  t_index, t_index_len
     strb    wzr, [x0]
     LOAD_ADDR x0, path_buf
-    mov     x1, #(O_RDONLY | O_NOFOLLOW_ANY)
+    ldr     x1, =O_SERVE
     mov     x2, #0
     SYSCALL SYS_open
     b.cs    Ldo_get_list
@@ -1676,6 +1850,7 @@ Lif_range_holds_done:
 
 // --- parse_range ------------------------------------------------------------
 // "bytes=" then comma-separated "A-B", "A-" or "-N", clamped to the size.
+// Ranges that add up to more than the file are ignored (overlaps, repeats).
 //   in:  x0 = value, x1 = length, x2 = file size
 //   out: x0 = ranges kept in range_list (pairs first, last), 0 = none
 //        satisfiable (416), -1 = invalid header (ignore it)
@@ -1755,8 +1930,21 @@ Lparse_range_next:
     b.ne    Lparse_range_invalid
     b       Lparse_range_spec
 Lparse_range_end:
-    mov     x0, x15
-    b       Lparse_range_done
+    mov     x0, x15                      // ranges kept; their total length must not
+    mov     x9, #0                       // pass the file's (overlapping or repeated
+    LOAD_ADDR x10, range_list            // ranges), else the header is ignored, as
+    mov     x11, x15                     // nginx does: the answer stays no larger
+Lparse_range_total:                      // than the file and its part heads
+    cbz     x11, Lparse_range_total_done
+    ldp     x3, x4, [x10], #16
+    sub     x4, x4, x3
+    add     x4, x4, #1
+    add     x9, x9, x4
+    sub     x11, x11, #1
+    b       Lparse_range_total
+Lparse_range_total_done:
+    cmp     x9, x13
+    b.ls    Lparse_range_done
 Lparse_range_invalid:
     mov     x0, #-1
 Lparse_range_done:
@@ -1776,7 +1964,9 @@ Lparse_range_skip_ows_next:
     b       Lparse_range_skip_ows
 Lparse_range_skip_ows_done:
     ret
-// x5 = the decimal number at the cursor; carry set = no digits or too large
+// x5 = the decimal number at the cursor; carry set = no digits.  A number
+// too large for 63 bits stays at RANGE_HUGE: past the end of any file, so
+// it clamps like any other (RFC 9110 14.1.1).
 Lparse_range_number:
     mov     x5, #0
     mov     x10, x14
@@ -1788,10 +1978,13 @@ Lparse_range_number_digit:
     sub     w9, w9, #CH_0
     cmp     w9, #9
     b.hi    Lparse_range_number_end
-    lsr     x3, x5, #58                  // keep clear of overflow
-    cbnz    x3, Lparse_range_number_bad
-    madd    x5, x5, x11, x9
     add     x14, x14, #1
+    lsr     x3, x5, #58                  // another digit could overflow: saturate
+    cbnz    x3, Lparse_range_number_huge
+    madd    x5, x5, x11, x9
+    b       Lparse_range_number_digit
+Lparse_range_number_huge:
+    mov     x5, #RANGE_HUGE
     b       Lparse_range_number_digit
 Lparse_range_number_end:
     cmp     x14, x10
@@ -1858,9 +2051,8 @@ Lsend_multipart_part:
     mov     x0, x25
     bl      format_part_head
     mov     x2, x0
-    mov     x0, x19
     LOAD_ADDR x1, part_buf
-    bl      write_all
+    bl      send_body
     b.cs    Lsend_multipart_done
     LOAD_ADDR x9, range_list
     add     x9, x9, x25, lsl #4
@@ -1873,7 +2065,9 @@ Lsend_multipart_part:
     add     x25, x25, #1
     b       Lsend_multipart_part
 Lsend_multipart_end:
-    SEND    x19, t_part_end, t_part_end_len
+    LOAD_ADDR x1, t_part_end
+    ldr     x2, t_part_end_len
+    bl      send_body
 Lsend_multipart_done:
     ldp     x29, x30, [sp], #16
     ret
@@ -1943,22 +2137,30 @@ Lsend_file_range_sendfile:
     mov     x4, #0                       // no header/trailer iovecs
     mov     x5, #0
     SYSCALL SYS_sendfile
-    ldr     x9, [sp, #48]
+    ldr     x9, [sp, #48]                // *len out: what went, also on failure
     b.cc    Lsend_file_range_sent
-    cmp     x0, #EINTR                   // interrupted or would block: *len says what went
-    b.eq    Lsend_file_range_sent
-    cmp     x0, #EAGAIN
-    b.eq    Lsend_file_range_sent
+    cmp     x0, #EAGAIN                  // the socket is full (it is non-blocking)
+    b.eq    Lsend_file_range_full
+    cmp     x0, #EINTR
+    b.eq    Lsend_file_range_full
+    cmp     x0, #EPIPE
+    b.eq    Lsend_file_range_gone
+    cmp     x0, #ECONNRESET
+    b.eq    Lsend_file_range_gone
     cmp     x21, x23
-    b.ne    Lsend_file_range_fail        // failed half-way: the client is gone
-    b       Lsend_file_range_copy        // refused outright: copy by hand
+    b.eq    Lsend_file_range_copy        // refused before any byte: copy by hand
+Lsend_file_range_gone:                   // failed half-way: the client is gone
+    bl      Lsend_file_range_moved
+    b       Lsend_file_range_short
+Lsend_file_range_full:
+    bl      Lsend_file_range_moved
+    mov     x0, #SEND_IDLE_MS            // wait for room; none for that long: stalled
+    bl      wait_writable
+    cbz     x0, Lsend_file_range_short
+    b       Lsend_file_range_sendfile
 Lsend_file_range_sent:
     cbz     x9, Lsend_file_range_short   // nothing more: the file shrank under us
-    add     x21, x21, x9
-    sub     x22, x22, x9
-    ldr     x10, [x28, #REQ_SENT]
-    add     x10, x10, x9
-    str     x10, [x28, #REQ_SENT]
+    bl      Lsend_file_range_moved
     b       Lsend_file_range_sendfile
 Lsend_file_range_copy:
     mov     x0, x20
@@ -1978,19 +2180,14 @@ Lsend_file_range_loop:
     cbz     x0, Lsend_file_range_short
     mov     x21, x0
     mov     x2, x0
-    mov     x0, x19
     LOAD_ADDR x1, io_buf
-    bl      write_all
+    bl      send_body
     b.cs    Lsend_file_range_done
     sub     x22, x22, x21
-    ldr     x9, [x28, #REQ_SENT]
-    add     x9, x9, x21
-    str     x9, [x28, #REQ_SENT]
     b       Lsend_file_range_loop
 Lsend_file_range_short:
     mov     x9, #1                       // Content-Length was a promise: close to show it broke
     str     x9, [x28, #REQ_CLOSE]
-Lsend_file_range_fail:
     SET_CARRY
     b       Lsend_file_range_done
 Lsend_file_range_ok:
@@ -2000,10 +2197,20 @@ Lsend_file_range_done:
     ldp     x22, x23, [sp, #32]
     ldp     x29, x30, [sp], #64
     ret
+// helper of send_file_range: x9 bytes went out; move on past them and count them
+Lsend_file_range_moved:
+    add     x21, x21, x9
+    sub     x22, x22, x9
+    ldr     x10, [x28, #REQ_SENT]
+    add     x10, x10, x9
+    str     x10, [x28, #REQ_SENT]
+    ret
 
 // --- send_redirect ----------------------------------------------------------
-// 301 to the same target with a "/" added (query dropped).
-//   in:  x28 = req
+// 301 to the folder's path with a "/" added, made from the decoded path (not
+// the raw target): percent-encoded again, runs of "/" made one, so neither
+// "//host" nor a "#fragment" or query can get into Location.
+//   in:  x28 = req, path_buf
 //   out: -                               clobbers: x0-x15
 send_redirect:
     stp     x29, x30, [sp, #-16]!
@@ -2011,21 +2218,12 @@ send_redirect:
     mov     w0, #HTTP_MOVED
     bl      begin_response
     APPEND  h_location, h_location_len
-    ldr     x1, [x28, #REQ_TARGET]
-    ldr     x2, [x28, #REQ_TARGET_LEN]
-    mov     x10, x1                      // up to '?'
-    add     x11, x1, x2
-Lsend_redirect_scan:
-    cmp     x10, x11
-    b.hs    Lsend_redirect_copy
-    ldrb    w9, [x10]
-    cmp     w9, #CH_QUESTION
-    b.eq    Lsend_redirect_copy
-    add     x10, x10, #1
-    b       Lsend_redirect_scan
-Lsend_redirect_copy:
-    sub     x2, x10, x1
-    bl      copy
+    LOAD_ADDR x1, path_buf
+    add     x1, x1, #3                   // after "www"
+    ldr     x2, [x28, #REQ_PATH_LEN]
+    sub     x2, x2, #3
+    LOAD_ADDR x4, path_map
+    bl      append_url_encoded
     mov     w9, #CH_SLASH
     strb    w9, [x0], #1
     bl      add_crlf
@@ -2035,16 +2233,21 @@ Lsend_redirect_copy:
     ret
 
 // --- list_directory ---------------------------------------------------------
-// 200 with an HTML page: one link per entry, sorted by name, folders with a
-// trailing "/", names HTML-escaped and hrefs percent-encoded; "." and ".."
-// and our temp files left out.
+// 200 with an HTML page: a table of the folder's entries sorted by name, with
+// size and modification time, "../" first except at the root; folders end in
+// "/", names are HTML-escaped and hrefs percent-encoded; names starting with
+// "." (".", "..", dotfiles, our temp files) are not shown.  The page is
+// bounded by design, whatever the names: it goes out as it is made, in
+// chunks of at most LIST_BODY bytes (HTTP/1.1), or until the close (1.0);
+// entries beyond LIST_MAX or LIST_POOL are not shown but counted on it.
 //   in:  x21 = open folder, path_buf = "www" + its path (ends in "/")
-//   out: -                               clobbers: x0-x17, x20, x24-x27
+//   out: -                               clobbers: x0-x17, x20, x22, x24-x27
 list_directory:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
-    mov     x24, #0                      // entries
+    mov     x24, #0                      // records kept
     mov     x25, #0                      // bytes used in list_pool
+    mov     x22, #0                      // entries left out
 Llist_directory_read:
     mov     x0, x21
     LOAD_ADDR x1, dir_buf
@@ -2060,94 +2263,70 @@ Llist_directory_entry:
     b.hs    Llist_directory_read
     ldrh    w20, [x26, #D_RECLEN]
     cbz     w20, Llist_directory_sort    // a zero record length would loop forever
-    ldrh    w10, [x26, #D_NAMLEN]
-    add     x0, x26, #D_NAME
-    mov     x1, x10
-    bl      listable                     // x0 = 1 when shown
-    cbz     x0, Llist_directory_skip
-    cmp     x24, #LIST_MAX
-    b.hs    Llist_directory_sort
-    ldrh    w10, [x26, #D_NAMLEN]
-    ldr     x9, =LIST_POOL - 300
-    cmp     x25, x9
-    b.hs    Llist_directory_sort
-    LOAD_ADDR x9, list_index             // remember where this name starts
-    str     w25, [x9, x24, lsl #2]
-    add     x24, x24, #1
-    LOAD_ADDR x0, list_pool
-    add     x0, x0, x25
-    add     x1, x26, #D_NAME
-    mov     x2, x10
-    bl      copy
-    ldrb    w9, [x26, #D_TYPE]
-    cmp     w9, #DT_DIR
-    b.ne    Llist_directory_nul
-    mov     w9, #CH_SLASH
-    strb    w9, [x0], #1
-Llist_directory_nul:
-    strb    wzr, [x0], #1
-    LOAD_ADDR x9, list_pool
-    sub     x25, x0, x9
+    ldrb    w9, [x26, #D_NAME]
+    cmp     w9, #CH_DOT
+    b.eq    Llist_directory_skip
+    bl      list_keep
 Llist_directory_skip:
     add     x26, x26, x20
     b       Llist_directory_entry
 Llist_directory_sort:
     mov     x0, x24
     bl      sort_names
-    // the page
-    LOAD_ADDR x0, list_body
-    APPEND  t_list_head, t_list_head_len
-    bl      add_list_title
-    APPEND  t_list_mid, t_list_mid_len
-    bl      add_list_title
-    APPEND  t_list_ul, t_list_ul_len
-    mov     x20, #0
-Llist_directory_item:
-    cmp     x20, x24
-    b.hs    Llist_directory_end
-    mov     x26, x0
-    LOAD_ADDR x9, list_index
-    ldr     w10, [x9, x20, lsl #2]
-    LOAD_ADDR x27, list_pool
-    add     x27, x27, x10                // the name
-    mov     x0, x27
-    bl      strlen_z
-    mov     x25, x0
-    mov     x0, x26
-    APPEND  t_li_a, t_li_a_len
-    mov     x1, x27
-    mov     x2, x25
-    bl      append_url_encoded
-    APPEND  t_li_mid, t_li_mid_len
-    mov     x1, x27
-    mov     x2, x25
-    bl      append_html_escaped
-    APPEND  t_li_end, t_li_end_len
-    add     x20, x20, #1
-    b       Llist_directory_item
-Llist_directory_end:
-    APPEND  t_list_foot, t_list_foot_len
-    LOAD_ADDR x1, list_body
-    sub     x25, x0, x1                  // body length
     mov     w0, #HTTP_OK
     bl      begin_response
     APPEND  h_content_type, h_content_type_len
     APPEND  t_text_html, t_text_html_len
     bl      add_crlf
-    APPEND  h_content_length, h_content_length_len
-    mov     x1, x25
-    bl      utoa
-    bl      add_crlf
+    ldr     x9, [x28, #REQ_MINOR]        // HTTP/1.0: the close ends the body
+    cbz     x9, Llist_directory_head
+    APPEND  h_chunked, h_chunked_len
+Llist_directory_head:
     bl      finish_head
     b.cs    Llist_directory_done
     ldr     x9, [x28, #REQ_NO_BODY]
     cbnz    x9, Llist_directory_done
-    mov     x0, x19
-    LOAD_ADDR x1, list_body
-    mov     x2, x25
-    bl      write_all
+    LOAD_ADDR x0, list_body
+    add     x0, x0, #CHUNK_ROOM
+    APPEND  t_list_head, t_list_head_len
+    bl      add_list_title
+    APPEND  t_list_mid, t_list_mid_len
+    bl      add_list_title
+    APPEND  t_list_table, t_list_table_len
+    ldr     x9, [x28, #REQ_PATH_LEN]
+    cmp     x9, #4                       // "www/": the root has no parent to link
+    b.eq    Llist_directory_rows
+    APPEND  t_list_up, t_list_up_len
+Llist_directory_rows:
+    mov     x20, #0
+Llist_directory_row:
+    cmp     x20, x24
+    b.hs    Llist_directory_end
+    bl      list_make_room
+    b.cs    Llist_directory_done         // the client is gone
+    LOAD_ADDR x9, list_index
+    ldr     w10, [x9, x20, lsl #2]
+    LOAD_ADDR x27, list_pool
+    add     x27, x27, x10
+    bl      list_row
+    add     x20, x20, #1
+    b       Llist_directory_row
+Llist_directory_end:
+    APPEND  t_list_end, t_list_end_len
+    cbz     x22, Llist_directory_foot
+    APPEND  t_list_more, t_list_more_len
+    mov     x1, x22
+    bl      utoa
+    APPEND  t_list_more_tail, t_list_more_tail_len
+Llist_directory_foot:
+    APPEND  t_list_foot, t_list_foot_len
+    bl      send_chunk
     b.cs    Llist_directory_done
-    str     x25, [x28, #REQ_SENT]
+    ldr     x9, [x28, #REQ_MINOR]
+    cbz     x9, Llist_directory_done
+    LOAD_ADDR x1, t_last_chunk
+    ldr     x2, t_last_chunk_len
+    bl      send_body
     b       Llist_directory_done
 Llist_directory_500:
     mov     x0, #HTTP_SERVER_ERROR
@@ -2156,36 +2335,167 @@ Llist_directory_done:
     ldp     x29, x30, [sp], #16
     ret
 
-// --- listable ---------------------------------------------------------------
-// Is this folder entry shown in a listing?  Not ".", "..", or a temp file.
-//   in:  x0 = name, x1 = length
-//   out: x0 = 1 yes, 0 no                clobbers: x1-x3, x9-x11
-listable:
+// --- list_keep --------------------------------------------------------------
+// Keep one folder entry for the listing: a list_pool record (size, -1 for a
+// folder; mtime; the name, "/" after a folder's, NUL; 8-byte aligned) and its
+// offset in list_index.  An entry gone before it is looked at is left out;
+// one that finds no room (LIST_MAX records, LIST_POOL bytes) is counted.
+//   in:  x21 = folder, x26 = the entry's direntry,
+//        x24 = records, x25 = pool bytes used, x22 = entries left out
+//   out: x22, x24, x25 updated           clobbers: x0-x3, x9-x12, x16
+list_keep:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
-    cmp     x1, #1
-    b.ne    Llistable_dotdot
-    ldrb    w9, [x0]
-    cmp     w9, #CH_DOT
-    b.eq    Llistable_no
-Llistable_dotdot:
-    cmp     x1, #2
-    b.ne    Llistable_temp
-    ldrh    w9, [x0]
-    mov     w10, #0x2e2e                 // ".."
-    cmp     w9, w10
-    b.eq    Llistable_no
-Llistable_temp:
-    add     x1, x0, x1
-    LOAD_ADDR x2, t_temp_prefix
-    ldr     x3, t_temp_prefix_len
-    bl      starts_with
-    eor     x0, x0, #1
-    b       Llistable_done
-Llistable_no:
-    mov     x0, #0
-Llistable_done:
+    cmp     x24, #LIST_MAX
+    b.hs    Llist_keep_full
+    ldr     x9, =LIST_POOL - LIST_REC_MAX
+    cmp     x25, x9
+    b.hi    Llist_keep_full
+    mov     x0, x21
+    add     x1, x26, #D_NAME
+    LOAD_ADDR x2, stat_buf
+    mov     x3, #AT_SYMLINK_NOFOLLOW     // a symlink is listed as itself
+    SYSCALL SYS_fstatat64
+    b.cs    Llist_keep_done
+    LOAD_ADDR x9, stat_buf
+    ldr     x10, [x9, #ST_SIZE]
+    ldr     x11, [x9, #ST_MTIME]
+    cmp     x11, #0
+    csel    x11, xzr, x11, lt            // the calendar here starts in 1970
+    ldrh    w12, [x9, #ST_MODE]
+    and     w12, w12, #S_IFMT
+    cmp     w12, #S_IFDIR
+    csinv   x10, x10, xzr, ne            // a folder's size: -1
+    LOAD_ADDR x9, list_index
+    str     w25, [x9, x24, lsl #2]
+    add     x24, x24, #1
+    LOAD_ADDR x0, list_pool
+    add     x0, x0, x25
+    stp     x10, x11, [x0], #LREC_NAME
+    add     x1, x26, #D_NAME
+    ldrh    w2, [x26, #D_NAMLEN]
+    bl      copy
+    cmp     w12, #S_IFDIR
+    b.ne    Llist_keep_nul
+    mov     w9, #CH_SLASH
+    strb    w9, [x0], #1
+Llist_keep_nul:
+    strb    wzr, [x0], #1
+    add     x0, x0, #7                   // the next record starts 8-byte aligned
+    and     x0, x0, #-8
+    LOAD_ADDR x9, list_pool
+    sub     x25, x0, x9
+    b       Llist_keep_done
+Llist_keep_full:
+    add     x22, x22, #1
+Llist_keep_done:
     ldp     x29, x30, [sp], #16
+    ret
+
+// --- list_row ---------------------------------------------------------------
+// One row of the table: the link, the size ("-" for a folder), the date.
+// At most LIST_ROW_MAX bytes, whatever the name.
+//   in:  x0 = cursor, x27 = list_pool record
+//   out: x0 = cursor                     clobbers: x1-x15
+list_row:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    str     x0, [sp, #16]
+    add     x0, x27, #LREC_NAME
+    bl      strlen_z
+    str     x0, [sp, #24]                // the name's length, a folder's "/" included
+    ldr     x0, [sp, #16]
+    APPEND  t_row_href, t_row_href_len
+    add     x1, x27, #LREC_NAME
+    ldr     x2, [sp, #24]
+    ldr     x9, [x27, #LREC_SIZE]
+    cmn     x9, #1
+    cset    x9, eq                       // a folder's "/" is not part of its name:
+    sub     x2, x2, x9                   // it is not encoded
+    LOAD_ADDR x4, unreserved_map
+    bl      append_url_encoded
+    ldr     x9, [x27, #LREC_SIZE]
+    cmn     x9, #1
+    b.ne    Llist_row_text
+    mov     w9, #CH_SLASH
+    strb    w9, [x0], #1
+Llist_row_text:
+    APPEND  t_row_text, t_row_text_len
+    add     x1, x27, #LREC_NAME
+    ldr     x2, [sp, #24]
+    bl      append_html_escaped
+    APPEND  t_row_size, t_row_size_len
+    ldr     x1, [x27, #LREC_SIZE]
+    cmn     x1, #1
+    b.eq    Llist_row_folder
+    bl      utoa
+    b       Llist_row_date
+Llist_row_folder:
+    mov     w9, #CH_DASH
+    strb    w9, [x0], #1
+Llist_row_date:
+    APPEND  t_row_date, t_row_date_len
+    ldr     x1, [x27, #LREC_MTIME]
+    bl      format_imf_date
+    APPEND  t_row_end, t_row_end_len
+    ldp     x29, x30, [sp], #32
+    ret
+
+// --- list_make_room ---------------------------------------------------------
+// Before a row: send what the page holds if fewer than LIST_ROW_MAX bytes of
+// list_body are left.
+//   in:  x0 = cursor in list_body
+//   out: x0 = cursor; carry set = the client is gone   clobbers: x1-x13, x16
+list_make_room:
+    LOAD_ADDR x9, list_body
+    ldr     x10, =CHUNK_ROOM + LIST_BODY - LIST_ROW_MAX
+    add     x9, x9, x10
+    cmp     x0, x9
+    b.hs    send_chunk                   // tail call
+    CLEAR_CARRY
+    ret
+
+// --- send_chunk -------------------------------------------------------------
+// Send the text from list_body + CHUNK_ROOM to the cursor: as one chunk of a
+// chunked body (its size line made in the room before the text, CRLF after
+// it), or as it is when the close ends the body (HTTP/1.0).
+//   in:  x0 = cursor, x19 = client, x28 = req
+//   out: x0 = list_body + CHUNK_ROOM (empty again); carry set = client gone
+//        clobbers: x1-x13, x16
+send_chunk:
+    stp     x29, x30, [sp, #-48]!
+    mov     x29, sp
+    stp     x20, x21, [sp, #16]
+    LOAD_ADDR x20, list_body
+    add     x21, x20, #CHUNK_ROOM        // x21 = the text
+    subs    x11, x0, x21                 // its length
+    b.eq    Lsend_chunk_empty
+    mov     x1, x21
+    ldr     x9, [x28, #REQ_MINOR]
+    cbz     x9, Lsend_chunk_send
+    bl      add_crlf
+    str     x0, [sp, #32]                // end of the chunk
+    mov     x0, x20                      // "<hex size>\r\n" at the start of the room ...
+    mov     x1, x11
+    bl      utox
+    bl      add_crlf
+    sub     x2, x0, x20
+    sub     x0, x21, x2                  // ... moved up against the text
+    str     x0, [sp, #40]
+    mov     x1, x20
+    bl      copy
+    ldr     x0, [sp, #32]                // x0 = end of the chunk
+    ldr     x1, [sp, #40]                // x1 = its start
+Lsend_chunk_send:                        // x1 = start, x0 = end
+    sub     x2, x0, x1
+    bl      send_body
+    b       Lsend_chunk_done
+Lsend_chunk_empty:
+    CLEAR_CARRY
+Lsend_chunk_done:
+    mov     x0, x21
+    ldp     x20, x21, [sp, #16]
+    ldp     x29, x30, [sp], #48
     ret
 
 // --- add_list_title ---------------------------------------------------------
@@ -2213,6 +2523,7 @@ sort_names:
     mov     x12, x0
     LOAD_ADDR x13, list_index
     LOAD_ADDR x14, list_pool
+    add     x14, x14, #LREC_NAME         // offset + x14 = a record's name
     mov     x15, #1                      // i
 Lsort_names_outer:
     cmp     x15, x12
@@ -2327,12 +2638,7 @@ do_put:
     cmp     w10, #S_IFREG
     b.ne    Ldo_put_409_folder
 Ldo_put_new:
-    bl      make_temp_name               // temp_name = ".ymawky-tmp-<pid>"
-    mov     x0, x21
-    LOAD_ADDR x1, temp_name
-    ldr     x2, =O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW_ANY
-    mov     x3, #FILE_MODE
-    SYSCALL SYS_openat
+    bl      create_temp_file             // x0 = temp file, temp_name = its name
     b.cs    Ldo_put_500_folder
     mov     x22, x0
     // "Expect: 100-continue": tell the client to go on
@@ -2358,12 +2664,15 @@ Ldo_put_body:
     b.cs    Ldo_put_rename_failed
     mov     x0, x21
     SYSCALL SYS_close
+    cbnz    x23, Ldo_put_replaced
     mov     w0, #HTTP_CREATED
-    mov     w9, #HTTP_NO_CONTENT
-    cmp     x23, #0
-    csel    w0, w9, w0, ne               // 204 replaced, 201 created
     bl      begin_response
     APPEND  h_content_length_0, h_content_length_0_len
+    b       Ldo_put_head
+Ldo_put_replaced:
+    mov     w0, #HTTP_NO_CONTENT         // no body, so no Content-Length (RFC 9110 8.6)
+    bl      begin_response
+Ldo_put_head:
     bl      finish_head
     b       Ldo_put_done
 Ldo_put_rename_failed:
@@ -2415,11 +2724,12 @@ Ldo_put_done:
 
 // --- receive_body -----------------------------------------------------------
 // Copy the request body (Content-Length bytes) to the temp file: first what
-// already sits in in_buf after the head, then from the socket, within a
-// deadline of BODY_FLOOR_MS plus 1 ms per 64 bytes.
+// already sits in in_buf after the head, then from the socket.  Each wait
+// for more is at most BODY_IDLE_MS: the time limit is on a stall, not on the
+// length the client declared.
 //   in:  x22 = temp file, x24 = body length, x19 = client, x28 = req
-//   out: x0 = 0 all stored, 408 too slow, 500 write failed, 1 client gone
-//        clobbers: x0-x17, x20, x26, x27
+//   out: x0 = 0 all stored, 408 stalled, 500 write failed, 1 client gone
+//        clobbers: x0-x17, x20, x26
 receive_body:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -2437,16 +2747,9 @@ receive_body:
     mov     x0, x22
     bl      write_all
     b.cs    Lreceive_body_500
-    bl      now_ms
-    mov     x9, #BODY_FLOOR_MS
-    add     x27, x0, x9
-    lsr     x9, x24, #BODY_MS_SHIFT      // (a symbol is refused as a shifted operand)
-    add     x27, x27, x9
 Lreceive_body_loop:
     cbz     x26, Lreceive_body_ok
-    bl      now_ms
-    subs    x0, x27, x0
-    b.le    Lreceive_body_408
+    mov     x0, #BODY_IDLE_MS
     bl      wait_readable
     cbz     x0, Lreceive_body_408
     mov     x0, x19
@@ -2485,22 +2788,60 @@ Lreceive_body_done:
     ldp     x29, x30, [sp], #16
     ret
 
-// --- make_temp_name ---------------------------------------------------------
-// temp_name = ".ymawky-tmp-<pid>": unique per process, hidden from listings,
-// refused as a request target.
-//   in:  -
-//   out: temp_name NUL-terminated        clobbers: x0-x2, x9-x13, x16
-make_temp_name:
-    stp     x29, x30, [sp, #-16]!
+// --- create_temp_file -------------------------------------------------------
+// A new, empty temp file in the target's folder.  O_CREAT|O_EXCL opens
+// nothing that is already there (a file, a hard link to one elsewhere, a
+// symlink): a name that exists is tried again with new random bytes.
+//   in:  x21 = folder
+//   out: x0 = temp file, temp_name = its name; carry set = failed
+//        clobbers: x0-x3, x9-x13, x16
+create_temp_file:
+    stp     x29, x30, [sp, #-32]!
     mov     x29, sp
-    SYSCALL SYS_getpid
-    mov     x13, x0
+    str     x20, [sp, #16]
+    mov     x20, #TEMP_TRIES
+Lcreate_temp_file_try:
+    bl      make_temp_name
+    b.cs    Lcreate_temp_file_done
+    mov     x0, x21
+    LOAD_ADDR x1, temp_name
+    ldr     x2, =O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW_ANY
+    mov     x3, #FILE_MODE
+    SYSCALL SYS_openat
+    b.cc    Lcreate_temp_file_done
+    cmp     x0, #EEXIST
+    b.ne    Lcreate_temp_file_failed
+    subs    x20, x20, #1
+    b.ne    Lcreate_temp_file_try
+Lcreate_temp_file_failed:
+    SET_CARRY
+Lcreate_temp_file_done:
+    ldr     x20, [sp, #16]               // loads leave the carry alone
+    ldp     x29, x30, [sp], #32
+    ret
+
+// --- make_temp_name ---------------------------------------------------------
+// temp_name = ".ymawky-tmp-" + TEMP_RANDOM bytes of getentropy in hex:
+// hidden from listings, refused as a request target, swept at start-up,
+// and not guessable by someone who could plant a link under it.
+//   in:  -
+//   out: temp_name NUL-terminated; carry set = no random bytes
+//        clobbers: x0-x2, x9-x13, x16
+make_temp_name:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    add     x0, sp, #16
+    mov     x1, #TEMP_RANDOM
+    SYSCALL SYS_getentropy
+    b.cs    Lmake_temp_name_done
     LOAD_ADDR x0, temp_name
     APPEND  t_temp_prefix, t_temp_prefix_len
-    mov     x1, x13
-    bl      utoa
+    ldr     x1, [sp, #16]
+    bl      utox
     strb    wzr, [x0]
-    ldp     x29, x30, [sp], #16
+    CLEAR_CARRY
+Lmake_temp_name_done:
+    ldp     x29, x30, [sp], #32
     ret
 
 // --- do_delete --------------------------------------------------------------
@@ -2665,7 +3006,7 @@ send_error:
     APPEND  t_err_ext, t_err_ext_len
     strb    wzr, [x0]
     LOAD_ADDR x0, err_path
-    mov     x1, #(O_RDONLY | O_NOFOLLOW_ANY)
+    ldr     x1, =O_SERVE
     mov     x2, #0
     SYSCALL SYS_open
     b.cs    Lsend_error_builtin
@@ -2729,12 +3070,9 @@ Lsend_error_finish:
     bl      send_file_range
     b       Lsend_error_close
 Lsend_error_builtin_body:
-    mov     x0, x19
     LOAD_ADDR x1, err_page
     mov     x2, x22
-    bl      write_all
-    b.cs    Lsend_error_close
-    str     x22, [x28, #REQ_SENT]
+    bl      send_body
 Lsend_error_close:
     cmn     x21, #1
     b.eq    Lsend_error_done
@@ -3226,30 +3564,74 @@ two_digits:
 // Small routines that touch only x0-x15 and the bytes they are given.
 
 // --- write_all --------------------------------------------------------------
-// Write every byte, looping over short writes.
+// Write every byte, looping over short writes.  A descriptor that would
+// block (the client's is non-blocking) is waited for, SEND_IDLE_MS at most
+// each time: a client that takes no byte for that long has stalled.
 //   in:  x0 = fd, x1 = buffer, x2 = length
-//   out: carry set = failed (x0 = errno)   clobbers: x0-x2, x9-x11, x16
+//   out: carry set = failed or stalled (x0 = errno); x1 = bytes not written
+//        clobbers: x0-x2, x9-x11, x16
 write_all:
-    mov     x9, x0
-    mov     x10, x1
-    mov     x11, x2
+    stp     x29, x30, [sp, #-48]!
+    mov     x29, sp
+    stp     x0, x1, [sp, #16]            // fd, cursor
+    str     x2, [sp, #32]                // bytes left
 Lwrite_all_loop:
-    cbz     x11, Lwrite_all_done
-    mov     x0, x9
-    mov     x1, x10
-    mov     x2, x11
+    ldp     x0, x1, [sp, #16]
+    ldr     x2, [sp, #32]
+    cbz     x2, Lwrite_all_done
     SYSCALL SYS_write
     b.cs    Lwrite_all_error
+    ldr     x10, [sp, #24]
     add     x10, x10, x0
+    str     x10, [sp, #24]
+    ldr     x11, [sp, #32]
     sub     x11, x11, x0
+    str     x11, [sp, #32]
     b       Lwrite_all_loop
 Lwrite_all_error:
     cmp     x0, #EINTR
     b.eq    Lwrite_all_loop
+    cmp     x0, #EAGAIN
+    b.ne    Lwrite_all_failed
+    ldr     x0, [sp, #16]                // full: wait for room
+    mov     x1, #POLLOUT
+    mov     x2, #SEND_IDLE_MS
+    bl      wait_fd
+    cbnz    x0, Lwrite_all_loop
+    mov     x0, #EAGAIN
+Lwrite_all_failed:
+    ldr     x1, [sp, #32]
     SET_CARRY
-    ret
+    b       Lwrite_all_return
 Lwrite_all_done:
+    mov     x1, #0
     CLEAR_CARRY
+Lwrite_all_return:
+    ldp     x29, x30, [sp], #48
+    ret
+
+// --- send_body --------------------------------------------------------------
+// write_all to the client, adding the bytes that went out to REQ_SENT (the
+// access log's size) even when the client leaves half-way; a body cut short
+// closes the connection.
+//   in:  x1 = buffer, x2 = length, x19 = client, x28 = req
+//   out: carry set = failed              clobbers: x0-x2, x9-x11, x16
+send_body:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    str     x2, [sp, #16]
+    mov     x0, x19
+    bl      write_all                    // x1 = bytes not written
+    ldr     x2, [sp, #16]                // (loads, stores and sub leave the carry)
+    sub     x2, x2, x1
+    ldr     x9, [x28, #REQ_SENT]
+    add     x9, x9, x2
+    str     x9, [x28, #REQ_SENT]
+    b.cc    Lsend_body_done
+    mov     x9, #1
+    str     x9, [x28, #REQ_CLOSE]
+Lsend_body_done:
+    ldp     x29, x30, [sp], #32
     ret
 
 // --- copy -------------------------------------------------------------------
@@ -3575,25 +3957,27 @@ Lappend_html_escaped_done:
     ret
 
 // --- append_url_encoded -----------------------------------------------------
-// Copy a name for use in an href: unreserved characters (RFC 3986 2.3) and a
-// trailing "/" as they are, everything else as %XX.
-//   in:  x0 = cursor, x1 = text, x2 = length
+// Copy bytes for a URL: those the map marks as they are, every other as %XX.
+// A run of "/" (kept by path_map) becomes one: a Location beginning "//"
+// would name another host.
+//   in:  x0 = cursor, x1 = text, x2 = length, x4 = map (unreserved_map, path_map)
 //   out: x0 = cursor                     clobbers: x1-x3, x9-x12
 append_url_encoded:
     add     x3, x1, x2
+    mov     w11, #0                      // the byte before
 Lappend_url_encoded_byte:
     cmp     x1, x3
     b.hs    Lappend_url_encoded_done
     ldrb    w9, [x1], #1
     cmp     w9, #CH_SLASH
     b.ne    Lappend_url_encoded_class
-    cmp     x1, x3                       // the "/" we added after a folder name
-    b.eq    Lappend_url_encoded_plain
+    cmp     w11, #CH_SLASH
+    b.eq    Lappend_url_encoded_byte     // a second "/" in a row
 Lappend_url_encoded_class:
-    cmp     w9, #0x7f
+    mov     w11, w9
+    cmp     w9, #CH_DEL
     b.hs    Lappend_url_encoded_pct
-    LOAD_ADDR x10, unreserved_map
-    ldrb    w10, [x10, x9]
+    ldrb    w10, [x4, x9]
     cbnz    w10, Lappend_url_encoded_plain
 Lappend_url_encoded_pct:
     mov     w10, #CH_PERCENT
@@ -3730,6 +4114,17 @@ unreserved_map:
     .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0     // 0x00
     .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0     // 0x10
     .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,1,1,0     // 0x20  - .
+    .byte 1,1,1,1,1,1,1,1, 1,1,0,0,0,0,0,0     // 0x30  0-9
+    .byte 0,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1     // 0x40  A-O
+    .byte 1,1,1,1,1,1,1,1, 1,1,1,0,0,0,0,1     // 0x50  P-Z _
+    .byte 0,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1     // 0x60  a-o
+    .byte 1,1,1,1,1,1,1,1, 1,1,1,0,0,0,1,0     // 0x70  p-z ~
+
+// A path in a URL (Location): unreserved and "/" as they are.
+path_map:
+    .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0     // 0x00
+    .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0     // 0x10
+    .byte 0,0,0,0,0,0,0,0, 0,0,0,0,0,1,1,1     // 0x20  - . /
     .byte 1,1,1,1,1,1,1,1, 1,1,0,0,0,0,0,0     // 0x30  0-9
     .byte 0,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1     // 0x40  A-O
     .byte 1,1,1,1,1,1,1,1, 1,1,1,0,0,0,0,1     // 0x50  P-Z _
@@ -4251,6 +4646,7 @@ t_head_sp:        .ascii "HEAD "
 t_head_sp_end:
 t_bytes_eq:       .ascii "bytes="
 t_bytes_eq_end:
+t_www:            .asciz "www"
 t_index:          .ascii "index.html"
 t_index_end:
 t_temp_prefix:    .ascii ".ymawky-tmp-"
@@ -4285,18 +4681,35 @@ t_page_foot:      .ascii "</h1><p>ymawky</p></body></html>\n"
 t_page_foot_end:
 t_list_head:      .ascii "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of "
 t_list_head_end:
-t_list_mid:       .ascii "</title></head>\n<body><h1>Index of "
+t_list_mid:       .ascii "</title>\n<style>body{font-family:system-ui,sans-serif;margin:2em}"
+                  .ascii "table{border-collapse:collapse}th,td{padding:.2em 1.5em .2em 0;text-align:left}"
+                  .ascii "td.size{text-align:right}a{text-decoration:none}a:hover{text-decoration:underline}"
+                  .ascii "</style></head>\n<body><h1>Index of "
 t_list_mid_end:
-t_list_ul:        .ascii "</h1>\n<ul>\n"
-t_list_ul_end:
-t_li_a:           .ascii "<li><a href=\""
-t_li_a_end:
-t_li_mid:         .ascii "\">"
-t_li_mid_end:
-t_li_end:         .ascii "</a></li>\n"
-t_li_end_end:
-t_list_foot:      .ascii "</ul>\n</body></html>\n"
+t_list_table:     .ascii "</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Last modified</th></tr>\n"
+t_list_table_end:
+t_list_up:        .ascii "<tr><td><a href=\"../\">../</a></td><td class=\"size\">-</td><td></td></tr>\n"
+t_list_up_end:
+t_row_href:       .ascii "<tr><td><a href=\""
+t_row_href_end:
+t_row_text:       .ascii "\">"
+t_row_text_end:
+t_row_size:       .ascii "</a></td><td class=\"size\">"
+t_row_size_end:
+t_row_date:       .ascii "</td><td>"
+t_row_date_end:
+t_row_end:        .ascii "</td></tr>\n"
+t_row_end_end:
+t_list_end:       .ascii "</table>\n"
+t_list_end_end:
+t_list_more:      .ascii "<p>And "
+t_list_more_end:
+t_list_more_tail: .ascii " more entries, not listed.</p>\n"
+t_list_more_tail_end:
+t_list_foot:      .ascii "</body></html>\n"
 t_list_foot_end:
+t_last_chunk:     .ascii "0\r\n\r\n"
+t_last_chunk_end:
 
 // header lines
 h_date:               .ascii "Date: "
@@ -4329,6 +4742,8 @@ h_connection_close:   .ascii "Connection: close\r\n"
 h_connection_close_end:
 h_multipart:          .ascii "Content-Type: multipart/byteranges; boundary=ymawky-byteranges\r\n"
 h_multipart_end:
+h_chunked:            .ascii "Transfer-Encoding: chunked\r\n"
+h_chunked_end:
 
 .p2align 3
 t_listening_len:      .quad t_listening_end - t_listening
@@ -4359,11 +4774,18 @@ t_page_mid_len:       .quad t_page_mid_end - t_page_mid
 t_page_foot_len:      .quad t_page_foot_end - t_page_foot
 t_list_head_len:      .quad t_list_head_end - t_list_head
 t_list_mid_len:       .quad t_list_mid_end - t_list_mid
-t_list_ul_len:        .quad t_list_ul_end - t_list_ul
-t_li_a_len:           .quad t_li_a_end - t_li_a
-t_li_mid_len:         .quad t_li_mid_end - t_li_mid
-t_li_end_len:         .quad t_li_end_end - t_li_end
+t_list_table_len:     .quad t_list_table_end - t_list_table
+t_list_up_len:        .quad t_list_up_end - t_list_up
+t_row_href_len:       .quad t_row_href_end - t_row_href
+t_row_text_len:       .quad t_row_text_end - t_row_text
+t_row_size_len:       .quad t_row_size_end - t_row_size
+t_row_date_len:       .quad t_row_date_end - t_row_date
+t_row_end_len:        .quad t_row_end_end - t_row_end
+t_list_end_len:       .quad t_list_end_end - t_list_end
+t_list_more_len:      .quad t_list_more_end - t_list_more
+t_list_more_tail_len: .quad t_list_more_tail_end - t_list_more_tail
 t_list_foot_len:      .quad t_list_foot_end - t_list_foot
+t_last_chunk_len:     .quad t_last_chunk_end - t_last_chunk
 h_date_len:           .quad h_date_end - h_date
 h_server_len:         .quad h_server_end - h_server
 h_content_type_len:   .quad h_content_type_end - h_content_type
@@ -4379,6 +4801,7 @@ h_allow_len:          .quad h_allow_end - h_allow
 h_retry_after_len:    .quad h_retry_after_end - h_retry_after
 h_connection_close_len: .quad h_connection_close_end - h_connection_close
 h_multipart_len:      .quad h_multipart_end - h_multipart
+h_chunked_len:        .quad h_chunked_end - h_chunked
 
 // ===== 14. Buffers ==========================================================
 // Writable; a page boundary keeps them off the code's pages (no W+X page).
@@ -4419,4 +4842,4 @@ io_buf:        .zero IO_SIZE
 dir_buf:       .zero DIRBUF_SIZE
 list_index:    .zero LIST_MAX * 4
 list_pool:     .zero LIST_POOL
-list_body:     .zero LIST_BODY
+list_body:     .zero CHUNK_ROOM + LIST_BODY + 16   // room for a size line, the text, its CRLF

@@ -42,14 +42,20 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, root: Path = ROOT, extra: list[str] | None = None, env: dict[str, str] | None = None,
-                 port: int | None = None, macho: Path | None = None) -> None:
+                 port: int | None = None, macho: Path | None = None, log: Path | None = None) -> None:
+        """``log``: the access log (stdout) goes to this file instead of a pipe, so a
+        long-running server never blocks on a full pipe; ``stop()`` returns it all the same."""
         self.port = port or free_port()
         self.root = root
+        self.log = log
         cmd = [sys.executable, str(ROOT / "run_emulated.py"), "--root", str(root), *(extra or [])]
         # ymawky from ymawky.s via Keystone, or a given executable (e.g. the clang + ld64.lld build)
         cmd += ["--macho", str(macho), "--", str(self.port)] if macho else ["--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout = log.open("wb") if log else subprocess.PIPE
+        self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE,
                                      env={**os.environ, **(env or {})}, start_new_session=True)
+        if log:
+            stdout.close()
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
@@ -95,6 +101,8 @@ class Server:
         except subprocess.TimeoutExpired:
             self.kill()
             raise
+        if self.log:
+            out = self.log.read_bytes()
         return self.proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
     def kill(self) -> None:

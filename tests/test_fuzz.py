@@ -233,6 +233,7 @@ def frame(data: bytes, head_first: bool) -> tuple[int, str | None]:
         if not m:
             return n, f"response {n}: bad status line {lines[0][:200]!r}"
         lengths = []
+        chunked = False
         for line in lines[1:]:
             if not HEADER_LINE.fullmatch(line):
                 return n, f"response {n}: bad header line {line[:200]!r}"
@@ -240,10 +241,23 @@ def frame(data: bytes, head_first: bool) -> tuple[int, str | None]:
             if name.lower() == b"content-length":
                 lengths.append(value.strip())
             if name.lower() == b"transfer-encoding":
-                return n, f"response {n}: Transfer-Encoding {value!r}"
+                if value.strip() != b"chunked" or chunked:
+                    return n, f"response {n}: Transfer-Encoding {value!r}"
+                chunked = True
         status = int(m.group(1))
         length = 0
-        if status >= 200 and status not in (204, 304):    # these have no body, with or without a length
+        no_body = status < 200 or status in (204, 304) or (head_first and n == 0)
+        if chunked and (lengths or status < 200 or status in (204, 304)):
+            return n, f"response {n}: chunked with {lengths!r}, status {status}"
+        closes = any(line.lower() == b"connection: close" for line in lines[1:])
+        if chunked:
+            if not no_body:
+                length, bad = _chunked_length(data, end + 4)
+                if bad:
+                    return n, f"response {n}: {bad}"
+        elif not lengths and closes and not no_body:      # close-delimited (an HTTP/1.0 listing)
+            length = len(data) - end - 4
+        elif status >= 200 and status not in (204, 304):    # these have no body, with or without a length
             if len(lengths) != 1 or not lengths[0].isdigit():
                 return n, f"response {n}: Content-Length {lengths!r} in {data[pos:end][:300]!r}"
             if not (head_first and n == 0):
@@ -254,6 +268,22 @@ def frame(data: bytes, head_first: bool) -> tuple[int, str | None]:
         if status >= 200:
             n += 1
     return n, None
+
+
+def _chunked_length(data: bytes, start: int) -> tuple[int, str | None]:
+    """Bytes from ``start`` to the end of a chunked body (RFC 9112 7.1, no trailers), or the problem."""
+    pos = start
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0 or not re.fullmatch(rb"[0-9a-f]+", data[pos:eol]):
+            return 0, f"bad chunk size line at byte {pos}: {data[pos:pos + 40]!r}"
+        size = int(data[pos:eol], 16)
+        pos = eol + 2 + size
+        if data[pos:pos + 2] != b"\r\n":
+            return 0, f"chunk of {size} bytes not followed by CRLF"
+        pos += 2
+        if size == 0:
+            return pos - start, None
 
 
 def exchange(port: int, reqs: list[bytes], head_first: bool) -> tuple[int, str | None, bytes]:

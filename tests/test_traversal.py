@@ -37,13 +37,13 @@ def jail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pat
     (www / "hello.txt").write_text("hello")
     (www / "docs" / "page.html").write_text("page")
     (root / "secret.txt").write_bytes(MARK + b" beside www")
-    (www / ".ymawky-tmp-1").write_bytes(MARK + b" a temp file")
     (www / "link.txt").symlink_to(root / "secret.txt")
     (www / "linkdir").symlink_to(root)
     (www / "abs-link").symlink_to("/etc/passwd")
     (www / "outside-link").symlink_to(base / "outside.txt")
     (www / "dirlink").symlink_to(www / "docs")
     server = Server(root=root)
+    (www / ".ymawky-tmp-1").write_bytes(MARK + b" a temp file")   # after start-up, which sweeps temp files
     yield server, root
     server.stop()
 
