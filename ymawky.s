@@ -13,7 +13,7 @@
 // Contents
 //   1. Constants      syscall numbers, flags, struct offsets, limits
 //   2. Macros         SYSCALL, LOAD_ADDR, SEND, SET_CARRY, CLEAR_CARRY
-//   3. Start-up       main: port from argv[1], socket, bind, listen
+//   3. Start-up       main: port from argv[1], stale temp files swept, listen
 //   4. Accept loop    accept, reap finished children, fork, 503 when full
 //   5. Connection     the child: read a request head, answer, repeat
 //   6. Parsing        request line, headers, target
@@ -318,7 +318,8 @@
 .endm
 
 // ===== 3. Start-up ==========================================================
-// Owns: the listening socket.  x20 = listening socket from here on.
+// Owns: the listening socket, and the sweep of temp files that killed PUTs
+// left behind.  x20 = listening socket from here on.
 
 .globl _main
 .p2align 2
@@ -610,7 +611,9 @@ Lreap_children_done:
 // ===== 5. Connection ========================================================
 // Owns: one connection in the child: requests one after another (keep-alive,
 // pipelining: answered in order), until the client closes, asks to close,
-// speaks HTTP/1.0, goes idle for 5 s or errs.  in_buf holds in_len bytes.
+// speaks HTTP/1.0, goes idle for 5 s, stalls for 10 s or errs.  The socket
+// is non-blocking: every wait is a poll with a time limit, so no client can
+// hold this process longer than that.  in_buf holds in_len bytes.
 
 // --- handle_connection ------------------------------------------------------
 //   in:  x0 = client socket
@@ -2113,7 +2116,8 @@ format_part_head:
 // REQ_SENT; nothing for HEAD.  sendfile(2) moves the bytes inside the
 // kernel; where it is refused (not a socket it can use), a read/write loop
 // of IO_SIZE chunks does the same.  Either way the file is never held whole
-// in memory.
+// in memory.  When the socket is full, wait for room: SEND_IDLE_MS without
+// any is a stalled client, and the answer ends there.
 //   in:  x0 = file, x1 = offset, x2 = count, x19 = client
 //   out: carry set = failed (client gone, read error)   clobbers: x0-x17
 send_file_range:
@@ -3995,6 +3999,8 @@ Lappend_url_encoded_plain:
     b       Lappend_url_encoded_byte
 Lappend_url_encoded_done:
     ret
+// The literal pool: constants that ldr xN, =VALUE loads (no mov can make them).
+Lliterals:
 .ltorg
 
 // ===== 12. Tables ===========================================================

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from syscalls import dirs, fds, fs, iov, mem, net, proc, signals, sysinfo
 from syscalls.consts import describe_open_flags
+from syscalls.consts_sys import FCNTL_CMDS
 from syscalls.kernel import Syscall
 from syscalls.kinds import INT_MAX, MASK32, CStr, DirFd, Fd, Flags, InBuf, Int, Long, Off, Ptr, Size, UInt, ULong
 from syscalls.structs import SOCKADDR_MAX
 
 _open_flags = Flags(describe_open_flags)
+_fcntl_cmd = Flags(lambda cmd: FCNTL_CMDS.get(cmd, str(cmd)))
 # getsockaddr: namelen > SOCK_MAXADDRLEN is ENAMETOOLONG before anything is copied in
 _sockaddr = InBuf(2, len_mask=MASK32, limit=SOCKADDR_MAX, over="ENAMETOOLONG")
 # sooptcopyin copies in only what the option needs (at most a timeval or linger here)
@@ -65,7 +67,7 @@ SYSCALLS: dict[int, Syscall] = {
     73: Syscall("munmap", "int", (Ptr(), Size()), mem.sys_munmap),
     74: Syscall("mprotect", "int", (Ptr(), Size(), Int()), mem.sys_mprotect),
     90: Syscall("dup2", "int", (UInt(), UInt()), fds.sys_dup2),
-    92: Syscall("fcntl", "int", (Fd(), Int(), Long()), fds.sys_fcntl,
+    92: Syscall("fcntl", "int", (Fd(), _fcntl_cmd, Long()), fds.sys_fcntl,
                 "F_DUPFD(_CLOEXEC) F_GETFD F_SETFD F_GETFL F_SETFL F_GETPATH (the guest path) F_NOCACHE "
                 "F_FULLFSYNC F_SETNOSIGPIPE F_GETNOSIGPIPE; locks are EINVAL"),
     93: Syscall("select", "int", (Int(), Ptr(), Ptr(), Ptr(), Ptr()), fds.sys_select),
