@@ -93,7 +93,7 @@ def test_ctrl_c_stops_a_guest_that_spins_without_syscalls(tmp_path: Path) -> Non
     """), "spin.s")
     exe = write_macho(asm, tmp_path / "spin")
     proc = subprocess.Popen([*CLI, "--macho", str(exe), "--root", str(tmp_path)], stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    time.sleep(2.5)     # past start-up (a cold first import can take over a second): the guest spins
     proc.send_signal(signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=10)
