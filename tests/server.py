@@ -34,6 +34,19 @@ def build_with_apple_toolchain(out_dir: Path) -> Path:
     return exe
 
 
+def descendants(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (from /proc: Linux only): a server's guest children."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from http1 import exchange, receive
-from server import ROOT, Server, build_with_apple_toolchain
+from server import ROOT, Server, build_with_apple_toolchain, descendants
 
 BIG = 64 << 20            # larger than any socket buffers between us and the server
 
@@ -190,18 +190,6 @@ def test_put_temp_files_are_random_and_exclusive(tmp_path: Path) -> None:
     assert calls.count("getentropy(") == 2
 
 
-def _descendants(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the PUT's process through /proc")
 def test_temp_file_of_a_killed_put_is_swept_at_start_up(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "www", tmp_path / "www")
@@ -217,7 +205,7 @@ def test_temp_file_of_a_killed_put_is_swept_at_start_up(tmp_path: Path) -> None:
             while not (temps := list((tmp_path / "www" / "docs").glob(".ymawky-tmp-*"))):
                 assert time.monotonic() < deadline, "no temp file appeared"
                 time.sleep(0.05)
-            for child in _descendants(server.proc.pid):
+            for child in descendants(server.proc.pid):
                 os.kill(child, signal.SIGKILL)
             time.sleep(0.5)
     finally:

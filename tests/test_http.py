@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from http1 import exchange
-from server import ROOT, Server, build_with_apple_toolchain, closed_within, parse_response, read_response
+from server import ROOT, Server, build_with_apple_toolchain, closed_within, descendants, parse_response, read_response
 
 RANGE_TEXT = b"0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -568,18 +568,6 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def _descendants(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
-
-
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to watch memory")
 def test_one_gib_file_streams_with_constant_memory(tmp_path: Path) -> None:
     (tmp_path / "www").mkdir()
@@ -605,7 +593,7 @@ def test_one_gib_file_streams_with_constant_memory(tmp_path: Path) -> None:
                 got += len(chunk)
                 tail = (tail + chunk)[-8:]
                 if got % (64 << 20) < len(chunk):
-                    peak = max([peak] + [_rss_kib(p) for p in _descendants(server.proc.pid)])
+                    peak = max([peak] + [_rss_kib(p) for p in descendants(server.proc.pid)])
     finally:
         server.stop()
     assert got == 1 << 30 and tail == b"THE-END!"
