@@ -50,6 +50,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--build", metavar="OUT", help="assemble and write the Mach-O to OUT, then stop")
     p.add_argument("--slide", type=lambda s: int(s, 0), default=0, metavar="HEX",
                    help="load the executable this far above its preferred address (multiple of 0x4000)")
+    p.add_argument("--entropy-seed", type=int, metavar="N",
+                   help="getentropy returns a pseudo-random sequence from seed N, the same every run "
+                        "(reproducible temp names in tests; not secret, never for real use)")
     p.add_argument("--strict", action="store_true",
                    help="stop on the first syscall the emulator does not implement "
                         "(default: report it once and return ENOSYS to the guest)")
@@ -89,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if opts.macho:
             return run_macho(Path(opts.macho), root, [Path(opts.macho).name, *opts.args],
-                             strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record)
+                             strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record,
+                             entropy_seed=opts.entropy_seed)
         source = Path(opts.source) if opts.source else PROJECT / "ymawky.s"
         exe, asm = build_ymawky(source, Path(opts.build) if opts.build else None)
         if opts.build:
@@ -99,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run_emulated.py: --port {opts.port}: not in 1..65535", file=sys.stderr)
             return 2
         return run_macho(exe, root, ["ymawky", str(opts.port), *opts.args], assembly=asm,
-                         strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record)
+                         strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record,
+                         entropy_seed=opts.entropy_seed)
     except TraceError as e:
         print(f"run_emulated.py: {e}", file=sys.stderr)
         return 2

@@ -72,6 +72,7 @@ class Host:
 
     fd_hard: int = (1 << 63) - 1   # RLIMIT_NOFILE's rlim_max (RLIM_INFINITY, as on macOS)
     limits: dict[int, tuple[int, int]] = field(default_factory=dict)   # setrlimit values we keep
+    entropy_seed: int | None = None   # getentropy from a seeded generator: reproducible, never secret
 
     def __post_init__(self) -> None:
         self.root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -562,7 +563,12 @@ class Host:
         return socket.gethostname()
 
     def entropy(self, n: int) -> bytes:
-        return os.urandom(n)
+        if self.entropy_seed is None:
+            return os.urandom(n)
+        if not hasattr(self, "_entropy"):
+            import random
+            self._entropy = random.Random(self.entropy_seed)
+        return self._entropy.randbytes(n)
 
     # ------------------------------------------------------------ processes
     def getpid(self) -> int:

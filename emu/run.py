@@ -38,14 +38,15 @@ def build_ymawky(source: Path, out: Path | None = None) -> tuple[Path, Assembly]
 
 def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None = None,
               strict: bool = False, slide: int = 0, trace: TraceOptions | None = None,
-              record: Path | None = None) -> int:
+              record: Path | None = None, entropy_seed: int | None = None) -> int:
     """Run an arm64 Mach-O until it exits; returns its exit status.
 
     ``trace``: what to trace (emu/trace.py); None or nothing asked = no hook at all.
     ``record``: log every syscall of every process into this folder (emu/record.py).
+    ``entropy_seed``: getentropy gives the same bytes every run (tests; never for real use).
     """
     image = load_macho(path, slide=slide)
-    host = Host(os.fspath(root))
+    host = Host(os.fspath(root), entropy_seed=entropy_seed)
     tracer = Tracer(trace) if trace is not None and trace.wanted() else None
     machine = Machine(image, host, argv, assembly=assembly, strict=strict, name="ymawky-emu", tracer=tracer)
     if record is not None:

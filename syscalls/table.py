@@ -18,6 +18,7 @@ from syscalls.kinds import INT_MAX, MASK32, CStr, DirFd, Fd, Flags, InBuf, Int, 
 from syscalls.structs import SOCKADDR_MAX
 
 _open_flags = Flags(describe_open_flags)
+_mode = Flags(lambda mode: f"0{mode:o}" if mode else "0")   # permission bits, in octal as strace shows them
 _fcntl_cmd = Flags(lambda cmd: FCNTL_CMDS.get(cmd, str(cmd)))
 # getsockaddr: namelen > SOCK_MAXADDRLEN is ENAMETOOLONG before anything is copied in
 _sockaddr = InBuf(2, len_mask=MASK32, limit=SOCKADDR_MAX, over="ENAMETOOLONG")
@@ -34,7 +35,7 @@ SYSCALLS: dict[int, Syscall] = {
     3: Syscall("read", "ssize", (Fd(), Ptr(), Size()), fs.sys_read),
     4: Syscall("write", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size()), fs.sys_write,
                "a broken pipe or socket raises the guest's SIGPIPE (signals.py)"),
-    5: Syscall("open", "int", (CStr(), _open_flags, Int()), fs.sys_open,
+    5: Syscall("open", "int", (CStr(), _open_flags, _mode), fs.sys_open,
                _PATHS + "; O_SHLOCK/O_EXLOCK take no lock; O_SYMLINK/O_EXEC are EINVAL"),
     6: Syscall("close", "int", (Fd(),), fs.sys_close),
     7: Syscall("wait4", "int", (Int(), Ptr(), Int(), Ptr()), proc.sys_wait4,
@@ -86,7 +87,7 @@ SYSCALLS: dict[int, Syscall] = {
     128: Syscall("rename", "int", (CStr(), CStr()), dirs.sys_rename),
     133: Syscall("sendto", "int", (Fd(), InBuf(2, limit=INT_MAX), Size(), Int(), Ptr(), UInt()), net.sys_sendto),
     134: Syscall("shutdown", "int", (Fd(), Int()), net.sys_shutdown),
-    136: Syscall("mkdir", "int", (CStr(), Int()), dirs.sys_mkdir),
+    136: Syscall("mkdir", "int", (CStr(), _mode), dirs.sys_mkdir),
     137: Syscall("rmdir", "int", (CStr(),), dirs.sys_rmdir),
     153: Syscall("pread", "ssize", (Fd(), Ptr(), Size(), Off()), iov.sys_pread),
     154: Syscall("pwrite", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size(), Off()), iov.sys_pwrite),
@@ -111,13 +112,13 @@ SYSCALLS: dict[int, Syscall] = {
     344: Syscall("getdirentries64", "ssize", (Fd(), Ptr(), Size(), Ptr()), dirs.sys_getdirentries64,
                  "'.', '..', then names in byte order; d_seekoff is the next entry's index; "
                  "'..' of the root is the root"),
-    463: Syscall("openat", "int", (DirFd(), CStr(), _open_flags, Int()), fs.sys_openat,
+    463: Syscall("openat", "int", (DirFd(), CStr(), _open_flags, _mode), fs.sys_openat,
                  "a directory descriptor stands for the guest path it was opened with"),
     465: Syscall("renameat", "int", (DirFd(), CStr(), DirFd(), CStr()), dirs.sys_renameat),
     470: Syscall("fstatat64", "int", (DirFd(), CStr(), Ptr(), Int()), fs.sys_fstatat64,
                  "AT_FDONLY is ENOTSUP"),
     472: Syscall("unlinkat", "int", (DirFd(), CStr(), Int()), dirs.sys_unlinkat),
-    475: Syscall("mkdirat", "int", (DirFd(), CStr(), Int()), dirs.sys_mkdirat),
+    475: Syscall("mkdirat", "int", (DirFd(), CStr(), _mode), dirs.sys_mkdirat),
     500: Syscall("getentropy", "int", (Ptr(), Size()), sysinfo.sys_getentropy),
 }
 

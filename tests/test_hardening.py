@@ -190,6 +190,28 @@ def test_put_temp_files_are_random_and_exclusive(tmp_path: Path) -> None:
     assert calls.count("getentropy(") == 2
 
 
+def test_a_planted_hard_link_at_the_temp_name_is_never_opened(tmp_path: Path) -> None:
+    """The attack of issue 12: a hard link, at the name the next PUT will use, to a file outside
+    the root.  --entropy-seed makes the names known to the test (and so to the "attacker")."""
+    import random
+    shutil.copytree(ROOT / "www", tmp_path / "www")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours")
+    rng = random.Random(7)
+    first, second = (f".ymawky-tmp-{int.from_bytes(rng.randbytes(8), 'little'):x}" for _ in range(2))
+    server = Server(root=tmp_path, extra=["--entropy-seed", "7", "--strace", str(tmp_path / "calls.strace")])
+    try:
+        os.link(outside, tmp_path / "www" / first)                  # after the start-up sweep
+        raw = b"PUT /new.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\npwned!"
+        assert exchange(server.port, raw, "PUT").status == 201
+    finally:
+        server.stop()
+    assert outside.read_text() == "not yours" and (tmp_path / "www" / "new.txt").read_text() == "pwned!"
+    calls = (tmp_path / "calls.strace").read_text()
+    assert re.search(rf'openat\(\d+, "{first}", O_WRONLY\|O_CREAT\|O_EXCL\S*, 0644\) = -1 EEXIST', calls), calls
+    assert re.search(rf'renameat\(\d+, "{second}", \d+, "new.txt"\) = 0', calls), calls
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the PUT's process through /proc")
 def test_temp_file_of_a_killed_put_is_swept_at_start_up(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "www", tmp_path / "www")
