@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import gc
 import os
 import resource
@@ -26,6 +27,7 @@ import sys
 import termios
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from emu.paths import Resolved, check_path, resolve
 
@@ -204,9 +206,12 @@ class Host:
         finally:
             os.close(r.parent)
 
-    def _changing(self, path: str, at: int | None, what: str) -> Resolved:
-        """Resolve a path whose last name is to be created, removed or renamed (never followed)."""
-        r = self._walk(path, follow_last=False, no_symlinks=False, at=at)
+    def _changing(self, path: str, at: int | None, what: str, no_symlinks: bool = False) -> Resolved:
+        """Resolve a path whose last name is to be created, removed or renamed (never followed).
+
+        ``no_symlinks``: a symlink anywhere on the path is ELOOP (O_NOFOLLOW_ANY's rule).
+        """
+        r = self._walk(path, follow_last=False, no_symlinks=no_symlinks, at=at)
         if r.bare:
             os.close(r.parent)
             raise _err(errno.EISDIR, path)     # lookup: a degenerate name cannot be changed
@@ -243,12 +248,18 @@ class Host:
         finally:
             os.close(r.parent)
 
-    def rename(self, old: str, new: str, old_at: int | None = None, new_at: int | None = None) -> None:
-        a = self._changing(old, old_at, "rename")
+    def rename(self, old: str, new: str, old_at: int | None = None, new_at: int | None = None,
+               how: str = "replace", no_symlinks: bool = False) -> None:
+        """Rename ``old`` to ``new``; ``how``: "replace" (rename(2)), "excl" (EEXIST if ``new``
+        exists) or "swap" (exchange the two, both must exist), each atomic."""
+        a = self._changing(old, old_at, "rename", no_symlinks)
         try:
-            b = self._changing(new, new_at, "rename")
+            b = self._changing(new, new_at, "rename", no_symlinks)
             try:
-                os.rename(a.name, b.name, src_dir_fd=a.parent, dst_dir_fd=b.parent)
+                if how == "replace":
+                    os.rename(a.name, b.name, src_dir_fd=a.parent, dst_dir_fd=b.parent)
+                else:
+                    _renameat2(a.parent, a.name, b.parent, b.name, how)
             finally:
                 os.close(b.parent)
         finally:
@@ -627,3 +638,33 @@ class Host:
 
     def monotonic_ns(self) -> int:
         return time.monotonic_ns()
+
+
+_RENAMEAT2 = {"excl": 1, "swap": 2}   # Linux renameat2: RENAME_NOREPLACE, RENAME_EXCHANGE
+
+
+@functools.cache
+def _libc_renameat2() -> Any:
+    import ctypes
+    import ctypes.util
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name, use_errno=True), "renameat2", None) if name else None
+
+
+def _renameat2(old_dir: int, old: str, new_dir: int, new: str, how: str) -> None:
+    """An atomic no-replace or exchange rename: Linux's renameat2 through libc.
+
+    Elsewhere (or on a libc without it) a no-replace rename of a file is a
+    hard link and an unlink, atomic too; an exchange is ENOTSUP, as on a
+    file system that cannot swap.
+    """
+    fn = _libc_renameat2()
+    if fn is not None:
+        import ctypes
+        if fn(old_dir, old.encode(), new_dir, new.encode(), _RENAMEAT2[how]) != 0:
+            raise _err(ctypes.get_errno(), new)
+        return
+    if how == "swap":
+        raise _err(errno.ENOTSUP, new)
+    os.link(old, new, src_dir_fd=old_dir, dst_dir_fd=new_dir, follow_symlinks=False)
+    os.unlink(old, dir_fd=old_dir)

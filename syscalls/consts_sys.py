@@ -38,6 +38,16 @@ AT_FLAGS = Bits("AT flag", (
 ))
 AT = {name: bit for name, bit, _ in AT_FLAGS.rows}
 
+# ----------------------------------------------------------------- renameatx_np -- bsd/sys/stdio.h
+RENAME_FLAGS = Bits("rename flag", (
+    ("RENAME_SECLUDE", 0x1, None),
+    ("RENAME_SWAP", 0x2, None),
+    ("RENAME_EXCL", 0x4, None),
+    ("RENAME_RESERVED1", 0x8, None),
+    ("RENAME_NOFOLLOW_ANY", 0x10, None),
+))
+RENAME = {name: bit for name, bit, _ in RENAME_FLAGS.rows}
+
 # ----------------------------------------------------------------- access -- bsd/sys/unistd.h
 ACCESS_MODES = Bits("access mode", (("X_OK", 1, os.X_OK), ("W_OK", 2, os.W_OK), ("R_OK", 4, os.R_OK)))
 

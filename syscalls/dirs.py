@@ -1,4 +1,4 @@
-"""Directory syscalls: mkdir, rmdir, unlink, link, rename (and their *at twins),
+"""Directory syscalls: mkdir, rmdir, unlink, link, rename (and their *at twins, renameatx_np),
 chdir, fchdir, getdirentries64.
 
 Owns: the Darwin side of changing names (AT_* flags, EPERM for unlinking a
@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import struct
 
-from syscalls.consts_sys import AT, AT_FLAGS, GETDIRENTRIES64_EOF, GETDIRENTRIES64_EXTENDED_BUFSIZE, iftodt
+from syscalls.consts_sys import (
+    AT,
+    AT_FLAGS,
+    GETDIRENTRIES64_EOF,
+    GETDIRENTRIES64_EXTENDED_BUFSIZE,
+    RENAME,
+    RENAME_FLAGS,
+    iftodt,
+)
 from syscalls.errno import DarwinError
 from syscalls.fs import _at, _path
 from syscalls.kernel import Kernel, Ret
@@ -68,6 +76,17 @@ def sys_rename(k: Kernel, old: bytes, new: bytes) -> Ret:
 
 def sys_renameat(k: Kernel, old_at: int | None, old: bytes, new_at: int | None, new: bytes) -> Ret:
     k.host.rename(_path(old), _path(new), _at(old, old_at), _at(new, new_at))
+    return Ret(0)
+
+
+def sys_renameatx_np(k: Kernel, old_at: int | None, old: bytes, new_at: int | None, new: bytes, flags: int) -> Ret:
+    # vfs_syscalls.c renameat_internal: unknown bits, or SWAP with EXCL, are EINVAL
+    RENAME_FLAGS.to_host(flags)
+    if flags & RENAME["RENAME_SWAP"] and flags & RENAME["RENAME_EXCL"]:
+        raise DarwinError("EINVAL", "RENAME_SWAP with RENAME_EXCL")
+    how = "swap" if flags & RENAME["RENAME_SWAP"] else "excl" if flags & RENAME["RENAME_EXCL"] else "replace"
+    k.host.rename(_path(old), _path(new), _at(old, old_at), _at(new, new_at), how=how,
+                  no_symlinks=bool(flags & RENAME["RENAME_NOFOLLOW_ANY"]))
     return Ret(0)
 
 

@@ -84,6 +84,14 @@ class Flags(Int):         # a C int of flags, shown by name
 
 
 @dataclass
+class UFlags(UInt):       # a C u_int of flags, shown by name
+    describe: Callable[[int], str]
+
+    def show(self, value):
+        return self.describe(value)
+
+
+@dataclass
 class CStr(Kind):         # NUL-terminated string (a path: Darwin's PATH_MAX)
     limit: int = 1024
 

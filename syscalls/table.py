@@ -12,9 +12,25 @@ from __future__ import annotations
 
 from syscalls import dirs, fds, fs, iov, mem, net, proc, signals, sysinfo
 from syscalls.consts import describe_open_flags
-from syscalls.consts_sys import FCNTL_CMDS
+from syscalls.consts_sys import FCNTL_CMDS, RENAME_FLAGS
 from syscalls.kernel import Syscall
-from syscalls.kinds import INT_MAX, MASK32, CStr, DirFd, Fd, Flags, InBuf, Int, Long, Off, Ptr, Size, UInt, ULong
+from syscalls.kinds import (
+    INT_MAX,
+    MASK32,
+    CStr,
+    DirFd,
+    Fd,
+    Flags,
+    InBuf,
+    Int,
+    Long,
+    Off,
+    Ptr,
+    Size,
+    UFlags,
+    UInt,
+    ULong,
+)
 from syscalls.structs import SOCKADDR_MAX
 
 _open_flags = Flags(describe_open_flags)
@@ -119,6 +135,9 @@ SYSCALLS: dict[int, Syscall] = {
                  "AT_FDONLY is ENOTSUP"),
     472: Syscall("unlinkat", "int", (DirFd(), CStr(), Int()), dirs.sys_unlinkat),
     475: Syscall("mkdirat", "int", (DirFd(), CStr(), _mode), dirs.sys_mkdirat),
+    488: Syscall("renameatx_np", "int", (DirFd(), CStr(), DirFd(), CStr(), UFlags(RENAME_FLAGS.describe)),
+                 dirs.sys_renameatx_np,
+                 "RENAME_SWAP and RENAME_EXCL are atomic (Linux renameat2); RENAME_SECLUDE is accepted and ignored"),
     500: Syscall("getentropy", "int", (Ptr(), Size()), sysinfo.sys_getentropy),
 }
 

@@ -128,6 +128,7 @@ SYSCALLS_MASTER = """
 470 AUE_FSTATAT ALL { int fstatat64(int fd, user_addr_t path, user_addr_t ub, int flag); }
 472 AUE_UNLINKAT ALL { int unlinkat(int fd, user_addr_t path, int flag) NO_SYSCALL_STUB; }
 475 AUE_MKDIRAT ALL { int mkdirat(int fd, user_addr_t path, int mode); }
+488 AUE_RENAMEAT ALL { int renameatx_np(int fromfd, char *from, int tofd, char *to, u_int flags) NO_SYSCALL_STUB; }
 500 AUE_NULL ALL { int getentropy(void *buffer, size_t size); }
 """  # noqa: E501 - XNU's lines, kept whole
 

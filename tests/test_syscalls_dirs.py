@@ -37,6 +37,7 @@ ASM = """
 .equ SYS_fstatat64, 470
 .equ SYS_unlinkat, 472
 .equ SYS_mkdirat, 475
+.equ SYS_renameatx_np, 488
 .equ SYS_openat_nocancel, 464
 .equ O_RDONLY, 0
 .equ O_DIRECTORY, 0x100000
@@ -44,6 +45,9 @@ ASM = """
 .equ AT_SYMLINK_NOFOLLOW, 0x20
 .equ AT_REMOVEDIR, 0x80
 .equ AT_SYMLINK_NOFOLLOW_ANY, 0x800
+.equ RENAME_SWAP, 0x2
+.equ RENAME_EXCL, 0x4
+.equ RENAME_NOFOLLOW_ANY, 0x10
 """
 
 
@@ -342,3 +346,32 @@ def test_getdirentries64_on_a_file_or_bad_fd(tmp_path: Path) -> None:
     """ + GETDIRENTRIES.format(buf="buf", size=1024, base="base"),
         text=paths(p_f="/f"), data=".p2align 3\nbuf: .zero 1024\nbase: .quad 0\n")
     assert run.results == [err(EINVAL), err(EBADF)]
+
+
+def renamex(a: str, b: str, flags: str) -> str:
+    return (f"        mov     x0, #AT_FDCWD\n        adr     x1, {a}\n        mov     x2, #AT_FDCWD\n"
+            f"        adr     x3, {b}\n        mov     x4, #{flags}\n"
+            "        SYSCALL SYS_renameatx_np\n        RECORD\n")
+
+
+def test_renameatx_np_excl_refuses_an_existing_target_and_swap_exchanges(tmp_path: Path) -> None:
+    """renameatx_np(2): RENAME_EXCL is EEXIST on an existing target and leaves both files;
+    RENAME_SWAP exchanges two names atomically; both at once, or an unknown bit, is EINVAL;
+    RENAME_SWAP with a missing side is ENOENT; RENAME_NOFOLLOW_ANY refuses a symlinked folder."""
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    (root / "a").write_bytes(b"A")
+    (root / "b").write_bytes(b"B")
+    (root / "d" / "x").write_bytes(b"X")
+    (root / "link").symlink_to("d")
+    run = guest(tmp_path, renamex("p_a", "p_b", "RENAME_EXCL")
+                + renamex("p_a", "p_b", "RENAME_SWAP")
+                + renamex("p_a", "p_b", "RENAME_SWAP|RENAME_EXCL")
+                + renamex("p_a", "p_b", "0x20")
+                + renamex("p_a", "p_none", "RENAME_SWAP")
+                + renamex("p_linked", "p_y", "RENAME_NOFOLLOW_ANY")
+                + renamex("p_a", "p_c", "RENAME_EXCL"),
+                text=paths(p_a="/a", p_b="b", p_c="c", p_none="none", p_linked="/link/x", p_y="y"))
+    assert run.results == [err(EEXIST), ok(), err(EINVAL), err(EINVAL), err(ENOENT), err(ELOOP), ok()]
+    assert (root / "b").read_bytes() == b"A" and (root / "c").read_bytes() == b"B"
+    assert not (root / "a").exists() and (root / "d" / "x").read_bytes() == b"X"
