@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as e:  # noqa: BLE001 - mapped by failure_status, else raised again
         return failure_status(e)
-    except KeyboardInterrupt:   # Ctrl-C while starting or cleaning up: no traceback either
-        return 130
+    except KeyboardInterrupt as e:   # Ctrl-C or SIGTERM while starting or cleaning up: no traceback
+        from emu.machine import interrupt_status
+        return interrupt_status(e)
 
 
 def failure_status(e: Exception) -> int:

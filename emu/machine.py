@@ -114,6 +114,18 @@ EXIT_INTERNAL = 70               # sysexits.h EX_SOFTWARE: the emulator itself f
 SIGNUM = {"SIGSEGV": 11, "SIGBUS": 10, "SIGILL": 4, "SIGTRAP": 5, "SIGSYS": 12}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM to the emulator: it stops as for Ctrl-C, and says so by its status."""
+
+
+INTERRUPT_STATUSES = (130, 143)   # 128 + SIGINT, 128 + SIGTERM: the shell's convention
+
+
+def interrupt_status(why: BaseException) -> int:
+    """The emulator's exit status after Ctrl-C (130) or SIGTERM (143)."""
+    return INTERRUPT_STATUSES[1] if isinstance(why, Terminated) else INTERRUPT_STATUSES[0]
+
+
 @dataclass
 class Fault:
     signal: str
@@ -345,8 +357,8 @@ class Machine:
                     break
                 self.fault = None
                 pc = self.uc.reg_read(A.UC_ARM64_REG_PC)
-        except KeyboardInterrupt:   # arrived between slices
-            return self._interrupted()
+        except KeyboardInterrupt as e:   # arrived between slices
+            return self._interrupted(e)
         if self.status is not None and self.error is None:
             # exit() ends the process: whatever Unicorn did after the stop request
             # (it may go on to take the svc exception) is not the guest's doing
@@ -355,7 +367,7 @@ class Machine:
         if self.error is not None:
             err, self.error = self.error, None
             if isinstance(err, KeyboardInterrupt):
-                return self._interrupted()
+                return self._interrupted(err)
             if isinstance(err, Unimplemented):
                 print(f"{self.name}: --strict: {err}", file=sys.stderr, flush=True)
                 return 128 + SIGNUM["SIGSYS"]
@@ -367,15 +379,15 @@ class Machine:
             raise RuntimeError("emulation stopped without exit or fault")
         return self.status
 
-    def _interrupted(self) -> int:
-        """Ctrl-C: stop this process and the children it forked."""
+    def _interrupted(self, why: KeyboardInterrupt) -> int:
+        """Ctrl-C or SIGTERM: stop this process and the children it forked."""
         for pid in list(self.host.children):
             try:
                 os.kill(pid, signal.SIGTERM)
                 os.waitpid(pid, 0)
             except OSError:
                 pass
-        return 130
+        return interrupt_status(why)
 
     def _exit_child(self, status: int) -> None:
         sys.stdout.flush()

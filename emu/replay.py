@@ -39,7 +39,7 @@ from unicorn import arm64_const as A
 
 from emu.assembler import Assembly
 from emu.loader import Image, load_macho
-from emu.machine import Machine
+from emu.machine import INTERRUPT_STATUSES, Machine, Terminated
 from emu.record import FORK, FORMAT, MANIFEST, arg_count, fault_signal
 from emu.trace import TraceOptions, Tracer
 from emu.trace_sys import SyscallDecoder
@@ -49,7 +49,6 @@ from syscalls.kinds import CStr, InBuf, Kind, Ptr
 from syscalls.table import SYSCALLS
 
 VM_CALLS = {197, 73, 74}        # mmap, munmap, mprotect: they change the address space, so they run again
-INTERRUPTED = 130               # Machine._interrupted: Ctrl-C/SIGTERM ended the first process
 HISTORY_BLOCKS = 16
 SHOW_INSNS = 12
 SHOW_CALLS = 4
@@ -275,7 +274,7 @@ class Replayer:
     def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]:
         log = self.log
         if self.pos >= len(log.calls):
-            if log.end is None or (log.end.get("status") == INTERRUPTED and log.proc == "0"):
+            if log.end is None or (log.end.get("status") in INTERRUPT_STATUSES and log.proc == "0"):
                 self.truncated = True            # cut short (stopped from outside): nothing more to check
                 raise LogEnd
             raise self._diverged(num, regs, None, f"the recorded process made no more syscalls "
@@ -292,8 +291,8 @@ class Replayer:
         if call.killed is not None:
             raise GuestExit(128 + signal_to_host(call.killed))
         if call.raised is not None:
-            if call.raised == "KeyboardInterrupt":
-                raise KeyboardInterrupt
+            if call.raised in ("KeyboardInterrupt", "Terminated"):   # Ctrl-C or SIGTERM, replayed as such
+                raise Terminated if call.raised == "Terminated" else KeyboardInterrupt
             self.truncated = True
             raise LogEnd
         assert call.ret is not None

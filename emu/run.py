@@ -15,7 +15,7 @@ from pathlib import Path
 from emu.assembler import Assembly, assemble_file, cache_dir
 from emu.host import Host
 from emu.loader import load_macho
-from emu.machine import Machine
+from emu.machine import Machine, Terminated
 from emu.macho import build_macho
 from emu.trace import TraceOptions, Tracer
 
@@ -64,4 +64,4 @@ def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None
 
 
 def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    raise Terminated

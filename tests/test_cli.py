@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from guest import guest_source
 
 from emu.assembler import assemble_text
@@ -84,7 +85,9 @@ def test_not_a_macho_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr and "junk" in proc.stderr
 
 
-def test_ctrl_c_stops_a_guest_that_spins_without_syscalls(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "status"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_ctrl_c_or_sigterm_stops_a_guest_that_spins_without_syscalls(tmp_path: Path, sig: str, status: int) -> None:
+    """Ctrl-C ends with 130 and SIGTERM with 143 (128 + the signal, as a shell reports a killed job)."""
     import signal
     import time
     asm = assemble_text(guest_source("""
@@ -94,10 +97,10 @@ def test_ctrl_c_stops_a_guest_that_spins_without_syscalls(tmp_path: Path) -> Non
     exe = write_macho(asm, tmp_path / "spin")
     proc = subprocess.Popen([*CLI, "--macho", str(exe), "--root", str(tmp_path)], stderr=subprocess.PIPE, text=True)
     time.sleep(2.5)     # past start-up (a cold first import can take over a second): the guest spins
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, sig))
     try:
         _, err = proc.communicate(timeout=10)
     finally:
         proc.kill()
-    assert proc.returncode == 130
+    assert proc.returncode == status
     assert "Traceback" not in err

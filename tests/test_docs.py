@@ -31,3 +31,19 @@ def test_pip_install_ships_every_file_of_www_and_err() -> None:
     listed = {f for files in shipped.values() for f in files}
     on_disk = {str(p.relative_to(ROOT)) for d in ("www", "err") for p in (ROOT / d).rglob("*") if p.is_file()}
     assert on_disk | {"ymawky.s"} == listed, "update [tool.setuptools.data-files] in pyproject.toml"
+
+
+def test_what_the_readmes_commands_make_is_ignored_by_git() -> None:
+    """The folders and files the README's tracing, coverage and recording commands create."""
+    import shutil
+
+    import pytest
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a clone")
+    made = ["t/0-pid1.trace", "t/all.strace", "rec/manifest.json", "coverage.info", "coverage.info.lock",
+            "coverage-html/index.html"]
+    readme = (ROOT / "README.md").read_text()
+    for path in ("t/", "rec", "coverage.info", "coverage-html"):
+        assert path in readme, f"the README no longer makes {path}: update this test"
+    got = subprocess.run(["git", "check-ignore", "--no-index", *made], cwd=ROOT, capture_output=True, text=True)
+    assert sorted(got.stdout.split()) == sorted(made)
