@@ -75,6 +75,7 @@ class Host:
     fd_hard: int = (1 << 63) - 1   # RLIMIT_NOFILE's rlim_max (RLIM_INFINITY, as on macOS)
     limits: dict[int, tuple[int, int]] = field(default_factory=dict)   # setrlimit values we keep
     entropy_seed: int | None = None   # getentropy from a seeded generator: reproducible, never secret
+    addr_in_use: tuple | None = None  # the last address a bind found taken (EADDRINUSE)
 
     def __post_init__(self) -> None:
         self.root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -460,7 +461,12 @@ class Host:
         return self._sock(gfd).family
 
     def bind(self, gfd: int, addr: tuple) -> None:
-        self._sock(gfd).bind(addr)
+        try:
+            self._sock(gfd).bind(addr)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                self.addr_in_use = addr     # for the emulator's own message if the guest gives up
+            raise
 
     def listen(self, gfd: int, backlog: int) -> None:
         self._sock(gfd).listen(backlog)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sys
 from pathlib import Path
 
 from emu.assembler import Assembly, assemble_file, cache_dir
@@ -58,9 +59,15 @@ def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None
     # SIGTERM ends the server like Ctrl-C: children stopped, status 143
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return machine.run()
+        status = machine.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if status and host.addr_in_use is not None:
+        # the guest's own message cannot say which address, nor why: we know both
+        where = host.addr_in_use
+        name = f"[{where[0]}]:{where[1]}" if ":" in str(where[0]) else f"{where[0]}:{where[1]}"
+        print(f"ymawky-emu: {name} is already in use (the guest's bind got EADDRINUSE)", file=sys.stderr)
+    return status
 
 
 def _terminate(signum: int, frame: object) -> None:

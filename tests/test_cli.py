@@ -104,3 +104,16 @@ def test_ctrl_c_or_sigterm_stops_a_guest_that_spins_without_syscalls(tmp_path: P
         proc.kill()
     assert proc.returncode == status
     assert "Traceback" not in err
+
+
+def test_a_port_in_use_is_named_with_its_cause() -> None:
+    """ymawky can only say that listening failed; the emulator saw the bind's EADDRINUSE and says where."""
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run("--port", str(port))
+    assert proc.returncode == 71, proc.stderr
+    assert "cannot listen" in proc.stderr                     # the guest's own line stays
+    assert f":{port} is already in use" in proc.stderr and "Traceback" not in proc.stderr
