@@ -1,10 +1,17 @@
 """The Host: every effect the guest has on the outside world.
 
-Owns: the guest's descriptor table (guest numbers -> host files and
-sockets), files under the guest's root folder, sockets, the clock, pids,
-fork and wait.  Takes and returns host values (os.O_*, socket.AF_*, host
-signal numbers) and raises OSError with host errno values; the syscall
-layer translates both ways.  Knows no Darwin numbers.
+Owns, for one guest process: its descriptor table (guest numbers -> open
+files, each shared, like a kernel's open-file description, by every dup
+and every forked copy, and closed on the host when the last one goes),
+files under the guest's root folder, sockets, and the clock.  Takes and
+returns host values (os.O_*, socket.AF_*) and raises OSError with host
+errno values; the syscall layer translates both ways.  Knows no Darwin
+numbers.  Also pids, fork and wait (a real host fork, for now).
+
+Blocking: host sockets and pipes are always non-blocking underneath; a
+call the guest made blocking waits in ``_wait`` on its descriptor and on
+this process's wake pipe, so that a signal (``interrupt``) ends the wait
+with EINTR and one guest process never holds another's thread.
 
 Security rule: no guest path reaches a host file outside ``root``.  Every
 path goes through emu/paths.py, which resolves it one component at a time
@@ -23,9 +30,12 @@ import select
 import signal
 import socket
 import stat
+import struct
 import sys
 import termios
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,26 +58,35 @@ class DirState:
     pos: int = 0
 
 
-@dataclass
+@dataclass(eq=False)
 class OpenFile:
-    """One guest descriptor: the host fd behind it and what it is."""
+    """An open file: the host fd behind it and what it is, shared by every descriptor for it."""
 
     fd: int
     kind: str                      # "file", "dir", "socket", "stdio", "pipe"
     path: str = ""                 # guest path, for traces and F_GETPATH
     sock: socket.socket | None = None
-    cloexec: bool = False
     nosigpipe: bool = False
     dir: DirState | None = None
+    nonblock: bool = False         # the guest's O_NONBLOCK (the host fd of a socket or pipe always is)
+    refs: int = 1                  # guest descriptors, in every process, that stand for it
+
+    def __post_init__(self) -> None:
+        if self.kind in ("socket", "pipe"):
+            os.set_blocking(self.fd, False)
+
+
+_REFS = threading.Lock()           # OpenFile.refs: descriptors close on several threads
 
 
 @dataclass
 class Host:
-    """Live host: real files under ``root``, real sockets, real fork."""
+    """Live host, as one guest process sees it: real files under ``root``, real sockets."""
 
     root: str
     fd_limit: int = DEFAULT_FD_LIMIT
     fds: dict[int, OpenFile] = field(default_factory=dict)
+    cloexec: set[int] = field(default_factory=set)   # descriptors with FD_CLOEXEC (per process)
     children: set[int] = field(default_factory=set)
     cwd: list[str] = field(default_factory=list)   # components below root
     ancestry: list[int] = field(default_factory=list)  # guest parents' pids, nearest last
@@ -83,21 +102,67 @@ class Host:
         self.root_id = (st.st_dev, st.st_ino)
         self._sig_saved: dict[int, object] = {}
         self._mask_saved: set[int] | None = None
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         for n in (0, 1, 2):
             try:
                 self.fds[n] = OpenFile(os.dup(n), "stdio", f"<fd {n}>")
             except OSError:
                 pass  # the emulator was started without it: so is the guest
 
+    # ------------------------------------------------------------ waiting
+    def interrupt(self) -> None:
+        """A signal arrived: end the blocking wait of this process's thread (EINTR), or its next one."""
+        try:
+            os.write(self._wake_w, b"!")
+        except (BlockingIOError, OSError):
+            pass  # already woken, or the process has ended
+
+    def clear_interrupt(self) -> None:
+        try:
+            while os.read(self._wake_r, 64):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _wait(self, fd: int, events: int, timeout_ms: int = -1) -> bool:
+        """Wait until host ``fd`` has ``events`` (True) or the time-out passed (False); EINTR if woken."""
+        p = select.poll()
+        p.register(fd, events)
+        p.register(self._wake_r, select.POLLIN)
+        got = dict(p.poll(None if timeout_ms < 0 else timeout_ms))
+        if self._wake_r in got:
+            raise _err(errno.EINTR)
+        return bool(got)
+
+    def _blocking(self, of: OpenFile, events: int, op: Callable[[], Any]) -> Any:
+        """Run a non-blocking host ``op``; for a guest-blocking file, wait and retry until it goes
+        (or until the socket's SO_RCVTIMEO / SO_SNDTIMEO passes: EAGAIN, as on a Mac)."""
+        deadline = None
+        while True:
+            try:
+                return op()
+            except BlockingIOError:
+                if of.nonblock or of.kind not in ("socket", "pipe"):
+                    raise
+            if deadline is None:
+                limit = _sock_timeout(of, events)
+                deadline = time.monotonic() + limit if limit else float("inf")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _err(errno.EAGAIN)
+            self._wait(of.fd, events, -1 if left == float("inf") else max(1, int(left * 1000)))
+
     # ------------------------------------------------------------ descriptors
-    def _install(self, of: OpenFile, lowest: int = 0) -> int:
+    def _install(self, of: OpenFile, lowest: int = 0, cloexec: bool = False) -> int:
         n = lowest
         while n in self.fds:
             n += 1
         if n >= self.fd_limit:
-            self._close_host(of)
+            self._release(of)
             raise _err(errno.EMFILE)
         self.fds[n] = of
+        if cloexec:
+            self.cloexec.add(n)
         return n
 
     def lowest_free(self, lowest: int = 0) -> int:
@@ -113,30 +178,36 @@ class Host:
         return of
 
     @staticmethod
-    def _close_host(of: OpenFile) -> None:
+    def _release(of: OpenFile) -> None:
+        """One descriptor fewer for ``of``; the host file closes with the last."""
+        with _REFS:
+            of.refs -= 1
+            last = of.refs == 0
+        if not last:
+            return
         if of.sock is not None:
             of.sock.close()
         else:
             os.close(of.fd)
 
     def close(self, gfd: int) -> None:
-        self._close_host(self.fds.pop(gfd) if gfd in self.fds else self.get(gfd))
+        of = self.get(gfd)
+        del self.fds[gfd]
+        self.cloexec.discard(gfd)
+        self._release(of)
 
-    def _copy(self, of: OpenFile) -> OpenFile:
-        """A second descriptor for the same open file (offset, flags and position shared)."""
-        if of.sock is not None:
-            sock = socket.socket(fileno=os.dup(of.fd))
-            return OpenFile(sock.fileno(), of.kind, of.path, sock, nosigpipe=of.nosigpipe, dir=of.dir)
-        return OpenFile(os.dup(of.fd), of.kind, of.path, nosigpipe=of.nosigpipe, dir=of.dir)
+    @staticmethod
+    def _share(of: OpenFile) -> OpenFile:
+        with _REFS:
+            of.refs += 1
+        return of
 
     def dup(self, gfd: int, lowest: int = 0, cloexec: bool = False) -> int:
         """dup / F_DUPFD: the lowest free number >= ``lowest`` (EMFILE at the limit)."""
         of = self.get(gfd)
         if self.lowest_free(lowest) >= self.fd_limit:
             raise _err(errno.EMFILE)
-        new = self._copy(of)
-        new.cloexec = cloexec
-        return self._install(new, lowest)
+        return self._install(self._share(of), lowest, cloexec)
 
     def dup2(self, gfd: int, to: int) -> int:
         """dup2: ``to`` becomes a copy of ``gfd``; whatever ``to`` was is closed first."""
@@ -145,7 +216,7 @@ class Host:
             raise _err(errno.EBADF)
         if to == gfd:
             return to
-        new = self._copy(of)
+        new = self._share(of)
         if to in self.fds:
             self.close(to)
         self.fds[to] = new
@@ -185,9 +256,9 @@ class Host:
         finally:
             os.close(r.parent)
         is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
-        of = OpenFile(fd, "dir" if is_dir else "file", r.path, cloexec=bool(flags & os.O_CLOEXEC),
-                      dir=DirState() if is_dir else None)
-        return self._install(of)
+        of = OpenFile(fd, "dir" if is_dir else "file", r.path, dir=DirState() if is_dir else None,
+                      nonblock=bool(flags & os.O_NONBLOCK))
+        return self._install(of, cloexec=bool(flags & os.O_CLOEXEC))
 
     def stat(self, path: str, follow: bool = True, no_symlinks: bool = False,
              at: int | None = None) -> os.stat_result:
@@ -326,14 +397,42 @@ class Host:
 
     # ------------------------------------------------------------ file i/o
     def read(self, gfd: int, n: int) -> bytes:
-        return os.read(self.get(gfd).fd, n)
+        of = self.get(gfd)
+        return self._blocking(of, select.POLLIN, lambda: os.read(of.fd, n))
 
     def write(self, gfd: int, data: bytes) -> int:
-        """Write; a broken pipe or socket is EPIPE (the host never raises SIGPIPE)."""
+        """Write; a broken pipe or socket is EPIPE (the host never raises SIGPIPE).
+
+        A blocking socket or pipe takes all of ``data`` unless a signal comes
+        first (then the count so far, or EINTR if nothing went), as on a Mac.
+        """
         of = self.get(gfd)
         if of.sock is not None:
-            return of.sock.send(data, socket.MSG_NOSIGNAL)
-        return os.write(of.fd, data)
+            sock = of.sock
+            return self._all(of, lambda view: sock.send(view, socket.MSG_NOSIGNAL), data)
+        return self._all(of, lambda view: os.write(of.fd, view), data)
+
+    def _all(self, of: OpenFile, send: Callable[[memoryview], int], data: bytes) -> int:
+        if of.nonblock or of.kind not in ("socket", "pipe"):
+            return send(memoryview(data))
+        view, sent = memoryview(data), 0
+        while True:
+            try:
+                sent += send(view[sent:])
+                if sent >= len(data):
+                    return sent
+            except BlockingIOError:
+                pass
+            try:
+                limit = _sock_timeout(of, select.POLLOUT)
+                if not self._wait(of.fd, select.POLLOUT, int(limit * 1000) if limit else -1):
+                    if sent:
+                        return sent
+                    raise _err(errno.EAGAIN)
+            except InterruptedError:
+                if sent:
+                    return sent
+                raise
 
     def pread(self, gfd: int, n: int, offset: int) -> bytes:
         return os.pread(self._seekable(gfd), n, offset)
@@ -381,17 +480,38 @@ class Host:
         return (self._install(OpenFile(r, "pipe", "<pipe>")), self._install(OpenFile(w, "pipe", "<pipe>")))
 
     def get_flags(self, gfd: int) -> int:
-        """The host open-file status flags (O_ACCMODE, O_NONBLOCK, O_APPEND ...)."""
-        return fcntl.fcntl(self.get(gfd).fd, fcntl.F_GETFL)
+        """The open file's status flags as host bits (O_ACCMODE, O_NONBLOCK as the guest set it, O_APPEND ...)."""
+        of = self.get(gfd)
+        flags = fcntl.fcntl(of.fd, fcntl.F_GETFL)
+        if of.kind in ("socket", "pipe"):
+            flags = (flags | os.O_NONBLOCK) if of.nonblock else (flags & ~os.O_NONBLOCK)
+        return flags
 
     def set_flags(self, gfd: int, flags: int) -> None:
-        fcntl.fcntl(self.get(gfd).fd, fcntl.F_SETFL, flags)
+        of = self.get(gfd)
+        if of.kind in ("socket", "pipe"):
+            of.nonblock = bool(flags & os.O_NONBLOCK)
+            flags |= os.O_NONBLOCK
+        else:
+            of.nonblock = bool(flags & os.O_NONBLOCK)
+        fcntl.fcntl(of.fd, fcntl.F_SETFL, flags)
 
     def set_nonblocking(self, gfd: int, on: bool) -> None:
-        os.set_blocking(self.get(gfd).fd, not on)
+        of = self.get(gfd)
+        of.nonblock = on
+        if of.kind not in ("socket", "pipe"):
+            os.set_blocking(of.fd, not on)
 
     def set_cloexec(self, gfd: int, on: bool) -> None:
-        self.get(gfd).cloexec = on
+        self.get(gfd)
+        if on:
+            self.cloexec.add(gfd)
+        else:
+            self.cloexec.discard(gfd)
+
+    def is_cloexec(self, gfd: int) -> bool:
+        self.get(gfd)
+        return gfd in self.cloexec
 
     def nread(self, gfd: int) -> int:
         """Bytes that a read would return now (FIONREAD)."""
@@ -418,7 +538,8 @@ class Host:
         """Send ``count`` bytes of a file from ``offset`` without moving its offset."""
         f = self.get(file_gfd)
         s = self._sock(sock_gfd)
-        return os.sendfile(s.fileno(), f.fd, offset, count)
+        of = self.get(sock_gfd)
+        return self._blocking(of, select.POLLOUT, lambda: os.sendfile(s.fileno(), f.fd, offset, count))
 
     def poll(self, items: list[tuple[int, int]], timeout_ms: int) -> list[int]:
         """Host poll over guest descriptors: host revents per item (POLLNVAL for a closed one).
@@ -433,9 +554,12 @@ class Host:
                 wanted[of.fd] = wanted.get(of.fd, 0) | events
         for fd, events in wanted.items():
             p.register(fd, events)
-        got = dict(p.poll(None if timeout_ms < 0 else timeout_ms)) if wanted or timeout_ms else {}
-        if not wanted and timeout_ms > 0:
-            time.sleep(timeout_ms / 1000)
+        got: dict[int, int] = {}
+        if wanted or timeout_ms:
+            p.register(self._wake_r, select.POLLIN)
+            got = dict(p.poll(None if timeout_ms < 0 else timeout_ms))
+            if self._wake_r in got and self._wake_r not in wanted:
+                raise _err(errno.EINTR)
         out = []
         for gfd, events in items:
             of = self.fds.get(gfd)
@@ -475,16 +599,18 @@ class Host:
         listener = self._sock(gfd)
         if self.lowest_free() >= self.fd_limit:
             raise _err(errno.EMFILE)
-        if not os.get_blocking(listener.fileno()):     # set by fcntl/ioctl behind Python's back
-            listener.setblocking(False)
-        conn, addr = listener.accept()
+        of = self.get(gfd)
+        conn, addr = self._blocking(of, select.POLLIN, listener.accept)
         # Darwin: the new fd inherits O_NONBLOCK (Linux's does not)
-        conn.setblocking(os.get_blocking(listener.fileno()))
-        return self._install(OpenFile(conn.fileno(), "socket", "<socket>", conn)), conn.family, addr
+        new = OpenFile(conn.fileno(), "socket", "<socket>", conn, nonblock=of.nonblock)
+        return self._install(new), conn.family, addr
 
     def connect(self, gfd: int, addr: tuple) -> None:
         s = self._sock(gfd)
         err = s.connect_ex(addr)
+        if err == errno.EINPROGRESS and not self.get(gfd).nonblock:
+            self._wait(s.fileno(), select.POLLOUT)
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             raise _err(err)
 
@@ -497,16 +623,18 @@ class Host:
 
     def recvfrom(self, gfd: int, n: int, flags: int) -> tuple[bytes, tuple | None]:
         s = self._sock(gfd)
+        of = self.get(gfd)
         if s.type == socket.SOCK_STREAM:
-            return s.recv(n, flags), None
-        data, addr = s.recvfrom(n, flags)
+            return self._blocking(of, select.POLLIN, lambda: s.recv(n, flags)), None
+        data, addr = self._blocking(of, select.POLLIN, lambda: s.recvfrom(n, flags))
         return data, addr
 
     def sendto(self, gfd: int, data: bytes, flags: int, addr: tuple | None) -> int:
         s = self._sock(gfd)
+        of = self.get(gfd)
         if addr is None or s.type == socket.SOCK_STREAM:
-            return s.send(data, flags | socket.MSG_NOSIGNAL)
-        return s.sendto(data, flags | socket.MSG_NOSIGNAL, addr)
+            return self._all(of, lambda view: s.send(view, flags | socket.MSG_NOSIGNAL), data)
+        return self._blocking(of, select.POLLOUT, lambda: s.sendto(data, flags | socket.MSG_NOSIGNAL, addr))
 
     def shutdown(self, gfd: int, how: int) -> None:
         self._sock(gfd).shutdown(how)
@@ -558,6 +686,10 @@ class Host:
         """(uid, euid, gid, egid) of this process."""
         return os.getuid(), os.geteuid(), os.getgid(), os.getegid()
 
+    def maxrss(self) -> int:
+        """The emulator's peak resident size in bytes (every guest process shares it)."""
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
     def rusage(self, children: bool) -> object:
         return resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
 
@@ -604,6 +736,9 @@ class Host:
         if pid:
             gc.unfreeze()  # the parent collects as before (and shuts down cleanly)
         if pid == 0:
+            os.close(self._wake_r)        # a wake pipe of its own: a signal for one never wakes the other
+            os.close(self._wake_w)
+            self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self.children = set()
             self.ancestry = self.ancestry + [parent]
             # the emulator's own Ctrl-C/SIGTERM handling belongs to the first process:
@@ -644,6 +779,15 @@ class Host:
 
     def monotonic_ns(self) -> int:
         return time.monotonic_ns()
+
+
+def _sock_timeout(of: OpenFile, events: int) -> float:
+    """A socket's SO_RCVTIMEO (reading) or SO_SNDTIMEO (writing) in seconds; 0: none."""
+    if of.sock is None:
+        return 0.0
+    opt = socket.SO_RCVTIMEO if events & select.POLLIN else socket.SO_SNDTIMEO
+    sec, usec = struct.unpack("@ll", of.sock.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("@ll")))
+    return sec + usec / 1e6
 
 
 _RENAMEAT2 = {"excl": 1, "swap": 2}   # Linux renameat2: RENAME_NOREPLACE, RENAME_EXCHANGE

@@ -55,7 +55,7 @@ def sys_fcntl(k: Kernel, fd: int, cmd: int, arg: int) -> Ret:
             raise DarwinError("EINVAL", f"F_DUPFD from {low}")
         return Ret(k.host.dup(fd, lowest=low, cloexec=name == "F_DUPFD_CLOEXEC"))
     if name == "F_GETFD":
-        return Ret(FD_CLOEXEC if of.cloexec else 0)
+        return Ret(FD_CLOEXEC if k.host.is_cloexec(fd) else 0)
     if name == "F_SETFD":
         k.host.set_cloexec(fd, bool(arg & FD_CLOEXEC))
         return Ret(0)

@@ -444,3 +444,26 @@ lim_bad: .quad 10, 5
     for of in run.machine.host.fds.values():     # none of the guest's descriptors is the emulator's own
         assert of.fd > 2
     os.fstat(1)
+
+
+def test_o_nonblock_is_the_open_files_and_shared_by_its_dups(tmp_path: Path) -> None:
+    """A new pipe reads as blocking (the host end underneath always is non-blocking, and must not show);
+    O_NONBLOCK set through one descriptor shows through its dup (one open file); an empty
+    non-blocking pipe is EAGAIN (35); FD_CLOEXEC stays per descriptor."""
+    EAGAIN = 35
+    run = guest(tmp_path, """
+        adr     x0, scratch
+        SYSCALL SYS_pipe
+        mov     x19, x0
+        mov     x0, x19
+        SYSCALL SYS_dup
+        mov     x20, x0
+    """ + fcntl("x19", 3) + fcntl("x19", 4, "#4") + fcntl("x20", 3) + fcntl("x19", 2, "#1")
+        + fcntl("x20", 1) + """
+        mov     x0, x20
+        adr     x1, scratch
+        mov     x2, #8
+        SYSCALL SYS_read
+        RECORD
+    """)
+    assert run.results == [ok(0), ok(0), ok(4), ok(0), ok(0), err(EAGAIN)]
