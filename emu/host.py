@@ -71,8 +71,13 @@ class OpenFile:
     nonblock: bool = False         # the guest's O_NONBLOCK (the host fd of a socket or pipe always is)
     refs: int = 1                  # guest descriptors, in every process, that stand for it
 
+    @property
+    def stream(self) -> bool:
+        """A socket or pipe: its host fd is non-blocking, and a guest-blocking call waits for it."""
+        return self.kind in ("socket", "pipe")
+
     def __post_init__(self) -> None:
-        if self.kind in ("socket", "pipe"):
+        if self.stream:
             os.set_blocking(self.fd, False)
 
 
@@ -117,13 +122,6 @@ class Host:
         except (BlockingIOError, OSError):
             pass  # already woken, or the process has ended
 
-    def clear_interrupt(self) -> None:
-        try:
-            while os.read(self._wake_r, 64):
-                pass
-        except (BlockingIOError, OSError):
-            pass
-
     def _wait(self, fd: int, events: int, timeout_ms: int = -1) -> bool:
         """Wait until host ``fd`` has ``events`` (True) or the time-out passed (False); EINTR if woken."""
         p = select.poll()
@@ -142,7 +140,7 @@ class Host:
             try:
                 return op()
             except BlockingIOError:
-                if of.nonblock or of.kind not in ("socket", "pipe"):
+                if of.nonblock or not of.stream:
                     raise
             if deadline is None:
                 limit = _sock_timeout(of, events)
@@ -413,26 +411,17 @@ class Host:
         return self._all(of, lambda view: os.write(of.fd, view), data)
 
     def _all(self, of: OpenFile, send: Callable[[memoryview], int], data: bytes) -> int:
-        if of.nonblock or of.kind not in ("socket", "pipe"):
-            return send(memoryview(data))
-        view, sent = memoryview(data), 0
-        while True:
+        """``send`` once for a non-blocking file; for a guest-blocking one, until all of ``data`` went."""
+        view = memoryview(data)
+        sent = self._blocking(of, select.POLLOUT, lambda: send(view))
+        if of.nonblock or not of.stream:
+            return sent
+        while sent < len(data):
             try:
-                sent += send(view[sent:])
-                if sent >= len(data):
-                    return sent
-            except BlockingIOError:
-                pass
-            try:
-                limit = _sock_timeout(of, select.POLLOUT)
-                if not self._wait(of.fd, select.POLLOUT, int(limit * 1000) if limit else -1):
-                    if sent:
-                        return sent
-                    raise _err(errno.EAGAIN)
-            except InterruptedError:
-                if sent:
-                    return sent
-                raise
+                sent += self._blocking(of, select.POLLOUT, lambda start=sent: send(view[start:]))
+            except (InterruptedError, BlockingIOError):
+                return sent       # a signal or SO_SNDTIMEO after some went: the count so far
+        return sent
 
     def pread(self, gfd: int, n: int, offset: int) -> bytes:
         return os.pread(self._seekable(gfd), n, offset)
@@ -442,7 +431,7 @@ class Host:
 
     def _seekable(self, gfd: int) -> int:
         of = self.get(gfd)
-        if of.kind in ("socket", "pipe"):
+        if of.stream:
             raise _err(errno.ESPIPE)
         return of.fd
 
@@ -469,7 +458,7 @@ class Host:
 
     def fsync(self, gfd: int) -> None:
         of = self.get(gfd)
-        if of.kind in ("socket", "pipe"):
+        if of.stream:
             raise _err(errno.ENOTSUP)
         os.fsync(of.fd)
 
@@ -483,23 +472,19 @@ class Host:
         """The open file's status flags as host bits (O_ACCMODE, O_NONBLOCK as the guest set it, O_APPEND ...)."""
         of = self.get(gfd)
         flags = fcntl.fcntl(of.fd, fcntl.F_GETFL)
-        if of.kind in ("socket", "pipe"):
+        if of.stream:
             flags = (flags | os.O_NONBLOCK) if of.nonblock else (flags & ~os.O_NONBLOCK)
         return flags
 
     def set_flags(self, gfd: int, flags: int) -> None:
         of = self.get(gfd)
-        if of.kind in ("socket", "pipe"):
-            of.nonblock = bool(flags & os.O_NONBLOCK)
-            flags |= os.O_NONBLOCK
-        else:
-            of.nonblock = bool(flags & os.O_NONBLOCK)
-        fcntl.fcntl(of.fd, fcntl.F_SETFL, flags)
+        of.nonblock = bool(flags & os.O_NONBLOCK)
+        fcntl.fcntl(of.fd, fcntl.F_SETFL, flags | (os.O_NONBLOCK if of.stream else 0))
 
     def set_nonblocking(self, gfd: int, on: bool) -> None:
         of = self.get(gfd)
         of.nonblock = on
-        if of.kind not in ("socket", "pipe"):
+        if not of.stream:
             os.set_blocking(of.fd, not on)
 
     def set_cloexec(self, gfd: int, on: bool) -> None:
@@ -558,7 +543,7 @@ class Host:
         if wanted or timeout_ms:
             p.register(self._wake_r, select.POLLIN)
             got = dict(p.poll(None if timeout_ms < 0 else timeout_ms))
-            if self._wake_r in got and self._wake_r not in wanted:
+            if self._wake_r in got:
                 raise _err(errno.EINTR)
         out = []
         for gfd, events in items:
@@ -685,10 +670,6 @@ class Host:
     def ids(self) -> tuple[int, int, int, int]:
         """(uid, euid, gid, egid) of this process."""
         return os.getuid(), os.geteuid(), os.getgid(), os.getegid()
-
-    def maxrss(self) -> int:
-        """The emulator's peak resident size in bytes (every guest process shares it)."""
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def rusage(self, children: bool) -> object:
         return resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)

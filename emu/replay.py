@@ -49,6 +49,7 @@ from syscalls.kinds import CStr, InBuf, Kind, Ptr
 from syscalls.table import SYSCALLS
 
 VM_CALLS = {197, 73, 74}        # mmap, munmap, mprotect: they change the address space, so they run again
+_STOPS = {"KeyboardInterrupt": KeyboardInterrupt, "Terminated": Terminated}   # a recorded "raised"
 HISTORY_BLOCKS = 16
 SHOW_INSNS = 12
 SHOW_CALLS = 4
@@ -291,8 +292,9 @@ class Replayer:
         if call.killed is not None:
             raise GuestExit(128 + signal_to_host(call.killed))
         if call.raised is not None:
-            if call.raised in ("KeyboardInterrupt", "Terminated"):   # Ctrl-C or SIGTERM, replayed as such
-                raise Terminated if call.raised == "Terminated" else KeyboardInterrupt
+            stop = _STOPS.get(call.raised)
+            if stop is not None:          # Ctrl-C or SIGTERM, replayed as such
+                raise stop
             self.truncated = True
             raise LogEnd
         assert call.ret is not None

@@ -37,6 +37,10 @@ class Bits:
     def to_darwin(self, host: int) -> int:
         return sum(dbit for _, dbit, hbit in self.rows if hbit is not None and host & hbit)
 
+    def by_name(self) -> dict[str, int]:
+        """name -> Darwin bit, for handlers that test one flag."""
+        return {name: dbit for name, dbit, _ in self.rows}
+
     def describe(self, darwin: int) -> str:
         names = [name for name, dbit, _ in self.rows if darwin & dbit]
         rest = darwin & ~sum(dbit for _, dbit, _ in self.rows)

@@ -36,7 +36,7 @@ AT_FLAGS = Bits("AT flag", (
     ("AT_FDONLY", 0x400, None),
     ("AT_SYMLINK_NOFOLLOW_ANY", 0x800, None),
 ))
-AT = {name: bit for name, bit, _ in AT_FLAGS.rows}
+AT = AT_FLAGS.by_name()
 
 # ----------------------------------------------------------------- renameatx_np -- bsd/sys/stdio.h
 RENAME_FLAGS = Bits("rename flag", (
@@ -46,7 +46,7 @@ RENAME_FLAGS = Bits("rename flag", (
     ("RENAME_RESERVED1", 0x8, None),
     ("RENAME_NOFOLLOW_ANY", 0x10, None),
 ))
-RENAME = {name: bit for name, bit, _ in RENAME_FLAGS.rows}
+RENAME = RENAME_FLAGS.by_name()
 
 # ----------------------------------------------------------------- access -- bsd/sys/unistd.h
 ACCESS_MODES = Bits("access mode", (("X_OK", 1, os.X_OK), ("W_OK", 2, os.W_OK), ("R_OK", 4, os.R_OK)))
@@ -89,7 +89,7 @@ MAP_FLAGS = Bits("MAP flag", (
     ("MAP_ANON", 0x1000, None), ("MAP_RESILIENT_CODESIGN", 0x2000, None),
     ("MAP_RESILIENT_MEDIA", 0x4000, None), ("MAP_32BIT", 0x8000, None),
 ))
-MAP = {name: bit for name, bit, _ in MAP_FLAGS.rows}
+MAP = MAP_FLAGS.by_name()
 
 # ----------------------------------------------------------------- d_type -- bsd/sys/dirent.h
 DT_UNKNOWN, DT_DIR, DT_REG, DT_LNK = 0, 4, 8, 10
