@@ -56,6 +56,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--strict", action="store_true",
                    help="stop on the first syscall the emulator does not implement "
                         "(default: report it once and return ENOSYS to the guest)")
+    p.add_argument("--control", metavar="SOCKET", type=Path,
+                   help="answer 'ps' and 'kill PID SIGNAL' on this Unix socket: the guest's processes "
+                        "live inside the emulator, where a host kill cannot reach them")
     g = p.add_argument_group("record and replay (docs/replay-format.md)")
     g.add_argument("--record", metavar="DIR", type=Path,
                    help="log every syscall of every process into DIR (a manifest and one log per process)")
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         if opts.macho:
             return run_macho(Path(opts.macho), root, [Path(opts.macho).name, *opts.args],
                              strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record,
-                             entropy_seed=opts.entropy_seed)
+                             entropy_seed=opts.entropy_seed, control=opts.control)
         source = Path(opts.source) if opts.source else PROJECT / "ymawky.s"
         exe, asm = build_ymawky(source, Path(opts.build) if opts.build else None)
         if opts.build:
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return run_macho(exe, root, ["ymawky", str(opts.port), *opts.args], assembly=asm,
                          strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record,
-                         entropy_seed=opts.entropy_seed)
+                         entropy_seed=opts.entropy_seed, control=opts.control)
     except TraceError as e:
         print(f"run_emulated.py: {e}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ with openat(O_NOFOLLOW) from a descriptor of the root.
 
 from __future__ import annotations
 
+import copy
 import errno
 import fcntl
 import functools
@@ -121,6 +122,14 @@ class Host:
             os.write(self._wake_w, b"!")
         except (BlockingIOError, OSError):
             pass  # already woken, or the process has ended
+
+    def clear_wake(self) -> None:
+        """The signals that woke us are being delivered: the next wait blocks again."""
+        try:
+            while os.read(self._wake_r, 64):
+                pass
+        except (BlockingIOError, OSError):
+            pass
 
     def _wait(self, fd: int, events: int, timeout_ms: int = -1) -> bool:
         """Wait until host ``fd`` has ``events`` (True) or the time-out passed (False); EINTR if woken."""
@@ -707,8 +716,30 @@ class Host:
     def getppid(self) -> int:
         return os.getppid()
 
-    def fork(self) -> int:
-        """Real host fork: child pid in the parent, 0 in the child."""
+    def fork(self) -> Host:
+        """The Host of a child forked inside this emulator: the same root, a copy of the
+        descriptor table whose entries share their open files (offset, flags) with ours,
+        and a wake pipe of its own (a signal for one process never wakes the other)."""
+        child = copy.copy(self)
+        child.fds = {n: self._share(of) for n, of in self.fds.items()}
+        child.cloexec, child.cwd, child.limits = set(self.cloexec), list(self.cwd), dict(self.limits)
+        child.addr_in_use = None
+        child._wake_r, child._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        return child
+
+    def close_all(self) -> None:
+        """The process has ended: every descriptor goes (a file closes with its last one)."""
+        for n in list(self.fds):
+            self.close(n)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._wake_r = self._wake_w = -1
+
+    def host_fork(self) -> int:
+        """Real host fork: child pid in the parent, 0 in the child (the old process model)."""
         parent = os.getpid()
         # objects the child inherits stay where they are: a collection in the child
         # would otherwise touch (and so copy) every page of the heap

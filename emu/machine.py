@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from unicorn import (
     UC_ARCH_ARM64,
+    UC_HOOK_BLOCK,
     UC_HOOK_INTR,
     UC_HOOK_MEM_INVALID,
     UC_MODE_ARM,
@@ -38,12 +39,17 @@ from emu.loader import Image
 from emu.regs import RegisterBatch
 from emu.symbols import Symbolizer
 from emu.vm import UnicornVM
-from syscalls.errno import DarwinError
-from syscalls.kernel import BadAddress, GuestExit, Kernel, Unimplemented
+from syscalls.consts import SA_FLAGS, SIG_CANT_CATCH, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_DFL, SIG_IGN
+from syscalls.errno import DARWIN_ERRNO, DarwinError
+from syscalls.kernel import BadAddress, GuestExit, GuestKilled, Kernel, Unimplemented
+from syscalls.sigframe import SigReturn
+from syscalls.sigstate import Action
 from syscalls.table import NAMES, SYSCALLS
 
 if TYPE_CHECKING:
     from emu.trace import Tracer
+    from emu.tree import ProcessTree
+    from syscalls.procs import Proc
 
 
 class SyscallLog(Protocol):
@@ -63,6 +69,9 @@ EXCP_SWI = 2                     # Unicorn's interrupt number for svc
 CARRY = 1 << 29                  # NZCV bit C
 X_REGS = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(29)]
 ARG_REGS = X_REGS[:8]
+
+EINTR = DARWIN_ERRNO["EINTR"]
+SA_RESTART = SA_FLAGS.by_name()["SA_RESTART"]
 
 _PROT = {1: UC_PROT_READ, 2: UC_PROT_WRITE, 4: UC_PROT_EXEC}
 # Unicorn errors -> the signal a Mac would deliver, and a plain description
@@ -109,6 +118,8 @@ def _block_ends(pc: int, insn: int) -> tuple[int, ...]:
     if insn & 0xFF9FFC1F == 0xD61F0000 or insn & 0xFFE0001F in (0xD4000001, 0xD4200000):  # BR/BLR/RET, SVC, BRK
         return (pc + 4,)
     return ()
+STACK_SLACK = 64 << 10          # stack below sp a fork copies (a leaf routine's scratch)
+PROCESSES_ENV = "YMAWKY_PROCESSES"   # "threads": guest processes inside this one (issue 13, until it is the only way)
 SLICE_US = 500_000               # the first process checks for Ctrl-C at least this often
 EXIT_INTERNAL = 70               # sysexits.h EX_SOFTWARE: the emulator itself failed
 SIGNUM = {"SIGSEGV": 11, "SIGBUS": 10, "SIGILL": 4, "SIGTRAP": 5, "SIGSYS": 12}
@@ -173,14 +184,9 @@ class Machine:
         self.argv = list(argv)
         self.envp = list(envp) if envp is not None else ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/"]
         self.log: SyscallLog | None = None   # record or replay; None: the kernel answers directly
-        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
-        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # a small code cache keeps fork cheap
-        self.mem = GuestMemory(self.uc)
         self.symbols = Symbolizer(image.symbols, assembly, image.slide)
         self.origin_pid = os.getpid()
-        self.status: int | None = None
-        self.fault: Fault | None = None
-        self.error: BaseException | None = None
+        self._new_cpu()
         for seg in image.segments:
             self._map(seg.vmaddr, seg.vmsize, seg.prot)
             if seg.data:
@@ -191,13 +197,60 @@ class Machine:
         self._start_state(self.argv, self.envp)
         self.kernel = Kernel(host, self.mem, SYSCALLS, NAMES, strict, where=self._where_pc)
         self.kernel.vm = UnicornVM(self.uc, self.mem)   # mmap, munmap, mprotect
+        self.tree: ProcessTree | None = None
+        self.proc: Proc | None = None
+        if os.environ.get(PROCESSES_ENV) == "threads":
+            from emu.tree import ProcessTree
+            ProcessTree(self)
+        self.tracer = tracer  # None: no trace hook at all (emu/trace.py)
+        if tracer is not None:
+            tracer.attach(self)
+
+    def _new_cpu(self) -> None:
+        """A Unicorn instance with the trap and fault hooks, no memory yet."""
+        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # a small code cache keeps fork cheap
+        self.mem = GuestMemory(self.uc)
+        self.status: int | None = None
+        self.fault: Fault | None = None
+        self.error: BaseException | None = None
+        self.end_signal: int | None = None      # the signal that ended the process (threads model)
+        self._resume: int | None = None         # where to go on after a stop, when not at pc
+        self.trapped = False                    # a CPU exception ended the last run
+        self.killed: int | None = None          # a signal's default action, met in a hook
+        self._sig_hook: int | None = None       # the block hook that delivers signals (wake)
+        self._signalled = False                 # for it: a signal came
         self._trap_in = RegisterBatch(self.uc, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV])
         self._trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
         self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
         self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
-        self.tracer = tracer  # None: no trace hook at all (emu/trace.py)
-        if tracer is not None:
-            tracer.attach(self)
+
+    def forked(self, proc: Proc, host: Host) -> Machine:
+        """The child of a fork in progress (inside this process's trap): its own Unicorn, a copy
+        of this address space and these registers, returning from fork with x0 = its pid, x1 = 1."""
+        child = object.__new__(Machine)
+        child.image, child.host, child.name = self.image, host, self.name
+        child.argv, child.envp, child.log = self.argv, self.envp, None
+        child.symbols, child.origin_pid = self.symbols, self.origin_pid
+        child._new_cpu()
+        sp = self.uc.reg_read(A.UC_ARM64_REG_SP)
+        for lo, hi, perms in self.uc.mem_regions():
+            child.uc.mem_map(lo, hi + 1 - lo, perms)
+            if lo <= sp <= hi:          # the stack: its live part, and what a leaf may keep below sp
+                lo = max(lo, (sp - STACK_SLACK) & ~(PAGE - 1))
+            child.uc.mem_write(lo, bytes(self.uc.mem_read(lo, hi + 1 - lo)))
+        child.mem.writable = list(self.mem.writable)
+        child.uc.context_restore(self.uc.context_save())
+        child.uc.reg_write(A.UC_ARM64_REG_X0, proc.pid)
+        child.uc.reg_write(A.UC_ARM64_REG_X1, 1)
+        child.uc.reg_write(A.UC_ARM64_REG_NZCV, child.uc.reg_read(A.UC_ARM64_REG_NZCV) & ~CARRY)
+        k = self.kernel
+        child.kernel = Kernel(host, child.mem, k.table, k.names, k.strict, where=child._where_pc)
+        child.kernel.vm = UnicornVM(child.uc, child.mem)
+        child.tree, child.proc, child.tracer = None, None, None
+        if self._sig_hook is not None:
+            child._watch_signals()
+        return child
 
     # ------------------------------------------------------------ set-up
     def _map(self, addr: int, size: int, prot: int) -> None:
@@ -240,6 +293,7 @@ class Machine:
         try:
             if intno != EXCP_SWI:
                 self.fault = Fault("SIGTRAP" if intno == 7 else "SIGILL", f"CPU exception {intno}")
+                self.trapped = True       # a real fault, not a stop's stray invalid-fetch report
                 uc.emu_stop()
                 return
             self._syscall(uc)
@@ -261,12 +315,27 @@ class Machine:
                 num, regs = regs[0] & 0xFFFF, regs[1:] + [0]
         if self.tracer is not None:
             self.tracer.syscall_enter(num, regs)
-        x0, x1, carry = (self.kernel if self.log is None else self.log).call(num, regs)
+        try:
+            x0, x1, carry = (self.kernel if self.log is None else self.log).call(num, regs)
+        except SigReturn as back:          # no x0/x1/carry: every register comes from the frame
+            from emu.sigdeliver import return_from_handler
+            return_from_handler(self, back)
+            return
+        if self.tree is not None and carry and x0 == EINTR and self._restarts():
+            # as XNU's ERESTART: the svc runs again once the signal has been dealt with
+            self._resume = uc.reg_read(A.UC_ARM64_REG_PC) - 4
+            uc.emu_stop()
+            return
         # only x0, x1 and the carry change (darwin-abi.md 1.1); a handler may have
         # moved no flags (it cannot touch registers), so the nzcv read above holds
         self._trap_out.write([x0, x1, (nzcv | CARRY) if carry else (nzcv & ~CARRY)])
         if self.tracer is not None:  # after the write-back, and in a forked child, in the child
             self.tracer.syscall_exit(x0, x1, carry)
+        if self.tree is not None:
+            if self.tree.halted or self.proc.signals.deliverable():
+                uc.emu_stop()         # a signal is delivered as the call returns (run_process)
+            if self._sig_hook is None and self.proc.signals.catching:
+                self._watch_signals()
 
     def _on_bad_access(self, uc: Uc, access: int, addr: int, size: int, value: int, _data: object) -> bool:
         sig, what = _BAD_ACCESS.get(access, ("SIGSEGV", f"bad access {access}"))
@@ -308,7 +377,12 @@ class Machine:
         """Emulate until the guest exits; returns its exit status (128+signal on a fault).
 
         In a process forked by the guest this never returns: the host process exits.
+        With guest processes inside the emulator (emu/tree.py) every process runs
+        on its own thread and this waits for them all.
         """
+        if self.tree is not None:
+            self.uc.reg_write(A.UC_ARM64_REG_PC, self.image.entry)
+            return self.tree.run()
         try:
             status = self._run()
         except BaseException:
@@ -359,6 +433,10 @@ class Machine:
                 pc = self.uc.reg_read(A.UC_ARM64_REG_PC)
         except KeyboardInterrupt as e:   # arrived between slices
             return self._interrupted(e)
+        return self._outcome()
+
+    def _outcome(self) -> int:
+        """How the last emu_start ended: exit status, or 128 + signal for a fault."""
         if self.status is not None and self.error is None:
             # exit() ends the process: whatever Unicorn did after the stop request
             # (it may go on to take the svc exception) is not the guest's doing
@@ -370,6 +448,7 @@ class Machine:
                 return self._interrupted(err)
             if isinstance(err, Unimplemented):
                 print(f"{self.name}: --strict: {err}", file=sys.stderr, flush=True)
+                self.end_signal = SIGNUM["SIGSYS"]
                 return 128 + SIGNUM["SIGSYS"]
             raise err
         if self.fault is not None:
@@ -378,6 +457,109 @@ class Machine:
         if self.status is None:
             raise RuntimeError("emulation stopped without exit or fault")
         return self.status
+
+    # ------------------------------------------------------------ one process among others (emu/tree.py)
+    def run_process(self) -> int:
+        """Emulate this guest process on the calling thread until it ends.
+
+        Returns its exit status, or 128 + the signal that ended it (a fault,
+        a signal's default action); ``end_signal`` then names that signal.
+        Signals are delivered between runs of Unicorn: a syscall's return
+        or a ``wake`` from another thread stops the run first.
+        """
+        assert self.tree is not None and self.proc is not None
+        try:
+            while not self.tree.halted:
+                self._deliver()          # may move the pc (a handler) or end the process
+                pc, self._resume = (self._resume or self.uc.reg_read(A.UC_ARM64_REG_PC)), None
+                try:
+                    self.uc.emu_start(pc, 1)           # "until" an odd address: never
+                except UcError as e:
+                    sig, what = _FAULTS.get(e.errno, ("SIGSEGV", str(e)))
+                    if self.fault is None or e.errno == U.UC_ERR_INSN_INVALID:
+                        self.fault = Fault(sig, what)
+                    break
+                if self.killed is not None:
+                    raise GuestKilled(self.killed)
+                if self.status is not None or self.error is not None or self.trapped:
+                    break
+                if self.tracer is not None:
+                    self.tracer.resume()
+                self.fault = None                      # see _run: a stop is not a fault
+            else:
+                return self.tree.halt_status
+        except GuestKilled as e:
+            self.end_signal = e.signal
+            return 128 + e.signal
+        status = self._outcome()
+        if self.fault is not None and status == 128 + SIGNUM[self.fault.signal]:
+            self.end_signal = SIGNUM[self.fault.signal]
+        return status
+
+    def wake(self) -> None:
+        """From any thread: a signal (or the end of the run) needs this process now.
+
+        A blocking call ends (EINTR, or a restart).  Code that computes is stopped:
+        Unicorn's pc is exact after a stop from another thread only at a hook
+        (unicorn.md), so a process with guest handlers has a block hook that
+        delivers at the next block; without handlers the signal can only end the
+        process, and a stop anywhere will do.
+        """
+        self.host.interrupt()
+        if self._sig_hook is not None and not self.tree.halted:
+            self._signalled = True
+        else:
+            self.uc.emu_stop()
+
+    def _watch_signals(self) -> None:
+        """The guest has a handler now: deliver to computing code at block starts (pc exact there)."""
+        def on_block(uc: Uc, address: int, _size: int, _data: object) -> None:
+            if not self._signalled:
+                return
+            self._signalled = False
+            try:
+                uc.reg_write(A.UC_ARM64_REG_PC, address)
+                self._deliver()
+            except GuestKilled as e:
+                self.killed, _ = e.signal, uc.emu_stop()
+            except BaseException as e:  # noqa: BLE001 - re-raised after emu_start returns
+                self.error, _ = e, uc.emu_stop()
+        self._sig_hook = self.uc.hook_add(UC_HOOK_BLOCK, on_block)
+        self.uc.ctl_flush_tb()          # blocks translated before the hook would not call it
+
+    def _wants_cpu(self) -> bool:
+        """kernel.interrupted: a blocking call should give up (EINTR) for a signal or the end."""
+        return self.tree is not None and (self.tree.halted or self.proc.signals.urgent())
+
+    def _restarts(self) -> bool:
+        """An EINTR from a wait a signal broke: True when the call should run again instead.
+
+        As on a Mac: nothing to deliver (the wake was for a signal since dealt
+        with, or ignored), a default action, or a handler with SA_RESTART.
+        The end of the run (Ctrl-C) does not restart: the process stops here.
+        """
+        if self.tree.halted:
+            return False
+        sig = self.proc.signals.peek()
+        if sig is None:
+            return True
+        act = self.proc.signals.action(sig)
+        return act.handler in (SIG_DFL, SIG_IGN) or sig in SIG_CANT_CATCH or bool(act.flags & SA_RESTART)
+
+    def _deliver(self) -> None:
+        """Act on every pending signal that is not blocked: default action, or enter the handler."""
+        self.host.clear_wake()
+        while (sig := self.proc.signals.take()) is not None:
+            act = self.proc.signals.action(sig)
+            if sig in SIG_CANT_CATCH or act.handler == SIG_DFL:
+                if sig not in SIG_DEFAULT_IGNORE and sig not in SIG_DEFAULT_STOP:   # job control: not emulated
+                    raise GuestKilled(sig)
+            elif act.handler != SIG_IGN:
+                self._enter_handler(sig, act)
+
+    def _enter_handler(self, sig: int, act: Action) -> None:
+        from emu.sigdeliver import enter_handler
+        enter_handler(self, sig, act)
 
     def _interrupted(self, why: KeyboardInterrupt) -> int:
         """Ctrl-C or SIGTERM: stop this process and the children it forked."""
@@ -412,7 +594,8 @@ class Machine:
         except UcError:
             text = "(pc not mapped)"
         at = f" at {fault.address:#x}" if fault.address is not None else ""
-        lines = [f"{self.name}: guest fault in process {os.getpid()}: {fault.what}{at} ({fault.signal})",
+        who = f"{self.proc.pid} ({self.proc.path})" if self.proc is not None else str(os.getpid())
+        lines = [f"{self.name}: guest fault in process {who}: {fault.what}{at} ({fault.signal})",
                  f"  pc  {self.symbols.describe(pc)}",
                  f"      {text}"]
         regs = [(f"x{i}", self.uc.reg_read(r)) for i, r in enumerate(X_REGS)]

@@ -98,6 +98,8 @@ class Recorder:
         self.kernel.mem = self.mem
         self.kernel.on_fatal_signal = self._killed
         self.path, self.pid, self.ppid = "0", os.getpid(), os.getppid()
+        if machine.proc is not None:
+            self.path, self.pid, self.ppid = machine.proc.path, machine.proc.pid, machine.proc.ppid
         self.origin = self.pid
         self.forks = self.index = 0
         self.pending: tuple[int, list[int]] | None = None
@@ -107,6 +109,19 @@ class Recorder:
         self.manifest = {"format": FORMAT, **manifest}
         self._write_manifest()
         self._open({"type": "process", "proc": self.path, "pid": self.pid, "ppid": self.ppid, "format": FORMAT})
+
+    def fork(self, child: Machine) -> Recorder:
+        """The log of a child forked inside this emulator (called in this process's fork trap)."""
+        r = object.__new__(Recorder)
+        r.dir, r.machine, r.kernel, r.manifest = self.dir, child, child.kernel, self.manifest
+        r.mem = RecordingMemory(r.kernel.mem)
+        r.kernel.mem = r.mem
+        assert child.proc is not None
+        r.path, r.pid, r.ppid = child.proc.path, child.proc.pid, child.proc.ppid
+        r.origin, r.forks, r.index, r.pending, r.finished = self.origin, 0, 0, None, False
+        r._open({"type": "process", "proc": r.path, "pid": r.pid, "ppid": r.ppid, "format": FORMAT,
+                 "fork": {"parent_index": self.index + 1, "ret": [f"{r.pid:#x}", "0x1", False]}})
+        return r
 
     # ------------------------------------------------------------ files
     def _write_manifest(self) -> None:
@@ -166,7 +181,7 @@ class Recorder:
             self._syscall(num, regs, None, raised=type(e).__name__)
             raise
         self.pending = None
-        if os.getpid() != self.pid:          # the new child of a fork, inside the trap
+        if self.machine.tree is None and os.getpid() != self.pid:   # the new child of a host fork
             self._become_child(x0, x1, carry)
         else:
             self._syscall(num, regs, (x0, x1, carry))
@@ -195,12 +210,20 @@ class Recorder:
         if self.finished:
             return
         self.finished = True
-        self._line({"type": "end", "status": status, "killed": None, "fault": fault_signal(self.machine, status)})
+        fault = fault_signal(self.machine, status)
+        killed = self.machine.end_signal if fault is None else None
+        self._line({"type": "end", "status": None if killed else status, "killed": killed, "fault": fault})
         os.close(self.jfd)
         os.close(self.bfd)
-        if self.pid == self.origin:
-            self.manifest["processes"] = process_tree(self.dir)
-            self._write_manifest()
+        if self.pid == self.origin and self.machine.tree is None:
+            self.finish_tree()
+
+    def finish_tree(self, history: list[tuple[str, str]] | None = None) -> None:
+        """Every process has ended: the manifest gets the fork tree (and the order of events)."""
+        self.manifest["processes"] = process_tree(self.dir)
+        if history is not None:
+            self.manifest["history"] = [list(h) for h in history]
+        self._write_manifest()
 
 
 def fault_signal(machine: Machine, status: int) -> str | None:

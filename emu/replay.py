@@ -154,6 +154,16 @@ class NoHost:
         self.children: set[int] = set()
         self.fds: dict = {}
 
+    # a process's own housekeeping, with no effect outside: nothing to wake, nothing to close
+    def interrupt(self) -> None:
+        pass
+
+    def clear_wake(self) -> None:
+        pass
+
+    def close_all(self) -> None:
+        pass
+
     def __getattr__(self, name: str) -> object:
         raise ReplayError(f"replay reached the Host ({name}): a syscall was not answered from the log")
 
@@ -223,6 +233,11 @@ class ReplayTracer(Tracer):
         super().__init__(opts)
         self.pid, self.ppid = pid, ppid
         self.next_child: int | None = None
+
+    def attach(self, machine: Machine) -> None:
+        pid, ppid = self.pid, self.ppid
+        super().attach(machine)
+        self.pid, self.ppid, self.path = pid, ppid, "0"     # the recording's, not this run's
 
     def syscall_exit(self, x0: int, x1: int, carry: bool) -> None:
         child = self.next_child is not None
@@ -316,6 +331,11 @@ class Replayer:
                 return child.fork
         elif num == FORK:
             self.forks += 1
+        killed = log.end.get("killed") if log.end is not None and self.pos == len(log.calls) else None
+        if killed and self.machine.proc is not None:
+            # the process died by a signal delivered as its last call returned (SIGPIPE on a
+            # write, a kill to itself): the same signal, at the same moment
+            self.machine.proc.signals.pending.add(int(killed))
         return call.ret
 
     def _compare(self, call: Call, num: int, regs: list[int]) -> str | None:

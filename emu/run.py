@@ -39,12 +39,14 @@ def build_ymawky(source: Path, out: Path | None = None) -> tuple[Path, Assembly]
 
 def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None = None,
               strict: bool = False, slide: int = 0, trace: TraceOptions | None = None,
-              record: Path | None = None, entropy_seed: int | None = None) -> int:
+              record: Path | None = None, entropy_seed: int | None = None,
+              control: Path | None = None) -> int:
     """Run an arm64 Mach-O until it exits; returns its exit status.
 
     ``trace``: what to trace (emu/trace.py); None or nothing asked = no hook at all.
     ``record``: log every syscall of every process into this folder (emu/record.py).
     ``entropy_seed``: getentropy gives the same bytes every run (tests; never for real use).
+    ``control``: a Unix socket answering ps / kill for the guest's processes (emu/control.py).
     """
     image = load_macho(path, slide=slide)
     host = Host(os.fspath(root), entropy_seed=entropy_seed)
@@ -56,12 +58,20 @@ def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None
             "program": Path(image.path).name, "sha256": image.sha256, "slide": slide, "argv": machine.argv,
             "envp": machine.envp, "root": os.fspath(root), "strict": strict})
     machine.warm()
+    handle = None
+    if control is not None:
+        if machine.tree is None:
+            raise OSError(f"--control {control}: needs guest processes inside the emulator")
+        from emu.control import Control
+        handle = Control(control, machine.tree)
     # SIGTERM ends the server like Ctrl-C: children stopped, status 143
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         status = machine.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if handle is not None:
+            handle.close()
     if status and host.addr_in_use is not None:
         # the guest's own message cannot say which address, nor why: we know both
         where = host.addr_in_use

@@ -29,6 +29,7 @@ Rules:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -110,11 +111,31 @@ class Tracer:
         self.mem_pending: list[tuple[int, int, int, int]] = []
         self.coverage: Coverage | None = None
         self.trace_handles: list[int] = []
+        self.inherit_sfd: int | None = None   # a forked child's: the parent's shared strace descriptor
 
     # ------------------------------------------------------------ wiring (called by Machine)
+    def fork(self, child: Machine) -> Tracer:
+        """The tracer of a child forked inside this emulator (called in this process's fork trap):
+        files of its own, and the fork's line, as the child sees the call return, comes first."""
+        t = Tracer(self.opts)
+        t.inherit_sfd = self.sfd
+        t.attach(child)
+        if self.pending_sys is not None:
+            t.pending_sys = copy.copy(self.pending_sys)
+        return t
+
+    def started(self, x0: int, x1: int) -> None:
+        """A forked child's first moment: the fork returns to it with x0, x1."""
+        rec, self.pending_sys = self.pending_sys, None
+        if rec is not None:
+            self.sysdec.leave(rec, x0, x1, False, child=True)
+            self._log_syscall(rec)
+
     def attach(self, machine: Machine) -> None:
         opts = self.opts
         self.machine, self.uc = machine, machine.uc
+        if machine.proc is not None:          # guest processes inside the emulator: the table names them
+            self.path, self.pid, self.ppid = machine.proc.path, machine.proc.pid, machine.proc.ppid
         self.hooks, self.reader = Hooks(self.uc), RegReader(self.uc)
         self.pc_regs = self.reader.prepare([A.UC_ARM64_REG_PC])
         self.sysdec = SyscallDecoder(machine.mem, opts.bytes_shown)
@@ -125,7 +146,9 @@ class Tracer:
         symbols = machine.image.symbols
         self.ranges = [parse_range(r, symbols) for r in opts.ranges]
         self.max = opts.max_insns if opts.max_insns is not None else 1 << 62
-        if opts.strace == "-":
+        if self.inherit_sfd is not None:
+            self.sfd = os.dup(self.inherit_sfd)   # the same log, appended to by every process
+        elif opts.strace == "-":
             self.sfd = os.dup(2)
         elif opts.strace and not _is_dir_arg(opts.strace):
             self.sfd = os.open(opts.strace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
@@ -163,7 +186,7 @@ class Tracer:
 
     def syscall_exit(self, x0: int, x1: int, carry: bool) -> None:
         """After the kernel call, with x0, x1 and NZCV already written back."""
-        child = os.getpid() != self.pid
+        child = self.machine.tree is None and os.getpid() != self.pid
         if child:
             self._become_child()
         self._emit_prev()              # the svc line, with the registers the call wrote

@@ -20,6 +20,8 @@ from syscalls.sigstate import SignalState
 
 if TYPE_CHECKING:
     from emu.host import Host
+    from syscalls.itimer import RealTimer
+    from syscalls.procs import Proc, ProcessTable
 
 ENOSYS = DARWIN_ERRNO["ENOSYS"]
 EFAULT = DARWIN_ERRNO["EFAULT"]
@@ -102,6 +104,12 @@ class Kernel:
     # how this process dies by a signal: None = the Host ends it at once (os.kill on
     # itself); a Machine may instead raise GuestKilled here and exit by the signal itself
     on_fatal_signal: Callable[[int], None] | None = None
+    # guest processes inside this emulator (emu/tree.py); None: the old host-fork model
+    procs: ProcessTable | None = None
+    proc: Proc | None = None
+    fork: Callable[[], int] | None = None          # the Machine's fork: the child's pid
+    interrupted: Callable[[], bool] = lambda: False  # a signal (or the end of the run) wants this process
+    itimer: RealTimer | None = None                # ITIMER_REAL: SIGALRM from a timer thread
 
     def raise_signal(self, sig: int) -> None:
         """A signal this process's own syscall generated (SIGPIPE on a broken pipe, kill(getpid())).
@@ -110,12 +118,15 @@ class Kernel:
         a guest handler is recorded, not entered; a stop signal stops the host
         process; anything else ends the process as the default action does.
         """
+        if self.procs is not None and self.proc is not None:
+            self.procs.post(self.proc, sig)   # delivered as the call returns (emu/machine.py)
+            return
         from syscalls.consts import signal_to_host
         effect = self.signals.effect(sig)
         if effect == "blocked":
             self.signals.pending.add(sig)
         elif effect == "handler":
-            self.signals.undelivered.append(sig)
+            pass                   # recorded by sigaction, never entered (host-fork model)
         elif effect == "stop":
             self.host.kill(self.host.getpid(), signal_to_host(sig))
         elif effect == "kill":

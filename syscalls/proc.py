@@ -15,6 +15,9 @@ from syscalls.consts import NSIG, WAIT_OPTIONS, signal_to_host, wait_status_from
 from syscalls.consts_sys import RUSAGE_CHILDREN, RUSAGE_SELF
 from syscalls.errno import DarwinError
 from syscalls.kernel import GuestExit, Kernel, Ret
+from syscalls.procs import cpu_usage
+
+WNOHANG = WAIT_OPTIONS.by_name()["WNOHANG"]
 
 RUSAGE_SIZE = 144
 
@@ -24,7 +27,9 @@ def sys_exit(k: Kernel, status: int) -> Ret:
 
 
 def sys_fork(k: Kernel) -> Ret:
-    pid = k.host.fork()
+    if k.fork is not None:     # the child starts on its own thread, returning x0 = its pid, x1 = 1
+        return Ret(k.fork(), 0)
+    pid = k.host.host_fork()
     if pid == 0:  # child: x0 = its own pid, x1 = 1 (darwin-abi.md 1.2)
         return Ret(k.host.getpid(), 1)
     return Ret(pid, 0)
@@ -38,10 +43,16 @@ def sys_wait4(k: Kernel, pid: int, status_ptr: int, options: int, rusage_ptr: in
         k.probe_writable(status_ptr, 4)
     if rusage_ptr:
         k.probe_writable(rusage_ptr, RUSAGE_SIZE)
-    got, status, ru = k.host.wait4(pid, host_options)
+    if k.procs is not None and k.proc is not None:
+        if pid == -(1 << 31):
+            raise DarwinError("EINVAL", "pid INT_MIN")
+        got, status, ru = k.procs.wait(k.proc, pid, bool(options & WNOHANG), k.interrupted)
+    else:
+        got, status, ru = k.host.wait4(pid, host_options)
+        status = wait_status_from_host(status)
     writes = []
     if got and status_ptr:
-        writes.append((status_ptr, struct.pack("<i", wait_status_from_host(status))))
+        writes.append((status_ptr, struct.pack("<i", status)))
     if got and rusage_ptr:
         writes.append((rusage_ptr, pack_rusage(ru)))
     return Ret(got, writes=writes)
@@ -58,16 +69,19 @@ def pack_rusage(ru: object) -> bytes:
 
 
 def sys_getpid(k: Kernel) -> Ret:
-    return Ret(k.host.getpid())
+    return Ret(k.proc.pid if k.proc is not None else k.host.getpid())
 
 
 def sys_getppid(k: Kernel) -> Ret:
-    return Ret(k.host.getppid())
+    return Ret(k.proc.ppid if k.proc is not None else k.host.getppid())
 
 
 def sys_kill(k: Kernel, pid: int, sig: int, posix: int) -> Ret:
     if sig < 0 or sig >= NSIG:
         raise DarwinError("EINVAL", f"signal {sig}")
+    if k.procs is not None and k.proc is not None:
+        k.procs.kill(k.proc, pid, sig)       # to itself too: delivered as the call returns
+        return Ret(0)
     if pid == k.host.getpid() and sig != 0:
         k.raise_signal(sig)        # the guest's own action, even for SIGEMT/SIGINFO (no host twin)
         return Ret(0)
@@ -94,4 +108,7 @@ def sys_getegid(k: Kernel) -> Ret:
 def sys_getrusage(k: Kernel, who: int, buf: int) -> Ret:
     if who not in (RUSAGE_SELF, RUSAGE_CHILDREN):
         raise DarwinError("EINVAL", f"who {who}")
+    if k.proc is not None:
+        ru = k.proc.children_usage if who == RUSAGE_CHILDREN else cpu_usage()
+        return Ret(0, writes=[(buf, pack_rusage(ru))])
     return Ret(0, writes=[(buf, pack_rusage(k.host.rusage(children=who == RUSAGE_CHILDREN)))])

@@ -56,8 +56,8 @@ def sys_sigaction(k: Kernel, sig: int, nsa: int, osa: int) -> Ret:
 
 def _mirror(k: Kernel, sig: int, act: Action) -> None:
     """Let the host process ignore what the guest ignores; anything else acts as the default."""
-    if sig == SIGPIPE:
-        return                      # decided per write (broken_pipe), never by the host
+    if sig == SIGPIPE or k.procs is not None:
+        return                      # decided per write (broken_pipe), or no host process to mirror to
     try:
         host_sig = signal_to_host(sig)
     except DarwinError:
@@ -82,6 +82,8 @@ def sys_sigprocmask(k: Kernel, how: int, set_ptr: int, oset_ptr: int) -> Ret:
         writes.append((oset_ptr, struct.pack("<I", k.signals.mask)))
     if new is not None:
         k.signals.mask = new
+        if k.procs is not None:
+            return Ret(0, writes=writes)   # what is now unblocked is delivered as the call returns
         k.host.set_blocked(sigset_to_host(new & ~(1 << (SIGPIPE - 1))))
         # a pending signal that is now unblocked takes effect now
         for sig in sorted(k.signals.pending):

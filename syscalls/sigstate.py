@@ -1,16 +1,19 @@
-"""A guest process's signal state: actions, mask, and what could not be delivered.
+"""A guest process's signal state: actions, mask, and the pending set.
 
-Owns: the per-process table that sigaction and sigprocmask change, and the
-question "what does signal N do to this process now?".  It lives in the
-emulating process's memory, so a fork copies it, as a Mac's fork does.
-Guest handlers are recorded here but never entered (see table.py's notes).
+Owns: the per-process table that sigaction and sigprocmask change, the
+pending set that kill, timers and the process's own calls add to (from any
+thread: one lock), and the question "what does signal N do to this process
+now?".  A fork copies the actions and the mask, and starts with nothing
+pending, as a Mac's fork does.
 """
 
 from __future__ import annotations
 
+import secrets
+import threading
 from dataclasses import dataclass, field
 
-from syscalls.consts import SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_DFL, SIG_IGN
+from syscalls.consts import SIG_CANT_CATCH, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_DFL, SIG_IGN
 
 
 @dataclass
@@ -27,8 +30,11 @@ class Action:
 class SignalState:
     actions: dict[int, Action] = field(default_factory=dict)
     mask: int = 0                                   # Darwin sigset_t: bit n-1 = signal n
-    pending: set[int] = field(default_factory=set)  # raised while blocked
-    undelivered: list[int] = field(default_factory=list)  # raised with a guest handler installed
+    pending: set[int] = field(default_factory=set)  # sent, not yet delivered
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # the per-process secret sigreturn tokens are made with (x5 = &ucontext ^ token_key);
+    # XNU keeps one per thread (uu_sigreturn_token), and a fork's child starts with a new one
+    token_key: int = field(default_factory=lambda: secrets.randbits(64), repr=False, compare=False)
 
     def action(self, sig: int) -> Action:
         return self.actions.get(sig, Action())
@@ -43,3 +49,71 @@ class SignalState:
         if handler != SIG_DFL:
             return "handler"
         return "stop" if sig in SIG_DEFAULT_STOP else "kill"
+
+    def forked(self) -> SignalState:
+        """The child's state after fork: the same actions and mask, nothing pending."""
+        with self.lock:
+            return SignalState({n: Action(a.handler, a.tramp, a.mask, a.flags) for n, a in self.actions.items()},
+                               self.mask)
+
+    def post(self, sig: int) -> bool:
+        """``sig`` is sent to this process: True when it must act now (a handler or death).
+
+        As XNU's psignal: a signal the process ignores is dropped even while
+        blocked, and one whose default is to do nothing is dropped unless it
+        is blocked (then it waits, and is looked at again when unblocked);
+        SIGKILL always gets through.
+        """
+        with self.lock:
+            bit = 1 << (sig - 1)
+            if sig not in SIG_CANT_CATCH:
+                handler = self.action(sig).handler
+                quiet = handler == SIG_DFL and (sig in SIG_DEFAULT_IGNORE or sig in SIG_DEFAULT_STOP)
+                if handler == SIG_IGN or (quiet and not self.mask & bit):
+                    return False
+            self.pending.add(sig)
+            return self._urgent() is not None
+
+    def _urgent(self) -> int | None:
+        """The lowest deliverable signal that does something (a handler or the default death)."""
+        for s in sorted(self.pending):
+            if s in SIG_CANT_CATCH:
+                return s
+            if self.mask & (1 << (s - 1)):
+                continue
+            handler = self.action(s).handler
+            if handler != SIG_IGN and not (handler == SIG_DFL and (s in SIG_DEFAULT_IGNORE or s in SIG_DEFAULT_STOP)):
+                return s
+        return None
+
+    def urgent(self) -> bool:
+        """A pending signal would enter a handler or end the process now."""
+        with self.lock:
+            return self._urgent() is not None
+
+    @property
+    def catching(self) -> bool:
+        """Some signal has a guest handler."""
+        return any(a.handler not in (SIG_DFL, SIG_IGN) for a in self.actions.values())
+
+    def _ready(self) -> int | None:
+        """The lowest pending signal that is not blocked (XNU's ffs over the pending set)."""
+        ready = [s for s in self.pending if s in SIG_CANT_CATCH or not self.mask & (1 << (s - 1))]
+        return min(ready) if ready else None
+
+    def deliverable(self) -> bool:
+        """Something pending that is not blocked."""
+        with self.lock:
+            return self._ready() is not None
+
+    def peek(self) -> int | None:
+        """The signal ``take`` would give, left pending."""
+        with self.lock:
+            return self._ready()
+
+    def take(self) -> int | None:
+        """The next signal to deliver, taken off the pending set."""
+        with self.lock:
+            sig = self._ready()
+            self.pending.discard(sig)
+            return sig

@@ -10,7 +10,7 @@ A row's ``note`` says where the emulation knowingly differs from macOS;
 
 from __future__ import annotations
 
-from syscalls import dirs, fds, fs, iov, mem, net, proc, signals, sysinfo
+from syscalls import dirs, fds, fs, iov, itimer, mem, net, proc, sigframe, signals, sysinfo
 from syscalls.consts import describe_open_flags
 from syscalls.consts_sys import FCNTL_CMDS, RENAME_FLAGS
 from syscalls.kernel import Syscall
@@ -83,6 +83,9 @@ SYSCALLS: dict[int, Syscall] = {
                 "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, TIOCGWINSZ; anything else ENOTTY"),
     73: Syscall("munmap", "int", (Ptr(), Size()), mem.sys_munmap),
     74: Syscall("mprotect", "int", (Ptr(), Size(), Int()), mem.sys_mprotect),
+    83: Syscall("setitimer", "int", (UInt(), Ptr(), Ptr()), itimer.sys_setitimer,
+                "ITIMER_REAL sends SIGALRM; ITIMER_VIRTUAL and ITIMER_PROF are kept and read back, never run"),
+    86: Syscall("getitimer", "int", (UInt(), Ptr()), itimer.sys_getitimer),
     90: Syscall("dup2", "int", (UInt(), UInt()), fds.sys_dup2),
     92: Syscall("fcntl", "int", (Fd(), _fcntl_cmd, Long()), fds.sys_fcntl,
                 "F_DUPFD(_CLOEXEC) F_GETFD F_SETFD F_GETFL F_SETFL F_GETPATH (the guest path) F_NOCACHE "
@@ -107,6 +110,8 @@ SYSCALLS: dict[int, Syscall] = {
     137: Syscall("rmdir", "int", (CStr(),), dirs.sys_rmdir),
     153: Syscall("pread", "ssize", (Fd(), Ptr(), Size(), Off()), iov.sys_pread),
     154: Syscall("pwrite", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size(), Off()), iov.sys_pwrite),
+    184: Syscall("sigreturn", "int", (Ptr(), Int(), Ptr()), sigframe.sys_sigreturn,
+                 "the token is always checked (as with SA_VALIDATE_SIGRETURN_FROM_SIGTRAMP)"),
     194: Syscall("getrlimit", "int", (UInt(), Ptr()), sysinfo.sys_getrlimit),
     195: Syscall("setrlimit", "int", (UInt(), Ptr()), sysinfo.sys_setrlimit,
                  "RLIMIT_NOFILE is the guest's descriptor limit; the others are kept for the guest "

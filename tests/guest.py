@@ -72,6 +72,23 @@ record:
 MAX_RESULTS = 64
 
 
+class InspectableHost(Host):
+    """A Host whose first process keeps its descriptors open after it exits, so that a
+    test can look at the host side of what the guest made (a socket's options, its
+    address); a forked child's are closed at its exit, as always."""
+
+    keep = True
+
+    def fork(self) -> Host:
+        child = super().fork()
+        child.keep = False  # type: ignore[attr-defined]
+        return child
+
+    def close_all(self) -> None:
+        if not self.keep:
+            super().close_all()
+
+
 @dataclass
 class GuestRun:
     status: int
@@ -111,7 +128,7 @@ def run_guest(body: str, text: str = "", data: str = "", bss: str = "", root: Pa
         image = load_macho(exe, slide=slide)
     finally:
         exe.unlink()
-    host = Host(os.fspath(root or Path.cwd()))
+    host = InspectableHost(os.fspath(root or Path.cwd()))
     machine = Machine(image, host, argv or ["guest"], assembly=asm, strict=strict, name="guest")
     status = machine.run()
     return GuestRun(status, machine, asm)

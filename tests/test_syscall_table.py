@@ -69,6 +69,8 @@ SYSCALLS_MASTER = """
 60 AUE_UMASK ALL { int umask(int newmask); }
 73 AUE_MUNMAP ALL { int munmap(caddr_ut addr, size_ut len) NO_SYSCALL_STUB; }
 74 AUE_MPROTECT ALL { int mprotect(caddr_ut addr, size_ut len, int prot) NO_SYSCALL_STUB; }
+83 AUE_SETITIMER ALL { int setitimer(u_int which, struct itimerval *itv, struct itimerval *oitv); }
+86 AUE_GETITIMER ALL { int getitimer(u_int which, struct itimerval *itv); }
 90 AUE_DUP2 ALL { int sys_dup2(u_int from, u_int to); }
 92 AUE_FCNTL ALL { int sys_fcntl(int fd, int cmd, long arg) NO_SYSCALL_STUB; }
 93 AUE_SELECT ALL { int select(int nd, u_int32_t *in, u_int32_t *ou, u_int32_t *ex, struct timeval *tv) NO_SYSCALL_STUB; }
@@ -90,6 +92,7 @@ SYSCALLS_MASTER = """
 137 AUE_RMDIR ALL { int rmdir(char *path) NO_SYSCALL_STUB; }
 153 AUE_PREAD ALL { user_ssize_t pread(int fd, user_addr_t buf, user_size_t nbyte, off_t offset); }
 154 AUE_PWRITE ALL { user_ssize_t pwrite(int fd, user_addr_t buf, user_size_t nbyte, off_t offset); }
+184 AUE_SIGRETURN ALL { int sigreturn(struct ucontext *uctx, int infostyle, user_addr_t token) NO_SYSCALL_STUB; }
 188 AUE_STAT ALL { int stat(user_addr_t path, user_addr_t ub); }
 189 AUE_FSTAT ALL { int sys_fstat(int fd, user_addr_t ub); }
 190 AUE_LSTAT ALL { int lstat(user_addr_t path, user_addr_t ub); }

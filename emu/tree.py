@@ -1,0 +1,161 @@
+"""Every guest process of one run, inside this one emulator process.
+
+Owns: the process table (syscalls/procs.py) of the run, one host thread
+per guest process, fork's bookkeeping (the child Machine joins the table,
+its observers are forked from the parent's, its thread starts), each
+process's end (observers finished, descriptors closed, the parent told),
+and the supervisor: the caller's thread waits for every process, takes
+Ctrl-C and SIGTERM (Python delivers them to the main thread only), then
+stops every process so that each trace and log ends complete.
+
+Unicorn releases the GIL while it runs translated code, so processes
+compute in parallel; a blocking syscall blocks only its own thread.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from typing import TYPE_CHECKING
+
+from emu.machine import EXIT_INTERNAL, interrupt_status
+from syscalls.consts import SIGNAL_NUMBER
+from syscalls.itimer import RealTimer
+from syscalls.procs import Proc, ProcessTable, cpu_usage
+
+if TYPE_CHECKING:
+    from emu.machine import Machine
+
+KICK_S = 0.05          # how often the supervisor stops again a process a signal is waiting for
+SIGALRM = SIGNAL_NUMBER["SIGALRM"]
+HALT_WAIT_S = 10.0     # after Ctrl-C: how long every process gets to write its last lines
+
+
+class ProcessTree:
+    """The processes of a run, first created by ``ProcessTree(first_machine)``."""
+
+    def __init__(self, first: Machine) -> None:
+        self.procs = ProcessTable(os.getpid(), os.getppid(), os.getpgrp())
+        self.first = first
+        self.machines: list[Machine] = []
+        self.threads: dict[Machine, threading.Thread] = {}
+        self.lock = threading.Lock()
+        self.halted = False
+        self.halt_status = 0
+        self.failure: BaseException | None = None       # an emulator bug in the first process
+        self.first_status: int | None = None
+        self._join(first, self.procs.first)
+
+    def _join(self, m: Machine, proc: Proc) -> None:
+        m.tree, m.proc = self, proc
+        k = m.kernel
+        k.procs, k.proc, k.signals = self.procs, proc, proc.signals
+        k.fork, k.interrupted = lambda: self.fork(m), m._wants_cpu
+        # a timer of its own, disarmed (a forked child's timers are cleared, as on a Mac)
+        k.itimer = RealTimer(lambda: self.procs.post(proc, SIGALRM), lambda: m.host.monotonic_ns())
+        proc.wake = m.wake
+        with self.lock:
+            self.machines.append(m)
+
+    # ------------------------------------------------------------ fork and exit
+    def fork(self, parent: Machine) -> int:
+        """sys_fork, inside ``parent``'s trap: the child's pid (EAGAIN at the cap)."""
+        proc = self.procs.fork(parent.proc)
+        try:
+            child = parent.forked(proc, parent.host.fork())
+            self._join(child, proc)
+            if parent.tracer is not None:
+                child.tracer = parent.tracer.fork(child)
+            if parent.log is not None:
+                child.log = parent.log.fork(child)
+        except BaseException:
+            self.procs.exit(proc, EXIT_INTERNAL << 8)
+            raise
+        self._start(child)
+        return proc.pid
+
+    def _start(self, m: Machine) -> None:
+        t = threading.Thread(target=self._life, args=(m,), name=f"guest {m.proc.path}", daemon=True)
+        with self.lock:
+            self.threads[m] = t
+        t.start()
+
+    def _life(self, m: Machine) -> None:
+        """One process's thread: run it, then end it as the kernel would."""
+        try:
+            if m is not self.first and m.tracer is not None:
+                m.tracer.started(m.proc.pid, 1)
+            status = m.run_process()
+        except BaseException as e:  # noqa: BLE001 - our bug: this process ends, the others go on
+            status = EXIT_INTERNAL
+            if m is self.first:
+                self.failure = e
+            else:
+                print(f"{m.name}: internal error in process {m.proc.pid} ({m.proc.path}) at "
+                      f"{m._where_pc()}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+        for observer in (m.tracer, m.log):
+            if observer is not None:
+                try:
+                    observer.finish(status)
+                except BaseException:  # noqa: BLE001 - one observer's failure must not lose the others
+                    traceback.print_exc()
+        if m.kernel.itimer is not None:
+            m.kernel.itimer.cancel()
+        m.host.close_all()
+        sig = m.end_signal
+        self.procs.exit(m.proc, sig if sig is not None else (status & 0xFF) << 8, cpu_usage())
+        if m is self.first:
+            self.first_status = status
+
+    # ------------------------------------------------------------ the supervisor
+    def run(self) -> int:
+        """Run every process to its end; the first one's status (130/143 after Ctrl-C/SIGTERM)."""
+        self._start(self.first)
+        try:
+            self._supervise()
+        except KeyboardInterrupt as why:
+            self.halt(interrupt_status(why))
+            self._drain()
+            return self.halt_status
+        finally:
+            log = self.first.log
+            if log is not None and hasattr(log, "finish_tree"):
+                log.finish_tree(self.procs.history)
+        if self.failure is not None:
+            raise self.failure
+        assert self.first_status is not None
+        return self.first_status
+
+    def _supervise(self, deadline: float = float("inf")) -> None:
+        while time.monotonic() < deadline:
+            with self.lock:
+                alive = [(m, t) for m, t in self.threads.items() if t.is_alive()]
+            if not alive:
+                return
+            for m, _ in alive:
+                if self.halted or m.proc.signals.urgent():
+                    m.wake()          # a stop request that came between two runs is lost: ask again
+            if self.failure is not None and not self.halted:
+                self.halt(EXIT_INTERNAL)
+            alive[0][1].join(KICK_S)
+
+    def halt(self, status: int) -> None:
+        """Stop every process where it is (each one finishes its observers)."""
+        self.halted, self.halt_status = True, status
+        with self.lock:
+            machines = list(self.machines)
+        for m in machines:
+            m.wake()
+
+    def _drain(self) -> None:
+        """After a halt: wait (a bounded time, a second Ctrl-C included) for every thread to end."""
+        deadline = time.monotonic() + HALT_WAIT_S
+        while True:
+            try:
+                self._supervise(deadline)
+                return
+            except KeyboardInterrupt:
+                continue
