@@ -1,7 +1,7 @@
 """Assemble an AArch64 source file with Keystone.
 
-Owns: the Keystone call (run in a forked child, because Keystone 0.9.2
-segfaults, aborts or loops forever on some input), the label -> address
+Owns: the Keystone call (run in a worker process, emu/ks_worker.py, because
+Keystone 0.9.2 segfaults, aborts or loops forever on some input), the label -> address
 table, the address -> source line map, ``file:line: message`` errors, and
 a cache keyed by the source hash.  Knows nothing about Mach-O.
 
@@ -28,18 +28,19 @@ from __future__ import annotations
 
 import base64
 import bisect
-import faulthandler
 import hashlib
 import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 # Where __text starts: one 16 KiB page above the Mach-O header.
@@ -308,76 +309,82 @@ class _KsFailure(Exception):
         self.timed_out = timed_out
 
 
-def _keystone() -> ModuleType:
-    # Imported in the parent so that each forked child starts with it loaded
-    # (a fork then costs ~2 ms instead of ~10 ms).
-    import keystone
-    return keystone
+class _Worker:
+    """The Keystone worker process (emu/ks_worker.py), started on first use and kept.
+
+    One request at a time (a lock: the emulator has several threads).  A
+    worker that crashes is gone with its request; one that overruns the time
+    limit is killed and reaped; either way the next request starts a new one.
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([sys.executable, "-m", "emu.ks_worker"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         cwd=Path(__file__).resolve().parent.parent)
+        return self.proc
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if proc is not None:
+            proc.wait()
+            for f in (proc.stdin, proc.stdout, proc.stderr):
+                if f is not None:
+                    f.close()
+
+    def asm(self, source: bytes, base: int, limit: float) -> bytes:
+        from emu.ks_worker import ANSWER, REQUEST
+        with self.lock:
+            proc = self._start()
+            answer: list[bytes | BaseException] = []
+
+            def exchange() -> None:
+                try:
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.write(REQUEST.pack(base, len(source)) + source)
+                    proc.stdin.flush()
+                    head = proc.stdout.read(ANSWER.size)
+                    if len(head) < ANSWER.size:
+                        raise EOFError
+                    tag, n = ANSWER.unpack(head)
+                    answer.append(tag + proc.stdout.read(n))
+                except (OSError, EOFError, ValueError) as e:
+                    answer.append(e)
+
+            t = threading.Thread(target=exchange, name="keystone", daemon=True)
+            t.start()
+            t.join(limit)
+            if t.is_alive():                       # Keystone loops: end it (the reader sees EOF)
+                self.stop()
+                t.join()
+                raise _KsFailure(f"Keystone did not finish within {limit:g} s (it loops forever on some input)",
+                                 timed_out=True)
+            got = answer[0]
+            if isinstance(got, BaseException):
+                proc.wait()
+                err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+                self.stop()
+                code = proc.returncode
+                why = (f"Keystone crashed ({signal.Signals(-code).name})" if code < 0 else
+                       err.splitlines()[-1] if err else f"Keystone exited with status {code} and no message")
+                raise _KsFailure(why)
+        if got[:1] == b"E":
+            raise _KsFailure(got[1:].decode(errors="replace"))
+        return got[1:]
+
+
+_WORKER = _Worker()
 
 
 def _ks_asm(source: bytes, base: int, timeout: float | None = None) -> bytes:
-    """Run Keystone in a forked child; a crash or hang there becomes _KsFailure."""
-    ks = _keystone()
-    limit = KS_TIMEOUT if timeout is None else timeout
-    err = tempfile.TemporaryFile()
-    rd, wr = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never returns
-        try:
-            os.close(rd)
-            os.dup2(err.fileno(), 2)
-            faulthandler.disable()  # a crash here is expected; do not dump the parent's stacks
-            # the kernel ends the child if Keystone loops, even if the parent is gone
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)
-            signal.setitimer(signal.ITIMER_REAL, limit)
-            try:
-                enc, _ = ks.Ks(ks.KS_ARCH_ARM64, ks.KS_MODE_LITTLE_ENDIAN).asm(source, base, as_bytes=True)
-                msg = b"K" + (enc or b"")
-            except ks.KsError as e:
-                msg = b"E" + str(e).encode()
-            except BaseException as e:  # reported to the parent, which raises it
-                msg = b"E" + f"internal error in the Keystone child: {e!r}".encode()
-            view = memoryview(msg)
-            while view:
-                view = view[os.write(wr, view):]
-        finally:
-            os._exit(0)
-    os.close(wr)
-    chunks: list[bytes] = []
-    status = None
-    try:
-        while chunk := os.read(rd, 1 << 20):
-            chunks.append(chunk)
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:  # SIGCHLD ignored: the kernel reaped it and kept no status
-            status = -1
-    finally:
-        os.close(rd)
-        if status is None:  # interrupted: do not leave the child behind
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-        err.seek(0)
-        stderr = err.read().decode(errors="replace").strip()
-        err.close()
-    out = b"".join(chunks)
-    if status == -1 and not out:
-        raise _KsFailure("Keystone died (its exit status was lost: SIGCHLD is ignored)")
-    if status != -1 and os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig == signal.SIGALRM:
-            raise _KsFailure(f"Keystone did not finish within {limit:g} s (it loops forever on some input)",
-                             timed_out=True)
-        raise _KsFailure(f"Keystone crashed ({signal.Signals(sig).name})")
-    if not out:
-        raise _KsFailure(stderr.splitlines()[-1] if stderr else
-                         f"Keystone exited with status {os.waitstatus_to_exitcode(status)} and no message")
-    if out[:1] == b"E":
-        raise _KsFailure(out[1:].decode(errors="replace"))
-    return out[1:]
+    """Keystone in its worker process; a crash or hang there becomes _KsFailure."""
+    return _WORKER.asm(source, base, KS_TIMEOUT if timeout is None else timeout)
 
 
 def _friendly(msg: str) -> str:

@@ -2,7 +2,7 @@
 
 Guest processes live inside the emulator (emu/tree.py), so a host ``ps`` or
 ``kill`` cannot see them.  ``--control PATH`` opens a Unix-domain socket
-that answers one command per line:
+that answers one command per connection (a line; the answer, then it closes):
 
     ps                  one line per guest process: PID PPID PROC STATE, then "."
                         (PROC: its place in the fork tree, 0, 0.1 ...; STATE: R
@@ -64,9 +64,9 @@ class Control:
                 conn, _ = self.sock.accept()
             except OSError:
                 return                      # closed
-            with conn, conn.makefile("rwb", buffering=0) as f:
-                for raw in iter(lambda: f.readline(MAX_LINE), b""):
-                    f.write((self.answer(raw.decode("ascii", "replace").strip()) + "\n").encode())
+            with conn, conn.makefile("rwb", buffering=0) as f:     # one command per connection
+                raw = f.readline(MAX_LINE)
+                f.write((self.answer(raw.decode("ascii", "replace").strip()) + "\n").encode())
 
     def answer(self, line: str) -> str:
         words = line.split()
@@ -92,16 +92,13 @@ class Control:
 
 
 def ask(path: Path | str, command: str, timeout: float = 5.0) -> str:
-    """Send one command to a control socket; its answer (for ``ps``, up to the closing ".")."""
+    """Send one command to a control socket; its answer.  The socket answers one command
+    per connection and closes it, so when this returns nothing of it is left open."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(os.fspath(path))
         s.sendall(command.encode() + b"\n")
         data = b""
-        while not (data.endswith(b"\n.\n") or data == b".\n" or
-                   (data.endswith(b"\n") and not command.startswith("ps"))):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
+        while chunk := s.recv(4096):
             data += chunk
     return data.decode()

@@ -6,7 +6,8 @@ and every forked copy, and closed on the host when the last one goes),
 files under the guest's root folder, sockets, and the clock.  Takes and
 returns host values (os.O_*, socket.AF_*) and raises OSError with host
 errno values; the syscall layer translates both ways.  Knows no Darwin
-numbers.  Also pids, fork and wait (a real host fork, for now).
+numbers.  ``fork`` gives a guest child its own Host sharing our open files
+(guest processes live inside the emulator: emu/tree.py).
 
 Blocking: host sockets and pipes are always non-blocking underneath; a
 call the guest made blocking waits in ``_wait`` on its descriptor and on
@@ -24,11 +25,9 @@ import copy
 import errno
 import fcntl
 import functools
-import gc
 import os
 import resource
 import select
-import signal
 import socket
 import stat
 import struct
@@ -93,9 +92,7 @@ class Host:
     fd_limit: int = DEFAULT_FD_LIMIT
     fds: dict[int, OpenFile] = field(default_factory=dict)
     cloexec: set[int] = field(default_factory=set)   # descriptors with FD_CLOEXEC (per process)
-    children: set[int] = field(default_factory=set)
     cwd: list[str] = field(default_factory=list)   # components below root
-    ancestry: list[int] = field(default_factory=list)  # guest parents' pids, nearest last
 
     fd_hard: int = (1 << 63) - 1   # RLIMIT_NOFILE's rlim_max (RLIM_INFINITY, as on macOS)
     limits: dict[int, tuple[int, int]] = field(default_factory=dict)   # setrlimit values we keep
@@ -106,8 +103,6 @@ class Host:
         self.root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         st = os.fstat(self.root_fd)
         self.root_id = (st.st_dev, st.st_ino)
-        self._sig_saved: dict[int, object] = {}
-        self._mask_saved: set[int] | None = None
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         for n in (0, 1, 2):
             try:
@@ -643,45 +638,10 @@ class Host:
         self._sock(gfd)  # ENOTSOCK for a file, as for any socket option
         self.get(gfd).nosigpipe = on
 
-    # ------------------------------------------------------------ signals
-    def set_disposition(self, host_sig: int, ignore: bool) -> None:
-        """Ignore a host signal, or give back the disposition the emulator started with."""
-        if host_sig not in self._sig_saved:
-            self._sig_saved[host_sig] = signal.getsignal(host_sig)
-        signal.signal(host_sig, signal.SIG_IGN if ignore else self._sig_saved[host_sig])  # type: ignore[arg-type]
-
-    def set_blocked(self, host_sigs: set[int]) -> None:
-        """The host signal mask of this process (sigprocmask)."""
-        old = signal.pthread_sigmask(signal.SIG_SETMASK, host_sigs)
-        if self._mask_saved is None:
-            self._mask_saved = set(old)
-
-    def restore_signals(self) -> None:
-        """Give back every disposition and the mask as the emulator had them (tests, cleanup)."""
-        for sig, handler in self._sig_saved.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
-        self._sig_saved.clear()
-        if self._mask_saved is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask_saved)
-            self._mask_saved = None
-
-    def die(self, host_sig: int) -> None:
-        """End this process by ``host_sig``'s default action, as the guest's parent will see it."""
-        sys.stdout.flush()
-        sys.stderr.flush()
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        signal.signal(host_sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_sig})
-        os.kill(os.getpid(), host_sig)
-        os._exit(128 + host_sig)
-
     # ------------------------------------------------------------ identity and limits
     def ids(self) -> tuple[int, int, int, int]:
         """(uid, euid, gid, egid) of this process."""
         return os.getuid(), os.geteuid(), os.getgid(), os.getegid()
-
-    def rusage(self, children: bool) -> object:
-        return resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
 
     def getrlimit(self, res: int) -> tuple[int, int]:
         if res in self.limits:
@@ -710,12 +670,6 @@ class Host:
         return self._entropy.randbytes(n)
 
     # ------------------------------------------------------------ processes
-    def getpid(self) -> int:
-        return os.getpid()
-
-    def getppid(self) -> int:
-        return os.getppid()
-
     def fork(self) -> Host:
         """The Host of a child forked inside this emulator: the same root, a copy of the
         descriptor table whose entries share their open files (offset, flags) with ours,
@@ -737,53 +691,6 @@ class Host:
             except OSError:
                 pass
         self._wake_r = self._wake_w = -1
-
-    def host_fork(self) -> int:
-        """Real host fork: child pid in the parent, 0 in the child (the old process model)."""
-        parent = os.getpid()
-        # objects the child inherits stay where they are: a collection in the child
-        # would otherwise touch (and so copy) every page of the heap
-        gc.freeze()
-        pid = os.fork()
-        if pid:
-            gc.unfreeze()  # the parent collects as before (and shuts down cleanly)
-        if pid == 0:
-            os.close(self._wake_r)        # a wake pipe of its own: a signal for one never wakes the other
-            os.close(self._wake_w)
-            self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            self.children = set()
-            self.ancestry = self.ancestry + [parent]
-            # the emulator's own Ctrl-C/SIGTERM handling belongs to the first process:
-            # a guest child dies by those signals, as on a Mac, so its parent's wait4
-            # sees the signal (a disposition the guest set itself, SIG_IGN, stays)
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                if callable(signal.getsignal(sig)):
-                    signal.signal(sig, signal.SIG_DFL)
-        else:
-            self.children.add(pid)
-        return pid
-
-    def wait4(self, pid: int, options: int) -> tuple[int, int, object]:
-        # only the guest's own children: never reap another child of this host process
-        if (pid > 0 and pid not in self.children) or (pid <= 0 and not self.children):
-            raise _err(errno.ECHILD)
-        try:
-            got, status, ru = os.wait4(pid, options)
-        except ChildProcessError:
-            # SIGCHLD ignored: the children were reaped for us, and wait4 says so
-            self.children.clear() if pid <= 0 else self.children.discard(pid)
-            raise
-        if got:
-            self.children.discard(got)
-        return got, status, ru
-
-    def kill(self, pid: int, sig: int) -> None:
-        # the guest may signal only its own fork tree: never another host process
-        if pid <= 0:
-            raise _err(errno.EPERM, "process groups are outside the guest")
-        if pid != os.getpid() and pid not in self.children and pid not in self.ancestry:
-            raise _err(errno.ESRCH)
-        os.kill(pid, sig)
 
     # ------------------------------------------------------------ clock
     def time_ns(self) -> int:

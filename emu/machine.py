@@ -2,19 +2,20 @@
 
 Owns: mapping the loaded image with its protections, the initial stack
 the way dyld calls ``main`` (darwin-abi.md 6.3), the ``svc #0x80`` trap
-into the syscall table, fork (the host forks inside the trap and both
-sides go on emulating), and fault reports (pc, symbol+offset, source
-line, instruction, registers).  Effects go through the Host only.
+into the syscall table, the run loop of one process on its thread
+(``run_process``), fork's copy of a process (``forked``: a new Unicorn,
+the address space and the registers), signal delivery between runs
+(``_deliver``, emu/sigdeliver.py) and fault reports (pc, symbol+offset,
+source line, instruction, registers).  The processes of a run and their
+threads are emu/tree.py's; effects go through the Host only.
 """
 
 from __future__ import annotations
 
 import os
-import resource
-import signal
 import struct
 import sys
-import traceback
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -57,6 +58,8 @@ class SyscallLog(Protocol):
 
     def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]: ...
     def finish(self, status: int) -> None: ...
+    def fork(self, child: Machine) -> SyscallLog: ...
+    def finish_tree(self, history: list[tuple[str, str]]) -> None: ...
 
 
 STACK_TOP = 0x1_7000_0000       # like macOS arm64 (stacks sit near 0x16f...)
@@ -119,8 +122,6 @@ def _block_ends(pc: int, insn: int) -> tuple[int, ...]:
         return (pc + 4,)
     return ()
 STACK_SLACK = 64 << 10          # stack below sp a fork copies (a leaf routine's scratch)
-PROCESSES_ENV = "YMAWKY_PROCESSES"   # "threads": guest processes inside this one (issue 13, until it is the only way)
-SLICE_US = 500_000               # the first process checks for Ctrl-C at least this often
 EXIT_INTERNAL = 70               # sysexits.h EX_SOFTWARE: the emulator itself failed
 SIGNUM = {"SIGSEGV": 11, "SIGBUS": 10, "SIGILL": 4, "SIGTRAP": 5, "SIGSYS": 12}
 
@@ -185,7 +186,6 @@ class Machine:
         self.envp = list(envp) if envp is not None else ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/"]
         self.log: SyscallLog | None = None   # record or replay; None: the kernel answers directly
         self.symbols = Symbolizer(image.symbols, assembly, image.slide)
-        self.origin_pid = os.getpid()
         self._new_cpu()
         for seg in image.segments:
             self._map(seg.vmaddr, seg.vmsize, seg.prot)
@@ -199,17 +199,21 @@ class Machine:
         self.kernel.vm = UnicornVM(self.uc, self.mem)   # mmap, munmap, mprotect
         self.tree: ProcessTree | None = None
         self.proc: Proc | None = None
-        if os.environ.get(PROCESSES_ENV) == "threads":
-            from emu.tree import ProcessTree
-            ProcessTree(self)
+        from emu.tree import ProcessTree
+        ProcessTree(self)            # this is the first process of a run
         self.tracer = tracer  # None: no trace hook at all (emu/trace.py)
         if tracer is not None:
             tracer.attach(self)
 
-    def _new_cpu(self) -> None:
-        """A Unicorn instance with the trap and fault hooks, no memory yet."""
-        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
-        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # a small code cache keeps fork cheap
+    def _new_cpu(self, uc: Uc | None = None) -> None:
+        """A Unicorn instance (``uc``: one a finished process left, its code still translated)
+        with the trap and fault hooks."""
+        if uc is None:
+            uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+            uc.ctl_set_tcg_buffer_size(TCG_BUFFER)   # Unicorn would reserve 1 GiB per instance
+        self.uc = uc
+        self.ended = False                      # the process is over: wake() does nothing
+        self.cpu_lock = threading.Lock()        # wake() and handing the Unicorn on
         self.mem = GuestMemory(self.uc)
         self.status: int | None = None
         self.fault: Fault | None = None
@@ -222,19 +226,25 @@ class Machine:
         self._signalled = False                 # for it: a signal came
         self._trap_in = RegisterBatch(self.uc, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV])
         self._trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
-        self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
-        self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
+        self._base_hooks = [self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt),
+                            self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)]
 
-    def forked(self, proc: Proc, host: Host) -> Machine:
+    def forked(self, proc: Proc, host: Host, uc: Uc | None = None) -> Machine:
         """The child of a fork in progress (inside this process's trap): its own Unicorn, a copy
         of this address space and these registers, returning from fork with x0 = its pid, x1 = 1."""
         child = object.__new__(Machine)
         child.image, child.host, child.name = self.image, host, self.name
         child.argv, child.envp, child.log = self.argv, self.envp, None
-        child.symbols, child.origin_pid = self.symbols, self.origin_pid
-        child._new_cpu()
+        child.symbols = self.symbols
+        child._new_cpu(uc)
         sp = self.uc.reg_read(A.UC_ARM64_REG_SP)
+        kept = set(child.uc.mem_regions())      # a reused Unicorn keeps its code (see give_cpu)
         for lo, hi, perms in self.uc.mem_regions():
+            if (lo, hi, perms) in kept and bytes(child.uc.mem_read(lo, hi + 1 - lo)) == bytes(
+                    self.uc.mem_read(lo, hi + 1 - lo)):
+                continue                # the same code, already translated
+            if (lo, hi, perms) in kept:
+                child.uc.mem_unmap(lo, hi + 1 - lo)
             child.uc.mem_map(lo, hi + 1 - lo, perms)
             if lo <= sp <= hi:          # the stack: its live part, and what a leaf may keep below sp
                 lo = max(lo, (sp - STACK_SLACK) & ~(PAGE - 1))
@@ -374,66 +384,15 @@ class Machine:
         return done
 
     def run(self) -> int:
-        """Emulate until the guest exits; returns its exit status (128+signal on a fault).
+        """Emulate until every guest process has ended; the first one's exit status
+        (128 + signal if a fault or a signal ended it; 130/143 after Ctrl-C/SIGTERM).
 
-        In a process forked by the guest this never returns: the host process exits.
-        With guest processes inside the emulator (emu/tree.py) every process runs
-        on its own thread and this waits for them all.
+        Every guest process runs on its own thread (emu/tree.py); this thread
+        waits for them all and takes Ctrl-C.
         """
-        if self.tree is not None:
-            self.uc.reg_write(A.UC_ARM64_REG_PC, self.image.entry)
-            return self.tree.run()
-        try:
-            status = self._run()
-        except BaseException:
-            if self.tracer is not None:
-                self.tracer.finish(EXIT_INTERNAL)
-            if self.log is not None and os.getpid() != self.origin_pid:
-                self.log.finish(EXIT_INTERNAL)
-            if os.getpid() != self.origin_pid:
-                # our bug, in a process nobody will read a traceback from otherwise
-                print(f"{self.name}: internal error in process {os.getpid()} at "
-                      f"{self._where_pc()}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
-                os._exit(EXIT_INTERNAL)
-            raise
-        if self.tracer is not None:
-            self.tracer.finish(status)
-        if self.log is not None:
-            self.log.finish(status)
-        if os.getpid() != self.origin_pid:
-            self._exit_child(status)
-        return status
-
-    def _run(self) -> int:
-        pc = self.image.entry
-        try:
-            while True:
-                # the first process runs in slices, so that Ctrl-C reaches Python even while
-                # the guest spins without a syscall (a forked child has no timer thread:
-                # Unicorn's timeout is a thread, and it dies by SIGINT itself)
-                sliced = os.getpid() == self.origin_pid
-                raised = False
-                try:
-                    self.uc.emu_start(pc, 1, timeout=SLICE_US if sliced else 0)  # "until" an odd address
-                except UcError as e:
-                    raised = True
-                    sig, what = _FAULTS.get(e.errno, ("SIGSEGV", str(e)))
-                    if self.fault is None or e.errno == U.UC_ERR_INSN_INVALID:
-                        self.fault = Fault(sig, what)
-                if raised or self.status is not None or self.error is not None:
-                    break
-                # a trace filter stopped us to switch its hooks, or the slice ran out: go on
-                # where the guest was.  On such a stop Unicorn 2.1.4 may call the invalid-fetch
-                # hook for a block it never runs (seen on a warmed cache); emu_start did not
-                # fail, so the guest did not fault
-                timed_out = sliced and self.uc.query(U.UC_QUERY_TIMEOUT)
-                if not (self.tracer is not None and self.tracer.resume()) and not timed_out:
-                    break
-                self.fault = None
-                pc = self.uc.reg_read(A.UC_ARM64_REG_PC)
-        except KeyboardInterrupt as e:   # arrived between slices
-            return self._interrupted(e)
-        return self._outcome()
+        assert self.tree is not None
+        self.uc.reg_write(A.UC_ARM64_REG_PC, self.image.entry)
+        return self.tree.run()
 
     def _outcome(self) -> int:
         """How the last emu_start ended: exit status, or 128 + signal for a fault."""
@@ -445,7 +404,7 @@ class Machine:
         if self.error is not None:
             err, self.error = self.error, None
             if isinstance(err, KeyboardInterrupt):
-                return self._interrupted(err)
+                return interrupt_status(err)
             if isinstance(err, Unimplemented):
                 print(f"{self.name}: --strict: {err}", file=sys.stderr, flush=True)
                 self.end_signal = SIGNUM["SIGSYS"]
@@ -496,6 +455,21 @@ class Machine:
             self.end_signal = SIGNUM[self.fault.signal]
         return status
 
+    def give_cpu(self) -> Uc | None:
+        """The process has ended: its Unicorn, for another process to reuse, or None if it
+        carries hooks of a tracer or of signal delivery.  Only the read-only mappings (the
+        code, with its translations) stay; the next owner maps and copies the rest."""
+        with self.cpu_lock:
+            self.ended = True
+        if self.tracer is not None or self._sig_hook is not None:
+            return None
+        for h in self._base_hooks:
+            self.uc.hook_del(h)
+        for lo, hi, perms in list(self.uc.mem_regions()):
+            if perms & UC_PROT_WRITE or not perms & UC_PROT_EXEC:
+                self.uc.mem_unmap(lo, hi + 1 - lo)
+        return self.uc
+
     def wake(self) -> None:
         """From any thread: a signal (or the end of the run) needs this process now.
 
@@ -505,11 +479,14 @@ class Machine:
         delivers at the next block; without handlers the signal can only end the
         process, and a stop anywhere will do.
         """
-        self.host.interrupt()
-        if self._sig_hook is not None and not self.tree.halted:
-            self._signalled = True
-        else:
-            self.uc.emu_stop()
+        with self.cpu_lock:
+            if self.ended:
+                return              # its Unicorn may already run another process
+            self.host.interrupt()
+            if self._sig_hook is not None and not self.tree.halted:
+                self._signalled = True
+            else:
+                self.uc.emu_stop()
 
     def _watch_signals(self) -> None:
         """The guest has a handler now: deliver to computing code at block starts (pc exact there)."""
@@ -560,26 +537,6 @@ class Machine:
     def _enter_handler(self, sig: int, act: Action) -> None:
         from emu.sigdeliver import enter_handler
         enter_handler(self, sig, act)
-
-    def _interrupted(self, why: KeyboardInterrupt) -> int:
-        """Ctrl-C or SIGTERM: stop this process and the children it forked."""
-        for pid in list(self.host.children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
-        return interrupt_status(why)
-
-    def _exit_child(self, status: int) -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        if self.fault is not None:  # die by the signal, so the guest parent's wait4 sees it
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            host_sig = getattr(signal, self.fault.signal)
-            signal.signal(host_sig, signal.SIG_DFL)
-            os.kill(os.getpid(), host_sig)
-        os._exit(status)
 
     # ------------------------------------------------------------ reports
     def _where_pc(self) -> str:

@@ -8,15 +8,15 @@ result (x0, x1, carry) and every byte it wrote to guest memory (read
 data, stat64, sockaddr, directory entries, time values: what replay
 gives back).  Events that are not returns are kept too: exit, death by a
 signal, a fork (in both processes), a call that never returned (Ctrl-C),
-and how the process ended (status, fault).
+and how the process ended (status, fault, the signal that ended it).
 
 Rules:
 1. Only the boundary is watched: ``Recorder.call`` wraps ``Kernel.call``
    and guest memory is seen through ``RecordingMemory``; handlers and the
    Host do not know they are recorded.
 2. Each record is written with one unbuffered ``os.write`` per file as
-   soon as the call returns, so a fork never duplicates buffered bytes
-   and a process killed later loses nothing it already did.
+   soon as the call returns, so a process stopped later loses nothing it
+   already did.  Each guest process has its own Recorder (``fork``).
 3. Nothing the guest cannot observe is kept (no host paths, no wall
    time), so re-recording the same session gives the same bytes except
    where the host really answered differently (pids, times, inodes).
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from syscalls.kinds import Memory
 
 FORMAT = 1
-FORK = 2                    # where the fork tree grows (as emu/trace.py counts it)
+FORK = 2                    # where the fork tree grows (replay follows it)
 MANIFEST = "manifest.json"
 UNKNOWN_ARGS = 6            # registers kept for a number the table has no row for
 
@@ -87,7 +87,7 @@ class RecordingMemory:
 
 
 class Recorder:
-    """The log of one emulated process (and, after a fork, of the child it becomes)."""
+    """The log of one emulated process; ``fork`` gives a new child its own."""
 
     def __init__(self, out: Path, machine: Machine, manifest: dict) -> None:
         self.dir = Path(out)
@@ -96,12 +96,9 @@ class Recorder:
         self.kernel = machine.kernel
         self.mem = RecordingMemory(self.kernel.mem)
         self.kernel.mem = self.mem
-        self.kernel.on_fatal_signal = self._killed
-        self.path, self.pid, self.ppid = "0", os.getpid(), os.getppid()
-        if machine.proc is not None:
-            self.path, self.pid, self.ppid = machine.proc.path, machine.proc.pid, machine.proc.ppid
-        self.origin = self.pid
-        self.forks = self.index = 0
+        assert machine.proc is not None
+        self.path, self.pid, self.ppid = machine.proc.path, machine.proc.pid, machine.proc.ppid
+        self.index = 0
         self.pending: tuple[int, list[int]] | None = None
         self.finished = False
         for old in self.dir.glob("*-pid*.*"):       # a fresh recording, not a mix of two
@@ -118,7 +115,7 @@ class Recorder:
         r.kernel.mem = r.mem
         assert child.proc is not None
         r.path, r.pid, r.ppid = child.proc.path, child.proc.pid, child.proc.ppid
-        r.origin, r.forks, r.index, r.pending, r.finished = self.origin, 0, 0, None, False
+        r.index, r.pending, r.finished = 0, None, False
         r._open({"type": "process", "proc": r.path, "pid": r.pid, "ppid": r.ppid, "format": FORMAT,
                  "fork": {"parent_index": self.index + 1, "ret": [f"{r.pid:#x}", "0x1", False]}})
         return r
@@ -168,8 +165,6 @@ class Recorder:
     def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]:
         self.mem.reads, self.mem.writes = [], []
         self.pending = (num, regs)
-        if num == FORK:
-            self.forks += 1
         try:
             x0, x1, carry = self.kernel.call(num, regs)
         except GuestExit as e:
@@ -181,29 +176,8 @@ class Recorder:
             self._syscall(num, regs, None, raised=type(e).__name__)
             raise
         self.pending = None
-        if self.machine.tree is None and os.getpid() != self.pid:   # the new child of a host fork
-            self._become_child(x0, x1, carry)
-        else:
-            self._syscall(num, regs, (x0, x1, carry))
+        self._syscall(num, regs, (x0, x1, carry))
         return x0, x1, carry
-
-    def _become_child(self, x0: int, x1: int, carry: bool) -> None:
-        os.close(self.jfd)
-        os.close(self.bfd)
-        parent_index = self.index + 1        # the parent logs the fork as its next call
-        self.ppid, self.pid = self.pid, os.getpid()
-        self.path, self.forks, self.index = f"{self.path}.{self.forks}", 0, 0
-        self._open({"type": "process", "proc": self.path, "pid": self.pid, "ppid": self.ppid, "format": FORMAT,
-                    "fork": {"parent_index": parent_index, "ret": [f"{x0:#x}", f"{x1:#x}", carry]}})
-
-    def _killed(self, darwin_sig: int) -> None:
-        """Kernel.on_fatal_signal: the call in progress ends this process (SIGPIPE on a write)."""
-        if self.pending is not None:
-            num, regs = self.pending
-            self.pending = None
-            self._syscall(num, regs, None, killed=darwin_sig)
-        self.finished = True
-        self._line({"type": "end", "status": None, "killed": darwin_sig, "fault": None})
 
     def finish(self, status: int) -> None:
         """The process ends (Machine.run): how, and for the first process the fork tree."""
@@ -215,8 +189,6 @@ class Recorder:
         self._line({"type": "end", "status": None if killed else status, "killed": killed, "fault": fault})
         os.close(self.jfd)
         os.close(self.bfd)
-        if self.pid == self.origin and self.machine.tree is None:
-            self.finish_tree()
 
     def finish_tree(self, history: list[tuple[str, str]] | None = None) -> None:
         """Every process has ended: the manifest gets the fork tree (and the order of events)."""

@@ -232,7 +232,7 @@ class ReplayTracer(Tracer):
     def __init__(self, opts: TraceOptions, pid: int, ppid: int) -> None:
         super().__init__(opts)
         self.pid, self.ppid = pid, ppid
-        self.next_child: int | None = None
+        self.next_child: tuple[str, int] | None = None   # (place in the fork tree, pid)
 
     def attach(self, machine: Machine) -> None:
         pid, ppid = self.pid, self.ppid
@@ -251,9 +251,19 @@ class ReplayTracer(Tracer):
         self._log_syscall(rec)
 
     def _become_child(self) -> None:
-        pid, self.next_child = self.next_child, None
-        super()._become_child()
-        self.pid = pid
+        """The replay follows the fork into the child it replays: that child's files from here."""
+        assert self.next_child is not None
+        (self.path, pid), self.next_child = self.next_child, None
+        self.ppid, self.pid = self.pid, pid
+        self.st[0], self.st[1] = None, 0      # the fork's svc line is the parent's; the child starts after it
+        for f in (self.tfile, self.sfile):
+            if f is not None:
+                f.close()
+        self.tfile = self.sfile = None
+        if self.coverage is not None:
+            self.coverage.reset()
+        if self.opts.trace_dir is not None and not self.active and not self.opts.start and self._eligible():
+            self._enable()     # safe here: the trap runs outside any translated block
 
 
 # ---------------------------------------------------------------- replaying one process
@@ -326,7 +336,7 @@ class Replayer:
                 child = self.rec.processes[self.chain.pop(0)]
                 self.log, self.pos, self.forks = child, 0, 0
                 if self.tracer is not None:
-                    self.tracer.next_child = child.pid
+                    self.tracer.next_child = (child.proc, child.pid)
                 assert child.fork is not None
                 return child.fork
         elif num == FORK:
@@ -337,6 +347,12 @@ class Replayer:
             # write, a kill to itself): the same signal, at the same moment
             self.machine.proc.signals.pending.add(int(killed))
         return call.ret
+
+    def fork(self, child: Machine) -> Replayer:
+        raise ReplayError("a replay answers fork from the log: no child is made")
+
+    def finish_tree(self, history: list[tuple[str, str]]) -> None:
+        pass
 
     def _compare(self, call: Call, num: int, regs: list[int]) -> str | None:
         if call.num != num:

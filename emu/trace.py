@@ -21,9 +21,9 @@ Rules:
    an instruction hook: the line of instruction N is written at the hook
    of instruction N+1 (or at the trap, for svc), after reading only the
    registers N writes, in one batched C call.
-4. A fork happens inside the trap: when ``os.getpid()`` changed after the
-   kernel call, this is the new child; it closes the parent's files
-   (flushed before the fork) and opens its own.
+4. A fork happens inside the parent's trap: ``fork`` makes the child's
+   Tracer (files of its own, hooks on the child's Unicorn), whose first
+   line is the fork returning to the child (``started``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from emu.machine import Machine
 
 BATCH = 4096              # lines (or blocks) kept before a write
-FORK = 2                   # the one syscall number the tracer must know: where the process tree grows
 COVERAGE_ENV = "YMAWKY_COVERAGE"
 
 
@@ -95,7 +94,7 @@ class Tracer:
 
     def __init__(self, opts: TraceOptions) -> None:
         self.opts = opts
-        self.path, self.pid, self.ppid, self.forks = "0", os.getpid(), os.getppid(), 0
+        self.path, self.pid, self.ppid = "0", os.getpid(), os.getppid()
         self.st: list = [None, 0]             # [instruction waiting for its registers, last seq]
         self.buf: list[str] = []              # finished lines
         self.log: list[tuple[str, ...]] = []  # block mode: the line bodies of each executed block
@@ -117,6 +116,10 @@ class Tracer:
     def fork(self, child: Machine) -> Tracer:
         """The tracer of a child forked inside this emulator (called in this process's fork trap):
         files of its own, and the fork's line, as the child sees the call return, comes first."""
+        self._flush_lines()
+        for f in (self.tfile, self.sfile):
+            if f is not None:
+                f.flush()      # the server's trace so far is on disk at each fork: readable while it runs
         t = Tracer(self.opts)
         t.inherit_sfd = self.sfd
         t.attach(child)
@@ -178,22 +181,14 @@ class Tracer:
             self._flush_lines()
         rec.seq = self.st[1]
         self.pending_sys = rec
-        if num == FORK:
-            self.forks += 1
-            for f in (self.tfile, self.sfile):
-                if f is not None:
-                    f.flush()          # or the child would write the parent's buffered lines again
 
     def syscall_exit(self, x0: int, x1: int, carry: bool) -> None:
         """After the kernel call, with x0, x1 and NZCV already written back."""
-        child = self.machine.tree is None and os.getpid() != self.pid
-        if child:
-            self._become_child()
         self._emit_prev()              # the svc line, with the registers the call wrote
         rec, self.pending_sys = self.pending_sys, None
         if rec is None:
             return
-        self.sysdec.leave(rec, x0, x1, carry, child=child)
+        self.sysdec.leave(rec, x0, x1, carry)
         self._log_syscall(rec)
 
     def resume(self) -> bool:
@@ -248,19 +243,6 @@ class Tracer:
             self.coverage.write()
 
     # ------------------------------------------------------------ processes and files
-    def _become_child(self) -> None:
-        self.ppid, self.pid = self.pid, os.getpid()
-        self.path, self.forks = f"{self.path}.{self.forks}", 0
-        self.st[0], self.st[1] = None, 0      # the fork's svc line is the parent's; the child starts after it
-        for f in (self.tfile, self.sfile):
-            if f is not None:
-                f.close()          # flushed before the fork: nothing is written twice
-        self.tfile = self.sfile = None
-        if self.coverage is not None:
-            self.coverage.reset()
-        if self.opts.trace_dir is not None and not self.active and not self.opts.start and self._eligible():
-            self._enable()     # safe here: the trap runs outside any translated block
-
     def _eligible(self) -> bool:
         return not self.opts.children_only or self.path != "0"
 

@@ -27,11 +27,18 @@ from syscalls.itimer import RealTimer
 from syscalls.procs import Proc, ProcessTable, cpu_usage
 
 if TYPE_CHECKING:
+    from unicorn import Uc
+
     from emu.machine import Machine
 
 KICK_S = 0.05          # how often the supervisor stops again a process a signal is waiting for
 SIGALRM = SIGNAL_NUMBER["SIGALRM"]
+CPU_POOL = 32          # Unicorn instances kept for the next forks (each holds its translated code)
 HALT_WAIT_S = 10.0     # after Ctrl-C: how long every process gets to write its last lines
+
+
+def _nothing() -> None:
+    pass
 
 
 class ProcessTree:
@@ -43,6 +50,7 @@ class ProcessTree:
         self.machines: list[Machine] = []
         self.threads: dict[Machine, threading.Thread] = {}
         self.lock = threading.Lock()
+        self.cpus: list[Uc] = []       # Unicorn instances finished processes left, code translated
         self.halted = False
         self.halt_status = 0
         self.failure: BaseException | None = None       # an emulator bug in the first process
@@ -64,8 +72,10 @@ class ProcessTree:
     def fork(self, parent: Machine) -> int:
         """sys_fork, inside ``parent``'s trap: the child's pid (EAGAIN at the cap)."""
         proc = self.procs.fork(parent.proc)
+        with self.lock:
+            uc = self.cpus.pop() if self.cpus else None
         try:
-            child = parent.forked(proc, parent.host.fork())
+            child = parent.forked(proc, parent.host.fork(), uc)
             self._join(child, proc)
             if parent.tracer is not None:
                 child.tracer = parent.tracer.fork(child)
@@ -100,15 +110,26 @@ class ProcessTree:
             if observer is not None:
                 try:
                     observer.finish(status)
-                except BaseException:  # noqa: BLE001 - one observer's failure must not lose the others
-                    traceback.print_exc()
+                except BaseException as e:  # noqa: BLE001 - one observer's failure must not lose the others
+                    if m is self.first and self.failure is None:
+                        self.failure = e     # the caller's to see (a replay's divergence at the end)
+                    else:
+                        traceback.print_exc()
         if m.kernel.itimer is not None:
             m.kernel.itimer.cancel()
         m.host.close_all()
         sig = m.end_signal
-        self.procs.exit(m.proc, sig if sig is not None else (status & 0xFF) << 8, cpu_usage())
         if m is self.first:
             self.first_status = status
+        else:
+            uc = m.give_cpu()
+            with self.lock:
+                self.machines.remove(m)
+                del self.threads[m]
+                if uc is not None and len(self.cpus) < CPU_POOL:
+                    self.cpus.append(uc)
+        m.proc.wake = _nothing
+        self.procs.exit(m.proc, sig if sig is not None else (status & 0xFF) << 8, cpu_usage())
 
     # ------------------------------------------------------------ the supervisor
     def run(self) -> int:
@@ -122,7 +143,7 @@ class ProcessTree:
             return self.halt_status
         finally:
             log = self.first.log
-            if log is not None and hasattr(log, "finish_tree"):
+            if log is not None:
                 log.finish_tree(self.procs.history)
         if self.failure is not None:
             raise self.failure

@@ -101,10 +101,7 @@ class Kernel:
     reported: set[int] = field(default_factory=set)
     vm: VirtualMemory | None = None         # None: mmap and kin answer ENOSYS
     signals: SignalState = field(default_factory=SignalState)
-    # how this process dies by a signal: None = the Host ends it at once (os.kill on
-    # itself); a Machine may instead raise GuestKilled here and exit by the signal itself
-    on_fatal_signal: Callable[[int], None] | None = None
-    # guest processes inside this emulator (emu/tree.py); None: the old host-fork model
+    # this process and the table of all (emu/tree.py fills these in)
     procs: ProcessTable | None = None
     proc: Proc | None = None
     fork: Callable[[], int] | None = None          # the Machine's fork: the child's pid
@@ -112,27 +109,10 @@ class Kernel:
     itimer: RealTimer | None = None                # ITIMER_REAL: SIGALRM from a timer thread
 
     def raise_signal(self, sig: int) -> None:
-        """A signal this process's own syscall generated (SIGPIPE on a broken pipe, kill(getpid())).
-
-        Ignored and blocked signals do nothing (a blocked one stays pending);
-        a guest handler is recorded, not entered; a stop signal stops the host
-        process; anything else ends the process as the default action does.
-        """
-        if self.procs is not None and self.proc is not None:
-            self.procs.post(self.proc, sig)   # delivered as the call returns (emu/machine.py)
-            return
-        from syscalls.consts import signal_to_host
-        effect = self.signals.effect(sig)
-        if effect == "blocked":
-            self.signals.pending.add(sig)
-        elif effect == "handler":
-            pass                   # recorded by sigaction, never entered (host-fork model)
-        elif effect == "stop":
-            self.host.kill(self.host.getpid(), signal_to_host(sig))
-        elif effect == "kill":
-            if self.on_fatal_signal is not None:
-                self.on_fatal_signal(sig)
-            self.host.die(signal_to_host(sig))
+        """A signal this process's own syscall generated (SIGPIPE on a broken pipe): it is
+        delivered, by its action, as the call returns (emu/machine.py)."""
+        assert self.procs is not None and self.proc is not None
+        self.procs.post(self.proc, sig)
 
     def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]:
         """Run syscall ``num`` with x0..x7 = ``regs``: returns (x0, x1, carry)."""

@@ -1,17 +1,16 @@
 """Process syscalls: exit, fork, wait4, getpid, getppid, kill, ids, getrusage.
 
 Owns: fork's x0/x1 pair, wait4's status words (Darwin signal numbers),
-struct rusage (ru_maxrss in bytes), and kill: a signal for this process
-itself takes the guest's own action (kernel.raise_signal); one for another
-guest process is a real host signal (its host disposition mirrors its
-guest's, signals.py).
+struct rusage (ru_maxrss in bytes), and kill.  The processes themselves
+(pids, zombies, who may signal whom) are syscalls/procs.py's table; the
+child of a fork is made by emu/tree.py.
 """
 
 from __future__ import annotations
 
 import struct
 
-from syscalls.consts import NSIG, WAIT_OPTIONS, signal_to_host, wait_status_from_host
+from syscalls.consts import NSIG, WAIT_OPTIONS
 from syscalls.consts_sys import RUSAGE_CHILDREN, RUSAGE_SELF
 from syscalls.errno import DarwinError
 from syscalls.kernel import GuestExit, Kernel, Ret
@@ -27,29 +26,23 @@ def sys_exit(k: Kernel, status: int) -> Ret:
 
 
 def sys_fork(k: Kernel) -> Ret:
-    if k.fork is not None:     # the child starts on its own thread, returning x0 = its pid, x1 = 1
-        return Ret(k.fork(), 0)
-    pid = k.host.host_fork()
-    if pid == 0:  # child: x0 = its own pid, x1 = 1 (darwin-abi.md 1.2)
-        return Ret(k.host.getpid(), 1)
-    return Ret(pid, 0)
+    # the parent's side; the child starts on its own thread with x0 = its pid, x1 = 1
+    # (darwin-abi.md 1.2: emu/tree.py, Machine.forked)
+    assert k.fork is not None
+    return Ret(k.fork(), 0)
 
 
 def sys_wait4(k: Kernel, pid: int, status_ptr: int, options: int, rusage_ptr: int) -> Ret:
-    host_options = WAIT_OPTIONS.to_host(options)
+    WAIT_OPTIONS.to_host(options)       # EINVAL for a bit wait4 does not know
     # XNU copies status and rusage out *before* it reaps the child, so a bad
     # pointer is EFAULT with the child still waitable: check them first
     if status_ptr:
         k.probe_writable(status_ptr, 4)
     if rusage_ptr:
         k.probe_writable(rusage_ptr, RUSAGE_SIZE)
-    if k.procs is not None and k.proc is not None:
-        if pid == -(1 << 31):
-            raise DarwinError("EINVAL", "pid INT_MIN")
-        got, status, ru = k.procs.wait(k.proc, pid, bool(options & WNOHANG), k.interrupted)
-    else:
-        got, status, ru = k.host.wait4(pid, host_options)
-        status = wait_status_from_host(status)
+    if pid == -(1 << 31):
+        raise DarwinError("EINVAL", "pid INT_MIN")
+    got, status, ru = k.procs.wait(k.proc, pid, bool(options & WNOHANG), k.interrupted)
     writes = []
     if got and status_ptr:
         writes.append((status_ptr, struct.pack("<i", status)))
@@ -69,23 +62,17 @@ def pack_rusage(ru: object) -> bytes:
 
 
 def sys_getpid(k: Kernel) -> Ret:
-    return Ret(k.proc.pid if k.proc is not None else k.host.getpid())
+    return Ret(k.proc.pid)
 
 
 def sys_getppid(k: Kernel) -> Ret:
-    return Ret(k.proc.ppid if k.proc is not None else k.host.getppid())
+    return Ret(k.proc.ppid)
 
 
 def sys_kill(k: Kernel, pid: int, sig: int, posix: int) -> Ret:
     if sig < 0 or sig >= NSIG:
         raise DarwinError("EINVAL", f"signal {sig}")
-    if k.procs is not None and k.proc is not None:
-        k.procs.kill(k.proc, pid, sig)       # to itself too: delivered as the call returns
-        return Ret(0)
-    if pid == k.host.getpid() and sig != 0:
-        k.raise_signal(sig)        # the guest's own action, even for SIGEMT/SIGINFO (no host twin)
-        return Ret(0)
-    k.host.kill(pid, signal_to_host(sig))
+    k.procs.kill(k.proc, pid, sig)       # guest processes only; to itself, delivered as the call returns
     return Ret(0)
 
 
@@ -108,7 +95,5 @@ def sys_getegid(k: Kernel) -> Ret:
 def sys_getrusage(k: Kernel, who: int, buf: int) -> Ret:
     if who not in (RUSAGE_SELF, RUSAGE_CHILDREN):
         raise DarwinError("EINVAL", f"who {who}")
-    if k.proc is not None:
-        ru = k.proc.children_usage if who == RUSAGE_CHILDREN else cpu_usage()
-        return Ret(0, writes=[(buf, pack_rusage(ru))])
-    return Ret(0, writes=[(buf, pack_rusage(k.host.rusage(children=who == RUSAGE_CHILDREN)))])
+    ru = k.proc.children_usage if who == RUSAGE_CHILDREN else cpu_usage()
+    return Ret(0, writes=[(buf, pack_rusage(ru))])

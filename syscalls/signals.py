@@ -1,12 +1,11 @@
 """Signal syscalls: sigaction, sigprocmask, and SIGPIPE on a broken pipe or socket.
 
-Owns: the guest's signal actions and mask (kept in ``Kernel.signals``), and
-mirroring the two things the host can do for us: an ignored signal is
-ignored by the host process too (so SIGCHLD ignored means the host reaps
-children, as Darwin's P_NOCLDWAIT does), and the mask is the host's mask.
-Guest handlers are recorded and reported back by sigaction, never entered.
-SIGPIPE is never the host's: the Host sends with MSG_NOSIGNAL and this
-module decides, as Darwin does, whether the write kills the process.
+Owns: the guest's signal actions and mask (kept in ``Kernel.signals``, the
+process's own state: the host process's dispositions and mask are never
+touched).  Handlers are entered by the Machine as XNU's sendsig does
+(emu/sigdeliver.py, syscalls/sigframe.py); SIGCHLD ignored or SA_NOCLDWAIT
+reaps children (syscalls/procs.py).  SIGPIPE is decided here per write,
+as Darwin does: the Host sends with MSG_NOSIGNAL.
 """
 
 from __future__ import annotations
@@ -15,15 +14,12 @@ import struct
 
 from syscalls.consts import (
     NSIG,
-    SA_NOCLDWAIT,
     SA_USERSPACE_MASK,
     SIG_CANT_CATCH,
     SIG_DFL,
     SIG_IGN,
     SIGNAL_NUMBER,
     SIGPROCMASK_HOW,
-    signal_to_host,
-    sigset_to_host,
 )
 from syscalls.errno import DarwinError
 from syscalls.kernel import Kernel, Ret
@@ -45,25 +41,13 @@ def sys_sigaction(k: Kernel, sig: int, nsa: int, osa: int) -> Ret:
         new = Action(handler, tramp, mask & ~CANT_MASK & ALL_SIGNALS, flags & SA_USERSPACE_MASK)
     old = k.signals.action(sig)
     if new is not None:       # XNU sets the new action before it copies the old one out
-        k.signals.actions[sig] = new
-        _mirror(k, sig, new)
+        with k.signals.lock:
+            k.signals.actions[sig] = new
     writes = []
     if osa:
         k.probe_writable(osa, SIGACTION_OUT.size)
         writes.append((osa, SIGACTION_OUT.pack(old.handler, old.mask, old.flags)))
     return Ret(0, writes=writes)
-
-
-def _mirror(k: Kernel, sig: int, act: Action) -> None:
-    """Let the host process ignore what the guest ignores; anything else acts as the default."""
-    if sig == SIGPIPE or k.procs is not None:
-        return                      # decided per write (broken_pipe), or no host process to mirror to
-    try:
-        host_sig = signal_to_host(sig)
-    except DarwinError:
-        return                      # SIGEMT, SIGINFO: no host twin, nothing to mirror
-    ignore = act.handler == SIG_IGN or (sig == SIGCHLD and bool(act.flags & SA_NOCLDWAIT))
-    k.host.set_disposition(host_sig, ignore)
 
 
 def sys_sigprocmask(k: Kernel, how: int, set_ptr: int, oset_ptr: int) -> Ret:
@@ -81,15 +65,8 @@ def sys_sigprocmask(k: Kernel, how: int, set_ptr: int, oset_ptr: int) -> Ret:
         k.probe_writable(oset_ptr, 4)
         writes.append((oset_ptr, struct.pack("<I", k.signals.mask)))
     if new is not None:
-        k.signals.mask = new
-        if k.procs is not None:
-            return Ret(0, writes=writes)   # what is now unblocked is delivered as the call returns
-        k.host.set_blocked(sigset_to_host(new & ~(1 << (SIGPIPE - 1))))
-        # a pending signal that is now unblocked takes effect now
-        for sig in sorted(k.signals.pending):
-            if not new & (1 << (sig - 1)):
-                k.signals.pending.discard(sig)
-                k.raise_signal(sig)
+        with k.signals.lock:
+            k.signals.mask = new     # what it unblocks is delivered as the call returns
     return Ret(0, writes=writes)
 
 

@@ -42,12 +42,13 @@ _sockaddr = InBuf(2, len_mask=MASK32, limit=SOCKADDR_MAX, over="ENAMETOOLONG")
 _optval = InBuf(4, len_mask=MASK32, limit=64, over=None)
 
 _PATHS = "paths resolve inside --root (its / is the guest's /), one component at a time"
-_HANDLERS = ("a guest handler (a function pointer) is recorded and read back, never entered; "
-             "SIG_IGN is mirrored to the host process, SIG_DFL and handlers act as the default")
+_HANDLERS = ("handlers are entered through sa_tramp on a frame as XNU's sendsig builds it; "
+             "SA_ONSTACK is ignored (no sigaltstack); job-control stops are ignored")
 
 SYSCALLS: dict[int, Syscall] = {
     1: Syscall("exit", "void", (Int(),), proc.sys_exit),
-    2: Syscall("fork", "int", (), proc.sys_fork, "a real host fork; the child goes on emulating"),
+    2: Syscall("fork", "int", (), proc.sys_fork,
+               "the child is a guest process inside the emulator (its own thread and Unicorn)"),
     3: Syscall("read", "ssize", (Fd(), Ptr(), Size()), fs.sys_read),
     4: Syscall("write", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size()), fs.sys_write,
                "a broken pipe or socket raises the guest's SIGPIPE (signals.py)"),
@@ -55,12 +56,13 @@ SYSCALLS: dict[int, Syscall] = {
                _PATHS + "; O_SHLOCK/O_EXLOCK take no lock; O_SYMLINK/O_EXEC are EINVAL"),
     6: Syscall("close", "int", (Fd(),), fs.sys_close),
     7: Syscall("wait4", "int", (Int(), Ptr(), Int(), Ptr()), proc.sys_wait4,
-               "only the guest's own children; process groups (pid 0, < -1) act as -1"),
+               "one process group: pid 0 and -(its id) act as -1; WUNTRACED finds nothing (no stops)"),
     9: Syscall("link", "int", (CStr(), CStr()), dirs.sys_link, "does not follow a final symlink"),
     10: Syscall("unlink", "int", (CStr(),), dirs.sys_unlink),
     12: Syscall("chdir", "int", (CStr(),), dirs.sys_chdir, "the cwd is kept as a path below the root"),
     13: Syscall("fchdir", "int", (Fd(),), dirs.sys_fchdir),
-    20: Syscall("getpid", "int", (), proc.sys_getpid, "the host pid of this emulating process"),
+    20: Syscall("getpid", "int", (), proc.sys_getpid,
+                "the first process has the emulator's pid; children count up from it"),
     24: Syscall("getuid", "int", (), proc.sys_getuid, "the host's ids, as stat's st_uid shows them"),
     25: Syscall("geteuid", "int", (), proc.sys_geteuid),
     29: Syscall("recvfrom", "int", (Fd(), Ptr(), Size(), Int(), Ptr(), Ptr()), net.sys_recvfrom),
@@ -69,16 +71,14 @@ SYSCALLS: dict[int, Syscall] = {
     32: Syscall("getsockname", "int", (Fd(), Ptr(), Ptr()), net.sys_getsockname),
     33: Syscall("access", "int", (CStr(), Int()), fs.sys_access),
     37: Syscall("kill", "int", (Int(), Int(), Int()), proc.sys_kill,
-                "only the guest's own fork tree; to itself, the guest's own action; SIGPIPE sent "
-                "to another guest process is ignored there (the host ignores SIGPIPE)"),
+                "guest processes only (ESRCH for any other pid); -1 and 0 are every guest process"),
     39: Syscall("getppid", "int", (), proc.sys_getppid),
     41: Syscall("dup", "int", (UInt(),), fds.sys_dup),
     42: Syscall("pipe", "int", (), fds.sys_pipe, "PIPE_BUF and capacity are the host's"),
     43: Syscall("getegid", "int", (), proc.sys_getegid),
     46: Syscall("sigaction", "int", (Int(), Ptr(), Ptr()), signals.sys_sigaction, _HANDLERS),
     47: Syscall("getgid", "int", (), proc.sys_getgid),
-    48: Syscall("sigprocmask", "int", (Int(), Ptr(), Ptr()), signals.sys_sigprocmask,
-                "the mask is also the host process's mask"),
+    48: Syscall("sigprocmask", "int", (Int(), Ptr(), Ptr()), signals.sys_sigprocmask),
     54: Syscall("ioctl", "int", (Fd(), ULong(), Ptr()), fds.sys_ioctl,
                 "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, TIOCGWINSZ; anything else ENOTTY"),
     73: Syscall("munmap", "int", (Ptr(), Size()), mem.sys_munmap),

@@ -1,8 +1,10 @@
 """Start ymawky emulated on a free 127.0.0.1 port and talk to it.
 
-``Server`` runs ``run_emulated.py`` as a subprocess (so guest forks are
-real processes, exactly as a user runs it), waits until the port accepts,
-and on ``stop()`` sends SIGINT and checks the server went away cleanly.
+``Server`` runs ``run_emulated.py`` as a subprocess, exactly as a user runs
+it, waits until the port accepts, and on ``stop()`` sends SIGINT and checks
+the server went away cleanly.  Its guest processes live inside the emulator:
+``processes``, ``children`` and ``kill_guest`` reach them through its
+``--control`` socket.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from emu.control import ask
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
@@ -34,17 +39,6 @@ def build_with_apple_toolchain(out_dir: Path) -> Path:
     return exe
 
 
-def descendants(pid: int) -> list[int]:
-    """The pids whose parent is ``pid`` (from /proc: Linux only): a server's guest children."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
 
 
 def free_port() -> int:
@@ -61,7 +55,10 @@ class Server:
         self.port = port or free_port()
         self.root = root
         self.log = log
-        cmd = [sys.executable, str(ROOT / "run_emulated.py"), "--root", str(root), *(extra or [])]
+        # guest processes live inside the emulator: the control socket lists and signals them
+        self.control = Path(tempfile.mkdtemp(prefix="ymawky-ctl-")) / "control"
+        cmd = [sys.executable, str(ROOT / "run_emulated.py"), "--root", str(root), "--control", str(self.control),
+               *(extra or [])]
         # ymawky from ymawky.s via Keystone, or a given executable (e.g. the clang + ld64.lld build)
         cmd += ["--macho", str(macho), "--", str(self.port)] if macho else ["--port", str(self.port)]
         stdout = log.open("wb") if log else subprocess.PIPE
@@ -82,6 +79,27 @@ class Server:
                     self.kill()
                     raise RuntimeError("server did not start listening") from None
                 time.sleep(0.05)
+
+    def processes(self) -> dict[int, tuple[int, str, str]]:
+        """Every guest process not yet reaped: pid -> (ppid, place in the fork tree, R or Z)."""
+        out = {}
+        for line in ask(self.control, "ps").splitlines():
+            if line != ".":
+                pid, ppid, proc, state = line.split()
+                out[int(pid)] = (int(ppid), proc, state)
+        return out
+
+    def children(self) -> dict[int, str]:
+        """The server process's guest children and their states (R running, Z not yet reaped)."""
+        return {pid: state for pid, (_, proc, state) in self.processes().items() if proc.count(".") == 1}
+
+    def live_children(self) -> list[int]:
+        return [pid for pid, state in self.children().items() if state != "Z"]
+
+    def kill_guest(self, pid: int, sig: str = "SIGKILL") -> None:
+        """The guest's kill(2), from outside (the control socket)."""
+        answer = ask(self.control, f"kill {pid} {sig}").strip()
+        assert answer == "ok", answer
 
     def request(self, raw: bytes, timeout: float = IO_TIMEOUT) -> bytes:
         """Send raw bytes, read until the server closes the connection."""

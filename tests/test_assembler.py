@@ -401,7 +401,7 @@ def test_keystone_hang_becomes_an_error(monkeypatch: pytest.MonkeyPatch) -> None
     assert_error_at("nop\n.equ N, -1\n.zero N\nnop\n", 3, "did not finish")
     assert time.monotonic() - t0 < 5.0
     if Path("/proc/self/stat").exists():
-        assert children() == before  # the looping children were ended and reaped
+        assert set(children()) <= set(before)  # the looping worker was ended and reaped (a new one starts on demand)
 
 
 # ---------------------------------------------------------------- lint of forms Keystone gets wrong

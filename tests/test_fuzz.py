@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 from server import ROOT
-from test_load import KIB, DrainedServer, complete_response, descriptors, live_children, wait_until
+from test_load import KIB, DrainedServer, complete_response, descriptors, wait_until
 
 SEED = int(os.environ.get("YMAWKY_FUZZ_SEED", "20261201"))
 MIN_REQUESTS = 10_000
@@ -357,7 +357,7 @@ def test_10000_generated_and_mutated_requests(site: Path) -> None:
     t0 = time.monotonic()
     try:
         complete_response(srv.request(b"GET /1k.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
-        assert wait_until(lambda: not live_children(pid), 10)
+        assert wait_until(lambda: not srv.live_children(), 10)
         before = descriptors(pid)
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(WORKERS)]
         for t in threads:
@@ -378,7 +378,7 @@ def test_10000_generated_and_mutated_requests(site: Path) -> None:
         (site / "www" / "after.txt").write_bytes(KIB)    # the fuzz may have deleted or replaced any file
         code, body = complete_response(srv.request(b"GET /after.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
         assert (code, body) == (200, KIB)
-        assert wait_until(lambda: not live_children(pid), 15), "children still running after the fuzz"
+        assert wait_until(lambda: not srv.live_children(), 15), "children still running after the fuzz"
         assert descriptors(pid) == before
         assert answered[0] > n_requests // 2, f"only {answered[0]} answers to {n_requests} requests"
     finally:

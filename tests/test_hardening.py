@@ -10,7 +10,6 @@ import email.utils
 import os
 import re
 import shutil
-import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from http1 import exchange, receive
-from server import ROOT, Server, build_with_apple_toolchain, descendants
+from server import ROOT, Server, build_with_apple_toolchain
 
 BIG = 64 << 20            # larger than any socket buffers between us and the server
 
@@ -212,7 +211,6 @@ def test_a_planted_hard_link_at_the_temp_name_is_never_opened(tmp_path: Path) ->
     assert re.search(rf'renameat\(\d+, "{second}", \d+, "new.txt"\) = 0', calls), calls
 
 
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the PUT's process through /proc")
 def test_temp_file_of_a_killed_put_is_swept_at_start_up(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "www", tmp_path / "www")
     (tmp_path / "www" / "docs" / "deep").mkdir()
@@ -227,8 +225,9 @@ def test_temp_file_of_a_killed_put_is_swept_at_start_up(tmp_path: Path) -> None:
             while not (temps := list((tmp_path / "www" / "docs").glob(".ymawky-tmp-*"))):
                 assert time.monotonic() < deadline, "no temp file appeared"
                 time.sleep(0.05)
-            for child in descendants(server.proc.pid):
-                os.kill(child, signal.SIGKILL)
+            children = server.live_children()
+            assert len(children) == 1, server.processes()
+            server.kill_guest(children[0])
             time.sleep(0.5)
     finally:
         server.stop()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from http1 import exchange
-from server import ROOT, Server, build_with_apple_toolchain, closed_within, descendants, parse_response, read_response
+from server import ROOT, Server, build_with_apple_toolchain, closed_within, parse_response, read_response
 
 RANGE_TEXT = b"0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -576,7 +576,8 @@ def test_one_gib_file_streams_with_constant_memory(tmp_path: Path) -> None:
         f.seek((1 << 30) - 8)
         f.write(b"THE-END!")
     server = Server(root=tmp_path)
-    peak = 0
+    server.get("/")                  # warm: what serving itself costs is in the baseline
+    base = peak = _rss_kib(server.proc.pid)
     try:
         with server.connect(timeout=60) as s:
             s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -593,8 +594,9 @@ def test_one_gib_file_streams_with_constant_memory(tmp_path: Path) -> None:
                 got += len(chunk)
                 tail = (tail + chunk)[-8:]
                 if got % (64 << 20) < len(chunk):
-                    peak = max([peak] + [_rss_kib(p) for p in descendants(server.proc.pid)])
+                    peak = max(peak, _rss_kib(server.proc.pid))
     finally:
         server.stop()
     assert got == 1 << 30 and tail == b"THE-END!"
-    assert 0 < peak < 400 * 1024, f"a child grew to {peak} KiB while sending 1 GiB"
+    # the body goes host-side (sendfile): the emulator, whose thread serves it, stays flat
+    assert 0 < base <= peak < base + 64 * 1024, f"the emulator grew from {base} to {peak} KiB sending 1 GiB"

@@ -84,26 +84,6 @@ class DrainedServer(Server):
         self.proc.wait()
 
 
-def children(pid: int) -> dict[int, str]:
-    """The children of ``pid`` and their states (R, S, Z...), from /proc."""
-    out = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{name}/stat").read_text()
-        except OSError:
-            continue
-        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
-        if int(ppid) == pid:
-            out[int(name)] = state
-    return out
-
-
-def live_children(pid: int) -> list[int]:
-    return [p for p, state in children(pid).items() if state != "Z"]
-
-
 def descriptors(pid: int) -> dict[int, str]:
     out = {}
     for name in os.listdir(f"/proc/{pid}/fd"):
@@ -222,7 +202,7 @@ def test_1000_connections_in_bursts_get_200_or_503_and_leave_no_zombies_or_descr
     try:
         for _ in range(2):
             assert complete_response(srv.request(REQUEST)) == (200, KIB)
-        assert wait_until(lambda: not live_children(pid), 10)
+        assert wait_until(lambda: not srv.live_children(), 10)
         before = descriptors(pid)
         statuses: Counter = Counter()
         for n in range(BURSTS):
@@ -237,10 +217,10 @@ def test_1000_connections_in_bursts_get_200_or_503_and_leave_no_zombies_or_descr
         assert statuses[200] >= BURSTS * PER_BURST // 2, statuses
 
         # every child ends; ymawky reaps finished children at its next accept, so make one more request
-        assert wait_until(lambda: not live_children(pid), 15), f"children still running: {children(pid)}"
+        assert wait_until(lambda: not srv.live_children(), 15), f"children still running: {srv.children()}"
         assert complete_response(srv.request(REQUEST)) == (200, KIB)
-        assert wait_until(lambda: not live_children(pid), 10), f"children still running: {children(pid)}"
-        zombies = [p for p, state in children(pid).items() if state == "Z"]
+        assert wait_until(lambda: not srv.live_children(), 10), f"children still running: {srv.children()}"
+        zombies = [p for p, state in srv.children().items() if state == "Z"]
         # at most the child of that last request, which ended after the accept that reaped the others
         assert len(zombies) <= 1, f"{len(zombies)} zombie children: {zombies}"
         after = descriptors(pid)
@@ -255,7 +235,6 @@ def test_1000_connections_in_bursts_get_200_or_503_and_leave_no_zombies_or_descr
 # ---------------------------------------------------------------- a child killed mid-response
 def test_child_killed_mid_response_leaves_the_parent_serving(site: Path) -> None:
     srv = DrainedServer(root=site)
-    pid = srv.proc.pid
     try:
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)   # the child soon blocks in sendfile
@@ -268,9 +247,9 @@ def test_child_killed_mid_response_leaves_the_parent_serving(site: Path) -> None
             assert chunk, "closed before the body streamed"
             got += chunk
         assert got.startswith(b"HTTP/1.1 200 ") and f"content-length: {BIG}".encode() in got.lower()
-        assert wait_until(lambda: len(live_children(pid)) == 1, 5), children(pid)
-        (child,) = live_children(pid)
-        os.kill(child, signal.SIGKILL)
+        assert wait_until(lambda: len(srv.live_children()) == 1, 5), srv.children()
+        (child,) = srv.live_children()
+        srv.kill_guest(child)
         total = len(got) - got.index(b"\r\n\r\n") - 4
         try:
             total += len(read_to_end(s, time.monotonic() + 30))
@@ -281,7 +260,7 @@ def test_child_killed_mid_response_leaves_the_parent_serving(site: Path) -> None
         assert srv.proc.poll() is None, "the parent died with its child"
         for _ in range(3):
             assert complete_response(srv.request(REQUEST)) == (200, KIB)
-        assert child not in children(pid), "the killed child was not reaped"
+        assert child not in srv.children(), "the killed child was not reaped"
     finally:
         status, _, err = srv.stop()
     assert status == 130, err[-2000:]
@@ -390,7 +369,7 @@ def test_guest_fault_in_a_child_leaves_the_parent_serving(tmp_path: Path) -> Non
         err = srv.stderr_text()
         assert "read of unmapped memory at 0x0 (SIGSEGV)" in err
         assert f"guest fault in process {pid}:" not in err, "the fault was reported by the parent"
-        assert wait_until(lambda: not live_children(pid), 5), children(pid)
+        assert wait_until(lambda: not srv.live_children(), 5), srv.children()
     finally:
         status, _, err = srv.stop()
     assert status == 130, err[-2000:]

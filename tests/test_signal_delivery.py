@@ -156,11 +156,6 @@ READ_PIPE = """
 """
 
 
-@pytest.fixture(autouse=True)
-def _threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("YMAWKY_PROCESSES", "threads")   # until it is the only process model
-
-
 def guest(tmp_path: Path, body: str, data_text: str) -> GuestRun:
     return run_guest(ASM + body, text=TEXT, data=data_text, root=tmp_path, tmp=tmp_path)
 
