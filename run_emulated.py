@@ -9,6 +9,7 @@ Everything it does is reachable from tests through emu/ and syscalls/.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import sys
 from pathlib import Path
@@ -82,6 +83,7 @@ def default_root() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
+    faulthandler.enable()      # a crash of ours in native code (Unicorn, LIEF) says where every thread was
     from emu.run import build_ymawky, run_macho
     from emu.trace import TraceError, options_from_args
 

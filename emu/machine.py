@@ -175,6 +175,23 @@ class GuestMemory:
         raise DarwinError("ENAMETOOLONG")
 
 
+class Cpu:
+    """A Unicorn instance and what is bound to it once: the trap's register batches and
+    the trap and fault hooks, which call whichever Machine owns it now.  A finished
+    process's Cpu goes to the next fork (emu/tree.py), its translated code with it."""
+
+    def __init__(self) -> None:
+        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)   # Unicorn would reserve 1 GiB per instance
+        self.owner: Machine | None = None
+        self.trap_in = RegisterBatch(self.uc, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV])
+        self.trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
+        self.uc.hook_add(UC_HOOK_INTR, lambda uc, intno, d: self.owner._on_interrupt(uc, intno, d))
+        self.uc.hook_add(UC_HOOK_MEM_INVALID,
+                         lambda uc, access, addr, size, value, d: self.owner._on_bad_access(uc, access, addr, size,
+                                                                                           value, d))
+
+
 class Machine:
     """An emulated process, ready to ``run()``."""
 
@@ -205,47 +222,50 @@ class Machine:
         if tracer is not None:
             tracer.attach(self)
 
-    def _new_cpu(self, uc: Uc | None = None) -> None:
-        """A Unicorn instance (``uc``: one a finished process left, its code still translated)
-        with the trap and fault hooks."""
-        if uc is None:
-            uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
-            uc.ctl_set_tcg_buffer_size(TCG_BUFFER)   # Unicorn would reserve 1 GiB per instance
-        self.uc = uc
+    def _new_cpu(self, cpu: Cpu | None = None) -> None:
+        """This process's Unicorn: a new one, or ``cpu``, one a finished process left
+        (its code still translated)."""
+        self.cpu = cpu if cpu is not None else Cpu()
+        self.cpu.owner = self
+        self.uc = self.cpu.uc
+        self._trap_in, self._trap_out = self.cpu.trap_in, self.cpu.trap_out
         self.ended = False                      # the process is over: wake() does nothing
         self.cpu_lock = threading.Lock()        # wake() and handing the Unicorn on
         self.mem = GuestMemory(self.uc)
         self.status: int | None = None
         self.fault: Fault | None = None
         self.error: BaseException | None = None
-        self.end_signal: int | None = None      # the signal that ended the process (threads model)
+        self.end_signal: int | None = None      # the signal that ended the process
         self._resume: int | None = None         # where to go on after a stop, when not at pc
         self.trapped = False                    # a CPU exception ended the last run
         self.killed: int | None = None          # a signal's default action, met in a hook
         self._sig_hook: int | None = None       # the block hook that delivers signals (wake)
         self._signalled = False                 # for it: a signal came
-        self._trap_in = RegisterBatch(self.uc, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV])
-        self._trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
-        self._base_hooks = [self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt),
-                            self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)]
 
-    def forked(self, proc: Proc, host: Host, uc: Uc | None = None) -> Machine:
+    def forked(self, proc: Proc, host: Host, cpu: Cpu | None = None) -> Machine:
         """The child of a fork in progress (inside this process's trap): its own Unicorn, a copy
         of this address space and these registers, returning from fork with x0 = its pid, x1 = 1."""
         child = object.__new__(Machine)
         child.image, child.host, child.name = self.image, host, self.name
         child.argv, child.envp, child.log = self.argv, self.envp, None
         child.symbols = self.symbols
-        child._new_cpu(uc)
+        child._new_cpu(cpu)
         sp = self.uc.reg_read(A.UC_ARM64_REG_SP)
-        kept = set(child.uc.mem_regions())      # a reused Unicorn keeps its code (see give_cpu)
-        for lo, hi, perms in self.uc.mem_regions():
-            if (lo, hi, perms) in kept and bytes(child.uc.mem_read(lo, hi + 1 - lo)) == bytes(
-                    self.uc.mem_read(lo, hi + 1 - lo)):
-                continue                # the same code, already translated
-            if (lo, hi, perms) in kept:
-                child.uc.mem_unmap(lo, hi + 1 - lo)
-            child.uc.mem_map(lo, hi + 1 - lo, perms)
+        # a reused Unicorn (give_cpu) keeps its mappings: the same ones are only written
+        # again, and read-only code that is the same stays as it is, translated
+        kept = set(child.uc.mem_regions())
+        mine = list(self.uc.mem_regions())
+        for region in kept.difference(mine):
+            child.uc.mem_unmap(region[0], region[1] + 1 - region[0])
+        for lo, hi, perms in mine:
+            size = hi + 1 - lo
+            if (lo, hi, perms) not in kept:
+                child.uc.mem_map(lo, size, perms)
+            elif not perms & UC_PROT_WRITE:
+                now = bytes(self.uc.mem_read(lo, size))
+                if bytes(child.uc.mem_read(lo, size)) != now:
+                    child.uc.mem_write(lo, now)     # changed code (mprotect): Unicorn drops its translations
+                continue
             if lo <= sp <= hi:          # the stack: its live part, and what a leaf may keep below sp
                 lo = max(lo, (sp - STACK_SLACK) & ~(PAGE - 1))
             child.uc.mem_write(lo, bytes(self.uc.mem_read(lo, hi + 1 - lo)))
@@ -455,20 +475,16 @@ class Machine:
             self.end_signal = SIGNUM[self.fault.signal]
         return status
 
-    def give_cpu(self) -> Uc | None:
+    def give_cpu(self) -> Cpu | None:
         """The process has ended: its Unicorn, for another process to reuse, or None if it
-        carries hooks of a tracer or of signal delivery.  Only the read-only mappings (the
-        code, with its translations) stay; the next owner maps and copies the rest."""
+        carries hooks of a tracer or of signal delivery.  Its mappings stay: the next
+        owner (``forked``) writes its own contents over them and keeps the translated code."""
         with self.cpu_lock:
             self.ended = True
         if self.tracer is not None or self._sig_hook is not None:
             return None
-        for h in self._base_hooks:
-            self.uc.hook_del(h)
-        for lo, hi, perms in list(self.uc.mem_regions()):
-            if perms & UC_PROT_WRITE or not perms & UC_PROT_EXEC:
-                self.uc.mem_unmap(lo, hi + 1 - lo)
-        return self.uc
+        self.cpu.owner = None
+        return self.cpu
 
     def wake(self) -> None:
         """From any thread: a signal (or the end of the run) needs this process now.

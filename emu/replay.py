@@ -300,7 +300,7 @@ class Replayer:
     def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]:
         log = self.log
         if self.pos >= len(log.calls):
-            if log.end is None or (log.end.get("status") in INTERRUPT_STATUSES and log.proc == "0"):
+            if log.end is None or log.end.get("status") in INTERRUPT_STATUSES:
                 self.truncated = True            # cut short (stopped from outside): nothing more to check
                 raise LogEnd
             raise self._diverged(num, regs, None, f"the recorded process made no more syscalls "

@@ -15,6 +15,7 @@ compute in parallel; a blocking syscall blocks only its own thread.
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import threading
 import time
@@ -27,12 +28,11 @@ from syscalls.itimer import RealTimer
 from syscalls.procs import Proc, ProcessTable, cpu_usage
 
 if TYPE_CHECKING:
-    from unicorn import Uc
-
-    from emu.machine import Machine
+    from emu.machine import Cpu, Machine
 
 KICK_S = 0.05          # how often the supervisor stops again a process a signal is waiting for
 SIGALRM = SIGNAL_NUMBER["SIGALRM"]
+THREAD_POOL = 32       # idle threads kept for the next processes
 CPU_POOL = 32          # Unicorn instances kept for the next forks (each holds its translated code)
 HALT_WAIT_S = 10.0     # after Ctrl-C: how long every process gets to write its last lines
 
@@ -47,10 +47,12 @@ class ProcessTree:
     def __init__(self, first: Machine) -> None:
         self.procs = ProcessTable(os.getpid(), os.getppid(), os.getpgrp())
         self.first = first
-        self.machines: list[Machine] = []
-        self.threads: dict[Machine, threading.Thread] = {}
+        self.running: set[Machine] = set()     # processes not yet ended
+        self.ended = threading.Event()          # one has ended: the supervisor looks again
+        self.work: queue.SimpleQueue[Machine | None] = queue.SimpleQueue()   # for idle threads
+        self.idle = 0                           # threads waiting on ``work``
         self.lock = threading.Lock()
-        self.cpus: list[Uc] = []       # Unicorn instances finished processes left, code translated
+        self.cpus: list[Cpu] = []      # Unicorn instances finished processes left, code translated
         self.halted = False
         self.halt_status = 0
         self.failure: BaseException | None = None       # an emulator bug in the first process
@@ -66,16 +68,16 @@ class ProcessTree:
         k.itimer = RealTimer(lambda: self.procs.post(proc, SIGALRM), lambda: m.host.monotonic_ns())
         proc.wake = m.wake
         with self.lock:
-            self.machines.append(m)
+            self.running.add(m)
 
     # ------------------------------------------------------------ fork and exit
     def fork(self, parent: Machine) -> int:
         """sys_fork, inside ``parent``'s trap: the child's pid (EAGAIN at the cap)."""
         proc = self.procs.fork(parent.proc)
         with self.lock:
-            uc = self.cpus.pop() if self.cpus else None
+            cpu = self.cpus.pop() if self.cpus else None
         try:
-            child = parent.forked(proc, parent.host.fork(), uc)
+            child = parent.forked(proc, parent.host.fork(), cpu)
             self._join(child, proc)
             if parent.tracer is not None:
                 child.tracer = parent.tracer.fork(child)
@@ -88,10 +90,24 @@ class ProcessTree:
         return proc.pid
 
     def _start(self, m: Machine) -> None:
-        t = threading.Thread(target=self._life, args=(m,), name=f"guest {m.proc.path}", daemon=True)
+        """Run ``m`` on an idle thread of the run, or a new one (starting a thread costs more
+        than handing work to one that waits)."""
         with self.lock:
-            self.threads[m] = t
-        t.start()
+            idle = self.idle > 0
+            self.idle -= idle
+        if idle:
+            self.work.put(m)
+        else:
+            threading.Thread(target=self._worker, args=(m,), name="guest", daemon=True).start()
+
+    def _worker(self, m: Machine | None) -> None:
+        while m is not None:
+            self._life(m)
+            with self.lock:
+                if self.idle >= THREAD_POOL:
+                    return
+                self.idle += 1
+            m = self.work.get()          # None: the run is over
 
     def _life(self, m: Machine) -> None:
         """One process's thread: run it, then end it as the kernel would."""
@@ -122,14 +138,15 @@ class ProcessTree:
         if m is self.first:
             self.first_status = status
         else:
-            uc = m.give_cpu()
+            cpu = m.give_cpu()
             with self.lock:
-                self.machines.remove(m)
-                del self.threads[m]
-                if uc is not None and len(self.cpus) < CPU_POOL:
-                    self.cpus.append(uc)
+                if cpu is not None and len(self.cpus) < CPU_POOL:
+                    self.cpus.append(cpu)
         m.proc.wake = _nothing
         self.procs.exit(m.proc, sig if sig is not None else (status & 0xFF) << 8, cpu_usage())
+        with self.lock:
+            self.running.discard(m)
+        self.ended.set()
 
     # ------------------------------------------------------------ the supervisor
     def run(self) -> int:
@@ -145,6 +162,10 @@ class ProcessTree:
             log = self.first.log
             if log is not None:
                 log.finish_tree(self.procs.history)
+            with self.lock:
+                idle, self.idle = self.idle, 0
+            for _ in range(idle):
+                self.work.put(None)           # the idle threads end with the run
         if self.failure is not None:
             raise self.failure
         assert self.first_status is not None
@@ -152,22 +173,23 @@ class ProcessTree:
 
     def _supervise(self, deadline: float = float("inf")) -> None:
         while time.monotonic() < deadline:
+            self.ended.clear()        # before looking: an end after this wakes the wait below
             with self.lock:
-                alive = [(m, t) for m, t in self.threads.items() if t.is_alive()]
+                alive = list(self.running)
             if not alive:
                 return
-            for m, _ in alive:
+            for m in alive:
                 if self.halted or m.proc.signals.urgent():
                     m.wake()          # a stop request that came between two runs is lost: ask again
             if self.failure is not None and not self.halted:
                 self.halt(EXIT_INTERNAL)
-            alive[0][1].join(KICK_S)
+            self.ended.wait(KICK_S)   # Ctrl-C reaches this thread here
 
     def halt(self, status: int) -> None:
         """Stop every process where it is (each one finishes its observers)."""
         self.halted, self.halt_status = True, status
         with self.lock:
-            machines = list(self.machines)
+            machines = list(self.running)
         for m in machines:
             m.wake()
 

@@ -14,7 +14,7 @@ from syscalls.consts import NSIG, WAIT_OPTIONS
 from syscalls.consts_sys import RUSAGE_CHILDREN, RUSAGE_SELF
 from syscalls.errno import DarwinError
 from syscalls.kernel import GuestExit, Kernel, Ret
-from syscalls.procs import cpu_usage
+from syscalls.procs import cpu_usage, peak_rss_kib
 
 WNOHANG = WAIT_OPTIONS.by_name()["WNOHANG"]
 
@@ -57,7 +57,7 @@ def pack_rusage(ru: object) -> bytes:
     fields = ("ru_maxrss", "ru_ixrss", "ru_idrss", "ru_isrss", "ru_minflt", "ru_majflt", "ru_nswap",
               "ru_inblock", "ru_oublock", "ru_msgsnd", "ru_msgrcv", "ru_nsignals", "ru_nvcsw", "ru_nivcsw")
     vals = [int(getattr(ru, f, 0)) for f in fields]
-    vals[0] *= 1024  # Darwin's ru_maxrss is in bytes, Linux's in KiB
+    vals[0] = peak_rss_kib() * 1024  # Darwin's ru_maxrss is in bytes, the host's in KiB
     return tv(getattr(ru, "ru_utime", 0.0)) + tv(getattr(ru, "ru_stime", 0.0)) + struct.pack("<14q", *vals)
 
 

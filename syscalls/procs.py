@@ -38,7 +38,6 @@ class Usage:
 
     ru_utime: float = 0.0       # named as struct rusage's fields, for proc.pack_rusage
     ru_stime: float = 0.0
-    ru_maxrss: int = 0          # KiB, as the host reports it (pack_rusage makes it bytes)
 
 
 @dataclass(eq=False)
@@ -132,7 +131,6 @@ class ProcessTable:
             cu = proc.parent.children_usage
             cu.ru_utime += proc.usage.ru_utime + proc.children_usage.ru_utime
             cu.ru_stime += proc.usage.ru_stime + proc.children_usage.ru_stime
-            cu.ru_maxrss = max(cu.ru_maxrss, proc.usage.ru_maxrss, proc.children_usage.ru_maxrss)
         self.history.append(("reap", proc.path))
 
     def wait(self, proc: Proc, pid: int, nohang: bool,
@@ -201,11 +199,14 @@ class ProcessTable:
 
 
 def cpu_usage() -> Usage:
-    """The calling thread's CPU time (its guest process's: each has its own thread), and the
-    emulator's peak memory, which every guest process shares."""
+    """The calling thread's CPU time: its guest process's, since each has its own thread."""
+    return Usage(time.thread_time(), 0.0)
+
+
+def peak_rss_kib() -> int:
+    """The emulator's peak memory, which every guest process shares (ru_maxrss); 0 if unknown."""
     try:
         import resource
-        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    except ImportError:        # not on this host (Windows): unknown
-        maxrss = 0
-    return Usage(time.thread_time(), 0.0, maxrss)
+    except ImportError:        # not on this host (Windows)
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -33,8 +33,15 @@ class SignalState:
     pending: set[int] = field(default_factory=set)  # sent, not yet delivered
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     # the per-process secret sigreturn tokens are made with (x5 = &ucontext ^ token_key);
-    # XNU keeps one per thread (uu_sigreturn_token), and a fork's child starts with a new one
-    token_key: int = field(default_factory=lambda: secrets.randbits(64), repr=False, compare=False)
+    # XNU keeps one per thread (uu_sigreturn_token), and a fork's child starts with a new one.
+    # Drawn when first needed: most processes never take a signal
+    _token_key: int = field(default=0, repr=False, compare=False)
+
+    @property
+    def token_key(self) -> int:
+        if not self._token_key:
+            self._token_key = secrets.randbits(64) or 1
+        return self._token_key
 
     def action(self, sig: int) -> Action:
         return self.actions.get(sig, Action())

@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,38 @@ def test_small_guest_records_and_replays_in_process(tmp_path: Path) -> None:
     assert rec.processes["0"].calls[2].ret[0] == rec.processes["0.1"].pid
     done = run_replay(tmp_path / "rec", exe, asm, out=io.StringIO())
     assert done.ok and {r.proc: r.status for r in done.results} == {"0": 0, "0.1": 7}
+
+
+def test_ctrl_c_with_a_request_in_flight_leaves_every_log_and_trace_complete(tmp_path: Path, ymawky) -> None:
+    """Ctrl-C while a child waits for the rest of a request: every process ends its files
+    (end record, exit line) and the child's recording replays up to where it was stopped."""
+    from server import Server
+    srv = Server(extra=["--record", str(tmp_path / "rec"), "--strace", str(tmp_path / "s") + "/"])
+    try:
+        assert srv.get("/hello.txt")[0] == 200
+        deadline = time.monotonic() + 10
+        while srv.live_children():                                     # that request's child is done
+            assert time.monotonic() < deadline, srv.processes()
+        half = srv.connect()
+        half.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n")          # no blank line: the child waits
+        while len(live := srv.live_children()) != 1:
+            assert time.monotonic() < deadline, srv.processes()
+        (child,) = live
+        proc = srv.processes()[child][1]
+        while not any('"name":"read"' in p.read_text() for p in (tmp_path / "rec").glob(f"{proc}-pid*.jsonl")):
+            assert time.monotonic() < deadline, "the child never read"          # it has the first half
+    finally:
+        status, _, err = srv.stop()
+    half.close()
+    assert status == 130, err
+    logs = {p.name.split("-pid")[0]: p for p in (tmp_path / "rec").glob("*-pid*.jsonl")}
+    assert {"0", "0.1", proc} <= set(logs)
+    for name in ("0", proc):
+        last = json.loads(logs[name].read_text().splitlines()[-1])
+        assert last["type"] == "end" and last["status"] == 130, (name, last)
+    straces = {p.name.split("-pid")[0]: p.read_text() for p in (tmp_path / "s").glob("*.strace")}
+    assert straces[proc].rstrip().endswith("+++ exited with 130 +++"), straces[proc][-300:]
+    manifest = json.loads((tmp_path / "rec" / "manifest.json").read_text())
+    assert ["fork", proc] in manifest["history"] and ["exit", proc] in manifest["history"]
+    done, text = replay_of(str(tmp_path / "rec"), ymawky, process=proc)
+    assert done.ok, text
