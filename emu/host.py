@@ -173,11 +173,31 @@ class Host:
             n += 1
         return n
 
-    def get(self, gfd: int) -> OpenFile:
+    def _get(self, gfd: int) -> OpenFile:
         of = self.fds.get(gfd)
         if of is None:
             raise _err(errno.EBADF)
         return of
+
+    # what the syscall layer may ask of a descriptor (it never holds an OpenFile)
+    def check(self, gfd: int) -> None:
+        """EBADF unless ``gfd`` is open."""
+        self._get(gfd)
+
+    def is_open(self, gfd: int) -> bool:
+        return gfd in self.fds
+
+    def kind(self, gfd: int) -> str:
+        """What ``gfd`` is: "file", "dir", "socket", "pipe" or "stdio" (EBADF if not open)."""
+        return self._get(gfd).kind
+
+    def top_fd(self) -> int:
+        """One more than the highest open descriptor (0 when none is)."""
+        return max(self.fds, default=-1) + 1
+
+    def nosigpipe(self, gfd: int) -> bool:
+        """SO_NOSIGPIPE / F_SETNOSIGPIPE on ``gfd``: a broken pipe is EPIPE, not SIGPIPE."""
+        return self._get(gfd).nosigpipe
 
     @staticmethod
     def _release(of: OpenFile) -> None:
@@ -193,7 +213,7 @@ class Host:
             os.close(of.fd)
 
     def close(self, gfd: int) -> None:
-        of = self.get(gfd)
+        of = self._get(gfd)
         del self.fds[gfd]
         self.cloexec.discard(gfd)
         self._release(of)
@@ -206,14 +226,14 @@ class Host:
 
     def dup(self, gfd: int, lowest: int = 0, cloexec: bool = False) -> int:
         """dup / F_DUPFD: the lowest free number >= ``lowest`` (EMFILE at the limit)."""
-        of = self.get(gfd)
+        of = self._get(gfd)
         if self.lowest_free(lowest) >= self.fd_limit:
             raise _err(errno.EMFILE)
         return self._install(self._share(of), lowest, cloexec)
 
     def dup2(self, gfd: int, to: int) -> int:
         """dup2: ``to`` becomes a copy of ``gfd``; whatever ``to`` was is closed first."""
-        of = self.get(gfd)
+        of = self._get(gfd)
         if to < 0 or to >= self.fd_limit:
             raise _err(errno.EBADF)
         if to == gfd:
@@ -229,7 +249,7 @@ class Host:
         """Components below the root of the directory a relative path starts from."""
         if at is None:
             return list(self.cwd)
-        of = self.get(at)
+        of = self._get(at)
         if of.kind != "dir":
             raise _err(errno.ENOTDIR)
         return [p for p in of.path.split("/") if p]
@@ -367,7 +387,7 @@ class Host:
 
     def getpath(self, gfd: int) -> str:
         """The guest path of an open file or directory (F_GETPATH): never a host path."""
-        of = self.get(gfd)
+        of = self._get(gfd)
         if of.kind not in ("file", "dir"):
             raise _err(errno.EBADF)
         return of.path
@@ -378,7 +398,7 @@ class Host:
         The listing comes from the descriptor itself; ".." of the guest's root
         is the root (as "/.." is "/" on a Mac), so nothing above it shows.
         """
-        of = self.get(gfd)
+        of = self._get(gfd)
         if of.kind != "dir" or of.dir is None:
             raise _err(errno.EINVAL)
         if of.dir.entries is None or rewind:
@@ -399,7 +419,7 @@ class Host:
 
     # ------------------------------------------------------------ file i/o
     def read(self, gfd: int, n: int) -> bytes:
-        of = self.get(gfd)
+        of = self._get(gfd)
         return self._blocking(of, select.POLLIN, lambda: os.read(of.fd, n))
 
     def write(self, gfd: int, data: bytes) -> int:
@@ -408,7 +428,7 @@ class Host:
         A blocking socket or pipe takes all of ``data`` unless a signal comes
         first (then the count so far, or EINTR if nothing went), as on a Mac.
         """
-        of = self.get(gfd)
+        of = self._get(gfd)
         if of.sock is not None:
             sock = of.sock
             return self._all(of, lambda view: sock.send(view, socket.MSG_NOSIGNAL), data)
@@ -434,16 +454,16 @@ class Host:
         return os.pwrite(self._seekable(gfd), data, offset)
 
     def _seekable(self, gfd: int) -> int:
-        of = self.get(gfd)
+        of = self._get(gfd)
         if of.stream:
             raise _err(errno.ESPIPE)
         return of.fd
 
     def fstat(self, gfd: int) -> os.stat_result:
-        return os.fstat(self.get(gfd).fd)
+        return os.fstat(self._get(gfd).fd)
 
     def lseek(self, gfd: int, offset: int, whence: int) -> int:
-        of = self.get(gfd)
+        of = self._get(gfd)
         if of.kind == "dir" and of.dir is not None:   # a directory's offset is its entry index
             pos = {os.SEEK_SET: 0, os.SEEK_CUR: of.dir.pos}.get(whence)
             if pos is None or pos + offset < 0:
@@ -455,13 +475,13 @@ class Host:
         return os.lseek(of.fd, offset, whence)
 
     def ftruncate(self, gfd: int, length: int) -> None:
-        of = self.get(gfd)
+        of = self._get(gfd)
         if of.kind != "file":
             raise _err(errno.EINVAL)
         os.ftruncate(of.fd, length)
 
     def fsync(self, gfd: int) -> None:
-        of = self.get(gfd)
+        of = self._get(gfd)
         if of.stream:
             raise _err(errno.ENOTSUP)
         os.fsync(of.fd)
@@ -474,37 +494,37 @@ class Host:
 
     def get_flags(self, gfd: int) -> int:
         """The open file's status flags as host bits (O_ACCMODE, O_NONBLOCK as the guest set it, O_APPEND ...)."""
-        of = self.get(gfd)
+        of = self._get(gfd)
         flags = fcntl.fcntl(of.fd, fcntl.F_GETFL)
         if of.stream:
             flags = (flags | os.O_NONBLOCK) if of.nonblock else (flags & ~os.O_NONBLOCK)
         return flags
 
     def set_flags(self, gfd: int, flags: int) -> None:
-        of = self.get(gfd)
+        of = self._get(gfd)
         of.nonblock = bool(flags & os.O_NONBLOCK)
         fcntl.fcntl(of.fd, fcntl.F_SETFL, flags | (os.O_NONBLOCK if of.stream else 0))
 
     def set_nonblocking(self, gfd: int, on: bool) -> None:
-        of = self.get(gfd)
+        of = self._get(gfd)
         of.nonblock = on
         if not of.stream:
             os.set_blocking(of.fd, not on)
 
     def set_cloexec(self, gfd: int, on: bool) -> None:
-        self.get(gfd)
+        self._get(gfd)
         if on:
             self.cloexec.add(gfd)
         else:
             self.cloexec.discard(gfd)
 
     def is_cloexec(self, gfd: int) -> bool:
-        self.get(gfd)
+        self._get(gfd)
         return gfd in self.cloexec
 
     def nread(self, gfd: int) -> int:
         """Bytes that a read would return now (FIONREAD)."""
-        of = self.get(gfd)
+        of = self._get(gfd)
         if of.kind == "file":
             return max(0, os.fstat(of.fd).st_size - os.lseek(of.fd, 0, os.SEEK_CUR))
         if of.kind == "dir":
@@ -518,16 +538,16 @@ class Host:
         return int.from_bytes(buf, sys.byteorder, signed=True)
 
     def isatty(self, gfd: int) -> bool:
-        return os.isatty(self.get(gfd).fd)
+        return os.isatty(self._get(gfd).fd)
 
     def winsize(self, gfd: int) -> bytes:
-        return fcntl.ioctl(self.get(gfd).fd, termios.TIOCGWINSZ, b"\0" * 8)
+        return fcntl.ioctl(self._get(gfd).fd, termios.TIOCGWINSZ, b"\0" * 8)
 
     def sendfile(self, sock_gfd: int, file_gfd: int, offset: int, count: int) -> int:
         """Send ``count`` bytes of a file from ``offset`` without moving its offset."""
-        f = self.get(file_gfd)
+        f = self._get(file_gfd)
         s = self._sock(sock_gfd)
-        of = self.get(sock_gfd)
+        of = self._get(sock_gfd)
         return self._blocking(of, select.POLLOUT, lambda: os.sendfile(s.fileno(), f.fd, offset, count))
 
     def poll(self, items: list[tuple[int, int]], timeout_ms: int) -> list[int]:
@@ -564,7 +584,7 @@ class Host:
         return self._install(OpenFile(s.fileno(), "socket", "<socket>", s))
 
     def _sock(self, gfd: int) -> socket.socket:
-        s = self.get(gfd).sock
+        s = self._get(gfd).sock
         if s is None:
             raise _err(errno.ENOTSOCK)
         return s
@@ -588,7 +608,7 @@ class Host:
         listener = self._sock(gfd)
         if self.lowest_free() >= self.fd_limit:
             raise _err(errno.EMFILE)
-        of = self.get(gfd)
+        of = self._get(gfd)
         conn, addr = self._blocking(of, select.POLLIN, listener.accept)
         # Darwin: the new fd inherits O_NONBLOCK (Linux's does not)
         new = OpenFile(conn.fileno(), "socket", "<socket>", conn, nonblock=of.nonblock)
@@ -597,7 +617,7 @@ class Host:
     def connect(self, gfd: int, addr: tuple) -> None:
         s = self._sock(gfd)
         err = s.connect_ex(addr)
-        if err == errno.EINPROGRESS and not self.get(gfd).nonblock:
+        if err == errno.EINPROGRESS and not self._get(gfd).nonblock:
             self._wait(s.fileno(), select.POLLOUT)
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
@@ -612,7 +632,7 @@ class Host:
 
     def recvfrom(self, gfd: int, n: int, flags: int) -> tuple[bytes, tuple | None]:
         s = self._sock(gfd)
-        of = self.get(gfd)
+        of = self._get(gfd)
         if s.type == socket.SOCK_STREAM:
             return self._blocking(of, select.POLLIN, lambda: s.recv(n, flags)), None
         data, addr = self._blocking(of, select.POLLIN, lambda: s.recvfrom(n, flags))
@@ -620,7 +640,7 @@ class Host:
 
     def sendto(self, gfd: int, data: bytes, flags: int, addr: tuple | None) -> int:
         s = self._sock(gfd)
-        of = self.get(gfd)
+        of = self._get(gfd)
         if addr is None or s.type == socket.SOCK_STREAM:
             return self._all(of, lambda view: s.send(view, flags | socket.MSG_NOSIGNAL), data)
         return self._blocking(of, select.POLLOUT, lambda: s.sendto(data, flags | socket.MSG_NOSIGNAL, addr))
@@ -635,8 +655,8 @@ class Host:
         return self._sock(gfd).getsockopt(level, opt, size)
 
     def set_nosigpipe(self, gfd: int, on: bool) -> None:
-        self._sock(gfd)  # ENOTSOCK for a file, as for any socket option
-        self.get(gfd).nosigpipe = on
+        """SO_NOSIGPIPE (a socket option: the caller checks it is a socket) or F_SETNOSIGPIPE."""
+        self._get(gfd).nosigpipe = on
 
     # ------------------------------------------------------------ identity and limits
     def ids(self) -> tuple[int, int, int, int]:

@@ -57,6 +57,7 @@ class SyscallLog(Protocol):
     """Stands between the trap and the kernel: a recording (emu/record.py) or a replay (emu/replay.py)."""
 
     def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]: ...
+    def signal(self, sig: int, blocks: int, pc: int, key: int) -> None: ...
     def finish(self, status: int) -> None: ...
     def fork(self, child: Machine) -> SyscallLog: ...
     def finish_tree(self, history: list[tuple[str, str]]) -> None: ...
@@ -126,6 +127,13 @@ EXIT_INTERNAL = 70               # sysexits.h EX_SOFTWARE: the emulator itself f
 SIGNUM = {"SIGSEGV": 11, "SIGBUS": 10, "SIGILL": 4, "SIGTRAP": 5, "SIGSYS": 12}
 
 
+class ReplayedSignalMissed(Exception):
+    """A replay reached the block where the recording took a signal, at another pc."""
+
+    def __init__(self, sig: int, want: int, got: int) -> None:
+        super().__init__(f"the recording took signal {sig} at {want:#x}; the replay is at {got:#x} there")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM to the emulator: it stops as for Ctrl-C, and says so by its status."""
 
@@ -159,10 +167,14 @@ class GuestMemory:
             raise BadAddress(addr) from None
 
     def write(self, addr: int, data: bytes) -> None:
-        end = addr + len(data)
+        self.probe(addr, len(data))
+        self.uc.mem_write(addr, data)
+
+    def probe(self, addr: int, n: int) -> None:
+        """BadAddress unless ``addr .. addr+n`` lies in one writable mapping (nothing is copied)."""
+        end = addr + n
         if not any(lo <= addr and end <= hi for lo, hi in self.writable):
             raise BadAddress(addr)
-        self.uc.mem_write(addr, data)
 
     def cstr(self, addr: int, limit: int) -> bytes:
         out = b""
@@ -241,6 +253,8 @@ class Machine:
         self.killed: int | None = None          # a signal's default action, met in a hook
         self._sig_hook: int | None = None       # the block hook that delivers signals (wake)
         self._signalled = False                 # for it: a signal came
+        self._blocks = 0                        # for it: blocks entered since the last syscall
+        self.replay_signals: list[tuple[int, int, int]] = []   # a replay's (blocks, pc, signal) to come
 
     def forked(self, proc: Proc, host: Host, cpu: Cpu | None = None) -> Machine:
         """The child of a fork in progress (inside this process's trap): its own Unicorn, a copy
@@ -335,6 +349,7 @@ class Machine:
             uc.emu_stop()
 
     def _syscall(self, uc: Uc) -> None:
+        self._blocks = 0                          # signals are placed by blocks since the last call
         *regs, x16, nzcv = self._trap_in.read()   # x0-x7, x16, nzcv in one call
         x16 &= 0xFFFFFFFF
         if x16 & 0x80000000:
@@ -507,6 +522,14 @@ class Machine:
     def _watch_signals(self) -> None:
         """The guest has a handler now: deliver to computing code at block starts (pc exact there)."""
         def on_block(uc: Uc, address: int, _size: int, _data: object) -> None:
+            self._blocks += 1
+            if self.replay_signals and self.replay_signals[0][0] == self._blocks:
+                _, pc, sig = self.replay_signals.pop(0)
+                if pc != address:
+                    self.error, _ = ReplayedSignalMissed(sig, pc, address), uc.emu_stop()
+                    return
+                self.proc.signals.pending.add(sig)
+                self._signalled = True
             if not self._signalled:
                 return
             self._signalled = False
@@ -540,7 +563,8 @@ class Machine:
         return act.handler in (SIG_DFL, SIG_IGN) or sig in SIG_CANT_CATCH or bool(act.flags & SA_RESTART)
 
     def _deliver(self) -> None:
-        """Act on every pending signal that is not blocked: default action, or enter the handler."""
+        """Act on every pending signal that is not blocked: default action, or enter the handler
+        (which a recording notes: where, counted in blocks since the last call returned)."""
         self.host.clear_wake()
         while (sig := self.proc.signals.take()) is not None:
             act = self.proc.signals.action(sig)
@@ -548,6 +572,9 @@ class Machine:
                 if sig not in SIG_DEFAULT_IGNORE and sig not in SIG_DEFAULT_STOP:   # job control: not emulated
                     raise GuestKilled(sig)
             elif act.handler != SIG_IGN:
+                if self.log is not None:
+                    pc = self._resume if self._resume is not None else self.uc.reg_read(A.UC_ARM64_REG_PC)
+                    self.log.signal(sig, self._blocks, pc, self.proc.signals.token_key)
                 self._enter_handler(sig, act)
 
     def _enter_handler(self, sig: int, act: Action) -> None:

@@ -82,8 +82,8 @@ class RecordingMemory:
         return s
 
     def probe(self, addr: int, n: int) -> None:
-        """Kernel.probe_writable: a check, not data: neither side is kept."""
-        self.inner.write(addr, self.inner.read(addr, n))
+        """Kernel.probe_writable: a check, not data: nothing is kept."""
+        self.inner.probe(addr, n)
 
 
 class Recorder:
@@ -178,6 +178,13 @@ class Recorder:
         self.pending = None
         self._syscall(num, regs, (x0, x1, carry))
         return x0, x1, carry
+
+    def signal(self, sig: int, blocks: int, pc: int, key: int) -> None:
+        """The process enters a handler for ``sig``, ``blocks`` basic blocks after its last call
+        returned (0: as it returned), at ``pc``: where a replay delivers it again.  ``key`` is
+        the process's random sigreturn key (the token in x5 is made from it): replay uses it."""
+        self._line({"type": "signal", "sig": sig, "after": self.index, "blocks": blocks, "pc": f"{pc:#x}",
+                    "key": f"{key:#x}"})
 
     def finish(self, status: int) -> None:
         """The process ends (Machine.run): how, and for the first process the fork tree."""

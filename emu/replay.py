@@ -49,6 +49,10 @@ from syscalls.kinds import CStr, InBuf, Kind, Ptr
 from syscalls.table import SYSCALLS
 
 VM_CALLS = {197, 73, 74}        # mmap, munmap, mprotect: they change the address space, so they run again
+# sigaction, sigprocmask, sigreturn: the process's own signal state and registers, no Host: they
+# run again too, so a recorded signal finds the same handler, mask and frame
+SIGNAL_CALLS = {46, 48, 184}
+SIGRETURN = 184
 _STOPS = {"KeyboardInterrupt": KeyboardInterrupt, "Terminated": Terminated}   # a recorded "raised"
 HISTORY_BLOCKS = 16
 SHOW_INSNS = 12
@@ -78,6 +82,18 @@ class Call:
     raised: str | None = None                          # never returned: KeyboardInterrupt ...
 
 
+@dataclass(frozen=True)
+class Signal:
+    """A signal the process took (a handler entered): after call ``after``, ``blocks``
+    basic blocks later (0: as that call returned), at ``pc``."""
+
+    sig: int
+    after: int
+    blocks: int
+    pc: int
+    key: int                                          # the process's sigreturn key, as recorded
+
+
 @dataclass
 class ProcessLog:
     proc: str
@@ -87,6 +103,7 @@ class ProcessLog:
     fork: tuple[int, int, bool] | None                 # the child's side of the fork that made it
     calls: list[Call]
     end: dict | None                                   # {"status", "killed", "fault"}; None: cut short
+    signals: list[Signal] = field(default_factory=list)
 
 
 @dataclass
@@ -129,6 +146,7 @@ def load(folder: Path | str) -> Recording:
         if not lines or lines[0].get("type") != "process":
             raise ReplayError(f"{f.name}: no process header")
         head, calls, end = lines[0], [], None
+        signals: list[Signal] = []
         for rec in lines[1:]:
             if rec["type"] == "sys":
                 calls.append(Call(rec["i"], rec["num"], rec["name"], tuple(int(r, 16) for r in rec["regs"]),
@@ -136,10 +154,13 @@ def load(folder: Path | str) -> Recording:
                                   _ret(rec["ret"]) if "ret" in rec else None,
                                   _chunks(rec.get("out", []), blob),
                                   rec.get("exit"), rec.get("killed"), rec.get("raised")))
+            elif rec["type"] == "signal":
+                signals.append(Signal(rec["sig"], rec["after"], rec["blocks"], int(rec["pc"], 16),
+                                      int(rec["key"], 16)))
             elif rec["type"] == "end":
                 end = rec
         fork = _ret(head["fork"]["ret"]) if "fork" in head else None
-        procs[head["proc"]] = ProcessLog(head["proc"], head["pid"], head["ppid"], f.stem, fork, calls, end)
+        procs[head["proc"]] = ProcessLog(head["proc"], head["pid"], head["ppid"], f.stem, fork, calls, end, signals)
     if "0" not in procs:
         raise ReplayError("no log of process 0")
     return Recording(folder, manifest, procs)
@@ -316,6 +337,10 @@ class Replayer:
             raise GuestExit(call.exit)
         if call.killed is not None:
             raise GuestExit(128 + signal_to_host(call.killed))
+        if call.raised == "SigReturn":
+            self._signals_after(call.i)
+            self.machine.kernel.call(num, regs)       # raises SigReturn: every register from the frame
+            raise ReplayError(f"sigreturn #{call.i} returned: the frame differs from the recording's")
         if call.raised is not None:
             stop = _STOPS.get(call.raised)
             if stop is not None:          # Ctrl-C or SIGTERM, replayed as such
@@ -323,10 +348,11 @@ class Replayer:
             self.truncated = True
             raise LogEnd
         assert call.ret is not None
-        if num in VM_CALLS:
+        if num in VM_CALLS or num in SIGNAL_CALLS:
             got = self.machine.kernel.call(num, regs)
             if got != call.ret:
-                raise self._diverged(num, regs, call, f"the address space differs: {got} now, {call.ret} recorded")
+                what = "the address space" if num in VM_CALLS else "the signal state"
+                raise self._diverged(num, regs, call, f"{what} differs: {got} now, {call.ret} recorded")
         else:
             for addr, data in call.writes:
                 self.machine.mem.write(addr, data)
@@ -341,12 +367,27 @@ class Replayer:
                 return child.fork
         elif num == FORK:
             self.forks += 1
+        self._signals_after(call.i)
         killed = log.end.get("killed") if log.end is not None and self.pos == len(log.calls) else None
         if killed and self.machine.proc is not None:
             # the process died by a signal delivered as its last call returned (SIGPIPE on a
             # write, a kill to itself): the same signal, at the same moment
             self.machine.proc.signals.pending.add(int(killed))
         return call.ret
+
+    def _signals_after(self, index: int) -> None:
+        """The signals the recorded process took after call ``index``: as the call returns,
+        or armed for the block the Machine counts to (Machine.replay_signals)."""
+        for sg in self.log.signals:
+            if sg.after == index:
+                self.machine.proc.signals._token_key = sg.key     # the frame's token as recorded
+                if sg.blocks == 0:
+                    self.machine.proc.signals.pending.add(sg.sig)
+                else:
+                    self.machine.replay_signals.append((sg.blocks, sg.pc, sg.sig))
+
+    def signal(self, sig: int, blocks: int, pc: int, key: int) -> None:
+        pass                                   # the signals a replay delivers come from the log
 
     def fork(self, child: Machine) -> Replayer:
         raise ReplayError("a replay answers fork from the log: no child is made")

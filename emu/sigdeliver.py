@@ -64,7 +64,8 @@ def enter_handler(m: Machine, sig: int, act: Action) -> None:
     if m._resume is not None:
         cpu.pc, m._resume = m._resume, None
     try:
-        entry = build_frame(m.mem.write, cpu, signo=sig, code=SI_USER, pid=0, uid=m.host.ids()[0], addr=0,
+        # the sender is not kept: si_pid and si_uid are 0, as for a signal the kernel sends (a timer)
+        entry = build_frame(m.mem.write, cpu, signo=sig, code=SI_USER, pid=0, uid=0, addr=0,
                             handler=act.handler, tramp=act.tramp, siginfo_style=bool(act.flags & _FLAG["SA_SIGINFO"]),
                             mask=sigs.mask, token_key=sigs.token_key)
     except BadAddress:

@@ -56,7 +56,7 @@ def sys_unlinkat(k: Kernel, at: int | None, path: bytes, flag: int) -> Ret:
         raise DarwinError("EINVAL", f"unlinkat flags {AT_FLAGS.describe(flag)}")
     where = _at(path, at)
     if where is not None:
-        k.host.get(where)
+        k.host.check(where)
     if flag & AT["AT_REMOVEDIR"]:
         k.host.rmdir(_path(path), at=where)
     else:
@@ -101,8 +101,7 @@ def sys_fchdir(k: Kernel, fd: int) -> Ret:
 
 
 def sys_getdirentries64(k: Kernel, fd: int, buf: int, size: int, basep: int) -> Ret:
-    of = k.host.get(fd)
-    if of.kind != "dir":
+    if k.host.kind(fd) != "dir":
         raise DarwinError("EINVAL", "not a directory")
     size = min(size, MAX_DIRBUF)
     room = size - 4 if size >= GETDIRENTRIES64_EXTENDED_BUFSIZE else size

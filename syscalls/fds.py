@@ -48,7 +48,7 @@ def guest_flags(k: Kernel, fd: int) -> int:
 
 def sys_fcntl(k: Kernel, fd: int, cmd: int, arg: int) -> Ret:
     name = FCNTL_CMDS.get(cmd)
-    of = k.host.get(fd)
+    k.host.check(fd)
     if name in ("F_DUPFD", "F_DUPFD_CLOEXEC"):
         low = s32(arg)
         if low < 0 or low >= k.host.fd_limit:
@@ -66,7 +66,7 @@ def sys_fcntl(k: Kernel, fd: int, cmd: int, arg: int) -> Ret:
         k.host.set_flags(fd, keep | OPEN_FLAGS.to_host(s32(arg) & O_SETFL_MASK))
         return Ret(0)
     if name == "F_GETPATH":
-        if of.kind not in ("file", "dir"):
+        if k.host.kind(fd) not in ("file", "dir"):
             raise DarwinError("EBADF", "F_GETPATH of a non-vnode")
         path = k.host.getpath(fd).encode("utf-8", errors="surrogateescape") + b"\0"
         if len(path) > MAXPATHLEN:
@@ -74,25 +74,25 @@ def sys_fcntl(k: Kernel, fd: int, cmd: int, arg: int) -> Ret:
         k.probe_writable(arg, MAXPATHLEN)   # the kernel copies out into a MAXPATHLEN buffer
         return Ret(0, writes=[(arg, path)])
     if name == "F_NOCACHE":
-        if of.kind not in ("file", "dir"):
+        if k.host.kind(fd) not in ("file", "dir"):
             raise DarwinError("EBADF")
         return Ret(0)
     if name == "F_FULLFSYNC":
-        if of.kind not in ("file", "dir"):
+        if k.host.kind(fd) not in ("file", "dir"):
             raise DarwinError("EBADF")
         k.host.fsync(fd)
         return Ret(0)
     if name == "F_SETNOSIGPIPE":
-        of.nosigpipe = bool(arg)
+        k.host.set_nosigpipe(fd, bool(arg))
         return Ret(0)
     if name == "F_GETNOSIGPIPE":
-        return Ret(1 if of.nosigpipe else 0)
+        return Ret(1 if k.host.nosigpipe(fd) else 0)
     raise DarwinError("EINVAL", f"fcntl cmd {cmd}")
 
 
 def sys_ioctl(k: Kernel, fd: int, request: int, arg: int) -> Ret:
     name = IOCTLS.get(request & 0xFFFFFFFF)
-    k.host.get(fd)
+    k.host.check(fd)
     if name == "FIOCLEX" or name == "FIONCLEX":
         k.host.set_cloexec(fd, name == "FIOCLEX")
         return Ret(0)
@@ -124,7 +124,7 @@ def _timeout_ms(k: Kernel, tv_ptr: int) -> int:
 def sys_select(k: Kernel, nfds: int, rd: int, wr: int, ex: int, tv: int) -> Ret:
     if nfds < 0:
         raise DarwinError("EINVAL", f"nfds {nfds}")
-    nfds = min(nfds, max(k.host.fd_limit, max(k.host.fds, default=0) + 1))
+    nfds = min(nfds, max(k.host.fd_limit, k.host.top_fd()))
     nbytes = (nfds + 31) // 32 * 4
     sets = [(ptr, k.mem.read(ptr, nbytes) if ptr and nbytes else b"") for ptr in (rd, wr, ex)]
     timeout = _timeout_ms(k, tv)
@@ -132,7 +132,7 @@ def sys_select(k: Kernel, nfds: int, rd: int, wr: int, ex: int, tv: int) -> Ret:
     for (_, raw), ev in zip(sets, (POLLIN, POLLOUT, POLLPRI), strict=True):
         for fd in range(nfds):
             if raw and raw[fd // 8] >> (fd % 8) & 1:
-                if fd not in k.host.fds:
+                if not k.host.is_open(fd):
                     raise DarwinError("EBADF", f"select on fd {fd}")
                 wanted[fd] = wanted.get(fd, 0) | ev
     items = list(wanted.items())

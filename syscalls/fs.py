@@ -27,7 +27,7 @@ def sys_read(k: Kernel, fd: int, buf: int, n: int) -> Ret:
     if n > INT_MAX:
         raise DarwinError("EINVAL", f"read of {n} bytes")
     k.probe_writable(buf, min(n, 1))  # EFAULT before any byte is consumed
-    if k.host.get(fd).kind == "dir":
+    if k.host.kind(fd) == "dir":
         raise DarwinError("EISDIR", "read of a directory")
     data = k.host.read(fd, n)
     if not data:
@@ -37,7 +37,7 @@ def sys_read(k: Kernel, fd: int, buf: int, n: int) -> Ret:
     except BadAddress:
         # the copy-out failed part-way: as on Darwin, a file's offset does
         # not move for bytes the guest never received
-        if k.host.get(fd).kind == "file":
+        if k.host.kind(fd) == "file":
             k.host.lseek(fd, -len(data), SEEK[1][1])
         raise
     return Ret(len(data), writes=[(buf, data)])

@@ -57,7 +57,7 @@ def _scatter(vecs: list[tuple[int, int]], data: bytes) -> list[tuple[int, bytes]
 def sys_pread(k: Kernel, fd: int, buf: int, n: int, offset: int) -> Ret:
     if n > INT_MAX:
         raise DarwinError("EINVAL", f"pread of {n} bytes")
-    if k.host.get(fd).kind in ("socket", "pipe"):
+    if k.host.kind(fd) in ("socket", "pipe"):
         raise DarwinError("ESPIPE")
     if offset < 0:
         raise DarwinError("EINVAL", f"offset {offset}")
@@ -67,7 +67,7 @@ def sys_pread(k: Kernel, fd: int, buf: int, n: int, offset: int) -> Ret:
 
 
 def sys_pwrite(k: Kernel, fd: int, data: bytes, n: int, offset: int) -> Ret:
-    if k.host.get(fd).kind in ("socket", "pipe"):
+    if k.host.kind(fd) in ("socket", "pipe"):
         raise DarwinError("ESPIPE")
     if offset < 0:
         raise DarwinError("EINVAL", f"offset {offset}")

@@ -124,7 +124,7 @@ class Kernel:
             # write(99, bad_ptr, n) is EBADF, not EFAULT
             for i, kind in enumerate(row.args):
                 if isinstance(kind, Fd):
-                    self.host.get(kind.decode(regs, i, self.mem))
+                    self.host.check(kind.decode(regs, i, self.mem))
             args: list[Any] = [kind.decode(regs, i, self.mem) for i, kind in enumerate(row.args)]
             ret = row.handler(self, *args)
             for addr, data in ret.writes:
@@ -146,11 +146,7 @@ class Kernel:
         the host (a read's bytes, an accepted connection, a reaped child).
         """
         if n > 0:
-            probe = getattr(self.mem, "probe", None)   # a recording keeps no bytes of a probe
-            if probe is not None:
-                probe(addr, n)
-            else:
-                self.mem.write(addr, self.mem.read(addr, n))
+            self.mem.probe(addr, n)
 
     def _unimplemented(self, num: int, row: Syscall | None) -> tuple[int, int, bool]:
         name = row.name if row else self.names.get(num, "unknown")

@@ -64,9 +64,9 @@ def sys_mmap(k: Kernel, addr: int, size: int, prot: int, flags: int, fd: int, of
     length = _round(vm, size)
     data = b""
     if not flags & MAP["MAP_ANON"]:
-        of = k.host.get(fd)
-        if of.kind != "file":
-            raise DarwinError("ENODEV" if of.kind != "dir" else "EACCES", "mmap of a non-file")
+        kind = k.host.kind(fd)
+        if kind != "file":
+            raise DarwinError("ENODEV" if kind != "dir" else "EACCES", "mmap of a non-file")
         if offset % vm.page or offset < 0:
             raise DarwinError("EINVAL", f"offset {offset:#x}")
         if flags & MAP["MAP_SHARED"] and prot & PROT_WRITE:

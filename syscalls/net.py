@@ -164,6 +164,7 @@ def sys_setsockopt(k: Kernel, fd: int, level: int, name: int, value: bytes, size
         value = value[:4]
     if host_opt is None:
         if optname == "SO_NOSIGPIPE":
+            k.host.sock_type(fd)       # ENOTSOCK for a file, as for any socket option
             k.host.set_nosigpipe(fd, bool(int.from_bytes(value[:4], "little")))
             return Ret(0)
         raise DarwinError("ENOPROTOOPT", f"{optname} cannot be set")
@@ -185,7 +186,7 @@ def sys_getsockopt(k: Kernel, fd: int, level: int, name: int, val_ptr: int, len_
         raw = LINGER.pack(onoff, secs * 100 if optname == "SO_LINGER" else secs)
     else:
         if optname == "SO_NOSIGPIPE":
-            v = int(k.host.get(fd).nosigpipe)
+            v = int(k.host.nosigpipe(fd))
         elif optname == "SO_NREAD":
             v = k.host.nread(fd)
         elif optname == "SO_NWRITE":
@@ -217,12 +218,9 @@ def sys_sendfile(k: Kernel, fd: int, s: int, offset: int, len_ptr: int, hdtr: in
     """
     sent = 0
     try:
-        if k.host.get(fd).kind != "file":
+        if k.host.kind(fd) != "file":
             raise DarwinError("ENOTSUP", "sendfile from a non-file")
-        sock = k.host.get(s).sock
-        if sock is None:
-            raise DarwinError("ENOTSOCK")
-        if sock.type != socket.SOCK_STREAM:
+        if k.host.sock_type(s) != socket.SOCK_STREAM:    # ENOTSOCK for a file
             raise DarwinError("EINVAL", "sendfile to a non-stream socket")
         k.host.sockname(s, peer=True)               # ENOTCONN unless connected
         if offset < 0 or not len_ptr or flags != 0:

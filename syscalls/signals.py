@@ -77,8 +77,7 @@ def broken_pipe(k: Kernel, fd: int, nosignal: bool = False) -> DarwinError:
     on the call, gives plain EPIPE; otherwise SIGPIPE is sent to the writer,
     and its default action ends the process (which never sees the EPIPE).
     """
-    of = k.host.fds.get(fd)
-    if not nosignal and not (of is not None and of.nosigpipe):
+    if not nosignal and not (k.host.is_open(fd) and k.host.nosigpipe(fd)):
         k.raise_signal(SIGPIPE)
     return DarwinError("EPIPE", f"fd {fd}")
 

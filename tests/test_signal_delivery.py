@@ -285,3 +285,58 @@ done:
     assert words(run, "seen", 1)[0] >= 3
     interval_s, interval_us, value_s, value_us = struct.unpack("<qq qq".replace(" ", ""), run.read("after", 32))
     assert (interval_s, interval_us) == (0, 10_000) and value_s == 0 and 0 <= value_us <= 10_000
+
+
+def record_and_replay(tmp_path: Path, body: str, data_text: str) -> tuple[list[dict], object, GuestRun]:
+    """Run a guest under --record, then replay the recording: (the log's lines, the replay, the live run)."""
+    import io
+    import json
+
+    from guest import guest_source
+
+    from emu.assembler import assemble_text
+    from emu.host import Host
+    from emu.loader import load_macho
+    from emu.machine import Machine
+    from emu.macho import build_macho
+    from emu.record import Recorder
+    from emu.replay import run_replay
+    asm = assemble_text(guest_source(ASM + body, TEXT, data_text), "guest.s")
+    exe = tmp_path / "guest"
+    exe.write_bytes(build_macho(asm, identifier="guest"))
+    image = load_macho(exe)
+    machine = Machine(image, Host(str(tmp_path)), ["guest"], assembly=asm, name="guest")
+    machine.log = Recorder(tmp_path / "rec", machine, {
+        "program": "guest", "sha256": image.sha256, "slide": 0, "argv": machine.argv, "envp": machine.envp,
+        "root": str(tmp_path), "strict": False})
+    live = GuestRun(machine.run(), machine, asm)
+    (log,) = (tmp_path / "rec").glob("0-pid*.jsonl")
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    out = io.StringIO()
+    done = run_replay(tmp_path / "rec", exe, asm, out=out)
+    assert done.ok, out.getvalue()
+    return lines, done, live
+
+
+@pytest.mark.timeout(30)
+def test_a_recorded_alarm_replays_at_the_same_block_with_the_same_registers(tmp_path: Path) -> None:
+    lines, done, live = record_and_replay(tmp_path, ARM_ALARM + SPIN, data(flags=SA_SIGINFO))
+    (sig,) = [x for x in lines if x["type"] == "signal"]
+    assert sig["sig"] == SIGALRM and sig["blocks"] > 0          # mid-computation, not at a syscall
+    assert [x["name"] for x in lines if x["type"] == "sys"][-2:] == ["sigreturn", "exit"]
+    assert done.results[0].status == 0
+    # the replay's machine ran the same spin: it took the alarm after the same number of iterations
+    from emu.replay import load
+    assert load(tmp_path / "rec").processes["0"].signals[0].pc == int(sig["pc"], 16)
+    assert words(live, "after", 3)[1:] == (0x1122334455667788, 0x0123456789ABCDEF)
+
+
+@pytest.mark.timeout(30)
+def test_a_recorded_eintr_and_restart_replay_as_recorded(tmp_path: Path) -> None:
+    for flags, want in ((0, (EINTR, 0, True)), (SA_RESTART, (1, 0, False))):
+        d = tmp_path / str(flags)
+        d.mkdir()
+        handler = "on_signal_feed" if flags else "on_signal"
+        lines, done, live = record_and_replay(d, READ_PIPE, data(handler, flags=flags))
+        assert live.results[-1] == want
+        assert any(x["type"] == "signal" and x["blocks"] == 0 for x in lines)    # as the read returned
