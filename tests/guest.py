@@ -132,3 +132,17 @@ def run_guest(body: str, text: str = "", data: str = "", bss: str = "", root: Pa
     machine = Machine(image, host, argv or ["guest"], assembly=asm, strict=strict, name="guest")
     status = machine.run()
     return GuestRun(status, machine, asm)
+
+
+def record_guest(asm: Assembly, folder: Path) -> tuple[GuestRun, Path]:
+    """Run an assembled guest under --record into ``folder``/rec (root: ``folder``):
+    (the run, its executable, for replaying the recording)."""
+    from emu.record import Recorder
+    exe = folder / "guest"
+    exe.write_bytes(build_macho(asm, identifier="guest"))
+    image = load_macho(exe)
+    machine = Machine(image, Host(str(folder)), ["guest"], assembly=asm, name="guest")
+    machine.log = Recorder(folder / "rec", machine, {
+        "program": "guest", "sha256": image.sha256, "slide": 0, "argv": machine.argv, "envp": machine.envp,
+        "root": str(folder), "strict": False})
+    return GuestRun(machine.run(), machine, asm), exe

@@ -192,14 +192,9 @@ def test_record_then_replay(tmp_path: Path, ymawky) -> None:
 
 def test_small_guest_records_and_replays_in_process(tmp_path: Path) -> None:
     """Pids, time, fork and wait4 come back from the log; the child (0.1) replays alone."""
-    from guest import guest_source
+    from guest import guest_source, record_guest
 
     from emu.assembler import assemble_text
-    from emu.host import Host
-    from emu.loader import load_macho
-    from emu.machine import Machine
-    from emu.macho import build_macho
-    from emu.record import Recorder
     asm = assemble_text(guest_source("""
         SYSCALL 20                  // getpid
         adr     x0, scratch
@@ -219,14 +214,8 @@ def test_small_guest_records_and_replays_in_process(tmp_path: Path) -> None:
         SYSCALL 1
     Ldone:
     """), "guest.s")
-    exe = tmp_path / "guest"
-    exe.write_bytes(build_macho(asm, identifier="guest"))
-    image = load_macho(exe)
-    machine = Machine(image, Host(str(tmp_path)), ["guest"], assembly=asm, name="guest")
-    machine.log = Recorder(tmp_path / "rec", machine, {
-        "program": "guest", "sha256": image.sha256, "slide": 0, "argv": machine.argv, "envp": machine.envp,
-        "root": str(tmp_path), "strict": False})
-    assert machine.run() == 0
+    run, exe = record_guest(asm, tmp_path)
+    assert run.status == 0
     rec = load(tmp_path / "rec")
     assert sorted(rec.processes) == ["0", "0.1"]
     names = [c.name for c in rec.processes["0"].calls]

@@ -292,24 +292,12 @@ def record_and_replay(tmp_path: Path, body: str, data_text: str) -> tuple[list[d
     import io
     import json
 
-    from guest import guest_source
+    from guest import guest_source, record_guest
 
     from emu.assembler import assemble_text
-    from emu.host import Host
-    from emu.loader import load_macho
-    from emu.machine import Machine
-    from emu.macho import build_macho
-    from emu.record import Recorder
     from emu.replay import run_replay
     asm = assemble_text(guest_source(ASM + body, TEXT, data_text), "guest.s")
-    exe = tmp_path / "guest"
-    exe.write_bytes(build_macho(asm, identifier="guest"))
-    image = load_macho(exe)
-    machine = Machine(image, Host(str(tmp_path)), ["guest"], assembly=asm, name="guest")
-    machine.log = Recorder(tmp_path / "rec", machine, {
-        "program": "guest", "sha256": image.sha256, "slide": 0, "argv": machine.argv, "envp": machine.envp,
-        "root": str(tmp_path), "strict": False})
-    live = GuestRun(machine.run(), machine, asm)
+    live, exe = record_guest(asm, tmp_path)
     (log,) = (tmp_path / "rec").glob("0-pid*.jsonl")
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     out = io.StringIO()
