@@ -27,17 +27,20 @@ Rules:
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 from unicorn import UC_HOOK_BLOCK
 from unicorn import arm64_const as A
 
 from emu.assembler import Assembly
+from emu.host import Host
 from emu.loader import Image, load_macho
 from emu.machine import INTERRUPT_STATUSES, Machine, Terminated
 from emu.record import FORK, FORMAT, MANIFEST, arg_count, fault_signal
@@ -169,13 +172,12 @@ def load(folder: Path | str) -> Recording:
 # ---------------------------------------------------------------- what replay stands on
 
 class NoHost:
-    """The Host of a replay: holds nothing, refuses everything (rule 1)."""
+    """The Host of a replay (rule 1): the live Host's interface, every method of it, and each
+    one refuses, since a replay answers every syscall from the log.  Only a process's own
+    housekeeping, which has no effect outside, does what it says: nothing to wake, nothing
+    to close.  The refusing methods are made from emu.host.Host's public ones, so the two
+    cannot drift apart (tests/test_replay.py checks it)."""
 
-    def __init__(self) -> None:
-        self.children: set[int] = set()
-        self.fds: dict = {}
-
-    # a process's own housekeeping, with no effect outside: nothing to wake, nothing to close
     def interrupt(self) -> None:
         pass
 
@@ -185,8 +187,22 @@ class NoHost:
     def close_all(self) -> None:
         pass
 
-    def __getattr__(self, name: str) -> object:
+
+def host_interface() -> list[str]:
+    """The public methods of the live Host: the interface a replay's Host implements too."""
+    return sorted(name for name, _ in inspect.getmembers(Host, inspect.isfunction) if not name.startswith("_"))
+
+
+def _refusal(name: str) -> Callable[..., NoReturn]:
+    def refuse(self: NoHost, *args: object, **kw: object) -> NoReturn:
         raise ReplayError(f"replay reached the Host ({name}): a syscall was not answered from the log")
+    refuse.__name__ = refuse.__qualname__ = name
+    return refuse
+
+
+for _name in host_interface():
+    if _name not in NoHost.__dict__:
+        setattr(NoHost, _name, _refusal(_name))
 
 
 class RecordedMemory:

@@ -98,6 +98,24 @@ def test_no_host_refuses_everything() -> None:
         NoHost().read(3, 10)
 
 
+def test_no_host_has_the_whole_host_interface_and_nothing_else() -> None:
+    """The replay's Host implements every public method of the live one (no catch-all)."""
+    import inspect
+
+    from emu.host import Host
+    from emu.replay import host_interface
+    names = host_interface()
+    assert {"open", "read", "accept", "sendfile", "time_ns", "fork", "kind"} <= set(names)
+    for name in names:
+        assert inspect.isfunction(getattr(NoHost, name)), name
+    assert not hasattr(NoHost, "__getattr__")
+    assert not hasattr(NoHost(), "no_such_method")
+    with pytest.raises(ReplayError, match=r"\(accept\)"):
+        NoHost().accept(3)
+    NoHost().close_all()           # housekeeping does nothing, and says nothing
+    assert set(names) == {n for n, v in inspect.getmembers(Host, inspect.isfunction) if not n.startswith("_")}
+
+
 def test_one_child_replays_alone(assert_replays) -> None:
     """A request alone: process 0's log up to its fork, then the child's log; no live parent."""
     done = assert_replays("keep-alive", process="0.1")
