@@ -74,8 +74,8 @@ def enter_handler(m: Machine, sig: int, act: Action) -> None:
     with sigs.lock:
         blocked = sigs.mask | act.mask | (0 if act.flags & _FLAG["SA_NODEFER"] else 1 << (sig - 1))
         sigs.mask = blocked & ~CANT_MASK & 0xFFFFFFFF
-        if act.flags & _FLAG["SA_RESETHAND"]:
-            sigs.actions[sig] = Action()
+    if act.flags & _FLAG["SA_RESETHAND"]:
+        sigs.set_action(sig, Action())
     write_cpu(m.uc, entry)
     m.uc.reg_write(A.UC_ARM64_REG_PC, entry.pc)
 

@@ -41,8 +41,7 @@ def sys_sigaction(k: Kernel, sig: int, nsa: int, osa: int) -> Ret:
         new = Action(handler, tramp, mask & ~CANT_MASK & ALL_SIGNALS, flags & SA_USERSPACE_MASK)
     old = k.signals.action(sig)
     if new is not None:       # XNU sets the new action before it copies the old one out
-        with k.signals.lock:
-            k.signals.actions[sig] = new
+        k.signals.set_action(sig, new)
     writes = []
     if osa:
         k.probe_writable(osa, SIGACTION_OUT.size)

@@ -32,6 +32,7 @@ class SignalState:
     mask: int = 0                                   # Darwin sigset_t: bit n-1 = signal n
     pending: set[int] = field(default_factory=set)  # sent, not yet delivered
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    catching: bool = False                          # some signal has a guest handler (set_action keeps it)
     # the per-process secret sigreturn tokens are made with (x5 = &ucontext ^ token_key);
     # XNU keeps one per thread (uu_sigreturn_token), and a fork's child starts with a new one.
     # Drawn when first needed: most processes never take a signal
@@ -61,7 +62,7 @@ class SignalState:
         """The child's state after fork: the same actions and mask, nothing pending."""
         with self.lock:
             return SignalState({n: Action(a.handler, a.tramp, a.mask, a.flags) for n, a in self.actions.items()},
-                               self.mask)
+                               self.mask, catching=self.catching)
 
     def post(self, sig: int) -> bool:
         """``sig`` is sent to this process: True when it must act now (a handler or death).
@@ -95,13 +96,15 @@ class SignalState:
 
     def urgent(self) -> bool:
         """A pending signal would enter a handler or end the process now."""
+        if not self.pending:
+            return False
         with self.lock:
             return self._urgent() is not None
 
-    @property
-    def catching(self) -> bool:
-        """Some signal has a guest handler."""
-        return any(a.handler not in (SIG_DFL, SIG_IGN) for a in self.actions.values())
+    def set_action(self, sig: int, act: Action) -> None:
+        with self.lock:
+            self.actions[sig] = act
+            self.catching = any(a.handler not in (SIG_DFL, SIG_IGN) for a in self.actions.values())
 
     def _ready(self) -> int | None:
         """The lowest pending signal that is not blocked (XNU's ffs over the pending set)."""
@@ -109,7 +112,9 @@ class SignalState:
         return min(ready) if ready else None
 
     def deliverable(self) -> bool:
-        """Something pending that is not blocked."""
+        """Something pending that is not blocked (asked at every syscall: the common answer is quick)."""
+        if not self.pending:
+            return False
         with self.lock:
             return self._ready() is not None
 
