@@ -388,14 +388,17 @@ class Machine:
         return False
 
     # ------------------------------------------------------------ running
-    def warm(self) -> int:
-        """Translate the program's basic blocks now, so forked children inherit them.
+    def warm(self, uc: Uc | None = None) -> int:
+        """Translate the program's basic blocks now, in ``uc`` (default: this process's).
 
-        A child that finds its blocks already translated starts in well under a
-        millisecond instead of ~20 (unicorn.md).  Leaders come from a linear sweep
-        of the code from its first symbol: symbols, branch targets, and the
-        instruction after each branch or trap.  Returns the number of blocks.
+        A process that finds its blocks already translated runs its first request
+        in well under a millisecond instead of ~20 (unicorn.md); after this, the run
+        also translates a spare Unicorn for the first fork (emu/tree.py).  Leaders
+        come from a linear sweep of the code from its first symbol: symbols, branch
+        targets, and the instruction after each branch or trap.  Returns the number
+        of blocks.
         """
+        uc = uc or self.uc
         leaders: set[int] = set()
         for seg in self.image.segments:
             if not seg.prot & 4:
@@ -412,10 +415,12 @@ class Machine:
         done = 0
         for addr in sorted(leaders):
             try:
-                self.uc.ctl_request_cache(addr)
+                uc.ctl_request_cache(addr)
                 done += 1
             except UcError:
                 pass  # data that only looked like a block start
+        if uc is self.uc and self.tree is not None:
+            self.tree.prepare_spare()
         return done
 
     def run(self) -> int:

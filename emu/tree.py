@@ -22,6 +22,8 @@ import time
 import traceback
 from typing import TYPE_CHECKING
 
+from unicorn import UC_PROT_WRITE
+
 from emu.machine import EXIT_INTERNAL, interrupt_status
 from syscalls.consts import SIGNAL_NUMBER
 from syscalls.itimer import RealTimer
@@ -48,9 +50,11 @@ class ProcessTree:
         self.procs = ProcessTable(os.getpid(), os.getppid(), os.getpgrp())
         self.first = first
         self.running: set[Machine] = set()     # processes not yet ended
-        self.ended = threading.Event()          # one has ended: the supervisor looks again
+        self.ended = threading.Event()          # the last has ended: the supervisor looks again
         self.work: queue.SimpleQueue[Machine | None] = queue.SimpleQueue()   # for idle threads
         self.idle = 0                           # threads waiting on ``work``
+        self.spare_ready = threading.Event()    # prepare_spare's Cpu is in the pool
+        self.spare_thread: threading.Thread | None = None
         self.lock = threading.Lock()
         self.cpus: list[Cpu] = []      # Unicorn instances finished processes left, code translated
         self.halted = False
@@ -88,6 +92,27 @@ class ProcessTree:
             raise
         self._start(child)
         return proc.pid
+
+    def prepare_spare(self) -> None:
+        """Start translating a spare Cpu for the first fork (Machine.warm calls this);
+        ``spare_ready`` is set when it is in the pool."""
+        self.spare_thread = threading.Thread(target=self._spare, name="spare cpu", daemon=True)
+        self.spare_thread.start()
+
+    def _spare(self) -> None:
+        """A Cpu for the first fork, its code mapped and translated (what a finished process
+        leaves behind), so that even the first child starts on compiled code."""
+        from emu.machine import Cpu
+        cpu = Cpu()
+        first = self.first.uc
+        for lo, hi, perms in first.mem_regions():
+            if not perms & UC_PROT_WRITE:      # code (and the return sentinel): what a fork keeps as is
+                cpu.uc.mem_map(lo, hi + 1 - lo, perms)
+                cpu.uc.mem_write(lo, bytes(first.mem_read(lo, hi + 1 - lo)))
+        self.first.warm(cpu.uc)
+        with self.lock:
+            self.cpus.append(cpu)
+        self.spare_ready.set()
 
     def _start(self, m: Machine) -> None:
         """Run ``m`` on an idle thread of the run, or a new one (starting a thread costs more
@@ -146,7 +171,9 @@ class ProcessTree:
         self.procs.exit(m.proc, sig if sig is not None else (status & 0xFF) << 8, cpu_usage())
         with self.lock:
             self.running.discard(m)
-        self.ended.set()
+            last = not self.running
+        if last:
+            self.ended.set()          # the supervisor's wait ends with the run (not at every exit)
 
     # ------------------------------------------------------------ the supervisor
     def run(self) -> int:
@@ -166,6 +193,9 @@ class ProcessTree:
                 idle, self.idle = self.idle, 0
             for _ in range(idle):
                 self.work.put(None)           # the idle threads end with the run
+            if self.spare_thread is not None:
+                # still translating: Unicorn must not be torn down under it at exit
+                self.spare_thread.join()
         if self.failure is not None:
             raise self.failure
         assert self.first_status is not None

@@ -115,12 +115,12 @@ def hook_kinds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_without_tracing_options_only_the_trap_and_fault_hooks_exist(hook_kinds: list[int], tmp_path: Path) -> None:
     run(CALL_UTOA_TWICE, None, tmp_path)
-    assert sorted(hook_kinds) == sorted([U.UC_HOOK_INTR, U.UC_HOOK_MEM_INVALID])
+    assert set(hook_kinds) == {U.UC_HOOK_INTR, U.UC_HOOK_MEM_INVALID}     # in every Unicorn: the spare Cpu too
 
 
 def test_strace_alone_adds_no_hook(hook_kinds: list[int], tmp_path: Path) -> None:
     run(CALL_UTOA_TWICE, TraceOptions(strace=os.fspath(tmp_path / "s.log")), tmp_path)
-    assert sorted(hook_kinds) == sorted([U.UC_HOOK_INTR, U.UC_HOOK_MEM_INVALID])
+    assert set(hook_kinds) == {U.UC_HOOK_INTR, U.UC_HOOK_MEM_INVALID}     # in every Unicorn: the spare Cpu too
     assert '[0 ' in (tmp_path / "s.log").read_text()
 
 

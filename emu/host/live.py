@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass, field
 
@@ -43,7 +42,8 @@ class Host(Files, Network, System):
         """The Host of a child forked inside this emulator: the same root, a copy of the
         descriptor table whose entries share their open files (offset, flags) with ours,
         and a wake pipe of its own (a signal for one process never wakes the other)."""
-        child = copy.copy(self)
+        child = object.__new__(type(self))
+        child.__dict__.update(self.__dict__)     # a shallow copy (copy.copy is several times slower)
         child.fds = {n: self._share(of) for n, of in self.fds.items()}
         child.cloexec, child.cwd, child.limits = set(self.cloexec), list(self.cwd), dict(self.limits)
         child.addr_in_use = None
