@@ -37,7 +37,7 @@ from unicorn import unicorn_const as U
 from emu.assembler import Assembly
 from emu.host import Host
 from emu.loader import Image
-from emu.regs import RegisterBatch
+from emu.regs import GuestBytes, RegisterBatch
 from emu.symbols import Symbolizer
 from emu.vm import UnicornVM
 from syscalls.consts import SA_FLAGS, SIG_CANT_CATCH, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_DFL, SIG_IGN
@@ -156,19 +156,21 @@ class Fault:
 class GuestMemory:
     """Guest memory as the syscall layer sees it: reads and checked writes."""
 
-    def __init__(self, uc: Uc) -> None:
+    def __init__(self, uc: Uc, fast: GuestBytes | None = None) -> None:
         self.uc = uc
+        self.fast = fast or GuestBytes(uc)
         self.writable: list[tuple[int, int]] = []
 
     def read(self, addr: int, n: int) -> bytes:
-        try:
-            return bytes(self.uc.mem_read(addr, n))
-        except UcError:
-            raise BadAddress(addr) from None
+        data = self.fast.read(addr, n) if n >= 0 else None
+        if data is None:
+            raise BadAddress(addr)
+        return data
 
     def write(self, addr: int, data: bytes) -> None:
         self.probe(addr, len(data))
-        self.uc.mem_write(addr, data)
+        if not self.fast.write(addr, bytes(data)):
+            raise BadAddress(addr)
 
     def probe(self, addr: int, n: int) -> None:
         """BadAddress unless ``addr .. addr+n`` lies in one writable mapping (nothing is copied)."""
@@ -196,6 +198,7 @@ class Cpu:
         self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
         self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)   # Unicorn would reserve 1 GiB per instance
         self.owner: Machine | None = None
+        self.bytes = GuestBytes(self.uc)
         self.trap_in = RegisterBatch(self.uc, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV])
         self.trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
         self.uc.hook_add(UC_HOOK_INTR, lambda uc, intno, d: self.owner._on_interrupt(uc, intno, d))
@@ -243,7 +246,7 @@ class Machine:
         self._trap_in, self._trap_out = self.cpu.trap_in, self.cpu.trap_out
         self.ended = False                      # the process is over: wake() does nothing
         self.cpu_lock = threading.Lock()        # wake() and handing the Unicorn on
-        self.mem = GuestMemory(self.uc)
+        self.mem = GuestMemory(self.uc, self.cpu.bytes)
         self.status: int | None = None
         self.fault: Fault | None = None
         self.error: BaseException | None = None
@@ -271,18 +274,19 @@ class Machine:
         mine = list(self.uc.mem_regions())
         for region in kept.difference(mine):
             child.uc.mem_unmap(region[0], region[1] + 1 - region[0])
+        mine_bytes, theirs = self.mem.fast, child.mem.fast     # copies that keep the GIL (emu/regs.py)
         for lo, hi, perms in mine:
             size = hi + 1 - lo
             if (lo, hi, perms) not in kept:
                 child.uc.mem_map(lo, size, perms)
             elif not perms & UC_PROT_WRITE:
-                now = bytes(self.uc.mem_read(lo, size))
-                if bytes(child.uc.mem_read(lo, size)) != now:
+                now = mine_bytes.read(lo, size)
+                if theirs.read(lo, size) != now:
                     child.uc.mem_write(lo, now)     # changed code (mprotect): Unicorn drops its translations
                 continue
             if lo <= sp <= hi:          # the stack: its live part, and what a leaf may keep below sp
                 lo = max(lo, (sp - STACK_SLACK) & ~(PAGE - 1))
-            child.uc.mem_write(lo, bytes(self.uc.mem_read(lo, hi + 1 - lo)))
+            theirs.write(lo, mine_bytes.read(lo, hi + 1 - lo))
         child.mem.writable = list(self.mem.writable)
         child.uc.context_restore(self.uc.context_save())
         child.uc.reg_write(A.UC_ARM64_REG_X0, proc.pid)

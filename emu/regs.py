@@ -3,7 +3,9 @@
 Unicorn's Python reg_read costs ~1.9 us a register (unicorn.md); a syscall
 needs ten of them and writes three.  One uc_reg_read_batch call through
 ctypes with buffers made once costs ~2 us for all ten.  Falls back to the
-binding's own batch calls if its internals ever move.
+binding's own batch calls if its internals ever move.  ``GuestBytes`` does
+the same for guest memory: the binding's calls release the GIL at every
+copy, which many guest processes on their threads turn into a queue.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ class RegisterBatch:
         try:
             from unicorn.unicorn_py3.unicorn import uclib
             # a private handle on the C functions, without argtypes: the arguments are
-            # already ctypes objects, and skipping the per-call conversion halves the cost
-            lib = ctypes.CDLL(uclib._name)
+            # already ctypes objects, and skipping the per-call conversion halves the cost.
+            # PyDLL keeps the GIL through the call: a copy of a few registers is quicker
+            # than giving the GIL away and queueing for it behind other guest processes
+            lib = ctypes.PyDLL(uclib._name)
             self._read_fn, self._write_fn = lib.uc_reg_read_batch, lib.uc_reg_write_batch
             self._read_fn.restype = self._write_fn.restype = ctypes.c_int
             self._handle = ctypes.c_void_p(ctypes.cast(uc._uch, ctypes.c_void_p).value)
@@ -49,3 +53,27 @@ class RegisterBatch:
         self._vals[:] = values   # callers pass 64-bit values (x0/x1 masked by the kernel)
         if self._write_fn(self._handle, self._ids, self._ptrs, self._count):
             raise RuntimeError("uc_reg_write_batch failed")
+
+
+class GuestBytes:
+    """uc_mem_read / uc_mem_write on one Unicorn, the GIL kept through the copy (see above)."""
+
+    def __init__(self, uc: Uc) -> None:
+        from unicorn.unicorn_py3.unicorn import uclib
+        lib = ctypes.PyDLL(uclib._name)
+        self._read, self._write = lib.uc_mem_read, lib.uc_mem_write
+        for fn in (self._read, self._write):
+            fn.restype = ctypes.c_int
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t]
+        self._handle = ctypes.cast(uc._uch, ctypes.c_void_p).value
+
+    def read(self, addr: int, n: int) -> bytes | None:
+        """The bytes, or None if any of them is not mapped."""
+        buf = ctypes.create_string_buffer(n)
+        if self._read(self._handle, addr, buf, n):
+            return None
+        return buf.raw
+
+    def write(self, addr: int, data: bytes) -> bool:
+        """False if the range is not mapped."""
+        return self._write(self._handle, addr, data, len(data)) == 0
