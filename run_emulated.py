@@ -42,8 +42,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="the guest's / and working directory; nothing outside it is reachable "
                         "(default: the folder holding www/ and err/: the current one if it has www/, "
                         "else this project's)")
-    p.add_argument("--port", type=int, default=8080, metavar="N",
-                   help="port ymawky listens on, on 127.0.0.1 only (default: 8080)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("YMAWKY_PORT", "8080")), metavar="N",
+                   help="port ymawky listens on, on 127.0.0.1 only (default: $YMAWKY_PORT, else 8080)")
     p.add_argument("--source", metavar="FILE", default=None,
                    help="the assembly to serve with (default: ymawky.s beside this script)")
     p.add_argument("--macho", metavar="FILE",
@@ -83,7 +83,10 @@ def default_root() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
-    faulthandler.enable()      # a crash of ours in native code (Unicorn, LIEF) says where every thread was
+    try:
+        faulthandler.enable()  # a crash of ours in native code (Unicorn, LIEF) says where every thread was
+    except (ValueError, OSError):
+        pass                   # stderr is not a file (called from a test that captures it)
     from emu.run import build_ymawky, run_macho
     from emu.trace import TraceError, options_from_args
 

@@ -16,8 +16,10 @@ Functions (``FN``/``FNDA``) are the program's non-local symbols.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -105,7 +107,7 @@ class Coverage:
         record = Record(lines, self.functions(lines))
         source = os.fspath(Path(self.asm.path).resolve())
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(f"{self.path}.lock", "a") as lock:
+        with open(_lock_path(self.path), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 records = read_lcov(self.path.read_text()) if self.path.exists() else {}
@@ -115,6 +117,13 @@ class Coverage:
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
             tmp.write_text(format_lcov(records, self.test_name))
             os.replace(tmp, self.path)
+
+
+def _lock_path(path: Path) -> Path:
+    """The lock every writer of ``path`` takes: in the temporary folder, so that the user's
+    folder gets the tracefile and nothing else (a lock file cannot be removed safely)."""
+    key = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"ymawky-coverage-{key}.lock"
 
 
 class Record:

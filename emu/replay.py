@@ -134,6 +134,8 @@ def _ret(r: list) -> tuple[int, int, bool]:
 def load(folder: Path | str) -> Recording:
     """Read a recording folder: its manifest and every process log."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ReplayError("no such folder (a recording is made with run_emulated.py --record DIR)")
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except FileNotFoundError:

@@ -154,13 +154,15 @@ class Tracer:
         elif opts.strace == "-":
             self.sfd = os.dup(2)
         elif opts.strace and not _is_dir_arg(opts.strace):
+            Path(opts.strace).parent.mkdir(parents=True, exist_ok=True)   # --strace t/all.strace on a fresh clone
             self.sfd = os.open(opts.strace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
         elif opts.strace:
             Path(opts.strace).mkdir(parents=True, exist_ok=True)
         if opts.coverage is not None:
             if machine.symbols.assembly is None:
-                print(f"{machine.name}: --coverage: no source line map for this program; no coverage",
-                      file=sys.stderr)
+                if os.environ.get(COVERAGE_ENV) != os.fspath(opts.coverage):   # asked for, not inherited
+                    print(f"{machine.name}: --coverage: no source line map for this program; no coverage",
+                          file=sys.stderr)
             else:
                 self.coverage = Coverage(opts.coverage, machine.symbols.assembly, machine.image.slide)
                 self.coverage.attach(self.hooks)

@@ -80,6 +80,11 @@ def test_genhtml_renders_the_report(report: Path, tmp_path: Path) -> None:
     assert (tmp_path / "html" / "index.html").exists()
 
 
+def test_the_tracefile_is_all_it_leaves_in_its_folder(report: Path) -> None:
+    """Writers lock in the temporary folder: no .lock beside coverage.info (issue 14)."""
+    assert [p.name for p in report.parent.iterdir()] == [report.name]
+
+
 def test_counts_add_up_across_processes_and_runs(tmp_path: Path) -> None:
     a = Record({10: 1, 11: 0}, {"f": (10, 1)})
     b = Record({10: 2, 11: 3, 12: 0}, {"f": (10, 2), "g": (12, 0)})

@@ -276,3 +276,13 @@ def test_ctrl_c_with_a_request_in_flight_leaves_every_log_and_trace_complete(tmp
     assert ["fork", proc] in manifest["history"] and ["exit", proc] in manifest["history"]
     done, text = replay_of(str(tmp_path / "rec"), ymawky, process=proc)
     assert done.ok, text
+
+
+def test_replaying_a_folder_that_does_not_exist_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import run_emulated
+    assert run_emulated.main(["--replay", str(tmp_path / "rec")]) == 2
+    assert capsys.readouterr().err == f"run_emulated.py: --replay {tmp_path / 'rec'}: no such folder (a recording " \
+                                      "is made with run_emulated.py --record DIR)\n"
+    (tmp_path / "empty").mkdir()
+    assert run_emulated.main(["--replay", str(tmp_path / "empty")]) == 2
+    assert "no manifest.json" in capsys.readouterr().err

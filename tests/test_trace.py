@@ -358,3 +358,10 @@ def test_children_only_text_strace_to_one_file(tmp_path: Path) -> None:
     assert any(re.fullmatch(r"\[0 \d+\] socket\(AF_INET, SOCK_STREAM, 0\) = 3", x) for x in log)
     assert any(re.fullmatch(r"\[0\.\d+ \d+\] fstat64\(\d+, \{st_mode=S_IFREG\|0\d{3}, st_size=\d+, .*\}\) = 0", x)
                for x in log)
+
+
+def test_strace_file_in_a_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
+    """As the README's tracing block does on a fresh clone: --strace t/all.strace makes t/."""
+    out = tmp_path / "t" / "all.strace"
+    run(CALL_UTOA_TWICE, TraceOptions(strace=os.fspath(out)), tmp_path)
+    assert "[0 " in out.read_text()
