@@ -8,16 +8,23 @@ Everything it does is reachable from tests through emu/ and syscalls/.
 
 from __future__ import annotations
 
-import argparse
-import faulthandler
 import os
-import sys
-from pathlib import Path
+import signal
+
+if __name__ == "__main__":   # the command, not an import: Ctrl-C before main() is ready ends it quietly
+    signal.signal(signal.SIGINT, lambda _n, _f: os._exit(130))
+
+import argparse  # noqa: E402
+import faulthandler  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 # a plain (non-editable) `pip install .` puts ymawky.s, www/ and err/ here instead
 SHARE = Path(sys.prefix) / "share" / "ymawky-emu"
 PROJECT = HERE if (HERE / "ymawky.s").is_file() else SHARE
+INSTALLED = PROJECT == SHARE
+PROG = "ymawky-emu" if INSTALLED else "run_emulated.py"     # the name a user typed, in --help and errors
 
 EXAMPLES = """\
 examples:
@@ -36,7 +43,7 @@ examples:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="run_emulated.py", description=__doc__.splitlines()[0], epilog=EXAMPLES,
+        prog=PROG, description=__doc__.splitlines()[0], epilog=EXAMPLES.replace("run_emulated.py", PROG),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", metavar="DIR",
                    help="the guest's / and working directory; nothing outside it is reachable "
@@ -76,12 +83,42 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def default_root() -> Path:
-    cwd = Path.cwd()
-    return cwd if (cwd / "www").is_dir() else PROJECT
+def default_root(cwd: Path | None = None, installed: bool = INSTALLED, data_home: Path | None = None) -> Path:
+    """The current folder if it has www/; else this project; else, for an installed copy, a
+    copy of the bundled site in the user's data folder (never the installed files: a PUT or
+    DELETE would change them), said on stderr."""
+    cwd = cwd or Path.cwd()
+    if (cwd / "www").is_dir():
+        return cwd
+    if not installed:
+        return PROJECT
+    home = data_home or Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    site = home / "ymawky-emu" / "site"
+    if not (site / "www").is_dir():
+        import shutil
+        for part in ("www", "err"):
+            shutil.copytree(PROJECT / part, site / part, dirs_exist_ok=True)
+    print(f"{PROG}: serving a copy of the bundled site, {site} (--root DIR serves your own)", file=sys.stderr)
+    return site
+
+
+def warn_without_www(root: Path) -> None:
+    """ymawky serves ROOT/www: a --root that is itself a document root would 404 everything."""
+    if not (root / "www").is_dir():
+        hint = f" (did you mean --root {root.parent}?)" if root.name == "www" or (root / "index.html").exists() else ""
+        print(f"{PROG}: warning: {root} has no www/ folder, so every request will be 404{hint}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command (also the installed ``ymawky-emu``); Ctrl-C at any moment ends it with 130, quietly."""
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)   # from here Ctrl-C is a KeyboardInterrupt
+        return _main(argv)
+    except KeyboardInterrupt as e:    # before the emulator's own handling is in place (imports, start-up)
+        return 143 if type(e).__name__ == "Terminated" else 130
+
+
+def _main(argv: list[str] | None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         faulthandler.enable()  # a crash of ours in native code (Unicorn, LIEF) says where every thread was
@@ -92,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(opts.root) if opts.root else default_root()
     if not root.is_dir():
-        print(f"run_emulated.py: --root {root}: not a folder", file=sys.stderr)
+        print(f"{PROG}: --root {root}: not a folder", file=sys.stderr)
         return 2
     trace = options_from_args(opts)
     if opts.replay is not None:
@@ -107,14 +144,15 @@ def main(argv: list[str] | None = None) -> int:
         if opts.build:
             print(f"wrote {exe}")
             return 0
+        warn_without_www(root)
         if not 0 < opts.port < 65536:
-            print(f"run_emulated.py: --port {opts.port}: not in 1..65535", file=sys.stderr)
+            print(f"{PROG}: --port {opts.port}: not in 1..65535", file=sys.stderr)
             return 2
         return run_macho(exe, root, ["ymawky", str(opts.port), *opts.args], assembly=asm,
                          strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record,
                          entropy_seed=opts.entropy_seed, control=opts.control)
     except TraceError as e:
-        print(f"run_emulated.py: {e}", file=sys.stderr)
+        print(f"{PROG}: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - mapped by failure_status, else raised again
         return failure_status(e)
@@ -131,7 +169,7 @@ def failure_status(e: Exception) -> int:
         print(e, file=sys.stderr)
         return 65                          # sysexits.h EX_DATAERR
     if isinstance(e, (LoadError, OSError)):
-        print(f"run_emulated.py: {e}", file=sys.stderr)
+        print(f"{PROG}: {e}", file=sys.stderr)
         return 66                          # EX_NOINPUT
     raise e
 
@@ -148,7 +186,7 @@ def _replay(opts: argparse.Namespace, trace: object) -> int:
         return replay(opts.replay, exe, asm, process=opts.process, trace=trace,
                       allow_binary_change=opts.allow_binary_change)
     except ReplayError as e:
-        print(f"run_emulated.py: --replay {opts.replay}: {e}", file=sys.stderr)
+        print(f"{PROG}: --replay {opts.replay}: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - mapped by failure_status, else raised again
         return failure_status(e)

@@ -15,11 +15,15 @@ segment file offsets inside a slice count from the slice's start.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import signal
 import struct
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -153,10 +157,34 @@ def load_macho(path: str | Path, slide: int = 0, cache: bool = True) -> Image:
     sha = hashlib.sha256(whole).hexdigest()
     image = _cached(sha) if cache else None
     if image is None:
-        image = _parse(whole, str(path))
+        with _interrupts_deferred():
+            image = _parse(whole, str(path))
         if cache:
             _store(image)
     return _slid(image, str(path), slide)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C (and SIGTERM) wait until LIEF is done: raised inside its C++ import or parse,
+    the KeyboardInterrupt aborts the whole process (nanobind: std::terminate).  On the
+    main thread only (where Python runs signal handlers); raised again right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    saved = {sig: signal.signal(sig, lambda n, _f: caught.append(n)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    if caught:
+        handler = saved[caught[0]]
+        if callable(handler):
+            handler(caught[0], None)        # the emulator's own: KeyboardInterrupt or Terminated
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(caught[0])
 
 
 def _parse(whole: bytes, path: str) -> Image:

@@ -117,3 +117,71 @@ def test_a_port_in_use_is_named_with_its_cause() -> None:
     assert proc.returncode == 71, proc.stderr
     assert "cannot listen" in proc.stderr                     # the guest's own line stays
     assert f":{port} is already in use" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- issue 14, items 6 and 7
+def test_a_root_without_www_is_served_with_a_warning(tmp_path: Path) -> None:
+    """--root pointing at a document root itself: every request would be 404, so it says so."""
+    from server import Server
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("<p>hi</p>\n")
+    srv = Server(root=tmp_path / "www")
+    try:
+        assert srv.get("/")[0] == 404
+    finally:
+        _, _, err = srv.stop()
+    assert f"warning: {tmp_path / 'www'} has no www/ folder, so every request will be 404 " \
+           f"(did you mean --root {tmp_path}?)" in err
+
+
+def test_an_installed_copy_serves_a_copy_of_the_bundled_site_and_says_where(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import run_emulated
+    empty = tmp_path / "cwd"
+    empty.mkdir()
+    site = run_emulated.default_root(empty, installed=True, data_home=tmp_path / "data")
+    assert site == tmp_path / "data" / "ymawky-emu" / "site"
+    assert (site / "www" / "index.html").read_bytes() == (run_emulated.PROJECT / "www" / "index.html").read_bytes()
+    assert (site / "err" / "404.html").is_file()
+    assert f"serving a copy of the bundled site, {site}" in capsys.readouterr().err
+    (site / "www" / "new.txt").write_text("put here")          # what a PUT leaves stays in the copy
+    assert run_emulated.default_root(empty, installed=True, data_home=tmp_path / "data") == site
+    assert (site / "www" / "new.txt").read_text() == "put here"
+    assert not (run_emulated.PROJECT / "www" / "new.txt").exists()
+    assert run_emulated.default_root(empty, installed=False) == run_emulated.PROJECT
+
+
+def test_help_and_errors_use_the_name_the_user_typed(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import run_emulated
+    monkeypatch.setattr(run_emulated, "PROG", "ymawky-emu")
+    with pytest.raises(SystemExit):
+        run_emulated.parse_args(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: ymawky-emu ") and "  ymawky-emu --replay rec" in out and "run_emulated.py" not in out
+    assert run_emulated.main(["--root", "/no/such/folder"]) == 2
+    assert capsys.readouterr().err == "ymawky-emu: --root /no/such/folder: not a folder\n"
+
+
+@pytest.mark.parametrize("delay", [0.08, 0.15, 0.25, 0.4, 0.6, 0.8, 1.2])
+def test_ctrl_c_at_any_moment_of_start_up_ends_quietly_with_130(delay: float, tmp_path: Path) -> None:
+    """From our first line through the assembly, LIEF's import and parse (a cold cache in
+    YMAWKY_CACHE_DIR) to serving: status 130, and at most one line, never a traceback.  (The
+    interpreter's own first ~30 ms, before any line of ours runs, are Python's.)"""
+    import os
+    import signal
+    import socket
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "YMAWKY_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_emulated.py"), "--root", str(ROOT), "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    text = err.decode(errors="replace")
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text and "terminate called" not in text, text
+    assert len(text.strip().splitlines()) <= 1, text
