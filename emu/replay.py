@@ -57,6 +57,8 @@ VM_CALLS = {197, 73, 74}        # mmap, munmap, mprotect: they change the addres
 SIGNAL_CALLS = {46, 48, 184}
 SIGRETURN = 184
 _STOPS = {"KeyboardInterrupt": KeyboardInterrupt, "Terminated": Terminated}   # a recorded "raised"
+# a process the run's end stopped (between calls, or in one it gave up with EINTR): how it ended
+_STOPPED = dict(zip(INTERRUPT_STATUSES, (KeyboardInterrupt, Terminated), strict=True))
 HISTORY_BLOCKS = 16
 SHOW_INSNS = 12
 SHOW_CALLS = 4
@@ -341,6 +343,8 @@ class Replayer:
         if self.pos >= len(log.calls):
             if log.end is None or log.end.get("status") in INTERRUPT_STATUSES:
                 self.truncated = True            # cut short (stopped from outside): nothing more to check
+                if log.end is not None:
+                    raise _STOPPED[log.end["status"]]   # and it ends as it did: 130 or 143
                 raise LogEnd
             raise self._diverged(num, regs, None, f"the recorded process made no more syscalls "
                                                   f"(it ended: {_ending(log.end)})")

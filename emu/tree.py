@@ -15,7 +15,6 @@ compute in parallel; a blocking syscall blocks only its own thread.
 from __future__ import annotations
 
 import os
-import queue
 import sys
 import threading
 import time
@@ -35,12 +34,21 @@ if TYPE_CHECKING:
 KICK_S = 0.05          # how often the supervisor stops again a process a signal is waiting for
 SIGALRM = SIGNAL_NUMBER["SIGALRM"]
 THREAD_POOL = 32       # idle threads kept for the next processes
+IDLE_S = 5.0           # how long an idle thread waits for one before it ends
 CPU_POOL = 32          # Unicorn instances kept for the next forks (each holds its translated code)
 HALT_WAIT_S = 10.0     # after Ctrl-C: how long every process gets to write its last lines
 
 
 def _nothing() -> None:
     pass
+
+
+class _Idle:
+    """A thread between two processes: ``job`` is set, then ``ready``."""
+
+    def __init__(self) -> None:
+        self.job: Machine | None = None
+        self.ready = threading.Event()
 
 
 class ProcessTree:
@@ -51,8 +59,8 @@ class ProcessTree:
         self.first = first
         self.running: set[Machine] = set()     # processes not yet ended
         self.ended = threading.Event()          # the last has ended: the supervisor looks again
-        self.work: queue.SimpleQueue[Machine | None] = queue.SimpleQueue()   # for idle threads
-        self.idle = 0                           # threads waiting on ``work``
+        self.idle: list[_Idle] = []             # threads waiting for their next process
+        self.over = False                       # the run has ended: no thread waits any more
         self.spare_ready = threading.Event()    # prepare_spare's Cpu is in the pool
         self.spare_thread: threading.Thread | None = None
         self.lock = threading.Lock()
@@ -118,21 +126,32 @@ class ProcessTree:
         """Run ``m`` on an idle thread of the run, or a new one (starting a thread costs more
         than handing work to one that waits)."""
         with self.lock:
-            idle = self.idle > 0
-            self.idle -= idle
-        if idle:
-            self.work.put(m)
+            worker = self.idle.pop() if self.idle else None
+            if worker is not None:
+                worker.job = m
+        if worker is not None:
+            worker.ready.set()
         else:
             threading.Thread(target=self._worker, args=(m,), name="guest", daemon=True).start()
 
     def _worker(self, m: Machine | None) -> None:
+        """Run processes one after another; an idle thread waits a while for the next, then ends."""
+        me = _Idle()
         while m is not None:
             self._life(m)
             with self.lock:
-                if self.idle >= THREAD_POOL:
+                if len(self.idle) >= THREAD_POOL or self.over:
                     return
-                self.idle += 1
-            m = self.work.get()          # None: the run is over
+                me.job = None
+                me.ready.clear()
+                self.idle.append(me)
+            if not me.ready.wait(IDLE_S):
+                with self.lock:
+                    if me in self.idle:      # nobody took it meanwhile: end
+                        self.idle.remove(me)
+                        return
+            me.ready.wait()                  # taken: its job is set (or None: the run is over)
+            m = me.job
 
     def _life(self, m: Machine) -> None:
         """One process's thread: run it, then end it as the kernel would."""
@@ -190,9 +209,9 @@ class ProcessTree:
             if log is not None:
                 log.finish_tree(self.procs.history)
             with self.lock:
-                idle, self.idle = self.idle, 0
-            for _ in range(idle):
-                self.work.put(None)           # the idle threads end with the run
+                idle, self.idle, self.over = self.idle, [], True
+            for worker in idle:
+                worker.ready.set()            # the idle threads end with the run (job None)
             if self.spare_thread is not None:
                 # still translating: Unicorn must not be torn down under it at exit
                 self.spare_thread.join()

@@ -29,6 +29,7 @@ from server import ROOT, Server, free_port
 
 from emu.assembler import assemble_text
 from emu.macho import write_macho
+from emu.tree import IDLE_S
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
 
@@ -82,6 +83,11 @@ class DrainedServer(Server):
         except ProcessLookupError:
             pass
         self.proc.wait()
+
+
+def threads(pid: int) -> int:
+    """The host threads of ``pid`` (from /proc)."""
+    return len(os.listdir(f"/proc/{pid}/task"))
 
 
 def descriptors(pid: int) -> dict[int, str]:
@@ -204,6 +210,7 @@ def test_1000_connections_in_bursts_get_200_or_503_and_leave_no_zombies_or_descr
             assert complete_response(srv.request(REQUEST)) == (200, KIB)
         assert wait_until(lambda: not srv.live_children(), 10)
         before = descriptors(pid)
+        assert wait_until(lambda: threads(pid) <= 3, IDLE_S + 5), threads(pid)   # main, control, an idle one at most
         statuses: Counter = Counter()
         for n in range(BURSTS):
             results = burst(srv.port, pressure=n % 2 == 1)
@@ -225,6 +232,8 @@ def test_1000_connections_in_bursts_get_200_or_503_and_leave_no_zombies_or_descr
         assert len(zombies) <= 1, f"{len(zombies)} zombie children: {zombies}"
         after = descriptors(pid)
         assert after == before, f"descriptors before {before}, after {after}"
+        # the threads that ran the children wait a while for more, then end (emu/tree.py IDLE_S)
+        assert wait_until(lambda: threads(pid) <= 3, IDLE_S + 5), f"{threads(pid)} host threads left"
         assert srv.proc.poll() is None
     finally:
         status, _, err = srv.stop()

@@ -286,3 +286,44 @@ def test_replaying_a_folder_that_does_not_exist_says_so(tmp_path: Path, capsys: 
     (tmp_path / "empty").mkdir()
     assert run_emulated.main(["--replay", str(tmp_path / "empty")]) == 2
     assert "no manifest.json" in capsys.readouterr().err
+
+
+def test_ctrl_c_with_a_keep_alive_connection_open_keeps_its_request_everywhere(tmp_path: Path, ymawky) -> None:
+    """An answered request on a connection kept open, then Ctrl-C: that request (an OPTIONS,
+    which nothing else here makes) is in its process's trace, strace, recording and the coverage."""
+    from server import Server
+
+    from emu.coverage import read_lcov
+    cov = tmp_path / "cov.info"
+    srv = Server(extra=["--record", str(tmp_path / "rec"), "--strace", str(tmp_path / "s") + "/",
+                        "--trace", str(tmp_path / "t"), "--trace-children", "--coverage", str(cov)])
+    try:
+        conn = srv.connect()
+        conn.sendall(b"OPTIONS /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")    # keep-alive: HTTP/1.1's default
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += conn.recv(65536)
+        assert got.startswith(b"HTTP/1.1 204 ") or got.startswith(b"HTTP/1.1 200 "), got
+        deadline = time.monotonic() + 10
+        while len(live := srv.live_children()) != 1:
+            assert time.monotonic() < deadline, srv.processes()
+        proc = srv.processes()[live[0]][1]                     # answered, waiting for the next request
+    finally:
+        status, _, err = srv.stop()
+    conn.close()
+    assert status == 130, err
+    (trace,) = (tmp_path / "t").glob(f"{proc}-pid*.trace")
+    text = trace.read_text()
+    assert "do_options" in text and text.rstrip().endswith("traced instructions")   # its exit line: complete
+    (strace,) = (tmp_path / "s").glob(f"{proc}-pid*.strace")
+    assert 'read(4, "OPTIONS /hello.txt' in strace.read_text() and "+++ exited with 130 +++" in strace.read_text()
+    (log,) = (tmp_path / "rec").glob(f"{proc}-pid*.jsonl")
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert lines[-1]["type"] == "end" and lines[-1]["status"] == 130
+    assert any(x.get("name") == "write" for x in lines)             # the answer it sent
+    source = str((ROOT / "ymawky.s").resolve())
+    rec = read_lcov(cov.read_text())[source]
+    line, count = rec.functions["do_options"]
+    assert count >= 1, "do_options is not in the coverage"
+    done, text = replay_of(str(tmp_path / "rec"), ymawky, process=proc)
+    assert done.ok, text
