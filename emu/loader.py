@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from syscalls.consts import PAGE_SIZE
+
 if TYPE_CHECKING:
     import lief
 
 
-PAGE = 0x4000
+PAGE = PAGE_SIZE
 CACHE_VERSION = "1"   # bump when Image or the parse changes
 
 MH_MAGIC, MH_MAGIC_64 = 0xFEEDFACE, 0xFEEDFACF

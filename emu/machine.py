@@ -40,7 +40,7 @@ from emu.loader import Image
 from emu.regs import GuestBytes, RegisterBatch
 from emu.symbols import Symbolizer
 from emu.vm import UnicornVM
-from syscalls.consts import SA_FLAGS, SIG_CANT_CATCH, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_DFL, SIG_IGN
+from syscalls.consts import PAGE_SIZE, SA_FLAGS, SIG_CANT_CATCH, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_DFL, SIG_IGN
 from syscalls.errno import DARWIN_ERRNO, DarwinError
 from syscalls.kernel import BadAddress, GuestExit, GuestKilled, Kernel, Unimplemented
 from syscalls.sigframe import SigReturn
@@ -67,7 +67,7 @@ STACK_TOP = 0x1_7000_0000       # like macOS arm64 (stacks sit near 0x16f...)
 STACK_SIZE = 8 << 20            # 8 MiB, macOS's default main-thread stack
 SENTINEL = 0x7F_F000_0000       # main's lr: "mov x16, #SYS_exit; svc #0x80" = exit(w0)
 SENTINEL_CODE = struct.pack("<II", 0xD2800030, 0xD4001001)
-PAGE = 0x4000
+PAGE = PAGE_SIZE
 TCG_BUFFER = 64 << 20            # translated-code cache (Unicorn reserves 1 GiB by default)
 EXCP_SWI = 2                     # Unicorn's interrupt number for svc
 CARRY = 1 << 29                  # NZCV bit C

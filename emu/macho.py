@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emu.assembler import Assembly
+from syscalls.consts import PAGE_SIZE
 
-PAGE = 0x4000                 # arm64 macOS VM page
+PAGE = PAGE_SIZE
 TEXT_VMADDR = 0x1_0000_0000   # __TEXT maps the header at 4 GiB, above __PAGEZERO
 
 MH_MAGIC_64 = 0xFEEDFACF

@@ -13,6 +13,16 @@ from __future__ import annotations
 import ctypes
 
 from unicorn import Uc
+from unicorn.unicorn_py3.unicorn import uclib
+
+# One private handle on Unicorn's C library for the short calls (register batches, guest-memory
+# copies): PyDLL keeps the GIL through the call, which for a copy of a few bytes is quicker
+# than giving the GIL away and queueing for it behind other guest processes' threads.
+# Functions without argtypes take ctypes objects only, which halves the per-call cost.
+UNICORN = ctypes.PyDLL(uclib._name)
+reg_read_batch = UNICORN.uc_reg_read_batch
+reg_write_batch = UNICORN.uc_reg_write_batch
+reg_read_batch.restype = reg_write_batch.restype = ctypes.c_int
 
 
 class RegisterBatch:
@@ -26,17 +36,10 @@ class RegisterBatch:
         self._ptrs = (ctypes.c_void_p * n)(*[base + 8 * i for i in range(n)])
         self._n = n
         try:
-            from unicorn.unicorn_py3.unicorn import uclib
-            # a private handle on the C functions, without argtypes: the arguments are
-            # already ctypes objects, and skipping the per-call conversion halves the cost.
-            # PyDLL keeps the GIL through the call: a copy of a few registers is quicker
-            # than giving the GIL away and queueing for it behind other guest processes
-            lib = ctypes.PyDLL(uclib._name)
-            self._read_fn, self._write_fn = lib.uc_reg_read_batch, lib.uc_reg_write_batch
-            self._read_fn.restype = self._write_fn.restype = ctypes.c_int
+            self._read_fn, self._write_fn = reg_read_batch, reg_write_batch
             self._handle = ctypes.c_void_p(ctypes.cast(uc._uch, ctypes.c_void_p).value)
             self._count = ctypes.c_int(n)
-        except (ImportError, AttributeError, OSError):
+        except AttributeError:          # the binding's internals moved: its own batch calls
             self._read_fn = self._write_fn = None
 
     def read(self) -> list[int]:
@@ -59,9 +62,7 @@ class GuestBytes:
     """uc_mem_read / uc_mem_write on one Unicorn, the GIL kept through the copy (see above)."""
 
     def __init__(self, uc: Uc) -> None:
-        from unicorn.unicorn_py3.unicorn import uclib
-        lib = ctypes.PyDLL(uclib._name)
-        self._read, self._write = lib.uc_mem_read, lib.uc_mem_write
+        self._read, self._write = UNICORN.uc_mem_read, UNICORN.uc_mem_write
         for fn in (self._read, self._write):
             fn.restype = ctypes.c_int
             fn.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t]

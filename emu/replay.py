@@ -49,13 +49,13 @@ from emu.trace_sys import SyscallDecoder
 from syscalls.consts import signal_to_host
 from syscalls.kernel import BadAddress, GuestExit
 from syscalls.kinds import CStr, InBuf, Kind, Ptr
-from syscalls.table import SYSCALLS
+from syscalls.table import NUMBER, SYSCALLS
 
-VM_CALLS = {197, 73, 74}        # mmap, munmap, mprotect: they change the address space, so they run again
+# mmap, munmap, mprotect: they change the address space, so they run again
+VM_CALLS = {NUMBER[n] for n in ("mmap", "munmap", "mprotect")}
 # sigaction, sigprocmask, sigreturn: the process's own signal state and registers, no Host: they
 # run again too, so a recorded signal finds the same handler, mask and frame
-SIGNAL_CALLS = {46, 48, 184}
-SIGRETURN = 184
+SIGNAL_CALLS = {NUMBER[n] for n in ("sigaction", "sigprocmask", "sigreturn")}
 _STOPS = {"KeyboardInterrupt": KeyboardInterrupt, "Terminated": Terminated}   # a recorded "raised"
 # a process the run's end stopped (between calls, or in one it gave up with EINTR): how it ended
 _STOPPED = dict(zip(INTERRUPT_STATUSES, (KeyboardInterrupt, Terminated), strict=True))

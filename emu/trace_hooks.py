@@ -23,13 +23,13 @@ from unicorn import Uc
 from unicorn import unicorn_const as U
 from unicorn.unicorn_py3 import unicorn as _ucpy
 
+from emu.regs import reg_read_batch
+
 CODE_CFUNC = _ucpy.HOOK_CODE_CFUNC
 MEM_CFUNC = _ucpy.HOOK_MEM_ACCESS_CFUNC
 MAX_BATCH = 16
 
-_lib = ctypes.CDLL(_ucpy.uclib._name)
-_reg_read_batch = _lib.uc_reg_read_batch       # no argtypes: we pass ctypes objects only
-_reg_read_batch.restype = ctypes.c_int
+_reg_read_batch = reg_read_batch                # emu/regs.py's handle on Unicorn (ctypes objects only)
 
 
 class Hooks:

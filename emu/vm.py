@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 from unicorn import Uc
 
+from syscalls.consts import PAGE_SIZE
+
 if TYPE_CHECKING:
     from emu.machine import GuestMemory
 
-PAGE = 0x4000
+PAGE = PAGE_SIZE
 
 
 class UnicornVM:

@@ -167,6 +167,9 @@ POLL_BITS = Bits("poll event", (
 ))
 
 # ----------------------------------------------------------------- signals -- bsd/sys/signal.h
+# the arm64 macOS VM page (vm_page_size, hw.pagesize): mappings, segments and mmap are in these
+PAGE_SIZE = 0x4000
+
 SIGNALS: dict[int, str] = {
     1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGEMT",
     8: "SIGFPE", 9: "SIGKILL", 10: "SIGBUS", 11: "SIGSEGV", 12: "SIGSYS", 13: "SIGPIPE", 14: "SIGALRM",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 
+from syscalls.consts import PAGE_SIZE
 from syscalls.consts_sys import (
     CTL_HW,
     CTL_KERN,
@@ -33,7 +34,7 @@ OSRELEASE = "24.5.0"            # macOS 15.5
 OSVERSION = "24F74"
 VERSION = ("Darwin Kernel Version 24.5.0: Tue Apr 22 19:54:43 PDT 2025; "
            "root:xnu-11417.121.6~2/RELEASE_ARM64_T8103")
-PAGESIZE = 16384
+PAGESIZE = PAGE_SIZE
 ARG_MAX = 1 << 20
 MAXPROC = 4000
 CTL_MAXNAME = 12

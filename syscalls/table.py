@@ -153,6 +153,7 @@ for _num, _base in NOCANCEL.items():
     _row = SYSCALLS[_base]
     SYSCALLS[_num] = Syscall(_row.name + "_nocancel", _row.ret, _row.args, _row.handler, _row.note)
 SYSCALLS = dict(sorted(SYSCALLS.items()))
+NUMBER: dict[str, int] = {row.name: num for num, row in SYSCALLS.items()}   # name -> number, for code that names a call
 
 # Names of calls with no handler yet, so an ENOSYS report can say what was asked.
 NAMES: dict[int, str] = {

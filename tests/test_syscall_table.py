@@ -732,3 +732,15 @@ def test_strict_stops_at_the_first_unimplemented_syscall(tmp_path: Path, capfd: 
     assert run.results == []                               # nothing ran after the trap
     err = capfd.readouterr().err
     assert "58" in err and "readlink" in err
+
+
+def test_every_syscall_number_ymawky_s_declares_is_xnus() -> None:
+    """ymawky.s spells its own numbers (.equ SYS_name, N): each must be that call's row in the
+    pinned syscalls.master, so the server cannot drift from the kernel it is written for."""
+    source = (Path(__file__).resolve().parent.parent / "ymawky.s").read_text()
+    declared = {m.group(1): int(m.group(2), 0)
+                for m in re.finditer(r"^\.equ\s+SYS_(\w+),\s*(\w+)", source, re.M)}
+    assert len(declared) >= 20, declared
+    by_name = {user_name(name): num for num, (_, name, _) in master_rows().items()}
+    wrong = {name: (num, by_name.get(name)) for name, num in declared.items() if by_name.get(name) != num}
+    assert not wrong, f"ymawky.s .equ SYS_* vs syscalls.master (ymawky.s, xnu): {wrong}"
