@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 
-if __name__ == "__main__":   # the command, not an import: Ctrl-C before main() is ready ends it quietly
+if __name__ == "__main__":  # the command, not an import: Ctrl-C before main() is ready ends it quietly
     signal.signal(signal.SIGINT, lambda _n, _f: os._exit(130))
 
 import argparse  # noqa: E402
@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 SHARE = Path(sys.prefix) / "share" / "ymawky-emu"
 PROJECT = HERE if (HERE / "ymawky.s").is_file() else SHARE
 INSTALLED = PROJECT == SHARE
-PROG = "ymawky-emu" if INSTALLED else "run_emulated.py"     # the name a user typed, in --help and errors
+PROG = "ymawky-emu" if INSTALLED else "run_emulated.py"  # the name a user typed, in --help and errors
 
 EXAMPLES = """\
 examples:
@@ -43,41 +43,88 @@ examples:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog=PROG, description=__doc__.splitlines()[0], epilog=EXAMPLES.replace("run_emulated.py", PROG),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", metavar="DIR",
-                   help="the guest's / and working directory; nothing outside it is reachable "
-                        "(default: the folder holding www/ and err/: the current one if it has www/, "
-                        "else this project's)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("YMAWKY_PORT", "8080")), metavar="N",
-                   help="port ymawky listens on, on 127.0.0.1 only (default: $YMAWKY_PORT, else 8080)")
-    p.add_argument("--source", metavar="FILE", default=None,
-                   help="the assembly to serve with (default: ymawky.s beside this script)")
-    p.add_argument("--macho", metavar="FILE",
-                   help="run this arm64 Mach-O instead of ymawky; arguments after -- are its argv[1:]")
+        prog=PROG,
+        description=__doc__.splitlines()[0],
+        epilog=EXAMPLES.replace("run_emulated.py", PROG),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the guest's / and working directory; nothing outside it is reachable "
+        "(default: the folder holding www/ and err/: the current one if it has www/, "
+        "else this project's)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("YMAWKY_PORT", "8080")),
+        metavar="N",
+        help="port ymawky listens on, on 127.0.0.1 only (default: $YMAWKY_PORT, else 8080)",
+    )
+    p.add_argument(
+        "--source",
+        metavar="FILE",
+        default=None,
+        help="the assembly to serve with (default: ymawky.s beside this script)",
+    )
+    p.add_argument(
+        "--macho", metavar="FILE", help="run this arm64 Mach-O instead of ymawky; arguments after -- are its argv[1:]"
+    )
     p.add_argument("--build", metavar="OUT", help="assemble and write the Mach-O to OUT, then stop")
-    p.add_argument("--slide", type=lambda s: int(s, 0), default=0, metavar="HEX",
-                   help="load the executable this far above its preferred address (multiple of 0x4000)")
-    p.add_argument("--entropy-seed", type=int, metavar="N",
-                   help="getentropy returns a pseudo-random sequence from seed N, the same every run "
-                        "(reproducible temp names in tests; not secret, never for real use)")
-    p.add_argument("--strict", action="store_true",
-                   help="stop on the first syscall the emulator does not implement "
-                        "(default: report it once and return ENOSYS to the guest)")
-    p.add_argument("--control", metavar="SOCKET", type=Path,
-                   help="answer 'ps' and 'kill PID SIGNAL' on this Unix socket: the guest's processes "
-                        "live inside the emulator, where a host kill cannot reach them")
+    p.add_argument(
+        "--slide",
+        type=lambda s: int(s, 0),
+        default=0,
+        metavar="HEX",
+        help="load the executable this far above its preferred address (multiple of 0x4000)",
+    )
+    p.add_argument(
+        "--entropy-seed",
+        type=int,
+        metavar="N",
+        help="getentropy returns a pseudo-random sequence from seed N, the same every run "
+        "(reproducible temp names in tests; not secret, never for real use)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop on the first syscall the emulator does not implement "
+        "(default: report it once and return ENOSYS to the guest)",
+    )
+    p.add_argument(
+        "--control",
+        metavar="SOCKET",
+        type=Path,
+        help="answer 'ps' and 'kill PID SIGNAL' on this Unix socket: the guest's processes "
+        "live inside the emulator, where a host kill cannot reach them",
+    )
     g = p.add_argument_group("record and replay (docs/replay-format.md)")
-    g.add_argument("--record", metavar="DIR", type=Path,
-                   help="log every syscall of every process into DIR (a manifest and one log per process)")
-    g.add_argument("--replay", metavar="DIR", type=Path,
-                   help="run the guest against the log in DIR: no sockets, no files; stop at the first difference")
-    g.add_argument("--process", metavar="ID",
-                   help="with --replay: only this process of the fork tree (0, 0.3, 0.3.1 ...; "
-                        "default: every process, one after another)")
-    g.add_argument("--allow-binary-change", action="store_true",
-                   help="with --replay: replay a recording made with another build, to see where it differs")
+    g.add_argument(
+        "--record",
+        metavar="DIR",
+        type=Path,
+        help="log every syscall of every process into DIR (a manifest and one log per process)",
+    )
+    g.add_argument(
+        "--replay",
+        metavar="DIR",
+        type=Path,
+        help="run the guest against the log in DIR: no sockets, no files; stop at the first difference",
+    )
+    g.add_argument(
+        "--process",
+        metavar="ID",
+        help="with --replay: only this process of the fork tree (0, 0.3, 0.3.1 ...; "
+        "default: every process, one after another)",
+    )
+    g.add_argument(
+        "--allow-binary-change",
+        action="store_true",
+        help="with --replay: replay a recording made with another build, to see where it differs",
+    )
     from emu.trace import add_arguments
+
     add_arguments(p)
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -96,6 +143,7 @@ def default_root(cwd: Path | None = None, installed: bool = INSTALLED, data_home
     site = home / "ymawky-emu" / "site"
     if not (site / "www").is_dir():
         import shutil
+
         for part in ("www", "err"):
             shutil.copytree(PROJECT / part, site / part, dirs_exist_ok=True)
     print(f"{PROG}: serving a copy of the bundled site, {site} (--root DIR serves your own)", file=sys.stderr)
@@ -112,9 +160,9 @@ def warn_without_www(root: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """The command (also the installed ``ymawky-emu``); Ctrl-C at any moment ends it with 130, quietly."""
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)   # from here Ctrl-C is a KeyboardInterrupt
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here Ctrl-C is a KeyboardInterrupt
         return _main(argv)
-    except KeyboardInterrupt as e:    # before the emulator's own handling is in place (imports, start-up)
+    except KeyboardInterrupt as e:  # before the emulator's own handling is in place (imports, start-up)
         return 143 if type(e).__name__ == "Terminated" else 130
 
 
@@ -123,7 +171,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         faulthandler.enable()  # a crash of ours in native code (Unicorn, LIEF) says where every thread was
     except (ValueError, OSError):
-        pass                   # stderr is not a file (called from a test that captures it)
+        pass  # stderr is not a file (called from a test that captures it)
     from emu.run import build_ymawky, run_macho
     from emu.trace import TraceError, options_from_args
 
@@ -136,9 +184,17 @@ def _main(argv: list[str] | None) -> int:
         return _replay(opts, trace)
     try:
         if opts.macho:
-            return run_macho(Path(opts.macho), root, [Path(opts.macho).name, *opts.args],
-                             strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record,
-                             entropy_seed=opts.entropy_seed, control=opts.control)
+            return run_macho(
+                Path(opts.macho),
+                root,
+                [Path(opts.macho).name, *opts.args],
+                strict=opts.strict,
+                slide=opts.slide,
+                trace=trace,
+                record=opts.record,
+                entropy_seed=opts.entropy_seed,
+                control=opts.control,
+            )
         source = Path(opts.source) if opts.source else PROJECT / "ymawky.s"
         exe, asm = build_ymawky(source, Path(opts.build) if opts.build else None)
         if opts.build:
@@ -148,16 +204,26 @@ def _main(argv: list[str] | None) -> int:
         if not 0 < opts.port < 65536:
             print(f"{PROG}: --port {opts.port}: not in 1..65535", file=sys.stderr)
             return 2
-        return run_macho(exe, root, ["ymawky", str(opts.port), *opts.args], assembly=asm,
-                         strict=opts.strict, slide=opts.slide, trace=trace, record=opts.record,
-                         entropy_seed=opts.entropy_seed, control=opts.control)
+        return run_macho(
+            exe,
+            root,
+            ["ymawky", str(opts.port), *opts.args],
+            assembly=asm,
+            strict=opts.strict,
+            slide=opts.slide,
+            trace=trace,
+            record=opts.record,
+            entropy_seed=opts.entropy_seed,
+            control=opts.control,
+        )
     except TraceError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - mapped by failure_status, else raised again
         return failure_status(e)
-    except KeyboardInterrupt as e:   # Ctrl-C or SIGTERM while starting or cleaning up: no traceback
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM while starting or cleaning up: no traceback
         from emu.machine import interrupt_status
+
         return interrupt_status(e)
 
 
@@ -165,12 +231,13 @@ def failure_status(e: Exception) -> int:
     """Print a failure the user can act on and give its exit status; anything else is our bug."""
     from emu.assembler import AssemblyError
     from emu.loader import LoadError
-    if isinstance(e, AssemblyError):       # ymawky.s:LINE: message
+
+    if isinstance(e, AssemblyError):  # ymawky.s:LINE: message
         print(e, file=sys.stderr)
-        return 65                          # sysexits.h EX_DATAERR
+        return 65  # sysexits.h EX_DATAERR
     if isinstance(e, (LoadError, OSError)):
         print(f"{PROG}: {e}", file=sys.stderr)
-        return 66                          # EX_NOINPUT
+        return 66  # EX_NOINPUT
     raise e
 
 
@@ -178,13 +245,15 @@ def _replay(opts: argparse.Namespace, trace: object) -> int:
     """--replay DIR: the program is ymawky.s (or --source / --macho) as built now."""
     from emu.replay import ReplayError, replay
     from emu.run import build_ymawky
+
     try:
         if opts.macho:
             exe, asm = Path(opts.macho), None
         else:
             exe, asm = build_ymawky(Path(opts.source) if opts.source else PROJECT / "ymawky.s")
-        return replay(opts.replay, exe, asm, process=opts.process, trace=trace,
-                      allow_binary_change=opts.allow_binary_change)
+        return replay(
+            opts.replay, exe, asm, process=opts.process, trace=trace, allow_binary_change=opts.allow_binary_change
+        )
     except ReplayError as e:
         print(f"{PROG}: --replay {opts.replay}: {e}", file=sys.stderr)
         return 2

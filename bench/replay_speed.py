@@ -47,8 +47,11 @@ def get(port: int) -> bytes:
 
 def serve(site: Path, extra: list[str]) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run_emulated.py"), "--root", str(site),
-                             "--port", str(port), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "run_emulated.py"), "--root", str(site), "--port", str(port), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -84,9 +87,10 @@ def load(port: int, seconds: float, clients: int) -> float:
 def replay_set() -> tuple[float, int, int, int]:
     from emu.replay import run_replay
     from emu.run import build_ymawky
+
     exe, asm = build_ymawky(ROOT / "ymawky.s")
     folders = sorted(p for p in (ROOT / "tests" / "replays").iterdir() if (p / "manifest.json").exists())
-    for f in folders:                       # warm-up: imports, LIEF, Capstone tables
+    for f in folders:  # warm-up: imports, LIEF, Capstone tables
         run_replay(f, exe, asm, out=io.StringIO())
     t0 = time.perf_counter()
     procs = calls = 0
@@ -106,8 +110,10 @@ def main() -> int:
     opts = ap.parse_args()
 
     secs, n, procs, calls = replay_set()
-    print(f"replay of tests/replays: {n} recordings, {procs} processes, {calls} syscalls in {secs:.2f} s "
-          f"({secs / n * 1000:.0f} ms per recording)")
+    print(
+        f"replay of tests/replays: {n} recordings, {procs} processes, {calls} syscalls in {secs:.2f} s "
+        f"({secs / n * 1000:.0f} ms per recording)"
+    )
 
     site = Path(tempfile.mkdtemp(prefix="ymawky-bench-"))
     rec = Path(tempfile.mkdtemp(prefix="ymawky-rec-"))
@@ -131,8 +137,10 @@ def main() -> int:
     print(f"1 KiB GET, {opts.clients} clients, {opts.seconds:g} s x {opts.rounds} rounds each, alternating:")
     print(f"  live    {live:7.1f} req/s   (rounds: {', '.join(f'{v:.1f}' for v in results['live'])})")
     print(f"  record  {recd:7.1f} req/s   (rounds: {', '.join(f'{v:.1f}' for v in results['record'])})")
-    print(f"  record / live = {recd / live:.3f} ({(1 - recd / live) * 100:+.1f}% slower); last recording "
-          f"{files // 2 - 0} logs, {size / 1024:.0f} KiB")
+    print(
+        f"  record / live = {recd / live:.3f} ({(1 - recd / live) * 100:+.1f}% slower); last recording "
+        f"{files // 2 - 0} logs, {size / 1024:.0f} KiB"
+    )
     return 0
 
 

@@ -73,14 +73,14 @@ PY10 = "python http.server 1.0"
 # ============================================================ results
 @dataclass
 class Row:
-    group: str                       # the heading it is printed under
+    group: str  # the heading it is printed under
     name: str
-    value: str = ""                  # the absolute figure, formatted
-    detail: str = ""                 # latencies, errors, what was measured
-    ratio: str = ""                  # "1.23x http.server"
-    target: str = ""                 # the issue's target for this row
-    status: str = ""                 # met / NOT MET / n/a / skipped
-    metrics: dict = field(default_factory=dict)   # the numbers behind it, for the JSON
+    value: str = ""  # the absolute figure, formatted
+    detail: str = ""  # latencies, errors, what was measured
+    ratio: str = ""  # "1.23x http.server"
+    target: str = ""  # the issue's target for this row
+    status: str = ""  # met / NOT MET / n/a / skipped
+    metrics: dict = field(default_factory=dict)  # the numbers behind it, for the JSON
 
 
 def verdict(ok: bool | None) -> str:
@@ -92,8 +92,14 @@ def fmt_ms(seconds: float | None) -> str:
 
 
 def print_table(rows: list[Row], header: str) -> None:
-    cols = [("measure", lambda r: "  " + r.name), ("value", lambda r: r.value), ("detail", lambda r: r.detail),
-            ("side by side", lambda r: r.ratio), ("target", lambda r: r.target), ("", lambda r: r.status)]
+    cols = [
+        ("measure", lambda r: "  " + r.name),
+        ("value", lambda r: r.value),
+        ("detail", lambda r: r.detail),
+        ("side by side", lambda r: r.ratio),
+        ("target", lambda r: r.target),
+        ("", lambda r: r.status),
+    ]
     widths = [max([len(title)] + [len(get(r)) for r in rows]) for title, get in cols]
     line = "  ".join(f"{title:<{w}}" for (title, _), w in zip(cols, widths, strict=True)).rstrip()
     print(header)
@@ -107,7 +113,7 @@ def print_table(rows: list[Row], header: str) -> None:
         cells = [get(r) for _, get in cols]
         out = []
         for i, (cell, w) in enumerate(zip(cells, widths, strict=True)):
-            out.append(f"{cell:>{w}}" if i == 1 else f"{cell:<{w}}")   # values right-aligned
+            out.append(f"{cell:>{w}}" if i == 1 else f"{cell:<{w}}")  # values right-aligned
         print("  ".join(out).rstrip())
 
 
@@ -130,12 +136,26 @@ def http_get(port: int, path: str, timeout: float = 10.0) -> bytes:
 class Running:
     """A server process of ours: started in its own session, stopped by SIGTERM then SIGKILL."""
 
-    def __init__(self, name: str, cmd: list[str], port: int, env: dict[str, str] | None = None,
-                 cwd: Path | None = None, limit: float = 60.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        cmd: list[str],
+        port: int,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        limit: float = 60.0,
+    ) -> None:
         self.name, self.port = name, port
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
         while True:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
@@ -167,7 +187,7 @@ class Running:
             except subprocess.TimeoutExpired:
                 pass
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)   # children the server left behind, if any
+            os.killpg(self.proc.pid, signal.SIGKILL)  # children the server left behind, if any
         self.proc.wait()
 
 
@@ -180,26 +200,39 @@ def reference_servers(site: Path, tmp: Path) -> list[tuple[str, list[str] | None
     www = os.fspath(site / "www")
     out: list[tuple[str, list[str] | None, int, str]] = []
     port = free_port()
-    out.append(("python http.server", [sys.executable, "-m", "http.server", "-b", "127.0.0.1", "-d", www,
-                                       "--protocol", "HTTP/1.1", str(port)], port, ""))
+    out.append(
+        (
+            "python http.server",
+            [sys.executable, "-m", "http.server", "-b", "127.0.0.1", "-d", www, "--protocol", "HTTP/1.1", str(port)],
+            port,
+            "",
+        )
+    )
     port = free_port()
     # its default, HTTP/1.0, answers without the split writes that delayed ACKs hold up
-    out.append((PY10, [sys.executable, "-m", "http.server", "-b", "127.0.0.1", "-d", www, str(port)], port,
-                "its default, HTTP/1.0"))
+    out.append(
+        (
+            PY10,
+            [sys.executable, "-m", "http.server", "-b", "127.0.0.1", "-d", www, str(port)],
+            port,
+            "its default, HTTP/1.0",
+        )
+    )
     nginx = shutil.which("nginx")
     port = free_port()
     if nginx:
         prefix = tmp / "nginx"
         prefix.mkdir(exist_ok=True)
         conf = prefix / "nginx.conf"
-        temps = "".join(f"  {k}_temp_path {prefix / k};\n"
-                        for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        temps = "".join(
+            f"  {k}_temp_path {prefix / k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         # as root, nginx's workers would be `nobody`, who cannot read our 0700 temporary folder
         user = "user root;\n" if os.geteuid() == 0 else ""
         conf.write_text(f"""daemon off;
 {user}worker_processes auto;
-error_log {prefix / 'error.log'};
-pid {prefix / 'nginx.pid'};
+error_log {prefix / "error.log"};
+pid {prefix / "nginx.pid"};
 events {{ worker_connections 1024; }}
 http {{
   access_log off;
@@ -217,8 +250,14 @@ http {{
         listing = subprocess.run([busybox, "--list"], capture_output=True, text=True).stdout.split()
         has_httpd = "httpd" in listing
     if has_httpd:
-        out.append(("busybox httpd", [busybox, "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", www], port,
-                    "no keep-alive in busybox httpd"))
+        out.append(
+            (
+                "busybox httpd",
+                [busybox, "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", www],
+                port,
+                "no keep-alive in busybox httpd",
+            )
+        )
     else:
         out.append(("busybox httpd", None, port, "not installed" if not busybox else "busybox without httpd"))
     return out
@@ -238,10 +277,10 @@ def rss_kib(pid: int) -> int | None:
 @dataclass
 class Load:
     rps: float
-    p50: float | None                # seconds
+    p50: float | None  # seconds
     p99: float | None
     requests: int
-    errors: int                      # socket errors + non-2xx answers
+    errors: int  # socket errors + non-2xx answers
     error_text: str = ""
     tool: str = ""
 
@@ -276,8 +315,9 @@ def parse_wrk(out: str) -> Load:
     if non2xx:
         errors += int(non2xx.group(1))
         texts.append(f"{non2xx.group(1)} non-2xx")
-    return Load(float(rps.group(1)), pct("50"), pct("99"), int(reqs.group(1)) if reqs else 0, errors,
-                ", ".join(texts), "wrk")
+    return Load(
+        float(rps.group(1)), pct("50"), pct("99"), int(reqs.group(1)) if reqs else 0, errors, ", ".join(texts), "wrk"
+    )
 
 
 def wrk_load(port: int, path: str, seconds: float, keepalive: bool) -> Load:
@@ -315,8 +355,9 @@ def read_response(sock: socket.socket, buf: bytearray) -> tuple[int, bool]:
 
 def py_load(port: int, path: str, seconds: float, keepalive: bool, conns: int = CONNECTIONS) -> Load:
     """The built-in load generator: ``conns`` threads, each one connection at a time, for ``seconds``."""
-    req = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + ("" if keepalive else "Connection: close\r\n")
-           + "\r\n").encode()
+    req = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + ("" if keepalive else "Connection: close\r\n") + "\r\n"
+    ).encode()
     lat: list[list[float]] = [[] for _ in range(conns)]
     errs = [0] * conns
     bad = [0] * conns
@@ -383,8 +424,12 @@ def bulk_get(port: int, path: str, size: int) -> float:
             head += chunk
         head, _, rest = head.partition(b"\r\n\r\n")
         m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-        if not head.startswith(b"HTTP/1.") or b" 200 " not in head.split(b"\r\n", 1)[0] or not m \
-                or int(m.group(1)) != size:
+        if (
+            not head.startswith(b"HTTP/1.")
+            or b" 200 " not in head.split(b"\r\n", 1)[0]
+            or not m
+            or int(m.group(1)) != size
+        ):
             raise RuntimeError(f"unexpected head for {path}: {head[:300]!r}")
         got = len(rest)
         while got < size:
@@ -397,7 +442,7 @@ def bulk_get(port: int, path: str, size: int) -> float:
 
 # ============================================================ guest programs
 COMPUTE_INSNS_PER_LOOP = 7
-COMPUTE_FIXED_INSNS = 7          # 4 before the loop, 3 for exit
+COMPUTE_FIXED_INSNS = 7  # 4 before the loop, 3 for exit
 
 COMPUTE = """
 .globl _main
@@ -485,6 +530,7 @@ def build_guest(source: str, name: str, tmp: Path):  # -> (Assembly, Image)
     from emu.assembler import assemble_text
     from emu.loader import load_macho
     from emu.macho import write_macho
+
     asm = assemble_text(source, f"{name}.s")
     exe = write_macho(asm, tmp / name)
     return asm, load_macho(exe)
@@ -498,9 +544,10 @@ def bare_unicorn(image, asm, n: int, hook: Callable | None) -> float:
     """The same bytes on a bare Uc: segments mapped, a stack, run to Ldone; seconds in emu_start."""
     from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, Uc
     from unicorn import arm64_const as A
+
     PROT = {1: UC_PROT_READ, 2: UC_PROT_WRITE, 4: UC_PROT_EXEC}  # noqa: N806 - RWX text runs ~15 % slower
     uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
-    for seg in image.segments:      # with the segment's protections, as the Machine maps them
+    for seg in image.segments:  # with the segment's protections, as the Machine maps them
         if seg.vmsize and seg.prot:
             uc.mem_map(seg.vmaddr, seg.vmsize, sum(p for bit, p in PROT.items() if seg.prot & bit))
             if seg.data:
@@ -519,9 +566,11 @@ def our_machine(image, asm, n: int, tmp: Path, trace_args: list[str] | None = No
     """The same program in emu.machine.Machine (tracing from run_emulated.py's own flags); seconds in run()."""
     from emu.host import Host
     from emu.machine import Machine
+
     tracer = None
     if trace_args:
         from emu.trace import Tracer, add_arguments, options_from_args
+
         p = argparse.ArgumentParser()
         add_arguments(p)
         opts = options_from_args(p.parse_args(trace_args))
@@ -552,8 +601,9 @@ def timed(run: Callable[[int], float], target: float, reps: int, start: int = 1 
 @functools.lru_cache(maxsize=1)
 def tracing_flags() -> tuple[bool, bool]:
     """(--strace, --trace) offered by run_emulated.py at the time of this run."""
-    out = subprocess.run([sys.executable, os.fspath(ROOT / "run_emulated.py"), "--help"],
-                         capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, os.fspath(ROOT / "run_emulated.py"), "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
     return "--strace" in out, bool(re.search(r"--trace\b(?!-)", out))
 
 
@@ -567,7 +617,7 @@ class Bench:
         (self.site / "www").mkdir(parents=True)
         (self.site / "www" / KIB_FILE).write_bytes((b"0123456789abcdef" * 64)[:1023] + b"\n")
         with open(self.site / "www" / BIG_FILE, "wb") as f:
-            f.truncate(BIG_SIZE)                      # sparse: no disk, page cache zeros
+            f.truncate(BIG_SIZE)  # sparse: no disk, page cache zeros
         self.cache = tmp / "asm-cache"
         self.env = {**os.environ, "YMAWKY_CACHE_DIR": os.fspath(self.cache)}
         self.servers: list[Running] = []
@@ -585,7 +635,7 @@ class Bench:
 
     def group_start(self) -> Running:
         g = "start to first response (ymawky emulated)"
-        cold = self.start_ymawky()                       # the cache dir is still empty
+        cold = self.start_ymawky()  # the cache dir is still empty
         cold.stop()
         warms = []
         server = None
@@ -597,11 +647,24 @@ class Bench:
         assert server is not None
         warm = statistics.median(warms)
         self.raw["start"] = {"cold_s": cold.startup, "warm_s": warms, "server_rss_kib": rss_kib(server.proc.pid)}
-        self.row(g, "cold (empty YMAWKY_CACHE_DIR)", f"{cold.startup:.3f} s", "Popen to first 200 on /1k.txt",
-                 target="<= 1 s", status=verdict(cold.startup <= 1.0), metrics={"seconds": cold.startup})
-        self.row(g, "warm (same cache again)", f"{warm:.3f} s",
-                 f"median of {len(warms)}" if len(warms) > 1 else "", target="<= 0.3 s",
-                 status=verdict(warm <= 0.3), metrics={"seconds": warm, "runs": warms})
+        self.row(
+            g,
+            "cold (empty YMAWKY_CACHE_DIR)",
+            f"{cold.startup:.3f} s",
+            "Popen to first 200 on /1k.txt",
+            target="<= 1 s",
+            status=verdict(cold.startup <= 1.0),
+            metrics={"seconds": cold.startup},
+        )
+        self.row(
+            g,
+            "warm (same cache again)",
+            f"{warm:.3f} s",
+            f"median of {len(warms)}" if len(warms) > 1 else "",
+            target="<= 0.3 s",
+            status=verdict(warm <= 0.3),
+            metrics={"seconds": warm, "runs": warms},
+        )
         return server
 
     # ------------------------------------------------------------ HTTP
@@ -629,7 +692,7 @@ class Bench:
         results: dict[tuple[str, bool], list[Load]] = {}
         for keepalive in (True, False):
             for rnd in range(self.opts.rounds):
-                order = live if rnd % 2 == 0 else list(reversed(live))   # alternate who goes first
+                order = live if rnd % 2 == 0 else list(reversed(live))  # alternate who goes first
                 for name, srv in order:
                     try:
                         if use_wrk:
@@ -639,14 +702,21 @@ class Bench:
                     except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                         res = Load(0.0, None, None, 0, 1, f"failed: {e}", tool)
                     results.setdefault((name, keepalive), []).append(res)
-                    self.raw["http"]["rounds"].setdefault(f"{name} / {'keep-alive' if keepalive else 'close'}",
-                                                          []).append(asdict(res))
+                    self.raw["http"]["rounds"].setdefault(
+                        f"{name} / {'keep-alive' if keepalive else 'close'}", []
+                    ).append(asdict(res))
         for keepalive in (True, False):
-            g = (f"1 KiB GET, {CONNECTIONS} connections, " + ("keep-alive" if keepalive else "Connection: close")
-                 + f" ({tool}, {self.opts.duration:g} s x {self.opts.rounds}, best round)")
+            g = (
+                f"1 KiB GET, {CONNECTIONS} connections, "
+                + ("keep-alive" if keepalive else "Connection: close")
+                + f" ({tool}, {self.opts.duration:g} s x {self.opts.rounds}, best round)"
+            )
             # judged against python's fastest configuration in this run
-            py = max((r for n in ("python http.server", PY10) for r in results.get((n, keepalive), [])),
-                     key=lambda r: r.rps, default=None)
+            py = max(
+                (r for n in ("python http.server", PY10) for r in results.get((n, keepalive), [])),
+                key=lambda r: r.rps,
+                default=None,
+            )
             busy = max(results.get(("busybox httpd", keepalive), []), key=lambda r: r.rps, default=None)
             for name, srv, note in servers:
                 if srv is None:
@@ -668,12 +738,22 @@ class Bench:
                     if busy is not None and busy.rps > 0:
                         detail += f"  {best.rps / busy.rps:.2f}x busybox httpd"
                     status = verdict(None if py is None or py.rps <= 0 else best.rps / py.rps >= want)
-                self.row(g, name, f"{best.rps:,.0f} req/s", detail, ratio, target, status,
-                         metrics={**asdict(best), "ratio_to_http_server": best.rps / py.rps if py and py.rps else None})
+                self.row(
+                    g,
+                    name,
+                    f"{best.rps:,.0f} req/s",
+                    detail,
+                    ratio,
+                    target,
+                    status,
+                    metrics={**asdict(best), "ratio_to_http_server": best.rps / py.rps if py and py.rps else None},
+                )
                 if name == "python http.server" and not keepalive and "read" in best.error_text:
-                    self.notes.append("http.server, Connection: close: wrk counts a read error per request "
-                                      "because http.server closes without sending Connection: close; "
-                                      "the responses themselves are complete")
+                    self.notes.append(
+                        "http.server, Connection: close: wrk counts a read error per request "
+                        "because http.server closes without sending Connection: close; "
+                        "the responses themselves are complete"
+                    )
         if self.bulk_wanted():
             self.group_bulk([(n, s) for n, s in live if n in ("ymawky emulated", "python http.server")])
 
@@ -694,15 +774,21 @@ class Bench:
             rates[name] = BIG_SIZE / min(times)
         py = rates.get("python http.server")
         for name, rate in rates.items():
-            r = self.row(g, name, f"{rate / 1e6:,.0f} MB/s", f"{BIG_SIZE / rate * 1e3:.0f} ms, best of "
-                         f"{self.opts.bulk_reps}; {rate / GIB:.2f} GiB/s",
-                         f"{rate / py:.2f}x http.server" if py else "", metrics={"bytes_per_s": rate})
+            r = self.row(
+                g,
+                name,
+                f"{rate / 1e6:,.0f} MB/s",
+                f"{BIG_SIZE / rate * 1e3:.0f} ms, best of {self.opts.bulk_reps}; {rate / GIB:.2f} GiB/s",
+                f"{rate / py:.2f}x http.server" if py else "",
+                metrics={"bytes_per_s": rate},
+            )
             if name == "ymawky emulated":
                 r.target, r.status = ">= 1 GiB/s (1074 MB/s)", verdict(rate >= GIB)
 
     # ------------------------------------------------------------ guest code
-    def _micro(self, g: str, configs: list[tuple[str, Callable[[int], float] | None, str]], start: int
-               ) -> list[tuple[Row, int, float]]:
+    def _micro(
+        self, g: str, configs: list[tuple[str, Callable[[int], float] | None, str]], start: int
+    ) -> list[tuple[Row, int, float]]:
         """Rows in config order; each measured config gives (row, n, best seconds)."""
         out = []
         for name, run, note in configs:
@@ -722,8 +808,10 @@ class Bench:
         return out
 
     def group_compute(self) -> None:
-        g = (f"guest instructions/s, compute loop ({COMPUTE_INSNS_PER_LOOP} insns: ALU, str, ldr, cbnz; "
-             f"best of {self.opts.micro_reps})")
+        g = (
+            f"guest instructions/s, compute loop ({COMPUTE_INSNS_PER_LOOP} insns: ALU, str, ldr, cbnz; "
+            f"best of {self.opts.micro_reps})"
+        )
         asm, image = build_guest(COMPUTE, "bench-compute", self.tmp)
         has_strace, has_trace = tracing_flags()
         t = os.fspath(self.tmp / "traces")
@@ -735,13 +823,23 @@ class Bench:
         configs: list[tuple[str, Callable[[int], float] | None, str]] = [
             ("bare Unicorn", lambda n: bare_unicorn(image, asm, n, None), ""),
             ("our Machine, no tracing", machine(None), ""),
-            ("our Machine --strace FILE", machine(["--strace", t + "/s.log"]) if has_strace else None,
-             "" if has_strace else no_strace),
-            ("our Machine --trace DIR", machine(["--trace", t + "/t"]) if has_trace else None,
-             "registers on (default)" if has_trace else no_trace),
-            ("our Machine, full tracing", machine(["--trace", t + "/t", "--trace-mem", "--strace", t + "/s.log"])
-             if has_trace and has_strace else None,
-             "--trace --trace-mem --strace" if has_trace and has_strace else no_trace),
+            (
+                "our Machine --strace FILE",
+                machine(["--strace", t + "/s.log"]) if has_strace else None,
+                "" if has_strace else no_strace,
+            ),
+            (
+                "our Machine --trace DIR",
+                machine(["--trace", t + "/t"]) if has_trace else None,
+                "registers on (default)" if has_trace else no_trace,
+            ),
+            (
+                "our Machine, full tracing",
+                machine(["--trace", t + "/t", "--trace-mem", "--strace", t + "/s.log"])
+                if has_trace and has_strace
+                else None,
+                "--trace --trace-mem --strace" if has_trace and has_strace else no_trace,
+            ),
         ]
         measured = self._micro(g, configs, start=1 << 10)
         self.raw["compute"] = {}
@@ -762,6 +860,7 @@ class Bench:
     def group_syscall(self) -> None:
         g = f"syscall round trip, guest getpid loop (svc + 3 insns per call; best of {self.opts.micro_reps})"
         from unicorn import arm64_const as A
+
         asm, image = build_guest(GETPID_LOOP, "bench-getpid", self.tmp)
         pid = os.getpid()
         x0, x16, nzcv, carry = A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV, 1 << 29
@@ -769,7 +868,7 @@ class Bench:
         def empty(uc, intno, data) -> None:
             pass
 
-        def trivial(uc, intno, data) -> None:          # unicorn.md's minimal trap: x16 in, x0 out, carry
+        def trivial(uc, intno, data) -> None:  # unicorn.md's minimal trap: x16 in, x0 out, carry
             if uc.reg_read(x16) == 20:
                 uc.reg_write(x0, pid)
             uc.reg_write(nzcv, uc.reg_read(nzcv) & ~carry)
@@ -778,12 +877,17 @@ class Bench:
         strace = os.fspath(self.tmp / "traces" / "s.log")
         configs: list[tuple[str, Callable[[int], float] | None, str]] = [
             ("bare Unicorn, empty INTR hook", lambda n: bare_unicorn(image, asm, n, empty), "hook: pass"),
-            ("bare Unicorn, trivial INTR hook", lambda n: bare_unicorn(image, asm, n, trivial),
-             "read x16, write x0, clear C"),
+            (
+                "bare Unicorn, trivial INTR hook",
+                lambda n: bare_unicorn(image, asm, n, trivial),
+                "read x16, write x0, clear C",
+            ),
             ("our Machine (syscall layer)", lambda n: our_machine(image, asm, n, self.tmp), "trap -> Kernel -> Host"),
-            ("our Machine --strace FILE",
-             (lambda n: our_machine(image, asm, n, self.tmp, ["--strace", strace])) if has_strace else None,
-             "" if has_strace else "run_emulated.py has no --strace"),
+            (
+                "our Machine --strace FILE",
+                (lambda n: our_machine(image, asm, n, self.tmp, ["--strace", strace])) if has_strace else None,
+                "" if has_strace else "run_emulated.py has no --strace",
+            ),
         ]
         measured = self._micro(g, configs, start=256)
         self.raw["syscall"] = {}
@@ -810,8 +914,13 @@ class Bench:
         try:
             res = json.loads(proc.stdout.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
-            self.row(g, f"{cycles} cycles", "-", f"probe failed ({proc.returncode}): {proc.stderr.strip()[-200:]}",
-                     status="n/a")
+            self.row(
+                g,
+                f"{cycles} cycles",
+                "-",
+                f"probe failed ({proc.returncode}): {proc.stderr.strip()[-200:]}",
+                status="n/a",
+            )
             return
         self.raw["fork"] = res
         per = res["seconds"] / cycles
@@ -819,8 +928,15 @@ class Bench:
         server = self.raw.get("start", {}).get("server_rss_kib")
         if server:
             rss += f" (ymawky server: {server / 1024:.0f} MiB)"
-        self.row(g, f"{cycles} cycles in our Machine", f"{per * 1e3:.2f} ms/cycle", rss,
-                 target="<= 0.3 ms", status=verdict(per <= 0.0003), metrics={"ms_per_cycle": per * 1e3, **res})
+        self.row(
+            g,
+            f"{cycles} cycles in our Machine",
+            f"{per * 1e3:.2f} ms/cycle",
+            rss,
+            target="<= 0.3 ms",
+            status=verdict(per <= 0.0003),
+            metrics={"ms_per_cycle": per * 1e3, **res},
+        )
 
     # ------------------------------------------------------------ all of it
     def run(self) -> None:
@@ -836,9 +952,23 @@ class Bench:
                 srv = ymawky or self.start_ymawky()
                 self.servers.append(srv)
                 port = free_port()
-                py = Running("python http.server", [sys.executable, "-m", "http.server", "-b", "127.0.0.1", "-d",
-                                                    os.fspath(self.site / "www"), "--protocol", "HTTP/1.1",
-                                                    str(port)], port, env=self.env)
+                py = Running(
+                    "python http.server",
+                    [
+                        sys.executable,
+                        "-m",
+                        "http.server",
+                        "-b",
+                        "127.0.0.1",
+                        "-d",
+                        os.fspath(self.site / "www"),
+                        "--protocol",
+                        "HTTP/1.1",
+                        str(port),
+                    ],
+                    port,
+                    env=self.env,
+                )
                 self.servers.append(py)
                 self.group_bulk([("ymawky emulated", srv), ("python http.server", py)])
         finally:
@@ -855,13 +985,14 @@ def fork_probe(cycles: int) -> int:
 
     from emu.host import Host
     from emu.machine import Machine
+
     with tempfile.TemporaryDirectory(prefix="ymawky-fork-") as d:
         tmp = Path(d)
         asm, image = build_guest(FORK_LOOP, "bench-fork", tmp)
         m = Machine(image, Host(os.fspath(tmp)), ["bench"], assembly=asm, name="bench")
         set_loops(m.uc, asm, image, cycles)
-        warmed = m.warm()                # as run_macho does before serving
-        m.tree.spare_ready.wait(10)       # a server has its spare Cpu long before the first request
+        warmed = m.warm()  # as run_macho does before serving
+        m.tree.spare_ready.wait(10)  # a server has its spare Cpu long before the first request
         t0 = time.perf_counter()
         status = m.run()
         secs = time.perf_counter() - t0
@@ -869,8 +1000,11 @@ def fork_probe(cycles: int) -> int:
         print(f"fork loop exited {status}", file=sys.stderr)
         return 1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"cycles": cycles, "seconds": secs, "rss_kib": rss_kib(os.getpid()), "peak_rss_kib": peak,
-                      "warmed": warmed}))
+    print(
+        json.dumps(
+            {"cycles": cycles, "seconds": secs, "rss_kib": rss_kib(os.getpid()), "peak_rss_kib": peak, "warmed": warmed}
+        )
+    )
     return 0
 
 
@@ -881,10 +1015,15 @@ def host_info() -> dict:
         info["loadavg"] = os.getloadavg()
     with contextlib.suppress(Exception):
         import unicorn
+
         info["unicorn"] = unicorn.__version__
     with contextlib.suppress(Exception):
-        info["git"] = subprocess.run(["git", "-C", os.fspath(ROOT), "describe", "--always", "--dirty"],
-                                     capture_output=True, text=True, timeout=10).stdout.strip()
+        info["git"] = subprocess.run(
+            ["git", "-C", os.fspath(ROOT), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     wrk = shutil.which("wrk")
     if wrk:
         with contextlib.suppress(Exception):
@@ -894,8 +1033,9 @@ def host_info() -> dict:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="bench/run.py", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="about 30 s: shorter load runs, fewer repeats")
     ap.add_argument("--duration", type=float, help="seconds per load run (default 5, --quick 2)")
     ap.add_argument("--rounds", type=int, help="load rounds per server and mode, alternating (default 2, --quick 1)")
@@ -920,7 +1060,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.fork_probe is not None:
         return fork_probe(opts.fork_probe)
     stamp = datetime.now(UTC)
-    info = host_info()                     # the load average before we add ours: how busy the host was
+    info = host_info()  # the load average before we add ours: how busy the host was
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ymawky-bench-") as d:
         bench = Bench(opts, Path(d))
@@ -928,22 +1068,34 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t0
     with contextlib.suppress(OSError):
         info["loadavg_after"] = os.getloadavg()
-    header = (f"ymawky-emu benchmark {stamp:%Y-%m-%d %H:%M:%S} UTC, {info.get('git', '?')}, "
-              f"{info['cpus']} CPUs, load before {' '.join(f'{x:.2f}' for x in info.get('loadavg', ()))}, "
-              f"{total:.0f} s{' (--quick)' if opts.quick else ''}")
+    header = (
+        f"ymawky-emu benchmark {stamp:%Y-%m-%d %H:%M:%S} UTC, {info.get('git', '?')}, "
+        f"{info['cpus']} CPUs, load before {' '.join(f'{x:.2f}' for x in info.get('loadavg', ()))}, "
+        f"{total:.0f} s{' (--quick)' if opts.quick else ''}"
+    )
     print()
     print_table(bench.rows, header)
     judged = [r for r in bench.rows if r.status in ("met", "NOT MET")]
     missed = [f"{r.group.split(' (')[0]} / {r.name}" for r in judged if r.status == "NOT MET"]
-    print(f"\ntargets met: {len(judged) - len(missed)} of {len(judged)}"
-          + (f"; not met: {'; '.join(missed)}" if missed else ""))
+    print(
+        f"\ntargets met: {len(judged) - len(missed)} of {len(judged)}"
+        + (f"; not met: {'; '.join(missed)}" if missed else "")
+    )
     for note in bench.notes:
         print(f"note: {note}")
     out = Path(opts.json) if opts.json else HERE / "results" / f"{stamp:%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"timestamp": stamp.isoformat(), "seconds": total, "argv": sys.argv[1:] if argv is None else argv,
-              "quick": opts.quick, "duration": opts.duration, "rounds": opts.rounds, "host": info,
-              "rows": [asdict(r) for r in bench.rows], "raw": bench.raw}
+    result = {
+        "timestamp": stamp.isoformat(),
+        "seconds": total,
+        "argv": sys.argv[1:] if argv is None else argv,
+        "quick": opts.quick,
+        "duration": opts.duration,
+        "rounds": opts.rounds,
+        "host": info,
+        "rows": [asdict(r) for r in bench.rows],
+        "raw": bench.raw,
+    }
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nresults: {out}")
     return 0

@@ -57,7 +57,7 @@ KS_TIMEOUT = 30.0
 MARKER = "__ymL"
 _MACRO_PROBE = "__ymM"
 _TABLE_MAGIC = 0x796D_614C_4D59_5F5F  # b"__YMLamy": where the table starts
-_MISSING = (1 << 64) - 1              # what a guarded entry reads when its symbol is not defined
+_MISSING = (1 << 64) - 1  # what a guarded entry reads when its symbol is not defined
 
 _LABEL_RE = re.compile(r"\s*([A-Za-z_.$][\w.$]*)\s*:(?!:)")
 _STRING_RE = re.compile(r'"(?:\\.|[^"\\])*"')
@@ -66,29 +66,53 @@ _DIRECTIVE_RE = re.compile(r"\.(\w+)")
 _ASSIGN_RE = re.compile(r"[A-Za-z_.$][\w.$]*\s*=(?!=)")
 
 _REPEAT_OPEN = {"macro": ".endm", "rept": ".endr", "irp": ".endr", "irpc": ".endr"}
-_COND_OPEN = {"if", "ifdef", "ifndef", "ifc", "ifnc", "ifeq", "ifne", "ifeqs", "ifnes", "ifb", "ifnb",
-              "ifgt", "ifge", "iflt", "ifle"}
+_COND_OPEN = {
+    "if",
+    "ifdef",
+    "ifndef",
+    "ifc",
+    "ifnc",
+    "ifeq",
+    "ifne",
+    "ifeqs",
+    "ifnes",
+    "ifb",
+    "ifnb",
+    "ifgt",
+    "ifge",
+    "iflt",
+    "ifle",
+}
 _CLOSE = {"endm", "endmacro", "endr", "endif"}
 _SYMBOL_ONLY = {"globl", "global", "private_extern"}  # stripped: with them Keystone zeroes .quad sym
 # directives that never emit bytes (no marker needed)
-_NO_BYTES = _COND_OPEN | _CLOSE | _SYMBOL_ONLY | {
-    "equ", "set", "equiv", "eqv", "else", "elseif", "macro", "purgem", "exitm", "extern", "type",
-    "weak_definition"}
+_NO_BYTES = (
+    _COND_OPEN
+    | _CLOSE
+    | _SYMBOL_ONLY
+    | {"equ", "set", "equiv", "eqv", "else", "elseif", "macro", "purgem", "exitm", "extern", "type", "weak_definition"}
+)
 
 # Directives and forms Keystone accepts but gets wrong, crashes or hangs on
 # (keystone-aarch64.md).  Anchored patterns apply to the statement after
 # any labels; all apply outside strings and comments.
 _FORBIDDEN: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^\.(text|data|bss|section|pushsection|popsection|previous|subsection)\b", re.I),
-     "section directives break Keystone (.text crashes it, .section loses bytes): keep one section"),
+    (
+        re.compile(r"^\.(text|data|bss|section|pushsection|popsection|previous|subsection)\b", re.I),
+        "section directives break Keystone (.text crashes it, .section loses bytes): keep one section",
+    ),
     (re.compile(r"\.req\b", re.I), ".req makes Keystone emit nothing at all"),
     (re.compile(r"^\.inst\b", re.I), ".inst is silently dropped by Keystone: use .word"),
     (re.compile(r"^\.(file|loc)\b", re.I), ".file/.loc make Keystone emit nothing at all"),
-    (re.compile(r"^\.(comm|lcomm|zerofill)\b", re.I),
-     ".comm/.lcomm/.zerofill reserve nothing under Keystone: use .zero"),
-    (re.compile(r"^\.(include|incbin)\b", re.I),
-     ".include/.incbin are not supported (Keystone reads paths from the process's cwd and ignores a missing"
-     " file): keep one file"),
+    (
+        re.compile(r"^\.(comm|lcomm|zerofill)\b", re.I),
+        ".comm/.lcomm/.zerofill reserve nothing under Keystone: use .zero",
+    ),
+    (
+        re.compile(r"^\.(include|incbin)\b", re.I),
+        ".include/.incbin are not supported (Keystone reads paths from the process's cwd and ignores a missing"
+        " file): keep one file",
+    ),
     (re.compile(r"^\.(err|error)\b", re.I), ".err/.error are ignored by Keystone"),
     (re.compile(r"^\.end\b", re.I), ".end makes Keystone ignore the rest of the source"),
     (re.compile(r"\badrp\b", re.I), "adrp encodes an absolute page under Keystone: use adr"),
@@ -112,7 +136,7 @@ _KS_MESSAGES = {
     "KS_ERR_ASM_FRAGMENT_INVALID": "invalid fragment (an .org that goes backwards?)",
     "Unknown error": "invalid operand or immediate out of range (Keystone says only 'Unknown error')",
     "fixup value out of range": "pc-relative target out of range: adr, ldr literal, cbz and b.cond reach"
-                                " +-1 MiB, and this line puts a target out of reach (Keystone aborted)",
+    " +-1 MiB, and this line puts a target out of reach (Keystone aborted)",
     "invalid imm12 fixup value": "12-bit offset out of range (Keystone aborted)",
 }
 
@@ -147,6 +171,7 @@ class Assembly:
 
 
 # ---------------------------------------------------------------- source scan
+
 
 def _lex(raw: list[str]) -> tuple[list[str], list[bool], dict[int, int], dict[int, str], int | None]:
     """Each line without comments, strings as ``""`` and character literals as ``0``.
@@ -204,22 +229,22 @@ def _lex(raw: list[str]) -> tuple[list[str], list[bool], dict[int, int], dict[in
 @dataclass
 class _Block:
     closer: str
-    kind: str                  # "macro", "rept" or "cond"
-    line: int                  # where it opens
-    apple: bool = False        # the current branch is clang-only (.ifdef APPLE)
-    apple_if: str = ""         # "ifdef"/"ifndef" for a conditional on APPLE
-    macro: str = ""            # name of a macro definition worth recording
+    kind: str  # "macro", "rept" or "cond"
+    line: int  # where it opens
+    apple: bool = False  # the current branch is clang-only (.ifdef APPLE)
+    apple_if: str = ""  # "ifdef"/"ifndef" for a conditional on APPLE
+    macro: str = ""  # name of a macro definition worth recording
 
 
 @dataclass
 class _Scan:
-    lines: list[str]                    # source lines as handed to Keystone
-    stmts: list[str]                    # each line's statement: no comment, no labels, strings as ""
-    closers: list[tuple[str, ...]]      # what closes the blocks open before line i, innermost first
-    in_comment: list[bool]              # line i starts inside a /* */ comment
-    marks: list[int]                    # lines that get a marker label in the symbol pass
-    mark_at: dict[int, int]             # where the marker goes when not at the start (after a */)
-    guarded: set[int]                   # marks inside .if blocks: Keystone may skip them
+    lines: list[str]  # source lines as handed to Keystone
+    stmts: list[str]  # each line's statement: no comment, no labels, strings as ""
+    closers: list[tuple[str, ...]]  # what closes the blocks open before line i, innermost first
+    in_comment: list[bool]  # line i starts inside a /* */ comment
+    marks: list[int]  # lines that get a marker label in the symbol pass
+    mark_at: dict[int, int]  # where the marker goes when not at the start (after a */)
+    guarded: set[int]  # marks inside .if blocks: Keystone may skip them
     labels: dict[str, tuple[int, bool]]  # label -> (first line index, defined inside an .if block)
     macros: dict[str, list[tuple[int, int]]]  # macro name -> (.macro line, .endm line) of each definition
 
@@ -240,12 +265,12 @@ def _scan(path: str, text: str) -> _Scan:
         rest = bare
         while (m := _LABEL_RE.match(rest)) is not None:
             names.append(m.group(1))
-            rest = rest[m.end():]
+            rest = rest[m.end() :]
         stmt = rest.strip()
         s.stmts.append(stmt)
         d = _DIRECTIVE_RE.match(stmt)
         directive = d.group(1).lower() if d else ""
-        arg = stmt[d.end():].strip() if d else ""
+        arg = stmt[d.end() :].strip() if d else ""
 
         if not any(b.apple for b in stack):
             if _NUMERIC_LABEL.match(stmt):
@@ -254,8 +279,12 @@ def _scan(path: str, text: str) -> _Scan:
                 if pattern.search(stmt):
                     raise AssemblyError(path, i + 1, why, line)
             if ";" in bare:
-                raise AssemblyError(path, i + 1, "';' separates statements under Keystone"
-                                    " but starts a comment under clang: use //", line)
+                raise AssemblyError(
+                    path,
+                    i + 1,
+                    "';' separates statements under Keystone but starts a comment under clang: use //",
+                    line,
+                )
         if directive in _SYMBOL_ONLY:
             line = " ".join(f"{name}:" for name in names)
 
@@ -303,6 +332,7 @@ def _scan(path: str, text: str) -> _Scan:
 
 # ---------------------------------------------------------------- keystone, isolated
 
+
 class _KsFailure(Exception):
     def __init__(self, message: str, timed_out: bool = False) -> None:
         super().__init__(message)
@@ -323,9 +353,13 @@ class _Worker:
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self.proc is None or self.proc.poll() is not None:
-            self.proc = subprocess.Popen([sys.executable, "-m", "emu.ks_worker"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         cwd=Path(__file__).resolve().parent.parent)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "emu.ks_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
         return self.proc
 
     def stop(self) -> None:
@@ -340,6 +374,7 @@ class _Worker:
 
     def asm(self, source: bytes, base: int, limit: float) -> bytes:
         from emu.ks_worker import ANSWER, REQUEST
+
         with self.lock:
             proc = self._start()
             answer: list[bytes | BaseException] = []
@@ -360,19 +395,25 @@ class _Worker:
             t = threading.Thread(target=exchange, name="keystone", daemon=True)
             t.start()
             t.join(limit)
-            if t.is_alive():                       # Keystone loops: end it (the reader sees EOF)
+            if t.is_alive():  # Keystone loops: end it (the reader sees EOF)
                 self.stop()
                 t.join()
-                raise _KsFailure(f"Keystone did not finish within {limit:g} s (it loops forever on some input)",
-                                 timed_out=True)
+                raise _KsFailure(
+                    f"Keystone did not finish within {limit:g} s (it loops forever on some input)", timed_out=True
+                )
             got = answer[0]
             if isinstance(got, BaseException):
                 proc.wait()
                 err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
                 self.stop()
                 code = proc.returncode
-                why = (f"Keystone crashed ({signal.Signals(-code).name})" if code < 0 else
-                       err.splitlines()[-1] if err else f"Keystone exited with status {code} and no message")
+                why = (
+                    f"Keystone crashed ({signal.Signals(-code).name})"
+                    if code < 0
+                    else err.splitlines()[-1]
+                    if err
+                    else f"Keystone exited with status {code} and no message"
+                )
                 raise _KsFailure(why)
         if got[:1] == b"E":
             raise _KsFailure(got[1:].decode(errors="replace"))
@@ -459,8 +500,16 @@ def _in_macro(scan: _Scan, line: int, base: int, timeout: float) -> str | None:
 
     def body(j: int) -> str | None:  # the macro cut before body line j
         inner = list(scan.closers[j][: len(scan.closers[j]) - outer])
-        src = [*scan.lines[:line], header, *scan.lines[start + 1: j],
-               *(["*/"] if scan.in_comment[j] else []), *inner, ".endm", invoke, *after]
+        src = [
+            *scan.lines[:line],
+            header,
+            *scan.lines[start + 1 : j],
+            *(["*/"] if scan.in_comment[j] else []),
+            *inner,
+            ".endm",
+            invoke,
+            *after,
+        ]
         return _probe(src, base, timeout)
 
     if body(end) is None or body(start + 1) is not None:
@@ -489,12 +538,12 @@ def _symbol_pass(path: str, scan: _Scan, base: int, code: bytes) -> tuple[dict[s
     at = len(out) - 8 * (n + 1)
     if at < len(code) or out[: len(code)] != code:
         raise AssemblyError(path, None, "internal: marker pass changed the bytes")
-    if int.from_bytes(out[at: at + 8], "little") != _TABLE_MAGIC:
+    if int.from_bytes(out[at : at + 8], "little") != _TABLE_MAGIC:
         raise AssemblyError(path, None, "internal: symbol table not found after the code")
-    words = [int.from_bytes(out[at + 8 * (j + 1): at + 8 * (j + 2)], "little") for j in range(n)]
+    words = [int.from_bytes(out[at + 8 * (j + 1) : at + 8 * (j + 2)], "little") for j in range(n)]
     symbols = {name: addr for name, addr in zip(names, words[: len(names)], strict=True) if addr != _MISSING}
     by_addr: dict[int, int] = {}
-    for i, addr in zip(scan.marks, words[len(names):], strict=True):
+    for i, addr in zip(scan.marks, words[len(names) :], strict=True):
         if addr != _MISSING:
             by_addr[addr] = i + 1  # the last line at an address is the one that emits there
     addrs = sorted(by_addr)
@@ -503,9 +552,11 @@ def _symbol_pass(path: str, scan: _Scan, base: int, code: bytes) -> tuple[dict[s
 
 # ---------------------------------------------------------------- public entry
 
+
 def cache_dir() -> Path:
     root = os.environ.get("YMAWKY_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ymawky-emu")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ymawky-emu"
+    )
     return Path(root)
 
 
@@ -522,8 +573,9 @@ _CODE_VERSION = _code_version()
 
 def assemble_text(text: str, path: str = "<source>", base: int = DEFAULT_BASE, cache: bool = True) -> Assembly:
     """Assemble ``text`` placed at ``base``; raise AssemblyError on a bad line."""
-    key = hashlib.sha256(f"{CACHE_VERSION}:{_CODE_VERSION}:{base:x}:".encode()
-                         + text.encode(errors="surrogatepass")).hexdigest()
+    key = hashlib.sha256(
+        f"{CACHE_VERSION}:{_CODE_VERSION}:{base:x}:".encode() + text.encode(errors="surrogatepass")
+    ).hexdigest()
     cached = cache_dir() / f"asm-{key}.json"
     if cache:
         hit = _load(cached, path, base)
@@ -560,9 +612,14 @@ def _assemble(text: str, path: str, base: int) -> Assembly:
     asm = Assembly(path, base, code, symbols, addrs, nums)
     if len(code) > MAX_IMAGE:
         line = asm.line_of(base + MAX_IMAGE)
-        raise AssemblyError(path, line, f"image is {len(code)} bytes, more than {MAX_IMAGE} (1 MiB): Keystone"
-                            " silently mis-encodes adr/ldr/cbz/b.cond across more than 1 MiB; the image"
-                            " passes the limit on this line", scan.lines[line - 1] if line else "")
+        raise AssemblyError(
+            path,
+            line,
+            f"image is {len(code)} bytes, more than {MAX_IMAGE} (1 MiB): Keystone"
+            " silently mis-encodes adr/ldr/cbz/b.cond across more than 1 MiB; the image"
+            " passes the limit on this line",
+            scan.lines[line - 1] if line else "",
+        )
     return asm
 
 
@@ -570,9 +627,14 @@ def _store(target: Path, asm: Assembly) -> None:
     tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"base": asm.base, "code": base64.b64encode(asm.code).decode(),
-               "sha256": hashlib.sha256(asm.code).hexdigest(), "symbols": asm.symbols,
-               "line_addrs": asm.line_addrs, "line_nums": asm.line_nums}
+        doc = {
+            "base": asm.base,
+            "code": base64.b64encode(asm.code).decode(),
+            "sha256": hashlib.sha256(asm.code).hexdigest(),
+            "symbols": asm.symbols,
+            "line_addrs": asm.line_addrs,
+            "line_nums": asm.line_nums,
+        }
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".asm-")
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f)

@@ -52,7 +52,7 @@ class Control:
         self.path, self.tree = Path(path), tree
         with contextlib.suppress(FileNotFoundError):
             if self.path.is_socket():
-                self.path.unlink()          # left by an emulator that was killed
+                self.path.unlink()  # left by an emulator that was killed
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(os.fspath(self.path))
         self.sock.listen(4)
@@ -63,8 +63,8 @@ class Control:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
-                return                      # closed
-            with conn, conn.makefile("rwb", buffering=0) as f:     # one command per connection
+                return  # closed
+            with conn, conn.makefile("rwb", buffering=0) as f:  # one command per connection
                 raw = f.readline(MAX_LINE)
                 f.write((self.answer(raw.decode("ascii", "replace").strip()) + "\n").encode())
 

@@ -54,7 +54,7 @@ def _is_code(source: list[str], line: int) -> bool:
         m = _LABEL.match(text)
         if not m:
             break
-        text = text[m.end():]
+        text = text[m.end() :]
     text = text.strip()
     return bool(text) and not text.startswith(".")
 
@@ -88,8 +88,9 @@ class Coverage:
             addr, size = (key >> 16) - self.slide, key & 0xFFFF
             for a in range(addr, addr + size, 4):
                 per_addr[a] += n
-        return {line: max((per_addr.get(a, 0) for a in addrs), default=0)
-                for line, addrs in code_lines(self.asm).items()}
+        return {
+            line: max((per_addr.get(a, 0) for a in addrs), default=0) for line, addrs in code_lines(self.asm).items()
+        }
 
     def functions(self, lines: dict[int, int]) -> dict[str, tuple[int, int]]:
         out = {}

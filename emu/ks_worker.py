@@ -31,6 +31,7 @@ def _read(stream: object, n: int) -> bytes:
 
 def main() -> None:
     import keystone
+
     ks = keystone.Ks(keystone.KS_ARCH_ARM64, keystone.KS_MODE_LITTLE_ENDIAN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
@@ -38,7 +39,7 @@ def main() -> None:
             base, n = REQUEST.unpack(_read(stdin, REQUEST.size))
             source = _read(stdin, n)
         except EOFError:
-            return                          # the emulator has gone: so do we
+            return  # the emulator has gone: so do we
         try:
             enc, _ = ks.asm(source, base, as_bytes=True)
             tag, body = b"K", enc or b""

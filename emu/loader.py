@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 PAGE = PAGE_SIZE
-CACHE_VERSION = "1"   # bump when Image or the parse changes
+CACHE_VERSION = "1"  # bump when Image or the parse changes
 
 MH_MAGIC, MH_MAGIC_64 = 0xFEEDFACE, 0xFEEDFACF
 FAT_MAGIC, FAT_MAGIC_64 = 0xCAFEBABE, 0xCAFEBABF
@@ -43,10 +43,17 @@ CPU_TYPE_ARM64 = 0x0100000C
 MH_EXECUTE = 2
 LC_UNIXTHREAD, LC_MAIN = 0x5, 0x80000028
 ARM_THREAD_STATE64, ARM_THREAD_STATE64_COUNT = 6, 68
-_CPU_NAMES = {7: "i386", 0x01000007: "x86_64", 12: "arm", CPU_TYPE_ARM64: "arm64", 0x0200000C: "arm64_32",
-              18: "ppc", 0x01000012: "ppc64"}
-_HEADER = struct.Struct("<IiiIIIII")   # mach_header_64
-_FAT_ARCH = struct.Struct(">iiIII")     # fat_arch
+_CPU_NAMES = {
+    7: "i386",
+    0x01000007: "x86_64",
+    12: "arm",
+    CPU_TYPE_ARM64: "arm64",
+    0x0200000C: "arm64_32",
+    18: "ppc",
+    0x01000012: "ppc64",
+}
+_HEADER = struct.Struct("<IiiIIIII")  # mach_header_64
+_FAT_ARCH = struct.Struct(">iiIII")  # fat_arch
 _FAT_ARCH_64 = struct.Struct(">iiQQII")  # fat_arch_64
 
 
@@ -57,10 +64,10 @@ class LoadError(Exception):
 @dataclass(frozen=True)
 class Segment:
     name: str
-    vmaddr: int          # slid
-    vmsize: int          # rounded up to a 16 KiB page
-    prot: int            # VM_PROT_* bits: 1 read, 2 write, 4 execute
-    data: bytes          # file bytes; the rest of vmsize is zero-fill
+    vmaddr: int  # slid
+    vmsize: int  # rounded up to a 16 KiB page
+    prot: int  # VM_PROT_* bits: 1 read, 2 write, 4 execute
+    data: bytes  # file bytes; the rest of vmsize is zero-fill
 
 
 @dataclass(frozen=True)
@@ -68,11 +75,11 @@ class Image:
     path: str
     sha256: str
     slide: int
-    header: int                    # slid address of the mach_header
-    entry: int                     # slid address of the first instruction
-    entry_kind: str                # "LC_MAIN" or "LC_UNIXTHREAD"
+    header: int  # slid address of the mach_header
+    entry: int  # slid address of the first instruction
+    entry_kind: str  # "LC_MAIN" or "LC_UNIXTHREAD"
     segments: list[Segment]
-    symbols: dict[str, int] = field(repr=False)   # name -> slid address
+    symbols: dict[str, int] = field(repr=False)  # name -> slid address
 
 
 def _cpu_name(cputype: int) -> str:
@@ -83,8 +90,8 @@ def _arm64_slice(raw: bytes, path: str) -> bytes:
     """The thin 64-bit Mach-O inside ``raw``: itself, or the arm64 slice of a fat file."""
     if len(raw) < 4:
         raise LoadError(f"{path}: not a Mach-O file ({len(raw)} bytes)")
-    magic_be, = struct.unpack_from(">I", raw)
-    magic, = struct.unpack_from("<I", raw)
+    (magic_be,) = struct.unpack_from(">I", raw)
+    (magic,) = struct.unpack_from("<I", raw)
     if magic == MH_MAGIC_64:
         return raw
     if magic == MH_MAGIC:
@@ -103,7 +110,7 @@ def _arm64_slice(raw: bytes, path: str) -> bytes:
         if cputype == CPU_TYPE_ARM64:
             if offset + size > len(raw):
                 raise LoadError(f"{path}: truncated: the arm64 slice runs past the end of the file")
-            return raw[offset: offset + size]
+            return raw[offset : offset + size]
         arches.append(_cpu_name(cputype))
     raise LoadError(f"{path}: no arm64 slice (has {', '.join(arches)})")
 
@@ -134,6 +141,7 @@ def _check_commands(raw: bytes, path: str) -> int:
 
 def _binary(raw: bytes, path: str) -> lief.MachO.Binary:
     import lief  # here, not at the top: a cached image needs no LIEF (its import is ~0.4 s and ~50 MB)
+
     lief.logging.disable()
     try:
         fat = lief.MachO.parse(raw)
@@ -184,7 +192,7 @@ def _interrupts_deferred() -> Iterator[None]:
     if caught:
         handler = saved[caught[0]]
         if callable(handler):
-            handler(caught[0], None)        # the emulator's own: KeyboardInterrupt or Terminated
+            handler(caught[0], None)  # the emulator's own: KeyboardInterrupt or Terminated
         elif handler == signal.SIG_DFL:
             signal.raise_signal(caught[0])
 
@@ -210,7 +218,7 @@ def _parse(whole: bytes, path: str) -> Image:
         if seg.file_offset == 0 and seg.file_size:
             header = seg.virtual_address + slide
         size = (seg.virtual_size + PAGE - 1) // PAGE * PAGE  # ld64.lld leaves __LINKEDIT's unrounded
-        data = raw[seg.file_offset: seg.file_offset + min(seg.file_size, seg.virtual_size)]
+        data = raw[seg.file_offset : seg.file_offset + min(seg.file_size, seg.virtual_size)]
         segments.append(Segment(seg.name, seg.virtual_address + slide, size, seg.init_protection, data))
     if header is None:
         raise LoadError(f"{path}: no segment maps the Mach-O header")
@@ -224,8 +232,9 @@ def _parse(whole: bytes, path: str) -> Image:
     elif b.has_thread_command:
         thread = b.thread_command
         if thread.flavor != ARM_THREAD_STATE64 or thread.count != ARM_THREAD_STATE64_COUNT:
-            raise LoadError(f"{path}: LC_UNIXTHREAD flavor {thread.flavor} count {thread.count}, "
-                            f"not ARM_THREAD_STATE64")
+            raise LoadError(
+                f"{path}: LC_UNIXTHREAD flavor {thread.flavor} count {thread.count}, not ARM_THREAD_STATE64"
+            )
         entry, kind = thread.pc + slide, "LC_UNIXTHREAD"
     else:
         raise LoadError(f"{path}: no LC_MAIN or LC_UNIXTHREAD")
@@ -249,26 +258,41 @@ def _slid(image: Image, path: str, slide: int) -> Image:
 
 def _cache_file(sha: str) -> Path:
     from emu.assembler import cache_dir
+
     return cache_dir() / f"image-{CACHE_VERSION}-{sha}.json"
 
 
 def _cached(sha: str) -> Image | None:
     try:
         doc = json.loads(_cache_file(sha).read_text())
-        segs = [Segment(g["name"], g["vmaddr"], g["vmsize"], g["prot"], base64.b64decode(g["data"]))
-                for g in doc["segments"]]
-        image = Image("", doc["sha256"], 0, doc["header"], doc["entry"], doc["entry_kind"], segs,
-                      dict(doc["symbols"]))
+        segs = [
+            Segment(g["name"], g["vmaddr"], g["vmsize"], g["prot"], base64.b64decode(g["data"]))
+            for g in doc["segments"]
+        ]
+        image = Image("", doc["sha256"], 0, doc["header"], doc["entry"], doc["entry_kind"], segs, dict(doc["symbols"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return image if image.sha256 == sha else None
 
 
 def _store(image: Image) -> None:
-    doc = {"sha256": image.sha256, "header": image.header, "entry": image.entry, "entry_kind": image.entry_kind,
-           "segments": [{"name": g.name, "vmaddr": g.vmaddr, "vmsize": g.vmsize, "prot": g.prot,
-                         "data": base64.b64encode(g.data).decode()} for g in image.segments],
-           "symbols": image.symbols}
+    doc = {
+        "sha256": image.sha256,
+        "header": image.header,
+        "entry": image.entry,
+        "entry_kind": image.entry_kind,
+        "segments": [
+            {
+                "name": g.name,
+                "vmaddr": g.vmaddr,
+                "vmsize": g.vmsize,
+                "prot": g.prot,
+                "data": base64.b64encode(g.data).decode(),
+            }
+            for g in image.segments
+        ],
+        "symbols": image.symbols,
+    }
     target = _cache_file(image.sha256)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

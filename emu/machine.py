@@ -63,14 +63,14 @@ class SyscallLog(Protocol):
     def finish_tree(self, history: list[tuple[str, str]]) -> None: ...
 
 
-STACK_TOP = 0x1_7000_0000       # like macOS arm64 (stacks sit near 0x16f...)
-STACK_SIZE = 8 << 20            # 8 MiB, macOS's default main-thread stack
-SENTINEL = 0x7F_F000_0000       # main's lr: "mov x16, #SYS_exit; svc #0x80" = exit(w0)
+STACK_TOP = 0x1_7000_0000  # like macOS arm64 (stacks sit near 0x16f...)
+STACK_SIZE = 8 << 20  # 8 MiB, macOS's default main-thread stack
+SENTINEL = 0x7F_F000_0000  # main's lr: "mov x16, #SYS_exit; svc #0x80" = exit(w0)
 SENTINEL_CODE = struct.pack("<II", 0xD2800030, 0xD4001001)
 PAGE = PAGE_SIZE
-TCG_BUFFER = 64 << 20            # translated-code cache (Unicorn reserves 1 GiB by default)
-EXCP_SWI = 2                     # Unicorn's interrupt number for svc
-CARRY = 1 << 29                  # NZCV bit C
+TCG_BUFFER = 64 << 20  # translated-code cache (Unicorn reserves 1 GiB by default)
+EXCP_SWI = 2  # Unicorn's interrupt number for svc
+CARRY = 1 << 29  # NZCV bit C
 X_REGS = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(29)]
 ARG_REGS = X_REGS[:8]
 
@@ -113,17 +113,19 @@ def _block_ends(pc: int, insn: int) -> tuple[int, ...]:
     Decoded from the A64 encodings directly (Arm ARM C4.1.3): B/BL imm26, B.cond and
     CBZ/CBNZ imm19, TBZ/TBNZ imm14, BR/BLR/RET, SVC/BRK.
     """
-    if insn & 0x7C000000 == 0x14000000:                 # B, BL
+    if insn & 0x7C000000 == 0x14000000:  # B, BL
         return pc + 4, pc + 4 * _sext(insn & 0x3FFFFFF, 26)
-    if insn & 0xFF000010 == 0x54000000 or insn & 0x7E000000 == 0x34000000:   # B.cond, CBZ/CBNZ
+    if insn & 0xFF000010 == 0x54000000 or insn & 0x7E000000 == 0x34000000:  # B.cond, CBZ/CBNZ
         return pc + 4, pc + 4 * _sext((insn >> 5) & 0x7FFFF, 19)
-    if insn & 0x7E000000 == 0x36000000:                 # TBZ, TBNZ
+    if insn & 0x7E000000 == 0x36000000:  # TBZ, TBNZ
         return pc + 4, pc + 4 * _sext((insn >> 5) & 0x3FFF, 14)
     if insn & 0xFF9FFC1F == 0xD61F0000 or insn & 0xFFE0001F in (0xD4000001, 0xD4200000):  # BR/BLR/RET, SVC, BRK
         return (pc + 4,)
     return ()
-STACK_SLACK = 64 << 10          # stack below sp a fork copies (a leaf routine's scratch)
-EXIT_INTERNAL = 70               # sysexits.h EX_SOFTWARE: the emulator itself failed
+
+
+STACK_SLACK = 64 << 10  # stack below sp a fork copies (a leaf routine's scratch)
+EXIT_INTERNAL = 70  # sysexits.h EX_SOFTWARE: the emulator itself failed
 SIGNUM = {"SIGSEGV": 11, "SIGBUS": 10, "SIGILL": 4, "SIGTRAP": 5, "SIGSYS": 12}
 
 
@@ -138,7 +140,7 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM to the emulator: it stops as for Ctrl-C, and says so by its status."""
 
 
-INTERRUPT_STATUSES = (130, 143)   # 128 + SIGINT, 128 + SIGTERM: the shell's convention
+INTERRUPT_STATUSES = (130, 143)  # 128 + SIGINT, 128 + SIGTERM: the shell's convention
 
 
 def interrupt_status(why: BaseException) -> int:
@@ -196,27 +198,36 @@ class Cpu:
 
     def __init__(self) -> None:
         self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
-        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)   # Unicorn would reserve 1 GiB per instance
+        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER)  # Unicorn would reserve 1 GiB per instance
         self.owner: Machine | None = None
         self.bytes = GuestBytes(self.uc)
         self.trap_in = RegisterBatch(self.uc, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV])
         self.trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
         self.uc.hook_add(UC_HOOK_INTR, lambda uc, intno, d: self.owner._on_interrupt(uc, intno, d))
-        self.uc.hook_add(UC_HOOK_MEM_INVALID,
-                         lambda uc, access, addr, size, value, d: self.owner._on_bad_access(uc, access, addr, size,
-                                                                                           value, d))
+        self.uc.hook_add(
+            UC_HOOK_MEM_INVALID,
+            lambda uc, access, addr, size, value, d: self.owner._on_bad_access(uc, access, addr, size, value, d),
+        )
 
 
 class Machine:
     """An emulated process, ready to ``run()``."""
 
-    def __init__(self, image: Image, host: Host, argv: list[str], envp: list[str] | None = None,
-                 assembly: Assembly | None = None, strict: bool = False, name: str = "ymawky-emu",
-                 tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        image: Image,
+        host: Host,
+        argv: list[str],
+        envp: list[str] | None = None,
+        assembly: Assembly | None = None,
+        strict: bool = False,
+        name: str = "ymawky-emu",
+        tracer: Tracer | None = None,
+    ) -> None:
         self.image, self.host, self.name = image, host, name
         self.argv = list(argv)
         self.envp = list(envp) if envp is not None else ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/"]
-        self.log: SyscallLog | None = None   # record or replay; None: the kernel answers directly
+        self.log: SyscallLog | None = None  # record or replay; None: the kernel answers directly
         self.symbols = Symbolizer(image.symbols, assembly, image.slide)
         self._new_cpu()
         for seg in image.segments:
@@ -228,11 +239,12 @@ class Machine:
         self.uc.mem_write(SENTINEL, SENTINEL_CODE)
         self._start_state(self.argv, self.envp)
         self.kernel = Kernel(host, self.mem, SYSCALLS, NAMES, strict, where=self._where_pc)
-        self.kernel.vm = UnicornVM(self.uc, self.mem)   # mmap, munmap, mprotect
+        self.kernel.vm = UnicornVM(self.uc, self.mem)  # mmap, munmap, mprotect
         self.tree: ProcessTree | None = None
         self.proc: Proc | None = None
         from emu.tree import ProcessTree
-        ProcessTree(self)            # this is the first process of a run
+
+        ProcessTree(self)  # this is the first process of a run
         self.tracer = tracer  # None: no trace hook at all (emu/trace.py)
         if tracer is not None:
             tracer.attach(self)
@@ -244,20 +256,20 @@ class Machine:
         self.cpu.owner = self
         self.uc = self.cpu.uc
         self._trap_in, self._trap_out = self.cpu.trap_in, self.cpu.trap_out
-        self.ended = False                      # the process is over: wake() does nothing
-        self.cpu_lock = threading.Lock()        # wake() and handing the Unicorn on
+        self.ended = False  # the process is over: wake() does nothing
+        self.cpu_lock = threading.Lock()  # wake() and handing the Unicorn on
         self.mem = GuestMemory(self.uc, self.cpu.bytes)
         self.status: int | None = None
         self.fault: Fault | None = None
         self.error: BaseException | None = None
-        self.end_signal: int | None = None      # the signal that ended the process
-        self._resume: int | None = None         # where to go on after a stop, when not at pc
-        self.trapped = False                    # a CPU exception ended the last run
-        self.killed: int | None = None          # a signal's default action, met in a hook
-        self._sig_hook: int | None = None       # the block hook that delivers signals (wake)
-        self._signalled = False                 # for it: a signal came
-        self._blocks = 0                        # for it: blocks entered since the last syscall
-        self.replay_signals: list[tuple[int, int, int]] = []   # a replay's (blocks, pc, signal) to come
+        self.end_signal: int | None = None  # the signal that ended the process
+        self._resume: int | None = None  # where to go on after a stop, when not at pc
+        self.trapped = False  # a CPU exception ended the last run
+        self.killed: int | None = None  # a signal's default action, met in a hook
+        self._sig_hook: int | None = None  # the block hook that delivers signals (wake)
+        self._signalled = False  # for it: a signal came
+        self._blocks = 0  # for it: blocks entered since the last syscall
+        self.replay_signals: list[tuple[int, int, int]] = []  # a replay's (blocks, pc, signal) to come
 
     def forked(self, proc: Proc, host: Host, cpu: Cpu | None = None) -> Machine:
         """The child of a fork in progress (inside this process's trap): its own Unicorn, a copy
@@ -274,7 +286,7 @@ class Machine:
         mine = list(self.uc.mem_regions())
         for region in kept.difference(mine):
             child.uc.mem_unmap(region[0], region[1] + 1 - region[0])
-        mine_bytes, theirs = self.mem.fast, child.mem.fast     # copies that keep the GIL (emu/regs.py)
+        mine_bytes, theirs = self.mem.fast, child.mem.fast  # copies that keep the GIL (emu/regs.py)
         for lo, hi, perms in mine:
             size = hi + 1 - lo
             if (lo, hi, perms) not in kept:
@@ -282,9 +294,9 @@ class Machine:
             elif not perms & UC_PROT_WRITE:
                 now = mine_bytes.read(lo, size)
                 if theirs.read(lo, size) != now:
-                    child.uc.mem_write(lo, now)     # changed code (mprotect): Unicorn drops its translations
+                    child.uc.mem_write(lo, now)  # changed code (mprotect): Unicorn drops its translations
                 continue
-            if lo <= sp <= hi:          # the stack: its live part, and what a leaf may keep below sp
+            if lo <= sp <= hi:  # the stack: its live part, and what a leaf may keep below sp
                 lo = max(lo, (sp - STACK_SLACK) & ~(PAGE - 1))
             theirs.write(lo, mine_bytes.read(lo, hi + 1 - lo))
         child.mem.writable = list(self.mem.writable)
@@ -341,7 +353,7 @@ class Machine:
         try:
             if intno != EXCP_SWI:
                 self.fault = Fault("SIGTRAP" if intno == 7 else "SIGILL", f"CPU exception {intno}")
-                self.trapped = True       # a real fault, not a stop's stray invalid-fetch report
+                self.trapped = True  # a real fault, not a stop's stray invalid-fetch report
                 uc.emu_stop()
                 return
             self._syscall(uc)
@@ -353,8 +365,8 @@ class Machine:
             uc.emu_stop()
 
     def _syscall(self, uc: Uc) -> None:
-        self._blocks = 0                          # signals are placed by blocks since the last call
-        *regs, x16, nzcv = self._trap_in.read()   # x0-x7, x16, nzcv in one call
+        self._blocks = 0  # signals are placed by blocks since the last call
+        *regs, x16, nzcv = self._trap_in.read()  # x0-x7, x16, nzcv in one call
         x16 &= 0xFFFFFFFF
         if x16 & 0x80000000:
             num = -((~x16 & 0xFFFFFFFF) + 1)  # Mach traps are negative; none is implemented yet
@@ -366,8 +378,9 @@ class Machine:
             self.tracer.syscall_enter(num, regs)
         try:
             x0, x1, carry = (self.kernel if self.log is None else self.log).call(num, regs)
-        except SigReturn as back:          # no x0/x1/carry: every register comes from the frame
+        except SigReturn as back:  # no x0/x1/carry: every register comes from the frame
             from emu.sigdeliver import return_from_handler
+
             return_from_handler(self, back)
             return
         if self.tree is not None and carry and x0 == EINTR and self._restarts():
@@ -382,7 +395,7 @@ class Machine:
             self.tracer.syscall_exit(x0, x1, carry)
         if self.tree is not None:
             if self.tree.halted or self.proc.signals.deliverable():
-                uc.emu_stop()         # a signal is delivered as the call returns (run_process)
+                uc.emu_stop()  # a signal is delivered as the call returns (run_process)
             if self._sig_hook is None and self.proc.signals.catching:
                 self._watch_signals()
 
@@ -413,7 +426,7 @@ class Machine:
                 continue
             leaders.update(syms)
             start = syms[0]
-            code = seg.data[start - seg.vmaddr: (len(seg.data) // 4) * 4]
+            code = seg.data[start - seg.vmaddr : (len(seg.data) // 4) * 4]
             for i, (word,) in enumerate(struct.iter_unpack("<I", code)):
                 leaders.update(_block_ends(start + 4 * i, word))
         done = 0
@@ -473,10 +486,10 @@ class Machine:
         assert self.tree is not None and self.proc is not None
         try:
             while not self.tree.halted:
-                self._deliver()          # may move the pc (a handler) or end the process
+                self._deliver()  # may move the pc (a handler) or end the process
                 pc, self._resume = (self._resume or self.uc.reg_read(A.UC_ARM64_REG_PC)), None
                 try:
-                    self.uc.emu_start(pc, 1)           # "until" an odd address: never
+                    self.uc.emu_start(pc, 1)  # "until" an odd address: never
                 except UcError as e:
                     sig, what = _FAULTS.get(e.errno, ("SIGSEGV", str(e)))
                     if self.fault is None or e.errno == U.UC_ERR_INSN_INVALID:
@@ -488,7 +501,7 @@ class Machine:
                     break
                 if self.tracer is not None:
                     self.tracer.resume()
-                self.fault = None                      # see _run: a stop is not a fault
+                self.fault = None  # see _run: a stop is not a fault
             else:
                 return self.tree.halt_status
         except GuestKilled as e:
@@ -521,7 +534,7 @@ class Machine:
         """
         with self.cpu_lock:
             if self.ended:
-                return              # its Unicorn may already run another process
+                return  # its Unicorn may already run another process
             self.host.interrupt()
             if self._sig_hook is not None and not self.tree.halted:
                 self._signalled = True
@@ -530,6 +543,7 @@ class Machine:
 
     def _watch_signals(self) -> None:
         """The guest has a handler now: deliver to computing code at block starts (pc exact there)."""
+
         def on_block(uc: Uc, address: int, _size: int, _data: object) -> None:
             self._blocks += 1
             if self.replay_signals and self.replay_signals[0][0] == self._blocks:
@@ -549,8 +563,9 @@ class Machine:
                 self.killed, _ = e.signal, uc.emu_stop()
             except BaseException as e:  # noqa: BLE001 - re-raised after emu_start returns
                 self.error, _ = e, uc.emu_stop()
+
         self._sig_hook = self.uc.hook_add(UC_HOOK_BLOCK, on_block)
-        self.uc.ctl_flush_tb()          # blocks translated before the hook would not call it
+        self.uc.ctl_flush_tb()  # blocks translated before the hook would not call it
 
     def _wants_cpu(self) -> bool:
         """kernel.interrupted: a blocking call should give up (EINTR) for a signal or the end."""
@@ -578,7 +593,7 @@ class Machine:
         while (sig := self.proc.signals.take()) is not None:
             act = self.proc.signals.action(sig)
             if sig in SIG_CANT_CATCH or act.handler == SIG_DFL:
-                if sig not in SIG_DEFAULT_IGNORE and sig not in SIG_DEFAULT_STOP:   # job control: not emulated
+                if sig not in SIG_DEFAULT_IGNORE and sig not in SIG_DEFAULT_STOP:  # job control: not emulated
                     raise GuestKilled(sig)
             elif act.handler != SIG_IGN:
                 if self.log is not None:
@@ -588,6 +603,7 @@ class Machine:
 
     def _enter_handler(self, sig: int, act: Action) -> None:
         from emu.sigdeliver import enter_handler
+
         enter_handler(self, sig, act)
 
     # ------------------------------------------------------------ reports
@@ -598,18 +614,25 @@ class Machine:
         pc = self.uc.reg_read(A.UC_ARM64_REG_PC)
         try:
             from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs  # here: the serving process never needs it
+
             insn = next(Cs(CS_ARCH_ARM64, CS_MODE_ARM).disasm(bytes(self.uc.mem_read(pc, 4)), pc), None)
             text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else "(undecodable)"
         except UcError:
             text = "(pc not mapped)"
         at = f" at {fault.address:#x}" if fault.address is not None else ""
         who = f"{self.proc.pid} ({self.proc.path})" if self.proc is not None else str(os.getpid())
-        lines = [f"{self.name}: guest fault in process {who}: {fault.what}{at} ({fault.signal})",
-                 f"  pc  {self.symbols.describe(pc)}",
-                 f"      {text}"]
+        lines = [
+            f"{self.name}: guest fault in process {who}: {fault.what}{at} ({fault.signal})",
+            f"  pc  {self.symbols.describe(pc)}",
+            f"      {text}",
+        ]
         regs = [(f"x{i}", self.uc.reg_read(r)) for i, r in enumerate(X_REGS)]
-        regs += [("fp", self.uc.reg_read(A.UC_ARM64_REG_X29)), ("lr", self.uc.reg_read(A.UC_ARM64_REG_LR)),
-                 ("sp", self.uc.reg_read(A.UC_ARM64_REG_SP)), ("nzcv", self.uc.reg_read(A.UC_ARM64_REG_NZCV))]
+        regs += [
+            ("fp", self.uc.reg_read(A.UC_ARM64_REG_X29)),
+            ("lr", self.uc.reg_read(A.UC_ARM64_REG_LR)),
+            ("sp", self.uc.reg_read(A.UC_ARM64_REG_SP)),
+            ("nzcv", self.uc.reg_read(A.UC_ARM64_REG_NZCV)),
+        ]
         for i in range(0, len(regs), 4):
-            lines.append("  " + "  ".join(f"{n:>4} {v:#018x}" for n, v in regs[i:i + 4]))
+            lines.append("  " + "  ".join(f"{n:>4} {v:#018x}" for n, v in regs[i : i + 4]))
         print("\n".join(lines), file=sys.stderr, flush=True)

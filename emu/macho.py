@@ -23,7 +23,7 @@ from emu.assembler import Assembly
 from syscalls.consts import PAGE_SIZE
 
 PAGE = PAGE_SIZE
-TEXT_VMADDR = 0x1_0000_0000   # __TEXT maps the header at 4 GiB, above __PAGEZERO
+TEXT_VMADDR = 0x1_0000_0000  # __TEXT maps the header at 4 GiB, above __PAGEZERO
 
 MH_MAGIC_64 = 0xFEEDFACF
 CPU_TYPE_ARM64 = 0x0100000C
@@ -64,10 +64,10 @@ CS_SUPPORTSEXECSEG = 0x20400
 CS_ADHOC, CS_LINKER_SIGNED = 0x2, 0x20000
 CS_HASHTYPE_SHA256 = 2
 CS_EXECSEG_MAIN_BINARY = 0x1
-CS_PAGE_SHIFT = 12            # 4 KiB hash pages, even on 16 KiB VM pages
+CS_PAGE_SHIFT = 12  # 4 KiB hash pages, even on 16 KiB VM pages
 CS_HASH_SIZE = 32
-_SUPERBLOB = struct.Struct(">III")          # magic, length, count
-_BLOBINDEX = struct.Struct(">II")           # type, offset
+_SUPERBLOB = struct.Struct(">III")  # magic, length, count
+_BLOBINDEX = struct.Struct(">II")  # type, offset
 _CODEDIR = struct.Struct(">IIIIIIIIIBBBBIIIIQQQQ")  # CS_CodeDirectory up to execSegFlags (88 bytes)
 _CS_HEADERS = (_SUPERBLOB.size + _BLOBINDEX.size + 7) // 8 * 8
 
@@ -94,8 +94,9 @@ def signature_size(code_limit: int, identifier: str) -> int:
     return _align(headers + pages * CS_HASH_SIZE, 16)
 
 
-def adhoc_signature(data: bytes, identifier: str, text_fileoff: int, text_filesize: int,
-                    main_binary: bool = True) -> bytes:
+def adhoc_signature(
+    data: bytes, identifier: str, text_fileoff: int, text_filesize: int, main_binary: bool = True
+) -> bytes:
     """The ad-hoc SuperBlob over ``data`` (the file up to the signature)."""
     page = 1 << CS_PAGE_SHIFT
     code_limit = len(data)
@@ -103,13 +104,32 @@ def adhoc_signature(data: bytes, identifier: str, text_fileoff: int, text_filesi
     size = signature_size(code_limit, identifier)
     ident_pad = _align(_CS_HEADERS + _CODEDIR.size + len(identifier) + 1, 16) - _CS_HEADERS - _CODEDIR.size
     codedir = _CODEDIR.pack(
-        CSMAGIC_CODEDIRECTORY, size - _CS_HEADERS, CS_SUPPORTSEXECSEG, CS_ADHOC | CS_LINKER_SIGNED,
-        _CODEDIR.size + ident_pad, _CODEDIR.size, 0, npages, code_limit,
-        CS_HASH_SIZE, CS_HASHTYPE_SHA256, 0, CS_PAGE_SHIFT, 0, 0, 0, 0, 0,
-        text_fileoff, text_filesize, CS_EXECSEG_MAIN_BINARY if main_binary else 0)
-    hashes = b"".join(hashlib.sha256(data[i * page:(i + 1) * page]).digest() for i in range(npages))
-    blob = (_SUPERBLOB.pack(CSMAGIC_EMBEDDED_SIGNATURE, size, 1)
-            + _BLOBINDEX.pack(CSSLOT_CODEDIRECTORY, _CS_HEADERS)).ljust(_CS_HEADERS, b"\0")
+        CSMAGIC_CODEDIRECTORY,
+        size - _CS_HEADERS,
+        CS_SUPPORTSEXECSEG,
+        CS_ADHOC | CS_LINKER_SIGNED,
+        _CODEDIR.size + ident_pad,
+        _CODEDIR.size,
+        0,
+        npages,
+        code_limit,
+        CS_HASH_SIZE,
+        CS_HASHTYPE_SHA256,
+        0,
+        CS_PAGE_SHIFT,
+        0,
+        0,
+        0,
+        0,
+        0,
+        text_fileoff,
+        text_filesize,
+        CS_EXECSEG_MAIN_BINARY if main_binary else 0,
+    )
+    hashes = b"".join(hashlib.sha256(data[i * page : (i + 1) * page]).digest() for i in range(npages))
+    blob = (
+        _SUPERBLOB.pack(CSMAGIC_EMBEDDED_SIGNATURE, size, 1) + _BLOBINDEX.pack(CSSLOT_CODEDIRECTORY, _CS_HEADERS)
+    ).ljust(_CS_HEADERS, b"\0")
     blob += codedir + identifier.encode().ljust(ident_pad, b"\0") + hashes
     return blob.ljust(size, b"\0")
 
@@ -125,14 +145,40 @@ class _Section:
     flags: int
 
     def pack(self) -> bytes:
-        return struct.pack("<16s16sQQIIIIIIII", _name16(self.sectname), _name16(self.segname), self.addr,
-                           self.size, self.offset, self.align, 0, 0, self.flags, 0, 0, 0)
+        return struct.pack(
+            "<16s16sQQIIIIIIII",
+            _name16(self.sectname),
+            _name16(self.segname),
+            self.addr,
+            self.size,
+            self.offset,
+            self.align,
+            0,
+            0,
+            self.flags,
+            0,
+            0,
+            0,
+        )
 
 
-def _segment(name: str, vmaddr: int, vmsize: int, fileoff: int, filesize: int, prot: int,
-             sections: list[_Section]) -> bytes:
-    head = struct.pack("<II16sQQQQiiII", LC_SEGMENT_64, 72 + 80 * len(sections), _name16(name),
-                       vmaddr, vmsize, fileoff, filesize, prot, prot, len(sections), 0)
+def _segment(
+    name: str, vmaddr: int, vmsize: int, fileoff: int, filesize: int, prot: int, sections: list[_Section]
+) -> bytes:
+    head = struct.pack(
+        "<II16sQQQQiiII",
+        LC_SEGMENT_64,
+        72 + 80 * len(sections),
+        _name16(name),
+        vmaddr,
+        vmsize,
+        fileoff,
+        filesize,
+        prot,
+        prot,
+        len(sections),
+        0,
+    )
     return head + b"".join(s.pack() for s in sections)
 
 
@@ -150,15 +196,16 @@ def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main")
     if not asm.base <= data_at <= bss_at <= end:
         raise ValueError("data_start and bss_start out of order")
     off = lambda addr: addr - asm.base  # noqa: E731 - offset into asm.code
-    if any(asm.code[off(bss_at):]):
+    if any(asm.code[off(bss_at) :]):
         raise ValueError("bytes after bss_start must all be zero")
 
     text = asm.code[: off(data_at)]
-    data = asm.code[off(data_at): off(bss_at)]
+    data = asm.code[off(data_at) : off(bss_at)]
     bss_size = end - bss_at
     text_filesize = _align(PAGE + len(text), PAGE)
-    sections = [_Section("__text", "__TEXT", asm.base, len(text), PAGE, 2,
-                         S_ATTR_PURE_INSTRUCTIONS | S_ATTR_SOME_INSTRUCTIONS)]
+    sections = [
+        _Section("__text", "__TEXT", asm.base, len(text), PAGE, 2, S_ATTR_PURE_INSTRUCTIONS | S_ATTR_SOME_INSTRUCTIONS)
+    ]
     segs: list[tuple[str, int, int, int, int, int, list[_Section]]] = [
         ("__PAGEZERO", 0, TEXT_VMADDR, 0, 0, 0, []),
         ("__TEXT", TEXT_VMADDR, text_filesize, 0, text_filesize, VM_PROT_READ | VM_PROT_EXECUTE, sections[:1]),
@@ -207,38 +254,50 @@ def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main")
     sig_off = _align(stroff + len(strtab), 16)
     sig_size = signature_size(sig_off, identifier)
     linkedit_filesize = sig_off + sig_size - linkedit_off
-    segs.append(("__LINKEDIT", vmaddr, _align(linkedit_filesize, PAGE), linkedit_off, linkedit_filesize,
-                 VM_PROT_READ, []))
+    segs.append(
+        ("__LINKEDIT", vmaddr, _align(linkedit_filesize, PAGE), linkedit_off, linkedit_filesize, VM_PROT_READ, [])
+    )
 
     cmds = [_segment(*s) for s in segs]
     cmds.append(struct.pack("<II10I", LC_DYLD_INFO_ONLY, 48, *([0] * 10)))
     cmds.append(struct.pack("<IIIIII", LC_SYMTAB, 24, symoff, nsyms, stroff, len(strtab)))
-    cmds.append(struct.pack("<II18I", LC_DYSYMTAB, 80, 0, len(local), len(local), len(externals), nsyms, 0,
-                            *([0] * 12)))
+    cmds.append(
+        struct.pack("<II18I", LC_DYSYMTAB, 80, 0, len(local), len(local), len(externals), nsyms, 0, *([0] * 12))
+    )
     cmds.append(_str_cmd(LC_LOAD_DYLINKER, struct.pack("<I", 12), DYLD_PATH))
     uuid_at = 32 + sum(map(len, cmds)) + 8
     cmds.append(struct.pack("<II16s", LC_UUID, 24, b"\0" * 16))
-    cmds.append(struct.pack("<IIIIIIII", LC_BUILD_VERSION, 32, PLATFORM_MACOS, MACOS_11, MACOS_11, 1,
-                            TOOL_LD, (1 << 16)))
+    cmds.append(
+        struct.pack("<IIIIIIII", LC_BUILD_VERSION, 32, PLATFORM_MACOS, MACOS_11, MACOS_11, 1, TOOL_LD, (1 << 16))
+    )
     cmds.append(struct.pack("<IIQ", LC_SOURCE_VERSION, 16, 0))
     cmds.append(struct.pack("<IIQQ", LC_MAIN, 24, asm.symbols[entry] - TEXT_VMADDR, 0))
     cmds.append(_str_cmd(LC_LOAD_DYLIB, struct.pack("<IIII", 24, 2, LIBSYSTEM_VERSION, 1 << 16), LIBSYSTEM))
     cmds.append(struct.pack("<IIII", LC_CODE_SIGNATURE, 16, sig_off, sig_size))
-    header = struct.pack("<IiiIIIII", MH_MAGIC_64, CPU_TYPE_ARM64, CPU_SUBTYPE_ARM64_ALL, MH_EXECUTE, len(cmds),
-                         sum(map(len, cmds)), MH_NOUNDEFS | MH_DYLDLINK | MH_TWOLEVEL | MH_PIE, 0)
+    header = struct.pack(
+        "<IiiIIIII",
+        MH_MAGIC_64,
+        CPU_TYPE_ARM64,
+        CPU_SUBTYPE_ARM64_ALL,
+        MH_EXECUTE,
+        len(cmds),
+        sum(map(len, cmds)),
+        MH_NOUNDEFS | MH_DYLDLINK | MH_TWOLEVEL | MH_PIE,
+        0,
+    )
     head = header + b"".join(cmds)
     if len(head) > PAGE:
         raise ValueError("load commands do not fit in the first page")
 
     out = bytearray(sig_off)
     out[: len(head)] = head
-    out[PAGE: PAGE + len(text)] = text
+    out[PAGE : PAGE + len(text)] = text
     if data:
-        out[text_filesize: text_filesize + len(data)] = data
-    out[symoff: symoff + len(nlist)] = nlist
-    out[stroff: stroff + len(strtab)] = strtab
+        out[text_filesize : text_filesize + len(data)] = data
+    out[symoff : symoff + len(nlist)] = nlist
+    out[stroff : stroff + len(strtab)] = strtab
     # a content-derived UUID keeps the output reproducible, as ld64 does
-    out[uuid_at: uuid_at + 16] = hashlib.md5(bytes(out)).digest()
+    out[uuid_at : uuid_at + 16] = hashlib.md5(bytes(out)).digest()
     out += adhoc_signature(bytes(out), identifier, 0, text_filesize)
     return bytes(out)
 

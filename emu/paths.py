@@ -15,7 +15,7 @@ import os
 import stat
 from typing import NamedTuple
 
-PATH_MAX = 1024        # Darwin MAXPATHLEN, NUL included
+PATH_MAX = 1024  # Darwin MAXPATHLEN, NUL included
 NAME_MAX = 255
 MAXSYMLINKS = 32
 
@@ -27,10 +27,10 @@ def _err(code: int, what: str = "") -> OSError:
 class Resolved(NamedTuple):
     """Where a guest path lands: a host fd of its parent directory and the last name."""
 
-    parent: int                    # host fd (O_PATH); the caller closes it
-    name: str                      # "." when the path names the directory itself
-    path: str                      # the canonical guest path (symlinks expanded)
-    bare: bool                     # the path was only slashes: "/" itself (EISDIR to change)
+    parent: int  # host fd (O_PATH); the caller closes it
+    name: str  # "." when the path names the directory itself
+    path: str  # the canonical guest path (symlinks expanded)
+    bare: bool  # the path was only slashes: "/" itself (EISDIR to change)
 
 
 def check_path(path: str) -> None:
@@ -59,13 +59,12 @@ def resolve(root_fd: int, base: list[str], path: str, follow_last: bool, no_syml
 
     try:
         for name in names:
-            stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                 dir_fd=stack[-1]))
+            stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1]))
         links = 0
         while todo:
             name, todo = todo[0], todo[1:]
             last = all(p == "" for p in todo)
-            slash = last and bool(todo)          # "name/": it must be a directory
+            slash = last and bool(todo)  # "name/": it must be a directory
             if len(os.fsencode(name)) > NAME_MAX:
                 raise _err(errno.ENAMETOOLONG, path)
             if name in ("", "."):
@@ -106,8 +105,7 @@ def resolve(root_fd: int, base: list[str], path: str, follow_last: bool, no_syml
                 return here(name)
             if not stat.S_ISDIR(st.st_mode):
                 raise _err(errno.ENOTDIR, path)
-            stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                 dir_fd=stack[-1]))
+            stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1]))
             names.append(name)
         return here(".")
     finally:

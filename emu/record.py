@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from syscalls.kinds import Memory
 
 FORMAT = 1
-FORK = NUMBER["fork"]       # where the fork tree grows (replay follows it)
+FORK = NUMBER["fork"]  # where the fork tree grows (replay follows it)
 MANIFEST = "manifest.json"
-UNKNOWN_ARGS = 6            # registers kept for a number the table has no row for
+UNKNOWN_ARGS = 6  # registers kept for a number the table has no row for
 
 
 def log_name(path: str, pid: int) -> str:
@@ -73,7 +73,7 @@ class RecordingMemory:
         try:
             s = self.inner.cstr(addr, limit)
         except Exception:
-            try:          # too long: what the kernel looked at is the first ``limit`` bytes
+            try:  # too long: what the kernel looked at is the first ``limit`` bytes
                 self.reads.append((addr, self.inner.read(addr, limit)))
             except Exception:  # noqa: BLE001, S110 - a bad pointer: the registers say it all
                 pass
@@ -101,7 +101,7 @@ class Recorder:
         self.index = 0
         self.pending: tuple[int, list[int]] | None = None
         self.finished = False
-        for old in self.dir.glob("*-pid*.*"):       # a fresh recording, not a mix of two
+        for old in self.dir.glob("*-pid*.*"):  # a fresh recording, not a mix of two
             old.unlink()
         self.manifest = {"format": FORMAT, **manifest}
         self._write_manifest()
@@ -116,8 +116,16 @@ class Recorder:
         assert child.proc is not None
         r.path, r.pid, r.ppid = child.proc.path, child.proc.pid, child.proc.ppid
         r.index, r.pending, r.finished = 0, None, False
-        r._open({"type": "process", "proc": r.path, "pid": r.pid, "ppid": r.ppid, "format": FORMAT,
-                 "fork": {"parent_index": self.index + 1, "ret": [f"{r.pid:#x}", "0x1", False]}})
+        r._open(
+            {
+                "type": "process",
+                "proc": r.path,
+                "pid": r.pid,
+                "ppid": r.ppid,
+                "format": FORMAT,
+                "fork": {"parent_index": self.index + 1, "ret": [f"{r.pid:#x}", "0x1", False]},
+            }
+        )
         return r
 
     # ------------------------------------------------------------ files
@@ -149,9 +157,13 @@ class Recorder:
 
     def _syscall(self, num: int, regs: list[int], result: tuple[int, int, bool] | None, **extra: object) -> None:
         self.index += 1
-        rec: dict = {"type": "sys", "i": self.index, "num": num,
-                     "name": SYSCALLS[num].name if num in SYSCALLS else f"syscall_{num}",
-                     "regs": [f"{r:#x}" for r in regs[:arg_count(num)]]}
+        rec: dict = {
+            "type": "sys",
+            "i": self.index,
+            "num": num,
+            "name": SYSCALLS[num].name if num in SYSCALLS else f"syscall_{num}",
+            "regs": [f"{r:#x}" for r in regs[: arg_count(num)]],
+        }
         if self.mem.reads:
             rec["in"] = self._payloads(self.mem.reads)
         if result is not None:
@@ -183,8 +195,9 @@ class Recorder:
         """The process enters a handler for ``sig``, ``blocks`` basic blocks after its last call
         returned (0: as it returned), at ``pc``: where a replay delivers it again.  ``key`` is
         the process's random sigreturn key (the token in x5 is made from it): replay uses it."""
-        self._line({"type": "signal", "sig": sig, "after": self.index, "blocks": blocks, "pc": f"{pc:#x}",
-                    "key": f"{key:#x}"})
+        self._line(
+            {"type": "signal", "sig": sig, "after": self.index, "blocks": blocks, "pc": f"{pc:#x}", "key": f"{key:#x}"}
+        )
 
     def finish(self, status: int) -> None:
         """The process ends (Machine.run): how, and for the first process the fork tree."""
@@ -208,6 +221,7 @@ class Recorder:
 def fault_signal(machine: Machine, status: int) -> str | None:
     """The signal of the guest fault that ended the process with ``status`` (None: it did not fault)."""
     from emu.machine import SIGNUM
+
     fault = machine.fault
     return fault.signal if fault is not None and status == 128 + SIGNUM.get(fault.signal, 0) else None
 
@@ -221,7 +235,15 @@ def process_tree(folder: Path) -> list[dict]:
             continue
         head, last = json.loads(lines[0]), json.loads(lines[-1])
         end = last if last.get("type") == "end" else None
-        out.append({"proc": head["proc"], "pid": head["pid"], "ppid": head["ppid"], "file": f.stem,
-                    "calls": sum(1 for x in lines if x.startswith(b'{"type":"sys"')),
-                    "status": end["status"] if end else None, "killed": end["killed"] if end else None})
+        out.append(
+            {
+                "proc": head["proc"],
+                "pid": head["pid"],
+                "ppid": head["ppid"],
+                "file": f.stem,
+                "calls": sum(1 for x in lines if x.startswith(b'{"type":"sys"')),
+                "status": end["status"] if end else None,
+                "killed": end["killed"] if end else None,
+            }
+        )
     return sorted(out, key=lambda p: [int(n) for n in p["proc"].split(".")])

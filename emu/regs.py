@@ -39,7 +39,7 @@ class RegisterBatch:
             self._read_fn, self._write_fn = reg_read_batch, reg_write_batch
             self._handle = ctypes.c_void_p(ctypes.cast(uc._uch, ctypes.c_void_p).value)
             self._count = ctypes.c_int(n)
-        except AttributeError:          # the binding's internals moved: its own batch calls
+        except AttributeError:  # the binding's internals moved: its own batch calls
             self._read_fn = self._write_fn = None
 
     def read(self) -> list[int]:
@@ -53,7 +53,7 @@ class RegisterBatch:
         if self._write_fn is None:
             self.uc.reg_write_batch(list(zip(self.ids, values, strict=True)))
             return
-        self._vals[:] = values   # callers pass 64-bit values (x0/x1 masked by the kernel)
+        self._vals[:] = values  # callers pass 64-bit values (x0/x1 masked by the kernel)
         if self._write_fn(self._handle, self._ids, self._ptrs, self._count):
             raise RuntimeError("uc_reg_write_batch failed")
 

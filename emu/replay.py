@@ -56,7 +56,7 @@ VM_CALLS = {NUMBER[n] for n in ("mmap", "munmap", "mprotect")}
 # sigaction, sigprocmask, sigreturn: the process's own signal state and registers, no Host: they
 # run again too, so a recorded signal finds the same handler, mask and frame
 SIGNAL_CALLS = {NUMBER[n] for n in ("sigaction", "sigprocmask", "sigreturn")}
-_STOPS = {"KeyboardInterrupt": KeyboardInterrupt, "Terminated": Terminated}   # a recorded "raised"
+_STOPS = {"KeyboardInterrupt": KeyboardInterrupt, "Terminated": Terminated}  # a recorded "raised"
 # a process the run's end stopped (between calls, or in one it gave up with EINTR): how it ended
 _STOPPED = dict(zip(INTERRUPT_STATUSES, (KeyboardInterrupt, Terminated), strict=True))
 HISTORY_BLOCKS = 16
@@ -71,6 +71,7 @@ class ReplayError(Exception):
 
 # ---------------------------------------------------------------- the recording as values
 
+
 @dataclass(frozen=True)
 class Call:
     """One recorded syscall: what the guest passed and what it got back."""
@@ -78,13 +79,13 @@ class Call:
     i: int
     num: int
     name: str
-    regs: tuple[int, ...]                              # the row's argument registers
-    reads: tuple[tuple[int, bytes], ...] = ()          # guest memory the call read (compared)
-    ret: tuple[int, int, bool] | None = None           # x0, x1, carry; None: did not return
-    writes: tuple[tuple[int, bytes], ...] = ()         # guest memory the call wrote (given back)
-    exit: int | None = None                            # exit(status)
-    killed: int | None = None                          # ended by this Darwin signal inside the call
-    raised: str | None = None                          # never returned: KeyboardInterrupt ...
+    regs: tuple[int, ...]  # the row's argument registers
+    reads: tuple[tuple[int, bytes], ...] = ()  # guest memory the call read (compared)
+    ret: tuple[int, int, bool] | None = None  # x0, x1, carry; None: did not return
+    writes: tuple[tuple[int, bytes], ...] = ()  # guest memory the call wrote (given back)
+    exit: int | None = None  # exit(status)
+    killed: int | None = None  # ended by this Darwin signal inside the call
+    raised: str | None = None  # never returned: KeyboardInterrupt ...
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class Signal:
     after: int
     blocks: int
     pc: int
-    key: int                                          # the process's sigreturn key, as recorded
+    key: int  # the process's sigreturn key, as recorded
 
 
 @dataclass
@@ -105,9 +106,9 @@ class ProcessLog:
     pid: int
     ppid: int
     file: str
-    fork: tuple[int, int, bool] | None                 # the child's side of the fork that made it
+    fork: tuple[int, int, bool] | None  # the child's side of the fork that made it
     calls: list[Call]
-    end: dict | None                                   # {"status", "killed", "fault"}; None: cut short
+    end: dict | None  # {"status", "killed", "fault"}; None: cut short
     signals: list[Signal] = field(default_factory=list)
 
 
@@ -126,7 +127,7 @@ def _tree_key(proc: str) -> list[int]:
 
 
 def _chunks(refs: list, blob: bytes) -> tuple[tuple[int, bytes], ...]:
-    return tuple((int(a, 16), blob[off:off + n]) for a, off, n in refs)
+    return tuple((int(a, 16), blob[off : off + n]) for a, off, n in refs)
 
 
 def _ret(r: list) -> tuple[int, int, bool]:
@@ -156,14 +157,22 @@ def load(folder: Path | str) -> Recording:
         signals: list[Signal] = []
         for rec in lines[1:]:
             if rec["type"] == "sys":
-                calls.append(Call(rec["i"], rec["num"], rec["name"], tuple(int(r, 16) for r in rec["regs"]),
-                                  _chunks(rec.get("in", []), blob),
-                                  _ret(rec["ret"]) if "ret" in rec else None,
-                                  _chunks(rec.get("out", []), blob),
-                                  rec.get("exit"), rec.get("killed"), rec.get("raised")))
+                calls.append(
+                    Call(
+                        rec["i"],
+                        rec["num"],
+                        rec["name"],
+                        tuple(int(r, 16) for r in rec["regs"]),
+                        _chunks(rec.get("in", []), blob),
+                        _ret(rec["ret"]) if "ret" in rec else None,
+                        _chunks(rec.get("out", []), blob),
+                        rec.get("exit"),
+                        rec.get("killed"),
+                        rec.get("raised"),
+                    )
+                )
             elif rec["type"] == "signal":
-                signals.append(Signal(rec["sig"], rec["after"], rec["blocks"], int(rec["pc"], 16),
-                                      int(rec["key"], 16)))
+                signals.append(Signal(rec["sig"], rec["after"], rec["blocks"], int(rec["pc"], 16), int(rec["key"], 16)))
             elif rec["type"] == "end":
                 end = rec
         fork = _ret(head["fork"]["ret"]) if "fork" in head else None
@@ -174,6 +183,7 @@ def load(folder: Path | str) -> Recording:
 
 
 # ---------------------------------------------------------------- what replay stands on
+
 
 class NoHost:
     """The Host of a replay (rule 1): the live Host's interface, every method of it, and each
@@ -200,6 +210,7 @@ def host_interface() -> list[str]:
 def _refusal(name: str) -> Callable[..., NoReturn]:
     def refuse(self: NoHost, *args: object, **kw: object) -> NoReturn:
         raise ReplayError(f"replay reached the Host ({name}): a syscall was not answered from the log")
+
     refuse.__name__ = refuse.__qualname__ = name
     return refuse
 
@@ -218,7 +229,7 @@ class RecordedMemory:
     def read(self, addr: int, n: int) -> bytes:
         for base, data in reversed(self.chunks):
             if base <= addr and addr + n <= base + len(data):
-                return data[addr - base: addr - base + n]
+                return data[addr - base : addr - base + n]
         raise BadAddress(addr)
 
     def write(self, addr: int, data: bytes) -> None:
@@ -227,7 +238,7 @@ class RecordedMemory:
     def cstr(self, addr: int, limit: int) -> bytes:
         for base, data in reversed(self.chunks):
             if base <= addr < base + len(data):
-                return data[addr - base:].split(b"\0", 1)[0]
+                return data[addr - base :].split(b"\0", 1)[0]
         raise BadAddress(addr)
 
 
@@ -238,8 +249,13 @@ def describe(call: Call, bytes_shown: int = 64) -> str:
     dec = SyscallDecoder(mem, bytes_shown)
     rec = dec.enter(call.num, regs)
     if call.ret is None:
-        why = (f" (exit {call.exit})" if call.exit is not None else
-               f" (killed by signal {call.killed})" if call.killed is not None else f" ({call.raised})")
+        why = (
+            f" (exit {call.exit})"
+            if call.exit is not None
+            else f" (killed by signal {call.killed})"
+            if call.killed is not None
+            else f" ({call.raised})"
+        )
         return rec.text() + why
     mem.chunks += call.writes
     dec.leave(rec, *call.ret)
@@ -273,12 +289,12 @@ class ReplayTracer(Tracer):
     def __init__(self, opts: TraceOptions, pid: int, ppid: int) -> None:
         super().__init__(opts)
         self.pid, self.ppid = pid, ppid
-        self.next_child: tuple[str, int] | None = None   # (place in the fork tree, pid)
+        self.next_child: tuple[str, int] | None = None  # (place in the fork tree, pid)
 
     def attach(self, machine: Machine) -> None:
         pid, ppid = self.pid, self.ppid
         super().attach(machine)
-        self.pid, self.ppid, self.path = pid, ppid, "0"     # the recording's, not this run's
+        self.pid, self.ppid, self.path = pid, ppid, "0"  # the recording's, not this run's
 
     def syscall_exit(self, x0: int, x1: int, carry: bool) -> None:
         child = self.next_child is not None
@@ -296,7 +312,7 @@ class ReplayTracer(Tracer):
         assert self.next_child is not None
         (self.path, pid), self.next_child = self.next_child, None
         self.ppid, self.pid = self.pid, pid
-        self.st[0], self.st[1] = None, 0      # the fork's svc line is the parent's; the child starts after it
+        self.st[0], self.st[1] = None, 0  # the fork's svc line is the parent's; the child starts after it
         for f in (self.tfile, self.sfile):
             if f is not None:
                 f.close()
@@ -304,10 +320,11 @@ class ReplayTracer(Tracer):
         if self.coverage is not None:
             self.coverage.reset()
         if self.opts.trace_dir is not None and not self.active and not self.opts.start and self._eligible():
-            self._enable()     # safe here: the trap runs outside any translated block
+            self._enable()  # safe here: the trap runs outside any translated block
 
 
 # ---------------------------------------------------------------- replaying one process
+
 
 def _norm(kind: Kind | None, regs: list[int] | tuple[int, ...], i: int) -> int:
     """An argument register as the row's kind reads it (memory arguments: the pointer itself)."""
@@ -342,12 +359,13 @@ class Replayer:
         log = self.log
         if self.pos >= len(log.calls):
             if log.end is None or log.end.get("status") in INTERRUPT_STATUSES:
-                self.truncated = True            # cut short (stopped from outside): nothing more to check
+                self.truncated = True  # cut short (stopped from outside): nothing more to check
                 if log.end is not None:
-                    raise _STOPPED[log.end["status"]]   # and it ends as it did: 130 or 143
+                    raise _STOPPED[log.end["status"]]  # and it ends as it did: 130 or 143
                 raise LogEnd
-            raise self._diverged(num, regs, None, f"the recorded process made no more syscalls "
-                                                  f"(it ended: {_ending(log.end)})")
+            raise self._diverged(
+                num, regs, None, f"the recorded process made no more syscalls (it ended: {_ending(log.end)})"
+            )
         call = log.calls[self.pos]
         self.pos += 1
         why = self._compare(call, num, regs)
@@ -361,11 +379,11 @@ class Replayer:
             raise GuestExit(128 + signal_to_host(call.killed))
         if call.raised == "SigReturn":
             self._signals_after(call.i)
-            self.machine.kernel.call(num, regs)       # raises SigReturn: every register from the frame
+            self.machine.kernel.call(num, regs)  # raises SigReturn: every register from the frame
             raise ReplayError(f"sigreturn #{call.i} returned: the frame differs from the recording's")
         if call.raised is not None:
             stop = _STOPS.get(call.raised)
-            if stop is not None:          # Ctrl-C or SIGTERM, replayed as such
+            if stop is not None:  # Ctrl-C or SIGTERM, replayed as such
                 raise stop
             self.truncated = True
             raise LogEnd
@@ -402,14 +420,14 @@ class Replayer:
         or armed for the block the Machine counts to (Machine.replay_signals)."""
         for sg in self.log.signals:
             if sg.after == index:
-                self.machine.proc.signals._token_key = sg.key     # the frame's token as recorded
+                self.machine.proc.signals._token_key = sg.key  # the frame's token as recorded
                 if sg.blocks == 0:
                     self.machine.proc.signals.pending.add(sg.sig)
                 else:
                     self.machine.replay_signals.append((sg.blocks, sg.pc, sg.sig))
 
     def signal(self, sig: int, blocks: int, pc: int, key: int) -> None:
-        pass                                   # the signals a replay delivers come from the log
+        pass  # the signals a replay delivers come from the log
 
     def fork(self, child: Machine) -> Replayer:
         raise ReplayError("a replay answers fork from the log: no child is made")
@@ -434,20 +452,23 @@ class Replayer:
                 return f"the {len(data)} bytes the call reads at {addr:#x} are not mapped now"
             if now_b != data:
                 k = next(j for j, (a, b) in enumerate(zip(data, now_b, strict=True)) if a != b)
-                return (f"byte {k} of the {len(data)} bytes the call reads at {addr:#x} differs: "
-                        f"recorded {data[k:k + 24]!r}, now {now_b[k:k + 24]!r}")
+                return (
+                    f"byte {k} of the {len(data)} bytes the call reads at {addr:#x} differs: "
+                    f"recorded {data[k : k + 24]!r}, now {now_b[k : k + 24]!r}"
+                )
         return None
 
     def _diverged(self, num: int, regs: list[int], call: Call | None, why: str) -> Divergence:
         m = self.machine
-        pc = m.uc.reg_read(A.UC_ARM64_REG_PC) - 4     # the trap leaves pc after the svc
+        pc = m.uc.reg_read(A.UC_ARM64_REG_PC) - 4  # the trap leaves pc after the svc
         actual = SyscallDecoder(m.mem, 64).enter(num, list(regs)).text().removesuffix(" = ?")
         index = call.i if call is not None else self.pos + 1
-        lines = [f"replay diverged in process {self.log.proc} (recorded pid {self.log.pid}) "
-                 f"at syscall #{index}: {why}",
-                 f"  expected  {describe(call) if call is not None else '(no call: ' + _ending(self.log.end) + ')'}",
-                 f"  actual    {actual}",
-                 f"  svc at    {m.symbols.describe(pc)}"]
+        lines = [
+            f"replay diverged in process {self.log.proc} (recorded pid {self.log.pid}) at syscall #{index}: {why}",
+            f"  expected  {describe(call) if call is not None else '(no call: ' + _ending(self.log.end) + ')'}",
+            f"  actual    {actual}",
+            f"  svc at    {m.symbols.describe(pc)}",
+        ]
         if self.recent:
             lines.append("  last syscalls (as recorded):")
             lines += [f"    #{c.i:<5} {describe(c, 48)}" for c in self.recent]
@@ -459,6 +480,7 @@ class Replayer:
 
     def _last_insns(self) -> list[str]:
         from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
+
         m, out, cs = self.machine, [], Cs(CS_ARCH_ARM64, CS_MODE_ARM)
         for addr, size in self.blocks:
             try:
@@ -476,17 +498,23 @@ class Replayer:
         log = self.log
         if self.pos < len(log.calls):
             nxt = log.calls[self.pos]
-            raise Divergence(log.proc, nxt.i,
-                             f"replay diverged in process {log.proc} (recorded pid {log.pid}): the guest ended "
-                             f"with status {status} before recorded syscall #{nxt.i}\n  expected  {describe(nxt)}")
+            raise Divergence(
+                log.proc,
+                nxt.i,
+                f"replay diverged in process {log.proc} (recorded pid {log.pid}): the guest ended "
+                f"with status {status} before recorded syscall #{nxt.i}\n  expected  {describe(nxt)}",
+            )
         if log.end is None:
             return
         want = log.end["status"] if log.end.get("killed") is None else 128 + signal_to_host(log.end["killed"])
         fault = fault_signal(self.machine, status)
         if want != status or (log.end.get("fault") or None) != fault:
-            raise Divergence(log.proc, self.pos,
-                             f"replay diverged in process {log.proc} (recorded pid {log.pid}): it ended with "
-                             f"status {status}{f' ({fault})' if fault else ''}, recorded {_ending(log.end)}")
+            raise Divergence(
+                log.proc,
+                self.pos,
+                f"replay diverged in process {log.proc} (recorded pid {log.pid}): it ended with "
+                f"status {status}{f' ({fault})' if fault else ''}, recorded {_ending(log.end)}",
+            )
 
 
 def _show(v: int) -> str:
@@ -502,6 +530,7 @@ def _ending(end: dict | None) -> str:
 
 
 # ---------------------------------------------------------------- the command
+
 
 @dataclass
 class Result:
@@ -528,21 +557,32 @@ def check_binary(rec: Recording, image: Image, allow_change: bool) -> str | None
     want = rec.manifest.get("sha256")
     if image.sha256 == want:
         return None
-    msg = (f"recorded with a different guest binary (sha256 {str(want)[:16]}…, this one is "
-           f"{image.sha256[:16]}…: {image.path})")
+    msg = (
+        f"recorded with a different guest binary (sha256 {str(want)[:16]}…, this one is "
+        f"{image.sha256[:16]}…: {image.path})"
+    )
     if not allow_change:
         raise ReplayError(msg + "; re-record it, or pass --allow-binary-change to see where behaviour differs")
     return msg + "; replaying anyway (--allow-binary-change)"
 
 
-def replay_process(rec: Recording, image: Image, assembly: Assembly | None, target: str,
-                   trace: TraceOptions | None = None) -> Result:
+def replay_process(
+    rec: Recording, image: Image, assembly: Assembly | None, target: str, trace: TraceOptions | None = None
+) -> Result:
     """Replay one process of ``rec`` (rule 2) in a fresh Machine."""
     m = rec.manifest
     root = rec.processes["0"]
     tracer = ReplayTracer(trace, root.pid, root.ppid) if trace is not None and trace.wanted() else None
-    machine = Machine(image, NoHost(), list(m["argv"]), list(m["envp"]), assembly=assembly,
-                      strict=bool(m.get("strict")), name="ymawky-emu", tracer=tracer)  # type: ignore[arg-type]
+    machine = Machine(
+        image,
+        NoHost(),
+        list(m["argv"]),
+        list(m["envp"]),
+        assembly=assembly,
+        strict=bool(m.get("strict")),
+        name="ymawky-emu",
+        tracer=tracer,
+    )  # type: ignore[arg-type]
     rp = Replayer(machine, rec, target, tracer)
     try:
         status = machine.run()
@@ -553,9 +593,15 @@ def replay_process(rec: Recording, image: Image, assembly: Assembly | None, targ
     return Result(target, status, rp.replayed, None, rp.truncated)
 
 
-def replay(folder: Path | str, exe: Path, assembly: Assembly | None = None, process: str | None = None,
-           trace: TraceOptions | None = None, allow_binary_change: bool = False,
-           out: IO[str] | None = None) -> int:
+def replay(
+    folder: Path | str,
+    exe: Path,
+    assembly: Assembly | None = None,
+    process: str | None = None,
+    trace: TraceOptions | None = None,
+    allow_binary_change: bool = False,
+    out: IO[str] | None = None,
+) -> int:
     """``run_emulated.py --replay``: 0 when every replayed process did what was recorded, 1 if not.
 
     Without ``process`` every process is replayed, deepest in the fork tree
@@ -568,9 +614,15 @@ def replay(folder: Path | str, exe: Path, assembly: Assembly | None = None, proc
     return 0 if result.ok else 1
 
 
-def run_replay(folder: Path | str, exe: Path, assembly: Assembly | None = None, process: str | None = None,
-               trace: TraceOptions | None = None, allow_binary_change: bool = False,
-               out: IO[str] | None = None) -> Replay:
+def run_replay(
+    folder: Path | str,
+    exe: Path,
+    assembly: Assembly | None = None,
+    process: str | None = None,
+    trace: TraceOptions | None = None,
+    allow_binary_change: bool = False,
+    out: IO[str] | None = None,
+) -> Replay:
     out = out or sys.stderr
     rec = load(folder)
     image = load_macho(exe, slide=int(rec.manifest.get("slide", 0)))

@@ -37,10 +37,18 @@ def build_ymawky(source: Path, out: Path | None = None) -> tuple[Path, Assembly]
     return out, asm
 
 
-def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None = None,
-              strict: bool = False, slide: int = 0, trace: TraceOptions | None = None,
-              record: Path | None = None, entropy_seed: int | None = None,
-              control: Path | None = None) -> int:
+def run_macho(
+    path: Path,
+    root: Path,
+    argv: list[str],
+    assembly: Assembly | None = None,
+    strict: bool = False,
+    slide: int = 0,
+    trace: TraceOptions | None = None,
+    record: Path | None = None,
+    entropy_seed: int | None = None,
+    control: Path | None = None,
+) -> int:
     """Run an arm64 Mach-O until it exits; returns its exit status.
 
     ``trace``: what to trace (emu/trace.py); None or nothing asked = no hook at all.
@@ -54,15 +62,27 @@ def run_macho(path: Path, root: Path, argv: list[str], assembly: Assembly | None
     machine = Machine(image, host, argv, assembly=assembly, strict=strict, name="ymawky-emu", tracer=tracer)
     if record is not None:
         from emu.record import Recorder
-        machine.log = Recorder(record, machine, {
-            "program": Path(image.path).name, "sha256": image.sha256, "slide": slide, "argv": machine.argv,
-            "envp": machine.envp, "root": os.fspath(root), "strict": strict})
+
+        machine.log = Recorder(
+            record,
+            machine,
+            {
+                "program": Path(image.path).name,
+                "sha256": image.sha256,
+                "slide": slide,
+                "argv": machine.argv,
+                "envp": machine.envp,
+                "root": os.fspath(root),
+                "strict": strict,
+            },
+        )
     machine.warm()
     handle = None
     if control is not None:
         if machine.tree is None:
             raise OSError(f"--control {control}: needs guest processes inside the emulator")
         from emu.control import Control
+
         handle = Control(control, machine.tree)
     # SIGTERM ends the server like Ctrl-C: children stopped, status 143
     previous = signal.signal(signal.SIGTERM, _terminate)

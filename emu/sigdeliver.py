@@ -27,15 +27,21 @@ _Q = [getattr(A, f"UC_ARM64_REG_Q{i}") for i in range(32)]
 _FLAG = SA_FLAGS.by_name()
 SIGILL = SIGNAL_NUMBER["SIGILL"]
 CANT_MASK = sum(1 << (s - 1) for s in SIG_CANT_CATCH)
-SI_USER = 0x10001            # bsd/sys/signal.h: sent by kill (or the kernel on its behalf)
+SI_USER = 0x10001  # bsd/sys/signal.h: sent by kill (or the kernel on its behalf)
 
 
 def read_cpu(uc: Uc) -> CpuState:
-    return CpuState([uc.reg_read(r) for r in _X], uc.reg_read(A.UC_ARM64_REG_X29),
-                    uc.reg_read(A.UC_ARM64_REG_LR), uc.reg_read(A.UC_ARM64_REG_SP),
-                    uc.reg_read(A.UC_ARM64_REG_PC), uc.reg_read(A.UC_ARM64_REG_NZCV),
-                    [uc.reg_read(r) for r in _Q], uc.reg_read(A.UC_ARM64_REG_FPSR),
-                    uc.reg_read(A.UC_ARM64_REG_FPCR))
+    return CpuState(
+        [uc.reg_read(r) for r in _X],
+        uc.reg_read(A.UC_ARM64_REG_X29),
+        uc.reg_read(A.UC_ARM64_REG_LR),
+        uc.reg_read(A.UC_ARM64_REG_SP),
+        uc.reg_read(A.UC_ARM64_REG_PC),
+        uc.reg_read(A.UC_ARM64_REG_NZCV),
+        [uc.reg_read(r) for r in _Q],
+        uc.reg_read(A.UC_ARM64_REG_FPSR),
+        uc.reg_read(A.UC_ARM64_REG_FPCR),
+    )
 
 
 def write_cpu(uc: Uc, st: CpuState) -> None:
@@ -46,7 +52,7 @@ def write_cpu(uc: Uc, st: CpuState) -> None:
     uc.reg_write(A.UC_ARM64_REG_X29, st.fp)
     uc.reg_write(A.UC_ARM64_REG_LR, st.lr)
     uc.reg_write(A.UC_ARM64_REG_SP, st.sp)
-    uc.reg_write(A.UC_ARM64_REG_NZCV, st.cpsr & 0xF0000000)   # only the flags are the guest's to set
+    uc.reg_write(A.UC_ARM64_REG_NZCV, st.cpsr & 0xF0000000)  # only the flags are the guest's to set
     uc.reg_write(A.UC_ARM64_REG_FPSR, st.fpsr)
     uc.reg_write(A.UC_ARM64_REG_FPCR, st.fpcr)
 
@@ -65,9 +71,20 @@ def enter_handler(m: Machine, sig: int, act: Action) -> None:
         cpu.pc, m._resume = m._resume, None
     try:
         # the sender is not kept: si_pid and si_uid are 0, as for a signal the kernel sends (a timer)
-        entry = build_frame(m.mem.write, cpu, signo=sig, code=SI_USER, pid=0, uid=0, addr=0,
-                            handler=act.handler, tramp=act.tramp, siginfo_style=bool(act.flags & _FLAG["SA_SIGINFO"]),
-                            mask=sigs.mask, token_key=sigs.token_key)
+        entry = build_frame(
+            m.mem.write,
+            cpu,
+            signo=sig,
+            code=SI_USER,
+            pid=0,
+            uid=0,
+            addr=0,
+            handler=act.handler,
+            tramp=act.tramp,
+            siginfo_style=bool(act.flags & _FLAG["SA_SIGINFO"]),
+            mask=sigs.mask,
+            token_key=sigs.token_key,
+        )
     except BadAddress:
         # no room for the frame (a bad sp): as XNU, the process dies by SIGILL
         raise GuestKilled(SIGILL) from None
@@ -86,4 +103,4 @@ def return_from_handler(m: Machine, back: SigReturn) -> None:
     with m.kernel.signals.lock:
         m.kernel.signals.mask = back.mask
     m._resume = back.state.pc
-    m.uc.emu_stop()        # the next run starts at the frame's pc, and delivers what is unblocked
+    m.uc.emu_stop()  # the next run starts at the frame's pc, and delivers what is unblocked

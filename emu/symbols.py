@@ -13,8 +13,11 @@ from emu.assembler import Assembly
 
 class Symbolizer:
     def __init__(self, symbols: dict[str, int], assembly: Assembly | None = None, slide: int = 0) -> None:
-        ranked = sorted((addr, name) for name, addr in symbols.items()
-                        if name != "__mh_execute_header" and not name.startswith("__ymL"))
+        ranked = sorted(
+            (addr, name)
+            for name, addr in symbols.items()
+            if name != "__mh_execute_header" and not name.startswith("__ymL")
+        )
         self.addrs = [a for a, _ in ranked]
         self.names = [n for _, n in ranked]
         self.assembly, self.slide = assembly, slide

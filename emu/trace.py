@@ -49,7 +49,7 @@ from emu.trace_sys import SyscallDecoder, SyscallRecord
 if TYPE_CHECKING:
     from emu.machine import Machine
 
-BATCH = 4096              # lines (or blocks) kept before a write
+BATCH = 4096  # lines (or blocks) kept before a write
 COVERAGE_ENV = "YMAWKY_COVERAGE"
 
 
@@ -59,18 +59,18 @@ class TraceError(Exception):
 
 @dataclass
 class TraceOptions:
-    trace_dir: Path | None = None          # --trace DIR: one instruction trace per process
-    strace: str | None = None              # --strace FILE | DIR | -: syscalls only
-    fmt: str = "text"                      # --trace-format text | jsonl
-    regs: bool = True                      # --no-trace-regs: no register values (block hooks, fastest)
-    mem: bool = False                      # --trace-mem: each load and store
-    start: str | None = None               # --trace-from SYMBOL
-    stop: str | None = None                # --trace-until SYMBOL
-    ranges: list[str] = field(default_factory=list)   # --trace-range SYM | LO:HI
-    children_only: bool = False            # --trace-children
-    max_insns: int | None = None           # --trace-max N (per process)
-    bytes_shown: int = 64                  # --trace-bytes N
-    coverage: Path | None = None           # --coverage FILE (lcov)
+    trace_dir: Path | None = None  # --trace DIR: one instruction trace per process
+    strace: str | None = None  # --strace FILE | DIR | -: syscalls only
+    fmt: str = "text"  # --trace-format text | jsonl
+    regs: bool = True  # --no-trace-regs: no register values (block hooks, fastest)
+    mem: bool = False  # --trace-mem: each load and store
+    start: str | None = None  # --trace-from SYMBOL
+    stop: str | None = None  # --trace-until SYMBOL
+    ranges: list[str] = field(default_factory=list)  # --trace-range SYM | LO:HI
+    children_only: bool = False  # --trace-children
+    max_insns: int | None = None  # --trace-max N (per process)
+    bytes_shown: int = 64  # --trace-bytes N
+    coverage: Path | None = None  # --coverage FILE (lcov)
 
     def wanted(self) -> bool:
         return bool(self.trace_dir or self.strace or self.coverage)
@@ -81,10 +81,10 @@ class _Entry:
     """One traced address: its line template (end included) and the registers it writes."""
 
     tmpl: str
-    regs: Prepared            # the registers it writes, ready for one batched read
-    n: int                    # how many of them are shown (0 without --trace-regs)
+    regs: Prepared  # the registers it writes, ready for one batched read
+    n: int  # how many of them are shown (0 without --trace-regs)
     traced: bool
-    ids: object = None        # regs' parts, unpacked for the hook
+    ids: object = None  # regs' parts, unpacked for the hook
     ptrs: object = None
     get: Callable | None = None
 
@@ -95,22 +95,22 @@ class Tracer:
     def __init__(self, opts: TraceOptions) -> None:
         self.opts = opts
         self.path, self.pid, self.ppid = "0", os.getpid(), os.getppid()
-        self.st: list = [None, 0]             # [instruction waiting for its registers, last seq]
-        self.buf: list[str] = []              # finished lines
+        self.st: list = [None, 0]  # [instruction waiting for its registers, last seq]
+        self.buf: list[str] = []  # finished lines
         self.log: list[tuple[str, ...]] = []  # block mode: the line bodies of each executed block
         self.block_mode = False
         self.active = False
-        self.want: str | None = None          # "on" / "off": asked the Machine to stop and resume
+        self.want: str | None = None  # "on" / "off": asked the Machine to stop and resume
         self.error: BaseException | None = None
         self.finished = False
         self.tfile: IO[str] | None = None
-        self.sfile: IO[str] | None = None     # per-process strace file (--strace DIR)
-        self.sfd: int | None = None           # shared strace descriptor (--strace FILE or -)
+        self.sfile: IO[str] | None = None  # per-process strace file (--strace DIR)
+        self.sfd: int | None = None  # shared strace descriptor (--strace FILE or -)
         self.pending_sys: SyscallRecord | None = None
         self.mem_pending: list[tuple[int, int, int, int]] = []
         self.coverage: Coverage | None = None
         self.trace_handles: list[int] = []
-        self.inherit_sfd: int | None = None   # a forked child's: the parent's shared strace descriptor
+        self.inherit_sfd: int | None = None  # a forked child's: the parent's shared strace descriptor
 
     # ------------------------------------------------------------ wiring (called by Machine)
     def fork(self, child: Machine) -> Tracer:
@@ -119,7 +119,7 @@ class Tracer:
         self._flush_lines()
         for f in (self.tfile, self.sfile):
             if f is not None:
-                f.flush()      # the server's trace so far is on disk at each fork: readable while it runs
+                f.flush()  # the server's trace so far is on disk at each fork: readable while it runs
         t = Tracer(self.opts)
         t.inherit_sfd = self.sfd
         t.attach(child)
@@ -137,7 +137,7 @@ class Tracer:
     def attach(self, machine: Machine) -> None:
         opts = self.opts
         self.machine, self.uc = machine, machine.uc
-        if machine.proc is not None:          # guest processes inside the emulator: the table names them
+        if machine.proc is not None:  # guest processes inside the emulator: the table names them
             self.path, self.pid, self.ppid = machine.proc.path, machine.proc.pid, machine.proc.ppid
         self.hooks, self.reader = Hooks(self.uc), RegReader(self.uc)
         self.pc_regs = self.reader.prepare([A.UC_ARM64_REG_PC])
@@ -150,19 +150,20 @@ class Tracer:
         self.ranges = [parse_range(r, symbols) for r in opts.ranges]
         self.max = opts.max_insns if opts.max_insns is not None else 1 << 62
         if self.inherit_sfd is not None:
-            self.sfd = os.dup(self.inherit_sfd)   # the same log, appended to by every process
+            self.sfd = os.dup(self.inherit_sfd)  # the same log, appended to by every process
         elif opts.strace == "-":
             self.sfd = os.dup(2)
         elif opts.strace and not _is_dir_arg(opts.strace):
-            Path(opts.strace).parent.mkdir(parents=True, exist_ok=True)   # --strace t/all.strace on a fresh clone
+            Path(opts.strace).parent.mkdir(parents=True, exist_ok=True)  # --strace t/all.strace on a fresh clone
             self.sfd = os.open(opts.strace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
         elif opts.strace:
             Path(opts.strace).mkdir(parents=True, exist_ok=True)
         if opts.coverage is not None:
             if machine.symbols.assembly is None:
-                if os.environ.get(COVERAGE_ENV) != os.fspath(opts.coverage):   # asked for, not inherited
-                    print(f"{machine.name}: --coverage: no source line map for this program; no coverage",
-                          file=sys.stderr)
+                if os.environ.get(COVERAGE_ENV) != os.fspath(opts.coverage):  # asked for, not inherited
+                    print(
+                        f"{machine.name}: --coverage: no source line map for this program; no coverage", file=sys.stderr
+                    )
             else:
                 self.coverage = Coverage(opts.coverage, machine.symbols.assembly, machine.image.slide)
                 self.coverage.attach(self.hooks)
@@ -186,7 +187,7 @@ class Tracer:
 
     def syscall_exit(self, x0: int, x1: int, carry: bool) -> None:
         """After the kernel call, with x0, x1 and NZCV already written back."""
-        self._emit_prev()              # the svc line, with the registers the call wrote
+        self._emit_prev()  # the svc line, with the registers the call wrote
         rec, self.pending_sys = self.pending_sys, None
         if rec is None:
             return
@@ -216,22 +217,42 @@ class Tracer:
         if rec is not None:
             self._log_syscall(rec)
         from emu.machine import SIGNUM
+
         fault = self.machine.fault
         if fault is not None and status != 128 + SIGNUM.get(fault.signal, 0):
             fault = None
         why = f"exited with {status}" + (f" ({fault.signal}: {fault.what})" if fault else "")
         if self.tfile is not None:
             if self.fmt.name == "jsonl":
-                self.tfile.write(_json({"type": "exit", "status": status, "insns": self.st[1],
-                                        "signal": fault.signal if fault else None}) + "\n")
+                self.tfile.write(
+                    _json(
+                        {
+                            "type": "exit",
+                            "status": status,
+                            "insns": self.st[1],
+                            "signal": fault.signal if fault else None,
+                        }
+                    )
+                    + "\n"
+                )
             else:
                 self.tfile.write(f"# {why} after {self.st[1]} traced instructions\n")
             self.tfile.close()
             self.tfile = None
         if self.sfd is not None or self.sfile is not None:
             if self.fmt.name == "jsonl":
-                self._strace_line(_json({"type": "exit", "proc": self.path, "pid": self.pid,
-                                         "status": status, "signal": fault.signal if fault else None}) + "\n")
+                self._strace_line(
+                    _json(
+                        {
+                            "type": "exit",
+                            "proc": self.path,
+                            "pid": self.pid,
+                            "status": status,
+                            "signal": fault.signal if fault else None,
+                        }
+                    )
+                    + "\n"
+                )
             else:
                 tag = f"[{self.path} {self.pid}] " if self.sfd is not None else ""
                 self._strace_line(f"{tag}+++ {why} +++\n")
@@ -253,10 +274,22 @@ class Tracer:
 
     def _header(self) -> str:
         if self.fmt.name == "jsonl":
-            return _json({"type": "process", "proc": self.path, "pid": self.pid, "ppid": self.ppid,
-                          "program": self.machine.image.path, "format": 1}) + "\n"
-        return self.fmt.comment(f"process {self.path}, pid {self.pid} (parent pid {self.ppid}): "
-                                f"{self.machine.image.path}")
+            return (
+                _json(
+                    {
+                        "type": "process",
+                        "proc": self.path,
+                        "pid": self.pid,
+                        "ppid": self.ppid,
+                        "program": self.machine.image.path,
+                        "format": 1,
+                    }
+                )
+                + "\n"
+            )
+        return self.fmt.comment(
+            f"process {self.path}, pid {self.pid} (parent pid {self.ppid}): {self.machine.image.path}"
+        )
 
     def _trace(self) -> IO[str]:
         if self.tfile is None:
@@ -325,7 +358,7 @@ class Tracer:
         if self.log:
             first = self.st[1] + 1
             n = sum(map(len, self.log))
-            if first + n - 1 > self.max:          # --trace-max reached inside this batch
+            if first + n - 1 > self.max:  # --trace-max reached inside this batch
                 n = max(0, self.max - first + 1)
             self._trace().write(self._number(first, n, chain.from_iterable(self.log)))
             self.log.clear()
@@ -339,11 +372,16 @@ class Tracer:
         out, seq, end = [], first, first + n
         while seq < end:
             digits = len(str(seq))
-            stop = min(end, 10 ** digits)      # the same width up to the next power of ten
+            stop = min(end, 10**digits)  # the same width up to the next power of ten
             k = stop - seq
             numbers = map(str, range(seq, stop))
-            out.append("".join(chain.from_iterable(
-                zip(repeat(self.fmt.seq_prefix(digits), k), numbers, islice(bodies, k), strict=True))))
+            out.append(
+                "".join(
+                    chain.from_iterable(
+                        zip(repeat(self.fmt.seq_prefix(digits), k), numbers, islice(bodies, k), strict=True)
+                    )
+                )
+            )
             seq = stop
         return "".join(out)
 
@@ -366,8 +404,15 @@ class Tracer:
         insn: Insn = self.decoder.get(addr)
         regs = self.opts.regs
         prep = self.reader.prepare(insn.reg_ids, insn.narrow)
-        e = _Entry(self.fmt.seq_fmt + self.fmt.body(insn, regs) + self.fmt.end, prep,
-                   len(insn.reg_ids) if regs else 0, self._traced(addr), prep.ids, prep.ptrs, prep.get)
+        e = _Entry(
+            self.fmt.seq_fmt + self.fmt.body(insn, regs) + self.fmt.end,
+            prep,
+            len(insn.reg_ids) if regs else 0,
+            self._traced(addr),
+            prep.ids,
+            prep.ptrs,
+            prep.get,
+        )
         self.entries[addr] = e
         return e
 
@@ -384,7 +429,7 @@ class Tracer:
         else:
             line = e.tmpl % self.st[1]
         if self.mem_pending:
-            line = line[:-len(self.fmt.end)] + self.fmt.mem(self.mem_pending) + self.fmt.end
+            line = line[: -len(self.fmt.end)] + self.fmt.mem(self.mem_pending) + self.fmt.end
             self.mem_pending.clear()
         self.buf.append(line)
 
@@ -410,7 +455,7 @@ class Tracer:
                     else:
                         line = p.tmpl % st[1]
                     if pending:
-                        line = line[:-len(fmt.end)] + fmt.mem(pending) + fmt.end
+                        line = line[: -len(fmt.end)] + fmt.mem(pending) + fmt.end
                         pending.clear()
                     append(line)
                     st[0] = None
@@ -467,6 +512,7 @@ class Tracer:
 
 # ---------------------------------------------------------------- symbols and ranges
 
+
 def resolve(spec: str, symbols: dict[str, int]) -> int:
     """``SYMBOL``, ``SYMBOL+0x10`` or an address -> address."""
     name, plus, off = spec.partition("+")
@@ -505,39 +551,83 @@ def _is_dir_arg(arg: str) -> bool:
 
 # ---------------------------------------------------------------- command line
 
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("tracing (docs/trace-format.md; nothing is hooked unless asked)")
-    g.add_argument("--trace", metavar="DIR", type=Path,
-                   help="write an instruction trace per emulated process to DIR "
-                        "(0-pidP.trace for the server, 0.N-pidP.trace for its N-th child...)")
-    g.add_argument("--strace", metavar="FILE|DIR|-",
-                   help="log every syscall strace-style: to FILE (all processes, each line tagged), "
-                        "one file per process in DIR (an existing folder or a path ending in /), or - for stderr")
-    g.add_argument("--trace-format", choices=("text", "jsonl"), default="text",
-                   help="aligned text (default) or JSON Lines, for --trace and --strace")
-    g.add_argument("--trace-regs", action=argparse.BooleanOptionalAction, default=True,
-                   help="show the registers each instruction writes (default); --no-trace-regs is "
-                        "several times faster")
+    g.add_argument(
+        "--trace",
+        metavar="DIR",
+        type=Path,
+        help="write an instruction trace per emulated process to DIR "
+        "(0-pidP.trace for the server, 0.N-pidP.trace for its N-th child...)",
+    )
+    g.add_argument(
+        "--strace",
+        metavar="FILE|DIR|-",
+        help="log every syscall strace-style: to FILE (all processes, each line tagged), "
+        "one file per process in DIR (an existing folder or a path ending in /), or - for stderr",
+    )
+    g.add_argument(
+        "--trace-format",
+        choices=("text", "jsonl"),
+        default="text",
+        help="aligned text (default) or JSON Lines, for --trace and --strace",
+    )
+    g.add_argument(
+        "--trace-regs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show the registers each instruction writes (default); --no-trace-regs is several times faster",
+    )
     g.add_argument("--trace-mem", action="store_true", help="show each memory load and store")
     g.add_argument("--trace-from", metavar="SYMBOL", help="start the instruction trace when SYMBOL is reached")
-    g.add_argument("--trace-until", metavar="SYMBOL",
-                   help="stop it when SYMBOL is reached (again at the next --trace-from)")
-    g.add_argument("--trace-range", metavar="SYM|LO:HI", action="append", default=[],
-                   help="trace only instructions in this routine or address range (repeatable)")
-    g.add_argument("--trace-children", action="store_true",
-                   help="trace only forked children (each request), not the server process")
+    g.add_argument(
+        "--trace-until", metavar="SYMBOL", help="stop it when SYMBOL is reached (again at the next --trace-from)"
+    )
+    g.add_argument(
+        "--trace-range",
+        metavar="SYM|LO:HI",
+        action="append",
+        default=[],
+        help="trace only instructions in this routine or address range (repeatable)",
+    )
+    g.add_argument(
+        "--trace-children",
+        action="store_true",
+        help="trace only forked children (each request), not the server process",
+    )
     g.add_argument("--trace-max", metavar="N", type=int, help="at most N instruction lines per process")
-    g.add_argument("--trace-bytes", metavar="N", type=int, default=64,
-                   help="bytes of each read/write buffer shown or stored (default: 64)")
-    g.add_argument("--coverage", metavar="FILE", type=Path, default=os.environ.get(COVERAGE_ENV) or None,
-                   help="add the counts of the source lines that ran to FILE, an lcov tracefile for genhtml "
-                        f"(all processes; counts add up across runs; default: ${COVERAGE_ENV})")
+    g.add_argument(
+        "--trace-bytes",
+        metavar="N",
+        type=int,
+        default=64,
+        help="bytes of each read/write buffer shown or stored (default: 64)",
+    )
+    g.add_argument(
+        "--coverage",
+        metavar="FILE",
+        type=Path,
+        default=os.environ.get(COVERAGE_ENV) or None,
+        help="add the counts of the source lines that ran to FILE, an lcov tracefile for genhtml "
+        f"(all processes; counts add up across runs; default: ${COVERAGE_ENV})",
+    )
 
 
 def options_from_args(ns: argparse.Namespace) -> TraceOptions | None:
     """The tracing options asked for on the command line, or None when none were."""
-    opts = TraceOptions(trace_dir=ns.trace, strace=ns.strace, fmt=ns.trace_format, regs=ns.trace_regs,
-                        mem=ns.trace_mem, start=ns.trace_from, stop=ns.trace_until, ranges=list(ns.trace_range),
-                        children_only=ns.trace_children, max_insns=ns.trace_max, bytes_shown=ns.trace_bytes,
-                        coverage=Path(ns.coverage) if ns.coverage else None)
+    opts = TraceOptions(
+        trace_dir=ns.trace,
+        strace=ns.strace,
+        fmt=ns.trace_format,
+        regs=ns.trace_regs,
+        mem=ns.trace_mem,
+        start=ns.trace_from,
+        stop=ns.trace_until,
+        ranges=list(ns.trace_range),
+        children_only=ns.trace_children,
+        max_insns=ns.trace_max,
+        bytes_shown=ns.trace_bytes,
+        coverage=Path(ns.coverage) if ns.coverage else None,
+    )
     return opts if opts.wanted() else None

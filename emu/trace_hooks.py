@@ -29,7 +29,7 @@ CODE_CFUNC = _ucpy.HOOK_CODE_CFUNC
 MEM_CFUNC = _ucpy.HOOK_MEM_ACCESS_CFUNC
 MAX_BATCH = 16
 
-_reg_read_batch = reg_read_batch                # emu/regs.py's handle on Unicorn (ctypes objects only)
+_reg_read_batch = reg_read_batch  # emu/regs.py's handle on Unicorn (ctypes objects only)
 
 
 class Hooks:
@@ -38,10 +38,11 @@ class Hooks:
     def __init__(self, uc: Uc) -> None:
         self.uc = uc
         self.handles: list[int] = []
-        self._keep: dict[int, object] = {}      # the C function pointers must stay alive
+        self._keep: dict[int, object] = {}  # the C function pointers must stay alive
 
-    def code(self, callback: Callable[[int, int, int, int], None], begin: int = 1, end: int = 0,
-             block: bool = False) -> int:
+    def code(
+        self, callback: Callable[[int, int, int, int], None], begin: int = 1, end: int = 0, block: bool = False
+    ) -> int:
         """``callback(handle, address, size, user)`` before each instruction (or block)."""
         return self._add(U.UC_HOOK_BLOCK if block else U.UC_HOOK_CODE, CODE_CFUNC(callback), begin, end)
 
@@ -51,9 +52,15 @@ class Hooks:
 
     def _add(self, kind: int, fptr: object, begin: int, end: int) -> int:
         handle = _ucpy.uc_hook_h()
-        status = _ucpy.uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), kind,
-                                         ctypes.cast(fptr, ctypes.c_void_p), None,
-                                         ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        status = _ucpy.uclib.uc_hook_add(
+            self.uc._uch,
+            ctypes.byref(handle),
+            kind,
+            ctypes.cast(fptr, ctypes.c_void_p),
+            None,
+            ctypes.c_uint64(begin),
+            ctypes.c_uint64(end),
+        )
         if status != U.UC_ERR_OK:
             raise _ucpy.UcError(status)
         self.handles.append(handle.value)
@@ -89,7 +96,7 @@ class RegReader:
         slots = [MAX_BATCH + i if i < len(narrow) and narrow[i] else i for i in range(len(reg_ids))]
         ids = (ctypes.c_int * max(1, len(reg_ids)))(*reg_ids)
         ptrs = (ctypes.c_void_p * max(1, len(reg_ids)))(*[self.base + 8 * s for s in slots])
-        get = itemgetter(*slots) if slots else None   # one slot: the value itself, else a tuple
+        get = itemgetter(*slots) if slots else None  # one slot: the value itself, else a tuple
         return Prepared(ids, ptrs, len(reg_ids), get)
 
     def read(self, p: Prepared) -> Any:

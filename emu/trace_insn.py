@@ -23,26 +23,34 @@ from emu.symbols import Symbolizer
 
 # Capstone 5 lists the first operand of a compare as written and the link
 # register for svc: what these really write is fixed here.
-_WRITES_FIXED = {"cmp": ("nzcv",), "cmn": ("nzcv",), "tst": ("nzcv",), "ccmp": ("nzcv",),
-                 "ccmn": ("nzcv",), "fcmp": ("nzcv",), "fccmp": ("nzcv",), "svc": ("x0", "x1", "nzcv")}
+_WRITES_FIXED = {
+    "cmp": ("nzcv",),
+    "cmn": ("nzcv",),
+    "tst": ("nzcv",),
+    "ccmp": ("nzcv",),
+    "ccmn": ("nzcv",),
+    "fcmp": ("nzcv",),
+    "fccmp": ("nzcv",),
+    "svc": ("x0", "x1", "nzcv"),
+}
 _ALIASES = {"fp": "x29", "lr": "x30"}
 _TARGETS = {"b", "bl", "cbz", "cbnz", "tbz", "tbnz", "adr", "ldr"}
 _GPR = re.compile(r"^(?:[xw](?:[12]?[0-9]|30)|sp|wsp|nzcv)$")
-MEM_OPS = {16: "R", 17: "W", 25: "R"}   # UC_MEM_READ, UC_MEM_WRITE, UC_MEM_READ_AFTER
+MEM_OPS = {16: "R", 17: "W", 25: "R"}  # UC_MEM_READ, UC_MEM_WRITE, UC_MEM_READ_AFTER
 
 
 @dataclass(frozen=True)
 class Insn:
     addr: int
     size: int
-    text: str                        # "mnemonic operands" (with <symbol> after a direct target)
+    text: str  # "mnemonic operands" (with <symbol> after a direct target)
     sym: str | None
     off: int
     file: str | None
     line: int | None
-    writes: tuple[str, ...]          # register names as shown
-    reg_ids: tuple[int, ...]         # their Unicorn ids, same order (wN is read as xN: a W write zeroes the top)
-    narrow: tuple[bool, ...]         # 32-bit in Unicorn (NZCV)
+    writes: tuple[str, ...]  # register names as shown
+    reg_ids: tuple[int, ...]  # their Unicorn ids, same order (wN is read as xN: a W write zeroes the top)
+    narrow: tuple[bool, ...]  # 32-bit in Unicorn (NZCV)
     is_svc: bool
 
 
@@ -52,6 +60,7 @@ class Decoder:
     def __init__(self, uc: Uc, symbols: Symbolizer) -> None:
         self.uc, self.symbols = uc, symbols
         from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs  # only when tracing: ~5 MB a fork copies
+
         self.cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
         self.cs.detail = True
         self.cache: dict[int, Insn] = {}
@@ -94,8 +103,9 @@ class Decoder:
         sym = self.symbol(addr)
         line = self.symbols.assembly.line_of(addr - self.symbols.slide) if self.symbols.assembly else None
         if cs_insn is None:
-            return Insn(addr, 4, "(undecodable)", sym and sym[0], sym[1] if sym else 0, self.file, line,
-                        (), (), (), False)
+            return Insn(
+                addr, 4, "(undecodable)", sym and sym[0], sym[1] if sym else 0, self.file, line, (), (), (), False
+            )
         mnem, ops = cs_insn.mnemonic, cs_insn.op_str
         text = f"{mnem} {ops}".strip()
         if (mnem in _TARGETS or mnem.startswith("b.")) and "#0x" in ops and "[" not in ops:
@@ -114,13 +124,24 @@ class Decoder:
         for n in names:
             n = _ALIASES.get(n, n)
             if not _GPR.match(n) or n in writes:
-                continue        # zero registers, and SIMD/FP registers (not traced)
+                continue  # zero registers, and SIMD/FP registers (not traced)
             read_as = "sp" if n == "wsp" else ("x" + n[1:] if n[0] == "w" else n)
             writes.append(n)
             ids.append(getattr(A, f"UC_ARM64_REG_{read_as.upper()}"))
             narrow.append(n == "nzcv")
-        return Insn(addr, 4, text, sym and sym[0], sym[1] if sym else 0, self.file, line,
-                    tuple(writes), tuple(ids), tuple(narrow), mnem == "svc")
+        return Insn(
+            addr,
+            4,
+            text,
+            sym and sym[0],
+            sym[1] if sym else 0,
+            self.file,
+            line,
+            tuple(writes),
+            tuple(ids),
+            tuple(narrow),
+            mnem == "svc",
+        )
 
 
 def _pct(s: str) -> str:
@@ -153,8 +174,10 @@ class TextFormat:
         return line.rstrip()
 
     def mem(self, accesses: list[tuple[int, int, int, int]]) -> str:
-        return "".join(f"  {MEM_OPS.get(op, '?')}{size} [{addr:#x}]={value & ((1 << 8 * size) - 1):#x}"
-                       for op, addr, size, value in accesses)
+        return "".join(
+            f"  {MEM_OPS.get(op, '?')}{size} [{addr:#x}]={value & ((1 << 8 * size) - 1):#x}"
+            for op, addr, size, value in accesses
+        )
 
     def note(self, text: str) -> str:
         return f"{'':8}  -> {text}\n"
@@ -182,9 +205,15 @@ class JsonFormat:
         return line
 
     def mem(self, accesses: list[tuple[int, int, int, int]]) -> str:
-        return ',"mem":[' + ",".join(
-            f'{{"op":"{MEM_OPS.get(op, "?")}","addr":"{addr:#x}","size":{size},'
-            f'"value":"{value & ((1 << 8 * size) - 1):#x}"}}' for op, addr, size, value in accesses) + "]"
+        return (
+            ',"mem":['
+            + ",".join(
+                f'{{"op":"{MEM_OPS.get(op, "?")}","addr":"{addr:#x}","size":{size},'
+                f'"value":"{value & ((1 << 8 * size) - 1):#x}"}}'
+                for op, addr, size, value in accesses
+            )
+            + "]"
+        )
 
     def note(self, text: str) -> str:
         return text + "\n"

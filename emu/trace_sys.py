@@ -23,12 +23,38 @@ from syscalls.kinds import CStr, InBuf, Kind, Memory, Ptr, s32, s64
 from syscalls.structs import STAT64, describe_sockaddr
 from syscalls.table import NAMES, SYSCALLS
 
-STAT_FIELDS = ("st_dev", "st_mode", "st_nlink", "st_ino", "st_uid", "st_gid", "st_rdev",
-               "st_atime", "st_atime_nsec", "st_mtime", "st_mtime_nsec", "st_ctime", "st_ctime_nsec",
-               "st_birthtime", "st_birthtime_nsec", "st_size", "st_blocks", "st_blksize", "st_flags",
-               "st_gen", "st_lspare")
-_IFMT = {0o140000: "S_IFSOCK", 0o120000: "S_IFLNK", 0o100000: "S_IFREG", 0o060000: "S_IFBLK",
-         0o040000: "S_IFDIR", 0o020000: "S_IFCHR", 0o010000: "S_IFIFO"}
+STAT_FIELDS = (
+    "st_dev",
+    "st_mode",
+    "st_nlink",
+    "st_ino",
+    "st_uid",
+    "st_gid",
+    "st_rdev",
+    "st_atime",
+    "st_atime_nsec",
+    "st_mtime",
+    "st_mtime_nsec",
+    "st_ctime",
+    "st_ctime_nsec",
+    "st_birthtime",
+    "st_birthtime_nsec",
+    "st_size",
+    "st_blocks",
+    "st_blksize",
+    "st_flags",
+    "st_gen",
+    "st_lspare",
+)
+_IFMT = {
+    0o140000: "S_IFSOCK",
+    0o120000: "S_IFLNK",
+    0o100000: "S_IFREG",
+    0o060000: "S_IFBLK",
+    0o040000: "S_IFDIR",
+    0o020000: "S_IFCHR",
+    0o010000: "S_IFIFO",
+}
 _STAT_CALLS = {"stat64", "fstat64", "lstat64"}
 _READS = {"read", "read_nocancel"}
 _ACCEPTS = {"accept", "accept_nocancel"}
@@ -65,19 +91,19 @@ class SyscallRecord:
 
     num: int
     name: str
-    raw: list[int]                           # x0..x7 as passed
-    args: list[str]                          # each argument as shown
-    seq: int = 0                             # the svc's instruction number (0: not traced)
+    raw: list[int]  # x0..x7 as passed
+    args: list[str]  # each argument as shown
+    seq: int = 0  # the svc's instruction number (0: not traced)
     pc: int = 0
-    x0: int | None = None                    # None: did not return (exit, interrupted)
+    x0: int | None = None  # None: did not return (exit, interrupted)
     x1: int = 0
     carry: bool = False
-    ret: int | None = None                   # the result as the row's return kind reads it
+    ret: int | None = None  # the result as the row's return kind reads it
     errno: str | None = None
-    data: bytes | None = None                # bytes moved (read, write), at most the shown limit
-    data_len: int = 0                        # bytes moved in all
-    struct: dict[str, Any] = field(default_factory=dict)   # stat64 / sockaddr fields
-    child: bool = False                      # fork, as seen by the new child
+    data: bytes | None = None  # bytes moved (read, write), at most the shown limit
+    data_len: int = 0  # bytes moved in all
+    struct: dict[str, Any] = field(default_factory=dict)  # stat64 / sockaddr fields
+    child: bool = False  # fork, as seen by the new child
 
     def text(self) -> str:
         call = f"{self.name}({', '.join(self.args)})"
@@ -89,13 +115,21 @@ class SyscallRecord:
         return f"{call} = {self.ret}{extra}"
 
     def record(self) -> dict[str, Any]:
-        rec: dict[str, Any] = {"type": "syscall", "seq": self.seq, "pc": f"{self.pc:#x}", "num": self.num,
-                               "name": self.name, "args": self.args, "raw": [f"{r:#x}" for r in self.raw]}
+        rec: dict[str, Any] = {
+            "type": "syscall",
+            "seq": self.seq,
+            "pc": f"{self.pc:#x}",
+            "num": self.num,
+            "name": self.name,
+            "args": self.args,
+            "raw": [f"{r:#x}" for r in self.raw],
+        }
         if self.x0 is None:
             rec["returned"] = False
         else:
-            rec.update(returned=True, ret=self.ret, errno=self.errno, x0=f"{self.x0:#x}", x1=f"{self.x1:#x}",
-                       carry=self.carry)
+            rec.update(
+                returned=True, ret=self.ret, errno=self.errno, x0=f"{self.x0:#x}", x1=f"{self.x1:#x}", carry=self.carry
+            )
         if self.data is not None:
             rec["data"] = self.data.decode("latin-1")
             rec["len"] = self.data_len
@@ -199,7 +233,7 @@ class SyscallDecoder:
 
     def leave(self, rec: SyscallRecord, x0: int, x1: int, carry: bool, child: bool = False) -> None:
         rec.x0, rec.x1, rec.carry, rec.child = x0, x1, carry, child
-        if rec.name == "sendfile" and rec.raw[3]:       # *len is written back even on failure
+        if rec.name == "sendfile" and rec.raw[3]:  # *len is written back even on failure
             try:
                 sent = struct.unpack("<q", self.mem.read(rec.raw[3], 8))[0]
                 rec.args[3], rec.data_len, rec.struct = f"[{sent}]", sent, {"sent": sent}

@@ -31,12 +31,12 @@ from syscalls.procs import Proc, ProcessTable, cpu_usage
 if TYPE_CHECKING:
     from emu.machine import Cpu, Machine
 
-KICK_S = 0.05          # how often the supervisor stops again a process a signal is waiting for
+KICK_S = 0.05  # how often the supervisor stops again a process a signal is waiting for
 SIGALRM = SIGNAL_NUMBER["SIGALRM"]
-THREAD_POOL = 32       # idle threads kept for the next processes
-IDLE_S = 5.0           # how long an idle thread waits for one before it ends
-CPU_POOL = 32          # Unicorn instances kept for the next forks (each holds its translated code)
-HALT_WAIT_S = 10.0     # after Ctrl-C: how long every process gets to write its last lines
+THREAD_POOL = 32  # idle threads kept for the next processes
+IDLE_S = 5.0  # how long an idle thread waits for one before it ends
+CPU_POOL = 32  # Unicorn instances kept for the next forks (each holds its translated code)
+HALT_WAIT_S = 10.0  # after Ctrl-C: how long every process gets to write its last lines
 
 
 def _nothing() -> None:
@@ -57,17 +57,17 @@ class ProcessTree:
     def __init__(self, first: Machine) -> None:
         self.procs = ProcessTable(os.getpid(), os.getppid(), os.getpgrp())
         self.first = first
-        self.running: set[Machine] = set()     # processes not yet ended
-        self.ended = threading.Event()          # the last has ended: the supervisor looks again
-        self.idle: list[_Idle] = []             # threads waiting for their next process
-        self.over = False                       # the run has ended: no thread waits any more
-        self.spare_ready = threading.Event()    # prepare_spare's Cpu is in the pool
+        self.running: set[Machine] = set()  # processes not yet ended
+        self.ended = threading.Event()  # the last has ended: the supervisor looks again
+        self.idle: list[_Idle] = []  # threads waiting for their next process
+        self.over = False  # the run has ended: no thread waits any more
+        self.spare_ready = threading.Event()  # prepare_spare's Cpu is in the pool
         self.spare_thread: threading.Thread | None = None
         self.lock = threading.Lock()
-        self.cpus: list[Cpu] = []      # Unicorn instances finished processes left, code translated
+        self.cpus: list[Cpu] = []  # Unicorn instances finished processes left, code translated
         self.halted = False
         self.halt_status = 0
-        self.failure: BaseException | None = None       # an emulator bug in the first process
+        self.failure: BaseException | None = None  # an emulator bug in the first process
         self.first_status: int | None = None
         self._join(first, self.procs.first)
 
@@ -111,10 +111,11 @@ class ProcessTree:
         """A Cpu for the first fork, its code mapped and translated (what a finished process
         leaves behind), so that even the first child starts on compiled code."""
         from emu.machine import Cpu
+
         cpu = Cpu()
         first = self.first.uc
         for lo, hi, perms in first.mem_regions():
-            if not perms & UC_PROT_WRITE:      # code (and the return sentinel): what a fork keeps as is
+            if not perms & UC_PROT_WRITE:  # code (and the return sentinel): what a fork keeps as is
                 cpu.uc.mem_map(lo, hi + 1 - lo, perms)
                 cpu.uc.mem_write(lo, bytes(first.mem_read(lo, hi + 1 - lo)))
         self.first.warm(cpu.uc)
@@ -147,10 +148,10 @@ class ProcessTree:
                 self.idle.append(me)
             if not me.ready.wait(IDLE_S):
                 with self.lock:
-                    if me in self.idle:      # nobody took it meanwhile: end
+                    if me in self.idle:  # nobody took it meanwhile: end
                         self.idle.remove(me)
                         return
-            me.ready.wait()                  # taken: its job is set (or None: the run is over)
+            me.ready.wait()  # taken: its job is set (or None: the run is over)
             m = me.job
 
     def _life(self, m: Machine) -> None:
@@ -164,15 +165,19 @@ class ProcessTree:
             if m is self.first:
                 self.failure = e
             else:
-                print(f"{m.name}: internal error in process {m.proc.pid} ({m.proc.path}) at "
-                      f"{m._where_pc()}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+                print(
+                    f"{m.name}: internal error in process {m.proc.pid} ({m.proc.path}) at "
+                    f"{m._where_pc()}:\n{traceback.format_exc()}",
+                    file=sys.stderr,
+                    flush=True,
+                )
         for observer in (m.tracer, m.log):
             if observer is not None:
                 try:
                     observer.finish(status)
                 except BaseException as e:  # noqa: BLE001 - one observer's failure must not lose the others
                     if m is self.first and self.failure is None:
-                        self.failure = e     # the caller's to see (a replay's divergence at the end)
+                        self.failure = e  # the caller's to see (a replay's divergence at the end)
                     else:
                         traceback.print_exc()
         if m.kernel.itimer is not None:
@@ -192,7 +197,7 @@ class ProcessTree:
             self.running.discard(m)
             last = not self.running
         if last:
-            self.ended.set()          # the supervisor's wait ends with the run (not at every exit)
+            self.ended.set()  # the supervisor's wait ends with the run (not at every exit)
 
     # ------------------------------------------------------------ the supervisor
     def run(self) -> int:
@@ -211,7 +216,7 @@ class ProcessTree:
             with self.lock:
                 idle, self.idle, self.over = self.idle, [], True
             for worker in idle:
-                worker.ready.set()            # the idle threads end with the run (job None)
+                worker.ready.set()  # the idle threads end with the run (job None)
             if self.spare_thread is not None:
                 # still translating: Unicorn must not be torn down under it at exit
                 self.spare_thread.join()
@@ -222,17 +227,17 @@ class ProcessTree:
 
     def _supervise(self, deadline: float = float("inf")) -> None:
         while time.monotonic() < deadline:
-            self.ended.clear()        # before looking: an end after this wakes the wait below
+            self.ended.clear()  # before looking: an end after this wakes the wait below
             with self.lock:
                 alive = list(self.running)
             if not alive:
                 return
             for m in alive:
                 if self.halted or m.proc.signals.urgent():
-                    m.wake()          # a stop request that came between two runs is lost: ask again
+                    m.wake()  # a stop request that came between two runs is lost: ask again
             if self.failure is not None and not self.halted:
                 self.halt(EXIT_INTERNAL)
-            self.ended.wait(KICK_S)   # Ctrl-C reaches this thread here
+            self.ended.wait(KICK_S)  # Ctrl-C reaches this thread here
 
     def halt(self, status: int) -> None:
         """Stop every process where it is (each one finishes its observers)."""

@@ -26,8 +26,8 @@ from syscalls.fs import _at, _path
 from syscalls.kernel import Kernel, Ret
 from syscalls.structs import direntry_len, pack_direntry
 
-MAX_DIRBUF = 128 << 20        # getdirentries64 caps the buffer at 128 MiB
-MKDIR_MODE = 0o777            # mkdir1: (mode & ACCESSPERMS) & ~umask
+MAX_DIRBUF = 128 << 20  # getdirentries64 caps the buffer at 128 MiB
+MKDIR_MODE = 0o777  # mkdir1: (mode & ACCESSPERMS) & ~umask
 UNLINKAT_FLAGS = AT["AT_REMOVEDIR"] | AT["AT_REMOVEDIR_DATALESS"] | AT["AT_SYMLINK_NOFOLLOW_ANY"]
 
 
@@ -85,8 +85,14 @@ def sys_renameatx_np(k: Kernel, old_at: int | None, old: bytes, new_at: int | No
     if flags & RENAME["RENAME_SWAP"] and flags & RENAME["RENAME_EXCL"]:
         raise DarwinError("EINVAL", "RENAME_SWAP with RENAME_EXCL")
     how = "swap" if flags & RENAME["RENAME_SWAP"] else "excl" if flags & RENAME["RENAME_EXCL"] else "replace"
-    k.host.rename(_path(old), _path(new), _at(old, old_at), _at(new, new_at), how=how,
-                  no_symlinks=bool(flags & RENAME["RENAME_NOFOLLOW_ANY"]))
+    k.host.rename(
+        _path(old),
+        _path(new),
+        _at(old, old_at),
+        _at(new, new_at),
+        how=how,
+        no_symlinks=bool(flags & RENAME["RENAME_NOFOLLOW_ANY"]),
+    )
     return Ret(0)
 
 

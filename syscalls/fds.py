@@ -21,7 +21,7 @@ from syscalls.structs import POLLFD, unpack_timeval
 
 MAXPATHLEN = 1024
 FD_SETSIZE = 1024
-POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20   # host = Darwin here
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20  # host = Darwin here
 
 
 def sys_dup(k: Kernel, fd: int) -> Ret:
@@ -71,7 +71,7 @@ def sys_fcntl(k: Kernel, fd: int, cmd: int, arg: int) -> Ret:
         path = k.host.getpath(fd).encode("utf-8", errors="surrogateescape") + b"\0"
         if len(path) > MAXPATHLEN:
             raise DarwinError("ENOSPC")
-        k.probe_writable(arg, MAXPATHLEN)   # the kernel copies out into a MAXPATHLEN buffer
+        k.probe_writable(arg, MAXPATHLEN)  # the kernel copies out into a MAXPATHLEN buffer
         return Ret(0, writes=[(arg, path)])
     if name == "F_NOCACHE":
         if k.host.kind(fd) not in ("file", "dir"):
@@ -172,4 +172,3 @@ def sys_poll(k: Kernel, fds_ptr: int, nfds: int, timeout: int) -> Ret:
         count += rev != 0
         out += POLLFD.pack(fd, ev, rev if rev < 0x8000 else rev - 0x10000)
     return Ret(count, writes=[(fds_ptr, bytes(out))] if out else [])
-

@@ -68,8 +68,11 @@ def _open(k: Kernel, at: int | None, path: bytes, flags: int, mode: int) -> Ret:
     if flags & O_CREAT and flags & O_DIRECTORY:
         raise DarwinError("EINVAL", "O_CREAT with O_DIRECTORY")
     host_flags = open_flags_to_host(flags)
-    return Ret(k.host.open(_path(path), host_flags, mode & MODE_BITS,
-                           no_symlinks=bool(flags & O_NOFOLLOW_ANY), at=_at(path, at)))
+    return Ret(
+        k.host.open(
+            _path(path), host_flags, mode & MODE_BITS, no_symlinks=bool(flags & O_NOFOLLOW_ANY), at=_at(path, at)
+        )
+    )
 
 
 def sys_close(k: Kernel, fd: int) -> Ret:
@@ -94,8 +97,12 @@ def sys_fstatat64(k: Kernel, at: int | None, path: bytes, buf: int, flag: int) -
         raise DarwinError("EINVAL", f"fstatat64 flags {AT_FLAGS.describe(flag)}")
     if flag & AT["AT_FDONLY"]:
         raise DarwinError("ENOTSUP", "AT_FDONLY")
-    st = k.host.stat(_path(path), follow=not flag & AT["AT_SYMLINK_NOFOLLOW"],
-                     no_symlinks=bool(flag & AT["AT_SYMLINK_NOFOLLOW_ANY"]), at=_at(path, at))
+    st = k.host.stat(
+        _path(path),
+        follow=not flag & AT["AT_SYMLINK_NOFOLLOW"],
+        no_symlinks=bool(flag & AT["AT_SYMLINK_NOFOLLOW_ANY"]),
+        at=_at(path, at),
+    )
     return Ret(0, writes=[(buf, pack_stat64(st))])
 
 

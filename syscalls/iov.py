@@ -49,7 +49,7 @@ def _scatter(vecs: list[tuple[int, int]], data: bytes) -> list[tuple[int, bytes]
     for base, n in vecs:
         if at >= len(data):
             break
-        writes.append((base, data[at:at + n]))
+        writes.append((base, data[at : at + n]))
         at += n
     return writes
 
@@ -61,7 +61,7 @@ def sys_pread(k: Kernel, fd: int, buf: int, n: int, offset: int) -> Ret:
         raise DarwinError("ESPIPE")
     if offset < 0:
         raise DarwinError("EINVAL", f"offset {offset}")
-    k.probe_writable(buf, n)          # pread moves no offset: nothing to give back on EFAULT
+    k.probe_writable(buf, n)  # pread moves no offset: nothing to give back on EFAULT
     data = k.host.pread(fd, n, offset)
     return Ret(len(data), writes=[(buf, data)] if data else [])
 

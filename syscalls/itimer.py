@@ -36,7 +36,7 @@ ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF = 0, 1, 2
 ITIMER_NAMES = {ITIMER_REAL: "ITIMER_REAL", ITIMER_VIRTUAL: "ITIMER_VIRTUAL", ITIMER_PROF: "ITIMER_PROF"}
 
 USEC = 1_000_000
-ITIMER_MAX_SEC = 100_000_000            # itimerfix's upper bound on tv_sec
+ITIMER_MAX_SEC = 100_000_000  # itimerfix's upper bound on tv_sec
 
 # struct itimerval: it_interval, then it_value, each a Darwin timeval
 ITIMERVAL_SIZE = 2 * TIMEVAL.size
@@ -66,10 +66,10 @@ class RealTimer:
 
     def __init__(self, fire: Callable[[], None], clock: Callable[[], int]) -> None:
         self._fire = fire
-        self._clock = clock                 # monotonic ns
+        self._clock = clock  # monotonic ns
         self._cond = threading.Condition()
-        self._deadline: int | None = None   # p_rtime in whole us on the clock; None = disarmed
-        self._interval = 0                  # it_interval in us, kept while disarmed
+        self._deadline: int | None = None  # p_rtime in whole us on the clock; None = disarmed
+        self._interval = 0  # it_interval in us, kept while disarmed
         self._closed = False
         self._thread: threading.Thread | None = None
         # ITIMER_VIRTUAL / ITIMER_PROF as last set: (value us, interval us); only the
@@ -77,7 +77,7 @@ class RealTimer:
         self.untimed: dict[int, tuple[int, int]] = {}
 
     def _now(self) -> int:
-        return self._clock() // 1000        # microuptime: whole microseconds
+        return self._clock() // 1000  # microuptime: whole microseconds
 
     def set(self, value_us: int, interval_us: int) -> tuple[int, int]:
         """Arm for ``value_us`` then every ``interval_us`` (0: once); value 0 disarms. Returns the old get()."""
@@ -156,12 +156,12 @@ class RealTimer:
 
 # ----------------------------------------------------------------- handlers
 def _check_which(which: int) -> None:
-    if not ITIMER_REAL <= which <= ITIMER_PROF:   # which is a u_int: a negative one is huge
+    if not ITIMER_REAL <= which <= ITIMER_PROF:  # which is a u_int: a negative one is huge
         raise DarwinError("EINVAL", f"itimer {which}")
 
 
 def _timer(k: Kernel) -> RealTimer:
-    if k.itimer is None:      # the host-fork process model has no timer thread to deliver SIGALRM
+    if k.itimer is None:  # the host-fork process model has no timer thread to deliver SIGALRM
         raise DarwinError("ENOSYS", "setitimer needs guest processes inside the emulator")
     return k.itimer
 
@@ -176,7 +176,7 @@ def _set(t: RealTimer, which: int, value_us: int, interval_us: int) -> tuple[int
     if which == ITIMER_REAL:
         return t.set(value_us, interval_us)
     old = t.untimed.get(which, (0, 0))
-    t.untimed[which] = (value_us, interval_us)   # XNU starts a CPU-time count here; we never do
+    t.untimed[which] = (value_us, interval_us)  # XNU starts a CPU-time count here; we never do
     return old
 
 

@@ -57,7 +57,7 @@ class Syscall:
     """One row: Darwin name, how x0/x1 are written, argument kinds, handler."""
 
     name: str
-    ret: str                      # "int", "ssize" (64-bit), "void"
+    ret: str  # "int", "ssize" (64-bit), "void"
     args: tuple[Kind, ...]
     handler: Callable[..., Ret] | None
     note: str = ""
@@ -74,7 +74,7 @@ class VirtualMemory(Protocol):
 
     page: int
 
-    def regions(self) -> list[tuple[int, int, int]]: ...   # (start, end exclusive, prot), sorted
+    def regions(self) -> list[tuple[int, int, int]]: ...  # (start, end exclusive, prot), sorted
     def map(self, addr: int, size: int, prot: int) -> None: ...
     def unmap(self, addr: int, size: int) -> None: ...
     def protect(self, addr: int, size: int, prot: int) -> None: ...
@@ -97,16 +97,16 @@ class Kernel:
     table: dict[int, Syscall]
     names: dict[int, str]
     strict: bool = False
-    where: Callable[[], str] = lambda: ""   # "pc sym+off (file:line)" for reports
+    where: Callable[[], str] = lambda: ""  # "pc sym+off (file:line)" for reports
     reported: set[int] = field(default_factory=set)
-    vm: VirtualMemory | None = None         # None: mmap and kin answer ENOSYS
+    vm: VirtualMemory | None = None  # None: mmap and kin answer ENOSYS
     signals: SignalState = field(default_factory=SignalState)
     # this process and the table of all (emu/tree.py fills these in)
     procs: ProcessTable | None = None
     proc: Proc | None = None
-    fork: Callable[[], int] | None = None          # the Machine's fork: the child's pid
+    fork: Callable[[], int] | None = None  # the Machine's fork: the child's pid
     interrupted: Callable[[], bool] = lambda: False  # a signal (or the end of the run) wants this process
-    itimer: RealTimer | None = None                # ITIMER_REAL: SIGALRM from a timer thread
+    itimer: RealTimer | None = None  # ITIMER_REAL: SIGALRM from a timer thread
 
     def raise_signal(self, sig: int) -> None:
         """A signal this process's own syscall generated (SIGPIPE on a broken pipe): it is

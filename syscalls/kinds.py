@@ -16,15 +16,15 @@ from syscalls.errno import DarwinError
 
 MASK64 = (1 << 64) - 1
 MASK32 = (1 << 32) - 1
-INT_MAX = (1 << 31) - 1     # Darwin refuses a read/write of more bytes (EINVAL)
-CHUNK = 1 << 20             # InBuf copies in at most this much at a time
+INT_MAX = (1 << 31) - 1  # Darwin refuses a read/write of more bytes (EINVAL)
+CHUNK = 1 << 20  # InBuf copies in at most this much at a time
 
 
 class Memory(Protocol):
     def read(self, addr: int, n: int) -> bytes: ...
     def write(self, addr: int, data: bytes) -> None: ...
     def cstr(self, addr: int, limit: int) -> bytes: ...
-    def probe(self, addr: int, n: int) -> None: ...    # BadAddress unless writable; copies nothing
+    def probe(self, addr: int, n: int) -> None: ...  # BadAddress unless writable; copies nothing
 
 
 def s32(v: int) -> int:
@@ -47,12 +47,12 @@ class Kind:
         return str(value)
 
 
-class Int(Kind):          # C int: low 32 bits, signed
+class Int(Kind):  # C int: low 32 bits, signed
     def decode(self, regs, i, mem):
         return s32(regs[i])
 
 
-class UInt(Kind):         # u_int, socklen_t
+class UInt(Kind):  # u_int, socklen_t
     def decode(self, regs, i, mem):
         return regs[i] & 0xFFFFFFFF
 
@@ -61,23 +61,23 @@ class Fd(Int):
     pass
 
 
-class Size(Kind):         # size_t
+class Size(Kind):  # size_t
     def decode(self, regs, i, mem):
         return regs[i] & MASK64
 
 
-class Off(Kind):          # off_t: one 64-bit register
+class Off(Kind):  # off_t: one 64-bit register
     def decode(self, regs, i, mem):
         return s64(regs[i])
 
 
-class Ptr(Kind):          # a guest address the handler uses itself (out-buffer, struct out)
+class Ptr(Kind):  # a guest address the handler uses itself (out-buffer, struct out)
     def show(self, value):
         return hex(value)
 
 
 @dataclass
-class Flags(Int):         # a C int of flags, shown by name
+class Flags(Int):  # a C int of flags, shown by name
     describe: Callable[[int], str]
 
     def show(self, value):
@@ -85,7 +85,7 @@ class Flags(Int):         # a C int of flags, shown by name
 
 
 @dataclass
-class UFlags(UInt):       # a C u_int of flags, shown by name
+class UFlags(UInt):  # a C u_int of flags, shown by name
     describe: Callable[[int], str]
 
     def show(self, value):
@@ -93,7 +93,7 @@ class UFlags(UInt):       # a C u_int of flags, shown by name
 
 
 @dataclass
-class CStr(Kind):         # NUL-terminated string (a path: Darwin's PATH_MAX)
+class CStr(Kind):  # NUL-terminated string (a path: Darwin's PATH_MAX)
     limit: int = 1024
 
     def decode(self, regs, i, mem):
@@ -104,7 +104,7 @@ class CStr(Kind):         # NUL-terminated string (a path: Darwin's PATH_MAX)
 
 
 @dataclass
-class InBuf(Kind):        # bytes the guest passes in; length in register ``len_at``
+class InBuf(Kind):  # bytes the guest passes in; length in register ``len_at``
     """Guest bytes copied in before the handler runs.
 
     ``len_mask`` is the width of the length argument (size_t or socklen_t).
@@ -137,7 +137,7 @@ class InBuf(Kind):        # bytes the guest passes in; length in register ``len_
         return repr(shown)[1:] + ("..." if len(value) > 32 else "")
 
 
-class DirFd(Int):         # the dirfd of an *at() call: AT_FDCWD (-2) decodes to None
+class DirFd(Int):  # the dirfd of an *at() call: AT_FDCWD (-2) decodes to None
     def decode(self, regs, i, mem):
         v = s32(regs[i])
         return None if v == -2 else v
@@ -146,7 +146,7 @@ class DirFd(Int):         # the dirfd of an *at() call: AT_FDCWD (-2) decodes to
         return "AT_FDCWD" if value is None else str(value)
 
 
-class ULong(Kind):        # u_long (an ioctl request): one 64-bit register, unsigned
+class ULong(Kind):  # u_long (an ioctl request): one 64-bit register, unsigned
     def decode(self, regs, i, mem):
         return regs[i] & MASK64
 
@@ -154,6 +154,6 @@ class ULong(Kind):        # u_long (an ioctl request): one 64-bit register, unsi
         return hex(value)
 
 
-class Long(Kind):         # C long (fcntl's arg): one 64-bit register, signed
+class Long(Kind):  # C long (fcntl's arg): one 64-bit register, signed
     def decode(self, regs, i, mem):
         return s64(regs[i])

@@ -13,8 +13,8 @@ from syscalls.consts_sys import MAP, MAP_FLAGS, PROT_ALL, PROT_READ, PROT_WRITE
 from syscalls.errno import DarwinError
 from syscalls.kernel import Kernel, Ret, VirtualMemory
 
-MMAP_BASE = 0x1_0000_0000 * 3        # above a PIE's usual 0x1_0000_0000 image
-MMAP_TOP = 0x7F_0000_0000            # below the stack and the exit sentinel
+MMAP_BASE = 0x1_0000_0000 * 3  # above a PIE's usual 0x1_0000_0000 image
+MMAP_TOP = 0x7F_0000_0000  # below the stack and the exit sentinel
 
 
 def _vm(k: Kernel) -> VirtualMemory:
@@ -30,7 +30,7 @@ def _round(vm: VirtualMemory, n: int) -> int:
 def _prot(prot: int) -> int:
     if prot & ~PROT_ALL:
         raise DarwinError("EINVAL", f"prot {prot:#x}")
-    return prot | PROT_READ if prot & ~PROT_READ else prot   # write or exec implies read
+    return prot | PROT_READ if prot & ~PROT_READ else prot  # write or exec implies read
 
 
 def _free(vm: VirtualMemory, addr: int, size: int) -> bool:
@@ -54,7 +54,7 @@ def _find(vm: VirtualMemory, hint: int, size: int) -> int:
 
 def sys_mmap(k: Kernel, addr: int, size: int, prot: int, flags: int, fd: int, offset: int) -> Ret:
     vm = _vm(k)
-    MAP_FLAGS.to_host(flags)                  # EINVAL for unknown MAP_ bits
+    MAP_FLAGS.to_host(flags)  # EINVAL for unknown MAP_ bits
     prot = _prot(prot)
     if size == 0:
         raise DarwinError("EINVAL", "zero length")
@@ -73,7 +73,7 @@ def sys_mmap(k: Kernel, addr: int, size: int, prot: int, flags: int, fd: int, of
             raise DarwinError("ENOTSUP", "writable MAP_SHARED file mappings are not emulated")
         data = k.host.pread(fd, size, offset)
     if fixed:
-        vm.unmap(addr, length)                # MAP_FIXED replaces what was there
+        vm.unmap(addr, length)  # MAP_FIXED replaces what was there
         at = addr
     else:
         at = _find(vm, addr, length)

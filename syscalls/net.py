@@ -61,7 +61,7 @@ def _addr_room(k: Kernel, addr_ptr: int, len_ptr: int) -> int:
     """Copy *addrlen in and check both destinations before anything is consumed."""
     room = struct.unpack("<I", k.mem.read(len_ptr, 4))[0]
     k.probe_writable(len_ptr, 4)
-    k.probe_writable(addr_ptr, min(room, SOCKADDR_IN6_LEN))   # the longest address we return
+    k.probe_writable(addr_ptr, min(room, SOCKADDR_IN6_LEN))  # the longest address we return
     return room
 
 
@@ -93,8 +93,9 @@ def _name(k: Kernel, fd: int, addr_ptr: int, len_ptr: int, peer: bool) -> Ret:
     # getsockname1: the copy is min(*len, sa_len), and *len is set to that copy's size
     raw = pack_sockaddr(family, addr)
     n = min(room, len(raw))
-    return Ret(0, writes=[(addr_ptr, raw[:n]), (len_ptr, struct.pack("<I", n))] if n else
-               [(len_ptr, struct.pack("<I", 0))])
+    return Ret(
+        0, writes=[(addr_ptr, raw[:n]), (len_ptr, struct.pack("<I", n))] if n else [(len_ptr, struct.pack("<I", 0))]
+    )
 
 
 def sys_recvfrom(k: Kernel, fd: int, buf: int, n: int, flags: int, from_ptr: int, len_ptr: int) -> Ret:
@@ -106,7 +107,7 @@ def sys_recvfrom(k: Kernel, fd: int, buf: int, n: int, flags: int, from_ptr: int
     k.probe_writable(buf, len(data))
     writes = [(buf, data)] if data else []
     if from_ptr and len_ptr:
-        if addr is None:          # a stream socket returns no address: *fromlen = 0
+        if addr is None:  # a stream socket returns no address: *fromlen = 0
             writes.append((len_ptr, struct.pack("<I", 0)))
         else:
             writes += _addr_out(from_ptr, len_ptr, room, k.host.sock_family(fd), addr)
@@ -126,7 +127,7 @@ def sys_sendto(k: Kernel, fd: int, data: bytes, n: int, flags: int, to_ptr: int,
 
 
 def sys_shutdown(k: Kernel, fd: int, how: int) -> Ret:
-    k.host.sock_family(fd)            # ENOTSOCK first
+    k.host.sock_family(fd)  # ENOTSOCK first
     if how not in SHUT:
         raise DarwinError("EINVAL", f"how {how}")
     k.host.shutdown(fd, SHUT[how][1])
@@ -143,7 +144,7 @@ def _option(level: int, name: int) -> tuple[str, int | None]:
 
 
 def sys_setsockopt(k: Kernel, fd: int, level: int, name: int, value: bytes, size: int) -> Ret:
-    k.host.sock_family(fd)            # ENOTSOCK before the option is looked at
+    k.host.sock_family(fd)  # ENOTSOCK before the option is looked at
     optname, host_opt = _option(level, name)
     if optname in ("SO_SNDTIMEO", "SO_RCVTIMEO"):
         if len(value) < 16:
@@ -158,13 +159,13 @@ def sys_setsockopt(k: Kernel, fd: int, level: int, name: int, value: bytes, size
         onoff, linger = LINGER.unpack(value[:8])
         secs = linger if optname == "SO_LINGER_SEC" else -(-linger // 100)
         value = struct.pack("@ii", onoff, secs)
-    elif len(value) < 4:               # every other option is an int (sooptcopyin)
+    elif len(value) < 4:  # every other option is an int (sooptcopyin)
         raise DarwinError("EINVAL", f"{optname} value of {len(value)} bytes")
     else:
         value = value[:4]
     if host_opt is None:
         if optname == "SO_NOSIGPIPE":
-            k.host.sock_type(fd)       # ENOTSOCK for a file, as for any socket option
+            k.host.sock_type(fd)  # ENOTSOCK for a file, as for any socket option
             k.host.set_nosigpipe(fd, bool(int.from_bytes(value[:4], "little")))
             return Ret(0)
         raise DarwinError("ENOPROTOOPT", f"{optname} cannot be set")
@@ -194,11 +195,12 @@ def sys_getsockopt(k: Kernel, fd: int, level: int, name: int, val_ptr: int, len_
         else:
             v = struct.unpack("<i", k.host.getsockopt(fd, LEVELS[level][1], host_opt, 4))[0]
             if level == SOL_SOCKET and name in SO_FLAG_OPTIONS and v:
-                v = name                 # sogetoptlock: so_options & name
+                v = name  # sogetoptlock: so_options & name
             elif optname == "SO_TYPE":
                 v = next(d for d, (_, h) in SOCK_TYPE.items() if h == v)
             elif optname == "SO_ERROR" and v:
                 from syscalls.errno import from_host
+
                 v = from_host(v, socket=True)
         raw = struct.pack("<i", v)
     n = min(room, len(raw))
@@ -220,9 +222,9 @@ def sys_sendfile(k: Kernel, fd: int, s: int, offset: int, len_ptr: int, hdtr: in
     try:
         if k.host.kind(fd) != "file":
             raise DarwinError("ENOTSUP", "sendfile from a non-file")
-        if k.host.sock_type(s) != socket.SOCK_STREAM:    # ENOTSOCK for a file
+        if k.host.sock_type(s) != socket.SOCK_STREAM:  # ENOTSOCK for a file
             raise DarwinError("EINVAL", "sendfile to a non-stream socket")
-        k.host.sockname(s, peer=True)               # ENOTCONN unless connected
+        k.host.sockname(s, peer=True)  # ENOTCONN unless connected
         if offset < 0 or not len_ptr or flags != 0:
             raise DarwinError("EINVAL", f"offset {offset} flags {flags}")
         want = struct.unpack("<q", k.mem.read(len_ptr, 8))[0]
@@ -256,6 +258,7 @@ def _hdtr(k: Kernel, hdtr: int) -> tuple[bytes, bytes]:
     if not hdtr:
         return b"", b""
     from syscalls.iov import iovecs
+
     h_ptr, h_cnt, t_ptr, t_cnt = SF_HDTR.unpack(k.mem.read(hdtr, SF_HDTR.size))
     parts = []
     for ptr, cnt in ((h_ptr, h_cnt), (t_ptr, t_cnt)):

@@ -33,7 +33,7 @@ def sys_fork(k: Kernel) -> Ret:
 
 
 def sys_wait4(k: Kernel, pid: int, status_ptr: int, options: int, rusage_ptr: int) -> Ret:
-    WAIT_OPTIONS.to_host(options)       # EINVAL for a bit wait4 does not know
+    WAIT_OPTIONS.to_host(options)  # EINVAL for a bit wait4 does not know
     # XNU copies status and rusage out *before* it reaps the child, so a bad
     # pointer is EFAULT with the child still waitable: check them first
     if status_ptr:
@@ -54,8 +54,23 @@ def sys_wait4(k: Kernel, pid: int, status_ptr: int, options: int, rusage_ptr: in
 def pack_rusage(ru: object) -> bytes:
     def tv(t: float) -> bytes:
         return struct.pack("<qi4x", int(t), int((t % 1) * 1_000_000))
-    fields = ("ru_maxrss", "ru_ixrss", "ru_idrss", "ru_isrss", "ru_minflt", "ru_majflt", "ru_nswap",
-              "ru_inblock", "ru_oublock", "ru_msgsnd", "ru_msgrcv", "ru_nsignals", "ru_nvcsw", "ru_nivcsw")
+
+    fields = (
+        "ru_maxrss",
+        "ru_ixrss",
+        "ru_idrss",
+        "ru_isrss",
+        "ru_minflt",
+        "ru_majflt",
+        "ru_nswap",
+        "ru_inblock",
+        "ru_oublock",
+        "ru_msgsnd",
+        "ru_msgrcv",
+        "ru_nsignals",
+        "ru_nvcsw",
+        "ru_nivcsw",
+    )
     vals = [int(getattr(ru, f, 0)) for f in fields]
     vals[0] = peak_rss_kib() * 1024  # Darwin's ru_maxrss is in bytes, the host's in KiB
     return tv(getattr(ru, "ru_utime", 0.0)) + tv(getattr(ru, "ru_stime", 0.0)) + struct.pack("<14q", *vals)
@@ -72,7 +87,7 @@ def sys_getppid(k: Kernel) -> Ret:
 def sys_kill(k: Kernel, pid: int, sig: int, posix: int) -> Ret:
     if sig < 0 or sig >= NSIG:
         raise DarwinError("EINVAL", f"signal {sig}")
-    k.procs.kill(k.proc, pid, sig)       # guest processes only; to itself, delivered as the call returns
+    k.procs.kill(k.proc, pid, sig)  # guest processes only; to itself, delivered as the call returns
     return Ret(0)
 
 

@@ -24,10 +24,10 @@ from syscalls.consts import SA_NOCLDWAIT, SIG_IGN, SIGNAL_NUMBER
 from syscalls.errno import DarwinError
 from syscalls.sigstate import SignalState
 
-PID_MAX = 99999            # bsd/sys/proc_internal.h
-PID_WRAP = 100             # forkproc starts again here after PID_MAX
-LAUNCHD = 1                # an orphan's parent
-DEFAULT_MAX_PROCS = 256    # live guest processes, zombies included, as maxprocperuid counts them
+PID_MAX = 99999  # bsd/sys/proc_internal.h
+PID_WRAP = 100  # forkproc starts again here after PID_MAX
+LAUNCHD = 1  # an orphan's parent
+DEFAULT_MAX_PROCS = 256  # live guest processes, zombies included, as maxprocperuid counts them
 SIGCHLD = SIGNAL_NUMBER["SIGCHLD"]
 SIGKILL = SIGNAL_NUMBER["SIGKILL"]
 
@@ -36,7 +36,7 @@ SIGKILL = SIGNAL_NUMBER["SIGKILL"]
 class Usage:
     """What getrusage and wait4 report of a process: CPU seconds of its thread."""
 
-    ru_utime: float = 0.0       # named as struct rusage's fields, for proc.pack_rusage
+    ru_utime: float = 0.0  # named as struct rusage's fields, for proc.pack_rusage
     ru_stime: float = 0.0
 
 
@@ -46,14 +46,14 @@ class Proc:
 
     pid: int
     ppid: int
-    path: str                               # place in the fork tree: "0", "0.1", "0.1.2" ...
+    path: str  # place in the fork tree: "0", "0.1", "0.1.2" ...
     parent: Proc | None = None
     children: list[Proc] = field(default_factory=list)
-    forks: int = 0                          # children made so far (names the next: path.N)
-    status: int | None = None               # Darwin wait status once it has exited (a zombie)
+    forks: int = 0  # children made so far (names the next: path.N)
+    status: int | None = None  # Darwin wait status once it has exited (a zombie)
     signals: SignalState = field(default_factory=SignalState)
     usage: Usage = field(default_factory=Usage)
-    children_usage: Usage = field(default_factory=Usage)   # of reaped children (RUSAGE_CHILDREN)
+    children_usage: Usage = field(default_factory=Usage)  # of reaped children (RUSAGE_CHILDREN)
     wake: Callable[[], None] = lambda: None  # set by the Machine: a signal needs this process now
 
     @property
@@ -66,14 +66,14 @@ class ProcessTable:
 
     def __init__(self, first_pid: int, first_ppid: int, pgid: int, max_procs: int = DEFAULT_MAX_PROCS) -> None:
         self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)   # a child exited, or a signal came
+        self.changed = threading.Condition(self.lock)  # a child exited, or a signal came
         self.max_procs = max_procs
-        self.pgid = pgid                                 # one process group: the emulator's
+        self.pgid = pgid  # one process group: the emulator's
         self.procs: dict[int, Proc] = {}
         self.first = Proc(first_pid, first_ppid, "0")
         self.procs[first_pid] = self.first
         self.last_pid = first_pid
-        self.history: list[tuple[str, str]] = [("start", "0")]   # ("fork"|"exit"|"reap", path) in order
+        self.history: list[tuple[str, str]] = [("start", "0")]  # ("fork"|"exit"|"reap", path) in order
 
     # ------------------------------------------------------------ life and death
     def fork(self, parent: Proc) -> Proc:
@@ -83,8 +83,7 @@ class ProcessTable:
                 raise DarwinError("EAGAIN", f"{len(self.procs)} guest processes (the cap)")
             pid = self._next_pid()
             parent.forks += 1
-            child = Proc(pid, parent.pid, f"{parent.path}.{parent.forks}", parent,
-                         signals=parent.signals.forked())
+            child = Proc(pid, parent.pid, f"{parent.path}.{parent.forks}", parent, signals=parent.signals.forked())
             parent.children.append(child)
             self.procs[pid] = child
             self.history.append(("fork", child.path))
@@ -107,7 +106,7 @@ class ProcessTable:
             if usage is not None:
                 proc.usage = usage
             self.history.append(("exit", proc.path))
-            for child in proc.children:          # orphans: launchd adopts them, and reaps them
+            for child in proc.children:  # orphans: launchd adopts them, and reaps them
                 child.parent, child.ppid = None, LAUNCHD
                 if child.status is not None:
                     self._reap(child)
@@ -133,8 +132,9 @@ class ProcessTable:
             cu.ru_stime += proc.usage.ru_stime + proc.children_usage.ru_stime
         self.history.append(("reap", proc.path))
 
-    def wait(self, proc: Proc, pid: int, nohang: bool,
-             interrupted: Callable[[], bool]) -> tuple[int, int, Usage | None]:
+    def wait(
+        self, proc: Proc, pid: int, nohang: bool, interrupted: Callable[[], bool]
+    ) -> tuple[int, int, Usage | None]:
         """wait4's choice: (pid, Darwin status, usage) of a reaped child; (0, 0, None) under WNOHANG.
 
         ``pid`` > 0 one child; -1 any; 0 or -pgid our group (every guest process is
@@ -207,6 +207,6 @@ def peak_rss_kib() -> int:
     """The emulator's peak memory, which every guest process shares (ru_maxrss); 0 if unknown."""
     try:
         import resource
-    except ImportError:        # not on this host (Windows)
+    except ImportError:  # not on this host (Windows)
         return 0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -40,17 +40,17 @@ MASK32 = (1 << 32) - 1
 MASK64 = (1 << 64) - 1
 
 # infostyle, x1 at the trampoline and sigreturn's second argument (unix_signal.c)
-UC_TRAD = 1                      # handler(signo)
-UC_FLAVOR = 30                   # SA_SIGINFO: handler(signo, &siginfo, &ucontext)
-UC_SET_ALT_STACK = 0x40000000    # sigreturn requests that only flip the thread's SA_ONSTACK
+UC_TRAD = 1  # handler(signo)
+UC_FLAVOR = 30  # SA_SIGINFO: handler(signo, &siginfo, &ucontext)
+UC_SET_ALT_STACK = 0x40000000  # sigreturn requests that only flip the thread's SA_ONSTACK
 UC_RESET_ALT_STACK = 0x80000000
 
-RED_ZONE = 128                   # C_64_REDZONE_LEN: left untouched below the interrupted sp
+RED_ZONE = 128  # C_64_REDZONE_LEN: left untouched below the interrupted sp
 
 # cpsr -- osfmk/arm64/proc_reg.h
-PSR64_NZCV_MASK = 0xF0000000     # = PSR64_USER_MASK: the only bits a thread state may set
-PSR64_MODE_MASK = 0x1F           # M[4:0]; 0 = EL0t, AArch64
-PSR64_USER64_DEFAULT = 0         # EL0t, AArch64, flags clear (plus SSBS on CPUs with FEAT_SSBS2)
+PSR64_NZCV_MASK = 0xF0000000  # = PSR64_USER_MASK: the only bits a thread state may set
+PSR64_MODE_MASK = 0x1F  # M[4:0]; 0 = EL0t, AArch64
+PSR64_USER64_DEFAULT = 0  # EL0t, AArch64, flags clear (plus SSBS on CPUs with FEAT_SSBS2)
 
 # arm_thread_state64.flags as an arm64 (not arm64e) process sees it: its pointers are
 # not signed (machine_thread_state_convert_to_user, osfmk/arm64/status.c)
@@ -75,8 +75,15 @@ class ExceptionState64(LittleEndianStructure):
 class ThreadState64(LittleEndianStructure):
     """struct arm_thread_state64; user headers call ``flags`` ``__pad``."""
 
-    _fields_ = [("x", c_uint64 * 29), ("fp", c_uint64), ("lr", c_uint64), ("sp", c_uint64),
-                ("pc", c_uint64), ("cpsr", c_uint32), ("flags", c_uint32)]
+    _fields_ = [
+        ("x", c_uint64 * 29),
+        ("fp", c_uint64),
+        ("lr", c_uint64),
+        ("sp", c_uint64),
+        ("pc", c_uint64),
+        ("cpsr", c_uint32),
+        ("flags", c_uint32),
+    ]
 
 
 class NeonState64(LittleEndianStructure):
@@ -104,16 +111,31 @@ class SigAltStack64(LittleEndianStructure):
 class UContext64(LittleEndianStructure):
     """struct user_ucontext64 (bsd/sys/ucontext.h)."""
 
-    _fields_ = [("uc_onstack", c_int32), ("uc_sigmask", c_uint32), ("uc_stack", SigAltStack64),
-                ("uc_link", c_uint64), ("uc_mcsize", c_uint64), ("uc_mcontext64", c_uint64)]
+    _fields_ = [
+        ("uc_onstack", c_int32),
+        ("uc_sigmask", c_uint32),
+        ("uc_stack", SigAltStack64),
+        ("uc_link", c_uint64),
+        ("uc_mcsize", c_uint64),
+        ("uc_mcontext64", c_uint64),
+    ]
 
 
 class SigInfo64(LittleEndianStructure):
     """struct user64_siginfo (bsd/sys/signal.h); sendsig puts the interrupted sp in pad[0]."""
 
-    _fields_ = [("si_signo", c_int32), ("si_errno", c_int32), ("si_code", c_int32), ("si_pid", c_int32),
-                ("si_uid", c_uint32), ("si_status", c_int32), ("si_addr", c_uint64), ("si_value", c_uint64),
-                ("si_band", c_int64), ("pad", c_uint64 * 7)]
+    _fields_ = [
+        ("si_signo", c_int32),
+        ("si_errno", c_int32),
+        ("si_code", c_int32),
+        ("si_pid", c_int32),
+        ("si_uid", c_uint32),
+        ("si_status", c_int32),
+        ("si_addr", c_uint64),
+        ("si_value", c_uint64),
+        ("si_band", c_int64),
+        ("pad", c_uint64 * 7),
+    ]
 
 
 class SigFrame64(LittleEndianStructure):
@@ -136,13 +158,13 @@ assert SigFrame64.uctx.offset == 104 and SigFrame64.mctx.offset == 160 and MCont
 class CpuState:
     """The user registers a signal saves and sigreturn restores (arm_thread_state64 + arm_neon_state64)."""
 
-    x: list[int] = field(default_factory=lambda: [0] * 29)   # x0..x28
+    x: list[int] = field(default_factory=lambda: [0] * 29)  # x0..x28
     fp: int = 0
     lr: int = 0
     sp: int = 0
     pc: int = 0
-    cpsr: int = 0                                             # u32: NZCV in bits 31..28
-    v: list[int] = field(default_factory=lambda: [0] * 32)   # q0..q31, 128 bits each
+    cpsr: int = 0  # u32: NZCV in bits 31..28
+    v: list[int] = field(default_factory=lambda: [0] * 32)  # q0..q31, 128 bits each
     fpsr: int = 0
     fpcr: int = 0
 
@@ -151,8 +173,7 @@ class CpuState:
             raise ValueError(f"CpuState needs 29 x and 32 v registers, got {len(self.x)} and {len(self.v)}")
 
     def copy(self) -> CpuState:
-        return CpuState(list(self.x), self.fp, self.lr, self.sp, self.pc, self.cpsr, list(self.v),
-                        self.fpsr, self.fpcr)
+        return CpuState(list(self.x), self.fp, self.lr, self.sp, self.pc, self.cpsr, list(self.v), self.fpsr, self.fpcr)
 
 
 def _user_cpsr(asked: int, live: int) -> int:
@@ -181,22 +202,24 @@ def _store(mc: MContext64, cpu: CpuState, far: int) -> None:
 
 def _load(mc: MContext64) -> CpuState:
     ss = mc.ss
-    return CpuState(list(ss.x), ss.fp, ss.lr, ss.sp, ss.pc, ss.cpsr,
-                    [lo | hi << 64 for lo, hi in mc.ns.v], mc.ns.fpsr, mc.ns.fpcr)
+    return CpuState(
+        list(ss.x), ss.fp, ss.lr, ss.sp, ss.pc, ss.cpsr, [lo | hi << 64 for lo, hi in mc.ns.v], mc.ns.fpsr, mc.ns.fpcr
+    )
 
 
-def _fill_siginfo(si: SigInfo64, cpu: CpuState, signo: int, code: int, pid: int, uid: int,
-                  addr: int, status: int | None) -> None:
+def _fill_siginfo(
+    si: SigInfo64, cpu: CpuState, signo: int, code: int, pid: int, uid: int, addr: int, status: int | None
+) -> None:
     """sendsig's siginfo: some fields by signal, as its switch (sig) does."""
     si.si_signo = signo
-    si.si_addr = cpu.pc & MASK64        # the interrupted instruction ...
+    si.si_addr = cpu.pc & MASK64  # the interrupted instruction ...
     si.pad[0] = cpu.sp & MASK64
     if signo in (SIGBUS, SIGSEGV):
-        si.si_addr = addr & MASK64      # ... except for a memory fault: the faulting address
+        si.si_addr = addr & MASK64  # ... except for a memory fault: the faulting address
     if signo in FAULT_SI_CODE:
         si.si_code = FAULT_SI_CODE[signo]
     elif signo == SIGFPE:
-        si.si_code = code               # XNU derives FPE_* from the exception; the caller did
+        si.si_code = code  # XNU derives FPE_* from the exception; the caller did
     else:
         # what the sender recorded in the proc (psignal: sender's pid and ruid, code 0,
         # status W_EXITCODE(signo, 0), which sendsig shifts back to signo; SIGCHLD: the child's)
@@ -205,9 +228,22 @@ def _fill_siginfo(si: SigInfo64, cpu: CpuState, signo: int, code: int, pid: int,
 
 
 # ----------------------------------------------------------------- sendsig
-def build_frame(write: Callable[[int, bytes], None], cpu: CpuState, *, signo: int, code: int, pid: int,
-                uid: int, addr: int, handler: int, tramp: int, siginfo_style: bool, mask: int,
-                token_key: int, status: int | None = None) -> CpuState:
+def build_frame(
+    write: Callable[[int, bytes], None],
+    cpu: CpuState,
+    *,
+    signo: int,
+    code: int,
+    pid: int,
+    uid: int,
+    addr: int,
+    handler: int,
+    tramp: int,
+    siginfo_style: bool,
+    mask: int,
+    token_key: int,
+    status: int | None = None,
+) -> CpuState:
     """Write the signal frame below ``cpu.sp``; return the state the guest enters ``tramp`` with.
 
     ``cpu`` is the interrupted state (``pc`` = where execution resumes after
@@ -225,20 +261,26 @@ def build_frame(write: Callable[[int, bytes], None], cpu: CpuState, *, signo: in
     the caller's move).
     """
     sp = (cpu.sp - sizeof(SigFrame64) - RED_ZONE) & ~0xF & MASK64
-    frame = SigFrame64()                                 # zero-filled, as XNU's bzero
+    frame = SigFrame64()  # zero-filled, as XNU's bzero
     _fill_siginfo(frame.sinfo, cpu, signo, code, pid, uid, addr, status)
-    uc = frame.uctx                                      # sendsig_fill_uctx64, not on an alt stack
+    uc = frame.uctx  # sendsig_fill_uctx64, not on an alt stack
     uc.uc_sigmask = mask & MASK32
-    uc.uc_stack.ss_sp = sp                               # the frame's own address, size 0
+    uc.uc_stack.ss_sp = sp  # the frame's own address, size 0
     uc.uc_mcsize = UC_FLAVOR_SIZE64
     uc.uc_mcontext64 = sp + SigFrame64.mctx.offset
     _store(frame.mctx, cpu, addr)
     write(sp, bytes(frame))
 
     uctx = sp + SigFrame64.uctx.offset
-    entry = cpu.copy()                                   # sendsig_set_thread_state64: only these change
-    entry.x[0:6] = [handler & MASK64, UC_FLAVOR if siginfo_style else UC_TRAD, signo,
-                    sp + SigFrame64.sinfo.offset, uctx, (uctx ^ token_key) & MASK64]
+    entry = cpu.copy()  # sendsig_set_thread_state64: only these change
+    entry.x[0:6] = [
+        handler & MASK64,
+        UC_FLAVOR if siginfo_style else UC_TRAD,
+        signo,
+        sp + SigFrame64.sinfo.offset,
+        uctx,
+        (uctx ^ token_key) & MASK64,
+    ]
     entry.pc, entry.sp = tramp & MASK64, sp
     entry.cpsr = _user_cpsr(PSR64_USER64_DEFAULT, cpu.cpsr)
     entry.x[X18] = 0
@@ -246,8 +288,9 @@ def build_frame(write: Callable[[int, bytes], None], cpu: CpuState, *, signo: in
 
 
 # ----------------------------------------------------------------- sigreturn
-def read_frame(read: Callable[[int, int], bytes], uctx: int, infostyle: int, token: int, token_key: int,
-               *, validate: bool = True) -> tuple[CpuState, int]:
+def read_frame(
+    read: Callable[[int, int], bytes], uctx: int, infostyle: int, token: int, token_key: int, *, validate: bool = True
+) -> tuple[CpuState, int]:
     """sigreturn(uctx, infostyle, token): (state to resume, mask to restore), or DarwinError.
 
     In XNU's order: copy in the ucontext (a bad pointer is ``read``'s own
@@ -270,7 +313,7 @@ def read_frame(read: Callable[[int, int], bytes], uctx: int, infostyle: int, tok
     if uc.uc_mcsize != UC_FLAVOR_SIZE64:
         raise DarwinError("EINVAL", f"sigreturn: uc_mcsize {uc.uc_mcsize}, not {UC_FLAVOR_SIZE64}")
     mc = MContext64.from_buffer_copy(read(uc.uc_mcontext64, sizeof(MContext64)))
-    mask = uc.uc_sigmask & ~CANT_MASK & MASK32           # sigcantmask: SIGKILL and SIGSTOP
+    mask = uc.uc_sigmask & ~CANT_MASK & MASK32  # sigcantmask: SIGKILL and SIGSTOP
     if validate and (token & MASK64) != ((uctx ^ token_key) & MASK64):
         raise DarwinError("EINVAL", f"sigreturn: token {token & MASK64:#x} does not match uctx {uctx:#x}")
     state = _load(mc)

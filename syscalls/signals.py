@@ -40,7 +40,7 @@ def sys_sigaction(k: Kernel, sig: int, nsa: int, osa: int) -> Ret:
         handler, tramp, mask, flags = SIGACTION_IN.unpack(k.mem.read(nsa, SIGACTION_IN.size))
         new = Action(handler, tramp, mask & ~CANT_MASK & ALL_SIGNALS, flags & SA_USERSPACE_MASK)
     old = k.signals.action(sig)
-    if new is not None:       # XNU sets the new action before it copies the old one out
+    if new is not None:  # XNU sets the new action before it copies the old one out
         k.signals.set_action(sig, new)
     writes = []
     if osa:
@@ -52,7 +52,7 @@ def sys_sigaction(k: Kernel, sig: int, nsa: int, osa: int) -> Ret:
 def sys_sigprocmask(k: Kernel, how: int, set_ptr: int, oset_ptr: int) -> Ret:
     new = None
     if set_ptr:
-        bits = struct.unpack("<I", k.mem.read(set_ptr, 4))[0]   # copied in before `how` is looked at
+        bits = struct.unpack("<I", k.mem.read(set_ptr, 4))[0]  # copied in before `how` is looked at
         if how not in SIGPROCMASK_HOW:
             raise DarwinError("EINVAL", f"how {how}")
         name = SIGPROCMASK_HOW[how][0]
@@ -65,7 +65,7 @@ def sys_sigprocmask(k: Kernel, how: int, set_ptr: int, oset_ptr: int) -> Ret:
         writes.append((oset_ptr, struct.pack("<I", k.signals.mask)))
     if new is not None:
         with k.signals.lock:
-            k.signals.mask = new     # what it unblocks is delivered as the call returns
+            k.signals.mask = new  # what it unblocks is delivered as the call returns
     return Ret(0, writes=writes)
 
 

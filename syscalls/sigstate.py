@@ -29,10 +29,10 @@ class Action:
 @dataclass
 class SignalState:
     actions: dict[int, Action] = field(default_factory=dict)
-    mask: int = 0                                   # Darwin sigset_t: bit n-1 = signal n
+    mask: int = 0  # Darwin sigset_t: bit n-1 = signal n
     pending: set[int] = field(default_factory=set)  # sent, not yet delivered
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-    catching: bool = False                          # some signal has a guest handler (set_action keeps it)
+    catching: bool = False  # some signal has a guest handler (set_action keeps it)
     # the per-process secret sigreturn tokens are made with (x5 = &ucontext ^ token_key);
     # XNU keeps one per thread (uu_sigreturn_token), and a fork's child starts with a new one.
     # Drawn when first needed: most processes never take a signal
@@ -61,8 +61,11 @@ class SignalState:
     def forked(self) -> SignalState:
         """The child's state after fork: the same actions and mask, nothing pending."""
         with self.lock:
-            return SignalState({n: Action(a.handler, a.tramp, a.mask, a.flags) for n, a in self.actions.items()},
-                               self.mask, catching=self.catching)
+            return SignalState(
+                {n: Action(a.handler, a.tramp, a.mask, a.flags) for n, a in self.actions.items()},
+                self.mask,
+                catching=self.catching,
+            )
 
     def post(self, sig: int) -> bool:
         """``sig`` is sent to this process: True when it must act now (a handler or death).

@@ -33,10 +33,23 @@ def pack_stat64(st: os.stat_result) -> bytes:
     dev = _dev(st.st_dev)
     return STAT64.pack(
         dev - (1 << 32) if dev >= 1 << 31 else dev,
-        st.st_mode & 0xFFFF, min(st.st_nlink, 0xFFFF), st.st_ino,
-        st.st_uid, st.st_gid, _signed32(_dev(st.st_rdev)),
-        *_ts(st.st_atime_ns), *_ts(st.st_mtime_ns), *_ts(st.st_ctime_ns), *_ts(birth),
-        st.st_size, st.st_blocks, st.st_blksize, 0, 0, 0)
+        st.st_mode & 0xFFFF,
+        min(st.st_nlink, 0xFFFF),
+        st.st_ino,
+        st.st_uid,
+        st.st_gid,
+        _signed32(_dev(st.st_rdev)),
+        *_ts(st.st_atime_ns),
+        *_ts(st.st_mtime_ns),
+        *_ts(st.st_ctime_ns),
+        *_ts(birth),
+        st.st_size,
+        st.st_blocks,
+        st.st_blksize,
+        0,
+        0,
+        0,
+    )
 
 
 def _signed32(v: int) -> int:
@@ -46,7 +59,7 @@ def _signed32(v: int) -> int:
 # sockaddr -- bsd/sys/socket.h, bsd/netinet/in.h, bsd/netinet6/in6.h
 SOCKADDR_IN_LEN = 16
 SOCKADDR_IN6_LEN = 28
-SOCKADDR_MAX = 255      # SOCK_MAXADDRLEN: the longest address bind/connect take
+SOCKADDR_MAX = 255  # SOCK_MAXADDRLEN: the longest address bind/connect take
 AF_INET_D = 2
 AF_INET6_D = 30
 
@@ -88,13 +101,20 @@ def unpack_sockaddr(raw: bytes, sock_family: int | None = None) -> tuple[int, tu
 def pack_sockaddr(family: int, addr: tuple) -> bytes:
     """The Darwin sockaddr bytes (sin_len filled in) for a host address."""
     if family == socket.AF_INET:
-        return struct.pack(">BBH4s8x", SOCKADDR_IN_LEN, AF_FROM_HOST[family], addr[1],
-                           socket.inet_pton(socket.AF_INET, addr[0]))
+        return struct.pack(
+            ">BBH4s8x", SOCKADDR_IN_LEN, AF_FROM_HOST[family], addr[1], socket.inet_pton(socket.AF_INET, addr[0])
+        )
     if family == socket.AF_INET6:
         flow = addr[2] if len(addr) > 2 else 0
         scope = addr[3] if len(addr) > 3 else 0
-        return (struct.pack(">BBHI16s", SOCKADDR_IN6_LEN, AF_FROM_HOST[family], addr[1], flow,
-                            socket.inet_pton(socket.AF_INET6, addr[0])) + struct.pack("<I", scope))
+        return struct.pack(
+            ">BBHI16s",
+            SOCKADDR_IN6_LEN,
+            AF_FROM_HOST[family],
+            addr[1],
+            flow,
+            socket.inet_pton(socket.AF_INET6, addr[0]),
+        ) + struct.pack("<I", scope)
     raise DarwinError("EAFNOSUPPORT", f"host family {family}")
 
 

@@ -30,16 +30,15 @@ from syscalls.kernel import Kernel, Ret
 from syscalls.structs import RLIMIT, TIMEZONE, pack_timeval
 
 OSTYPE = "Darwin"
-OSRELEASE = "24.5.0"            # macOS 15.5
+OSRELEASE = "24.5.0"  # macOS 15.5
 OSVERSION = "24F74"
-VERSION = ("Darwin Kernel Version 24.5.0: Tue Apr 22 19:54:43 PDT 2025; "
-           "root:xnu-11417.121.6~2/RELEASE_ARM64_T8103")
+VERSION = "Darwin Kernel Version 24.5.0: Tue Apr 22 19:54:43 PDT 2025; root:xnu-11417.121.6~2/RELEASE_ARM64_T8103"
 PAGESIZE = PAGE_SIZE
 ARG_MAX = 1 << 20
 MAXPROC = 4000
 CTL_MAXNAME = 12
 ENTROPY_MAX = 256
-MACH_TICKS_PER_NS = (3, 125)    # Apple silicon mach_timebase_info: 125/3 ns per tick (24 MHz)
+MACH_TICKS_PER_NS = (3, 125)  # Apple silicon mach_timebase_info: 125/3 ns per tick (24 MHz)
 
 
 def sys_gettimeofday(k: Kernel, tp: int, tzp: int, mach_abs: int) -> Ret:
@@ -102,17 +101,33 @@ def sys_setrlimit(k: Kernel, which: int, buf: int) -> Ret:
 
 def _sysctl_value(k: Kernel, mib: tuple[int, ...]) -> bytes:
     """The bytes a Mac's sysctl gives for ``mib`` (strings with their NUL)."""
+
     def text(s: str) -> bytes:
         return s.encode() + b"\0"
+
     def i32(v: int) -> bytes:
         return struct.pack("<i", v)
-    kern = {KERN["ostype"]: text(OSTYPE), KERN["osrelease"]: text(OSRELEASE), KERN["version"]: text(VERSION),
-            KERN["osversion"]: text(OSVERSION), KERN["argmax"]: i32(ARG_MAX), KERN["maxproc"]: i32(MAXPROC),
-            KERN["maxfiles"]: i32(122880), KERN["maxfilesperproc"]: i32(OPEN_MAX),
-            KERN["hostname"]: text(k.host.hostname()), KERN["osrevision"]: i32(199506)}
-    hw = {HW["machine"]: text("arm64"), HW["model"]: text("Mac14,2"), HW["ncpu"]: i32(k.host.cpu_count()),
-          HW["byteorder"]: i32(1234), HW["pagesize"]: i32(PAGESIZE),
-          HW["memsize"]: struct.pack("<Q", k.host.memsize())}
+
+    kern = {
+        KERN["ostype"]: text(OSTYPE),
+        KERN["osrelease"]: text(OSRELEASE),
+        KERN["version"]: text(VERSION),
+        KERN["osversion"]: text(OSVERSION),
+        KERN["argmax"]: i32(ARG_MAX),
+        KERN["maxproc"]: i32(MAXPROC),
+        KERN["maxfiles"]: i32(122880),
+        KERN["maxfilesperproc"]: i32(OPEN_MAX),
+        KERN["hostname"]: text(k.host.hostname()),
+        KERN["osrevision"]: i32(199506),
+    }
+    hw = {
+        HW["machine"]: text("arm64"),
+        HW["model"]: text("Mac14,2"),
+        HW["ncpu"]: i32(k.host.cpu_count()),
+        HW["byteorder"]: i32(1234),
+        HW["pagesize"]: i32(PAGESIZE),
+        HW["memsize"]: struct.pack("<Q", k.host.memsize()),
+    }
     if len(mib) == 2 and mib[0] == CTL_KERN and mib[1] in kern:
         return kern[mib[1]]
     if len(mib) == 2 and mib[0] == CTL_HW and mib[1] in hw:
@@ -120,15 +135,17 @@ def _sysctl_value(k: Kernel, mib: tuple[int, ...]) -> bytes:
     raise DarwinError("ENOENT" if mib and mib[0] in (CTL_KERN, CTL_HW) else "ENOTSUP", f"sysctl {mib}")
 
 
-NAMES: dict[str, tuple[int, int]] = {**{f"kern.{n}": (CTL_KERN, v) for n, v in KERN.items()},
-                                     **{f"hw.{n}": (CTL_HW, v) for n, v in HW.items()}}
+NAMES: dict[str, tuple[int, int]] = {
+    **{f"kern.{n}": (CTL_KERN, v) for n, v in KERN.items()},
+    **{f"hw.{n}": (CTL_HW, v) for n, v in HW.items()},
+}
 
 
 def sys_sysctl(k: Kernel, name: int, namelen: int, old: int, oldlenp: int, new: int, newlen: int) -> Ret:
     if namelen < 2 or namelen > CTL_MAXNAME:
         raise DarwinError("EINVAL", f"namelen {namelen}")
     mib = struct.unpack(f"<{namelen}i", k.mem.read(name, 4 * namelen))
-    if mib[:2] == (CTL_SYSCTL, SYSCTL_NAME2OID):        # what sysctlbyname asks first
+    if mib[:2] == (CTL_SYSCTL, SYSCTL_NAME2OID):  # what sysctlbyname asks first
         wanted = k.mem.read(new, min(newlen, 1024)).split(b"\0")[0].decode(errors="replace") if new else ""
         if wanted not in NAMES:
             raise DarwinError("ENOENT", f"sysctl name {wanted!r}")
@@ -142,7 +159,7 @@ def sys_sysctl(k: Kernel, name: int, namelen: int, old: int, oldlenp: int, new: 
     room = struct.unpack("<Q", k.mem.read(oldlenp, 8))[0]
     k.probe_writable(oldlenp, 8)
     if not old:
-        return Ret(0, writes=[(oldlenp, struct.pack("<Q", len(value)))])   # the size it needs
+        return Ret(0, writes=[(oldlenp, struct.pack("<Q", len(value)))])  # the size it needs
     n = min(room, len(value))
     k.probe_writable(old, n)
     writes = [(old, value[:n]), (oldlenp, struct.pack("<Q", n))]

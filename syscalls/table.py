@@ -34,7 +34,7 @@ from syscalls.kinds import (
 from syscalls.structs import SOCKADDR_MAX
 
 _open_flags = Flags(describe_open_flags)
-_mode = Flags(lambda mode: f"0{mode:o}" if mode else "0")   # permission bits, in octal as strace shows them
+_mode = Flags(lambda mode: f"0{mode:o}" if mode else "0")  # permission bits, in octal as strace shows them
 _fcntl_cmd = Flags(lambda cmd: FCNTL_CMDS.get(cmd, str(cmd)))
 # getsockaddr: namelen > SOCK_MAXADDRLEN is ENAMETOOLONG before anything is copied in
 _sockaddr = InBuf(2, len_mask=MASK32, limit=SOCKADDR_MAX, over="ENAMETOOLONG")
@@ -42,27 +42,50 @@ _sockaddr = InBuf(2, len_mask=MASK32, limit=SOCKADDR_MAX, over="ENAMETOOLONG")
 _optval = InBuf(4, len_mask=MASK32, limit=64, over=None)
 
 _PATHS = "paths resolve inside --root (its / is the guest's /), one component at a time"
-_HANDLERS = ("handlers are entered through sa_tramp on a frame as XNU's sendsig builds it; "
-             "SA_ONSTACK is ignored (no sigaltstack); job-control stops are ignored")
+_HANDLERS = (
+    "handlers are entered through sa_tramp on a frame as XNU's sendsig builds it; "
+    "SA_ONSTACK is ignored (no sigaltstack); job-control stops are ignored"
+)
 
 SYSCALLS: dict[int, Syscall] = {
     1: Syscall("exit", "void", (Int(),), proc.sys_exit),
-    2: Syscall("fork", "int", (), proc.sys_fork,
-               "the child is a guest process inside the emulator (its own thread and Unicorn)"),
+    2: Syscall(
+        "fork",
+        "int",
+        (),
+        proc.sys_fork,
+        "the child is a guest process inside the emulator (its own thread and Unicorn)",
+    ),
     3: Syscall("read", "ssize", (Fd(), Ptr(), Size()), fs.sys_read),
-    4: Syscall("write", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size()), fs.sys_write,
-               "a broken pipe or socket raises the guest's SIGPIPE (signals.py)"),
-    5: Syscall("open", "int", (CStr(), _open_flags, _mode), fs.sys_open,
-               _PATHS + "; O_SHLOCK/O_EXLOCK take no lock; O_SYMLINK/O_EXEC are EINVAL"),
+    4: Syscall(
+        "write",
+        "ssize",
+        (Fd(), InBuf(2, limit=INT_MAX), Size()),
+        fs.sys_write,
+        "a broken pipe or socket raises the guest's SIGPIPE (signals.py)",
+    ),
+    5: Syscall(
+        "open",
+        "int",
+        (CStr(), _open_flags, _mode),
+        fs.sys_open,
+        _PATHS + "; O_SHLOCK/O_EXLOCK take no lock; O_SYMLINK/O_EXEC are EINVAL",
+    ),
     6: Syscall("close", "int", (Fd(),), fs.sys_close),
-    7: Syscall("wait4", "int", (Int(), Ptr(), Int(), Ptr()), proc.sys_wait4,
-               "one process group: pid 0 and -(its id) act as -1; WUNTRACED finds nothing (no stops)"),
+    7: Syscall(
+        "wait4",
+        "int",
+        (Int(), Ptr(), Int(), Ptr()),
+        proc.sys_wait4,
+        "one process group: pid 0 and -(its id) act as -1; WUNTRACED finds nothing (no stops)",
+    ),
     9: Syscall("link", "int", (CStr(), CStr()), dirs.sys_link, "does not follow a final symlink"),
     10: Syscall("unlink", "int", (CStr(),), dirs.sys_unlink),
     12: Syscall("chdir", "int", (CStr(),), dirs.sys_chdir, "the cwd is kept as a path below the root"),
     13: Syscall("fchdir", "int", (Fd(),), dirs.sys_fchdir),
-    20: Syscall("getpid", "int", (), proc.sys_getpid,
-                "the first process has the emulator's pid; children count up from it"),
+    20: Syscall(
+        "getpid", "int", (), proc.sys_getpid, "the first process has the emulator's pid; children count up from it"
+    ),
     24: Syscall("getuid", "int", (), proc.sys_getuid, "the host's ids, as stat's st_uid shows them"),
     25: Syscall("geteuid", "int", (), proc.sys_geteuid),
     29: Syscall("recvfrom", "int", (Fd(), Ptr(), Size(), Int(), Ptr(), Ptr()), net.sys_recvfrom),
@@ -70,8 +93,13 @@ SYSCALLS: dict[int, Syscall] = {
     31: Syscall("getpeername", "int", (Fd(), Ptr(), Ptr()), net.sys_getpeername),
     32: Syscall("getsockname", "int", (Fd(), Ptr(), Ptr()), net.sys_getsockname),
     33: Syscall("access", "int", (CStr(), Int()), fs.sys_access),
-    37: Syscall("kill", "int", (Int(), Int(), Int()), proc.sys_kill,
-                "guest processes only (ESRCH for any other pid); -1 and 0 are every guest process"),
+    37: Syscall(
+        "kill",
+        "int",
+        (Int(), Int(), Int()),
+        proc.sys_kill,
+        "guest processes only (ESRCH for any other pid); -1 and 0 are every guest process",
+    ),
     39: Syscall("getppid", "int", (), proc.sys_getppid),
     41: Syscall("dup", "int", (UInt(),), fds.sys_dup),
     42: Syscall("pipe", "int", (), fds.sys_pipe, "PIPE_BUF and capacity are the host's"),
@@ -79,17 +107,32 @@ SYSCALLS: dict[int, Syscall] = {
     46: Syscall("sigaction", "int", (Int(), Ptr(), Ptr()), signals.sys_sigaction, _HANDLERS),
     47: Syscall("getgid", "int", (), proc.sys_getgid),
     48: Syscall("sigprocmask", "int", (Int(), Ptr(), Ptr()), signals.sys_sigprocmask),
-    54: Syscall("ioctl", "int", (Fd(), ULong(), Ptr()), fds.sys_ioctl,
-                "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, TIOCGWINSZ; anything else ENOTTY"),
+    54: Syscall(
+        "ioctl",
+        "int",
+        (Fd(), ULong(), Ptr()),
+        fds.sys_ioctl,
+        "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, TIOCGWINSZ; anything else ENOTTY",
+    ),
     73: Syscall("munmap", "int", (Ptr(), Size()), mem.sys_munmap),
     74: Syscall("mprotect", "int", (Ptr(), Size(), Int()), mem.sys_mprotect),
-    83: Syscall("setitimer", "int", (UInt(), Ptr(), Ptr()), itimer.sys_setitimer,
-                "ITIMER_REAL sends SIGALRM; ITIMER_VIRTUAL and ITIMER_PROF are kept and read back, never run"),
+    83: Syscall(
+        "setitimer",
+        "int",
+        (UInt(), Ptr(), Ptr()),
+        itimer.sys_setitimer,
+        "ITIMER_REAL sends SIGALRM; ITIMER_VIRTUAL and ITIMER_PROF are kept and read back, never run",
+    ),
     86: Syscall("getitimer", "int", (UInt(), Ptr()), itimer.sys_getitimer),
     90: Syscall("dup2", "int", (UInt(), UInt()), fds.sys_dup2),
-    92: Syscall("fcntl", "int", (Fd(), _fcntl_cmd, Long()), fds.sys_fcntl,
-                "F_DUPFD(_CLOEXEC) F_GETFD F_SETFD F_GETFL F_SETFL F_GETPATH (the guest path) F_NOCACHE "
-                "F_FULLFSYNC F_SETNOSIGPIPE F_GETNOSIGPIPE; locks are EINVAL"),
+    92: Syscall(
+        "fcntl",
+        "int",
+        (Fd(), _fcntl_cmd, Long()),
+        fds.sys_fcntl,
+        "F_DUPFD(_CLOEXEC) F_GETFD F_SETFD F_GETFL F_SETFL F_GETPATH (the guest path) F_NOCACHE "
+        "F_FULLFSYNC F_SETNOSIGPIPE F_GETNOSIGPIPE; locks are EINVAL",
+    ),
     93: Syscall("select", "int", (Int(), Ptr(), Ptr(), Ptr(), Ptr()), fds.sys_select),
     95: Syscall("fsync", "int", (Fd(),), iov.sys_fsync),
     97: Syscall("socket", "int", (Int(), Int(), Int()), net.sys_socket),
@@ -97,8 +140,13 @@ SYSCALLS: dict[int, Syscall] = {
     104: Syscall("bind", "int", (Fd(), _sockaddr, UInt()), net.sys_bind),
     105: Syscall("setsockopt", "int", (Fd(), Int(), Int(), _optval, UInt()), net.sys_setsockopt),
     106: Syscall("listen", "int", (Fd(), Int()), net.sys_listen),
-    116: Syscall("gettimeofday", "int", (Ptr(), Ptr(), Ptr()), sysinfo.sys_gettimeofday,
-                 "*tz is always UTC; *mach_absolute_time counts 24 MHz ticks of the host's monotonic clock"),
+    116: Syscall(
+        "gettimeofday",
+        "int",
+        (Ptr(), Ptr(), Ptr()),
+        sysinfo.sys_gettimeofday,
+        "*tz is always UTC; *mach_absolute_time counts 24 MHz ticks of the host's monotonic clock",
+    ),
     117: Syscall("getrusage", "int", (Int(), Ptr()), proc.sys_getrusage),
     118: Syscall("getsockopt", "int", (Fd(), Int(), Int(), Ptr(), Ptr()), net.sys_getsockopt),
     120: Syscall("readv", "ssize", (Fd(), Ptr(), UInt()), iov.sys_readv),
@@ -110,55 +158,114 @@ SYSCALLS: dict[int, Syscall] = {
     137: Syscall("rmdir", "int", (CStr(),), dirs.sys_rmdir),
     153: Syscall("pread", "ssize", (Fd(), Ptr(), Size(), Off()), iov.sys_pread),
     154: Syscall("pwrite", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size(), Off()), iov.sys_pwrite),
-    184: Syscall("sigreturn", "int", (Ptr(), Int(), Ptr()), sigframe.sys_sigreturn,
-                 "the token is always checked (as with SA_VALIDATE_SIGRETURN_FROM_SIGTRAMP)"),
+    184: Syscall(
+        "sigreturn",
+        "int",
+        (Ptr(), Int(), Ptr()),
+        sigframe.sys_sigreturn,
+        "the token is always checked (as with SA_VALIDATE_SIGRETURN_FROM_SIGTRAMP)",
+    ),
     194: Syscall("getrlimit", "int", (UInt(), Ptr()), sysinfo.sys_getrlimit),
-    195: Syscall("setrlimit", "int", (UInt(), Ptr()), sysinfo.sys_setrlimit,
-                 "RLIMIT_NOFILE is the guest's descriptor limit; the others are kept for the guest "
-                 "and not applied to the emulator"),
-    197: Syscall("mmap", "ssize", (Ptr(), Size(), Int(), Int(), Int(), Off()), mem.sys_mmap,
-                 "anonymous, or a private copy of a file; a writable MAP_SHARED file is ENOTSUP; "
-                 "needs Kernel.vm from the Machine (ENOSYS without it)"),
+    195: Syscall(
+        "setrlimit",
+        "int",
+        (UInt(), Ptr()),
+        sysinfo.sys_setrlimit,
+        "RLIMIT_NOFILE is the guest's descriptor limit; the others are kept for the guest "
+        "and not applied to the emulator",
+    ),
+    197: Syscall(
+        "mmap",
+        "ssize",
+        (Ptr(), Size(), Int(), Int(), Int(), Off()),
+        mem.sys_mmap,
+        "anonymous, or a private copy of a file; a writable MAP_SHARED file is ENOTSUP; "
+        "needs Kernel.vm from the Machine (ENOSYS without it)",
+    ),
     199: Syscall("lseek", "ssize", (Fd(), Off(), Int()), fs.sys_lseek),
     201: Syscall("ftruncate", "int", (Fd(), Off()), iov.sys_ftruncate),
-    202: Syscall("sysctl", "int", (Ptr(), UInt(), Ptr(), Ptr(), Ptr(), Size()), sysinfo.sys_sysctl,
-                 "read-only: kern.ostype/osrelease/version/osversion/argmax/maxproc/maxfiles(perproc)/"
-                 "hostname, hw.machine/model/ncpu/byteorder/pagesize/memsize, and name2oid for those"),
+    202: Syscall(
+        "sysctl",
+        "int",
+        (Ptr(), UInt(), Ptr(), Ptr(), Ptr(), Size()),
+        sysinfo.sys_sysctl,
+        "read-only: kern.ostype/osrelease/version/osversion/argmax/maxproc/maxfiles(perproc)/"
+        "hostname, hw.machine/model/ncpu/byteorder/pagesize/memsize, and name2oid for those",
+    ),
     230: Syscall("poll", "int", (Ptr(), UInt(), Int()), fds.sys_poll),
     337: Syscall("sendfile", "int", (Fd(), Fd(), Off(), Ptr(), Ptr(), Int()), net.sys_sendfile),
-    338: Syscall("stat64", "int", (CStr(), Ptr()), fs.sys_stat64,
-                 "st_birthtime is the ctime; st_flags and st_gen are 0"),
+    338: Syscall(
+        "stat64", "int", (CStr(), Ptr()), fs.sys_stat64, "st_birthtime is the ctime; st_flags and st_gen are 0"
+    ),
     339: Syscall("fstat64", "int", (Fd(), Ptr()), fs.sys_fstat64),
     340: Syscall("lstat64", "int", (CStr(), Ptr()), fs.sys_lstat64),
-    344: Syscall("getdirentries64", "ssize", (Fd(), Ptr(), Size(), Ptr()), dirs.sys_getdirentries64,
-                 "'.', '..', then names in byte order; d_seekoff is the next entry's index; "
-                 "'..' of the root is the root"),
-    463: Syscall("openat", "int", (DirFd(), CStr(), _open_flags, _mode), fs.sys_openat,
-                 "a directory descriptor stands for the guest path it was opened with"),
+    344: Syscall(
+        "getdirentries64",
+        "ssize",
+        (Fd(), Ptr(), Size(), Ptr()),
+        dirs.sys_getdirentries64,
+        "'.', '..', then names in byte order; d_seekoff is the next entry's index; '..' of the root is the root",
+    ),
+    463: Syscall(
+        "openat",
+        "int",
+        (DirFd(), CStr(), _open_flags, _mode),
+        fs.sys_openat,
+        "a directory descriptor stands for the guest path it was opened with",
+    ),
     465: Syscall("renameat", "int", (DirFd(), CStr(), DirFd(), CStr()), dirs.sys_renameat),
-    470: Syscall("fstatat64", "int", (DirFd(), CStr(), Ptr(), Int()), fs.sys_fstatat64,
-                 "AT_FDONLY is ENOTSUP"),
+    470: Syscall("fstatat64", "int", (DirFd(), CStr(), Ptr(), Int()), fs.sys_fstatat64, "AT_FDONLY is ENOTSUP"),
     472: Syscall("unlinkat", "int", (DirFd(), CStr(), Int()), dirs.sys_unlinkat),
     475: Syscall("mkdirat", "int", (DirFd(), CStr(), _mode), dirs.sys_mkdirat),
-    488: Syscall("renameatx_np", "int", (DirFd(), CStr(), DirFd(), CStr(), UFlags(RENAME_FLAGS.describe)),
-                 dirs.sys_renameatx_np,
-                 "RENAME_SWAP and RENAME_EXCL are atomic (Linux renameat2); RENAME_SECLUDE is accepted and ignored"),
+    488: Syscall(
+        "renameatx_np",
+        "int",
+        (DirFd(), CStr(), DirFd(), CStr(), UFlags(RENAME_FLAGS.describe)),
+        dirs.sys_renameatx_np,
+        "RENAME_SWAP and RENAME_EXCL are atomic (Linux renameat2); RENAME_SECLUDE is accepted and ignored",
+    ),
     500: Syscall("getentropy", "int", (Ptr(), Size()), sysinfo.sys_getentropy),
 }
 
 
-NOCANCEL = {396: 3, 397: 4, 398: 5, 399: 6, 400: 7, 403: 29, 404: 30, 406: 92, 407: 93, 408: 95, 409: 98,
-            411: 120, 412: 121, 413: 133, 414: 153, 415: 154, 417: 230, 464: 463}
+NOCANCEL = {
+    396: 3,
+    397: 4,
+    398: 5,
+    399: 6,
+    400: 7,
+    403: 29,
+    404: 30,
+    406: 92,
+    407: 93,
+    408: 95,
+    409: 98,
+    411: 120,
+    412: 121,
+    413: 133,
+    414: 153,
+    415: 154,
+    417: 230,
+    464: 463,
+}
 for _num, _base in NOCANCEL.items():
     _row = SYSCALLS[_base]
     SYSCALLS[_num] = Syscall(_row.name + "_nocancel", _row.ret, _row.args, _row.handler, _row.note)
 SYSCALLS = dict(sorted(SYSCALLS.items()))
-NUMBER: dict[str, int] = {row.name: num for num, row in SYSCALLS.items()}   # name -> number, for code that names a call
+NUMBER: dict[str, int] = {row.name: num for num, row in SYSCALLS.items()}  # name -> number, for code that names a call
 
 # Names of calls with no handler yet, so an ENOSYS report can say what was asked.
 NAMES: dict[int, str] = {
-    27: "recvmsg", 28: "sendmsg", 53: "sigaltstack", 57: "symlink", 58: "readlink", 59: "execve",
-    60: "umask", 188: "stat", 189: "fstat", 190: "lstat",
+    27: "recvmsg",
+    28: "sendmsg",
+    53: "sigaltstack",
+    57: "symlink",
+    58: "readlink",
+    59: "execve",
+    60: "umask",
+    188: "stat",
+    189: "fstat",
+    190: "lstat",
 }
 NAMES.update({num: row.name for num, row in SYSCALLS.items()})
 

@@ -16,4 +16,5 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def _asm_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the suite's assembler cache apart from the user's."""
     import os
+
     os.environ.setdefault("YMAWKY_CACHE_DIR", str(tmp_path_factory.mktemp("asm-cache")))

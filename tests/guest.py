@@ -112,14 +112,32 @@ class GuestRun:
 
 
 def guest_source(body: str, text: str = "", data: str = "", bss: str = "") -> str:
-    return (PRELUDE + body + EPILOGUE + "\n" + text + "\n.p2align 14\ndata_start:\n"
-            + f"rec_count: .quad 0\nresults: .zero {24 * MAX_RESULTS}\n" + data
-            + "\nbss_start:\nscratch: .zero 4096\n" + bss + "\n")
+    return (
+        PRELUDE
+        + body
+        + EPILOGUE
+        + "\n"
+        + text
+        + "\n.p2align 14\ndata_start:\n"
+        + f"rec_count: .quad 0\nresults: .zero {24 * MAX_RESULTS}\n"
+        + data
+        + "\nbss_start:\nscratch: .zero 4096\n"
+        + bss
+        + "\n"
+    )
 
 
-def run_guest(body: str, text: str = "", data: str = "", bss: str = "", root: Path | None = None,
-              argv: list[str] | None = None, slide: int = 0, strict: bool = False,
-              tmp: Path | None = None) -> GuestRun:
+def run_guest(
+    body: str,
+    text: str = "",
+    data: str = "",
+    bss: str = "",
+    root: Path | None = None,
+    argv: list[str] | None = None,
+    slide: int = 0,
+    strict: bool = False,
+    tmp: Path | None = None,
+) -> GuestRun:
     """Assemble, write, load and run a guest; returns what it left behind."""
     asm = assemble_text(guest_source(body, text, data, bss), "guest.s")
     exe = (tmp or Path(os.environ.get("TMPDIR", "/tmp"))) / f"guest-{os.getpid()}-{id(asm)}"
@@ -138,11 +156,22 @@ def record_guest(asm: Assembly, folder: Path) -> tuple[GuestRun, Path]:
     """Run an assembled guest under --record into ``folder``/rec (root: ``folder``):
     (the run, its executable, for replaying the recording)."""
     from emu.record import Recorder
+
     exe = folder / "guest"
     exe.write_bytes(build_macho(asm, identifier="guest"))
     image = load_macho(exe)
     machine = Machine(image, Host(str(folder)), ["guest"], assembly=asm, name="guest")
-    machine.log = Recorder(folder / "rec", machine, {
-        "program": "guest", "sha256": image.sha256, "slide": 0, "argv": machine.argv, "envp": machine.envp,
-        "root": str(folder), "strict": False})
+    machine.log = Recorder(
+        folder / "rec",
+        machine,
+        {
+            "program": "guest",
+            "sha256": image.sha256,
+            "slide": 0,
+            "argv": machine.argv,
+            "envp": machine.envp,
+            "root": str(folder),
+            "strict": False,
+        },
+    )
     return GuestRun(machine.run(), machine, asm), exe

@@ -76,8 +76,7 @@ def _one(sock: socket.socket, conn: h11.Connection) -> Answer:
             raise ConnectionError("closed before an answer")
 
 
-def exchange(port: int, raw: bytes, method: str = "GET", timeout: float = 20.0, closes: bool | None = None
-             ) -> Answer:
+def exchange(port: int, raw: bytes, method: str = "GET", timeout: float = 20.0, closes: bool | None = None) -> Answer:
     """Send raw request bytes on a new connection and read the one answer.
 
     ``closes`` (by default: when the request says "Connection: close" or HTTP/1.0):

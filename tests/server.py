@@ -28,17 +28,45 @@ IO_TIMEOUT = 10.0
 def build_with_apple_toolchain(out_dir: Path) -> Path:
     """ymawky.s built the way a Mac would build it: clang (APPLE dialect) + ld64.lld."""
     import shutil
+
     if not (shutil.which("clang") and shutil.which("ld64.lld-14")):
         import pytest
+
         pytest.skip("clang and ld64.lld-14 are needed for the Apple-toolchain build")
     obj, exe = out_dir / "ymawky.o", out_dir / "ymawky-lld"
-    subprocess.run(["clang", "-target", "arm64-apple-macos11", "-Wa,-defsym,APPLE=1", "-c", str(ROOT / "ymawky.s"),
-                    "-o", str(obj)], check=True, capture_output=True)
-    subprocess.run(["ld64.lld-14", "-arch", "arm64", "-platform_version", "macos", "11.0", "11.0", "-e", "_main",
-                    "-o", str(exe), str(obj)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "clang",
+            "-target",
+            "arm64-apple-macos11",
+            "-Wa,-defsym,APPLE=1",
+            "-c",
+            str(ROOT / "ymawky.s"),
+            "-o",
+            str(obj),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "ld64.lld-14",
+            "-arch",
+            "arm64",
+            "-platform_version",
+            "macos",
+            "11.0",
+            "11.0",
+            "-e",
+            "_main",
+            "-o",
+            str(exe),
+            str(obj),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return exe
-
-
 
 
 def free_port() -> int:
@@ -48,8 +76,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, root: Path = ROOT, extra: list[str] | None = None, env: dict[str, str] | None = None,
-                 port: int | None = None, macho: Path | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path = ROOT,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        macho: Path | None = None,
+        log: Path | None = None,
+    ) -> None:
         """``log``: the access log (stdout) goes to this file instead of a pipe, so a
         long-running server never blocks on a full pipe; ``stop()`` returns it all the same."""
         self.port = port or free_port()
@@ -57,13 +92,21 @@ class Server:
         self.log = log
         # guest processes live inside the emulator: the control socket lists and signals them
         self.control = Path(tempfile.mkdtemp(prefix="ymawky-ctl-")) / "control"
-        cmd = [sys.executable, str(ROOT / "run_emulated.py"), "--root", str(root), "--control", str(self.control),
-               *(extra or [])]
+        cmd = [
+            sys.executable,
+            str(ROOT / "run_emulated.py"),
+            "--root",
+            str(root),
+            "--control",
+            str(self.control),
+            *(extra or []),
+        ]
         # ymawky from ymawky.s via Keystone, or a given executable (e.g. the clang + ld64.lld build)
         cmd += ["--macho", str(macho), "--", str(self.port)] if macho else ["--port", str(self.port)]
         stdout = log.open("wb") if log else subprocess.PIPE
-        self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE,
-                                     env={**os.environ, **(env or {})}, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=stdout, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, start_new_session=True
+        )
         if log:
             stdout.close()
         deadline = time.monotonic() + START_TIMEOUT
@@ -112,12 +155,14 @@ class Server:
                     return b"".join(chunks)
                 chunks.append(chunk)
 
-    def get(self, path: str, method: str = "GET", headers: dict[str, str] | None = None,
-            body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    def get(
+        self, path: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
         """One request on a fresh connection ("Connection: close"); (status, headers, body)."""
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        raw = self.request(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Connection: close\r\n\r\n"
-                           .encode() + body)
+        raw = self.request(
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Connection: close\r\n\r\n".encode() + body
+        )
         return parse_response(raw)
 
     def connect(self, timeout: float = IO_TIMEOUT) -> socket.socket:
@@ -157,8 +202,9 @@ def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(code), headers, body
 
 
-def read_response(sock: socket.socket, buffered: bytearray, head_only: bool = False
-                  ) -> tuple[int, dict[str, str], bytes]:
+def read_response(
+    sock: socket.socket, buffered: bytearray, head_only: bool = False
+) -> tuple[int, dict[str, str], bytes]:
     """Read exactly one response from a kept-alive connection (framed by Content-Length)."""
     while b"\r\n\r\n" not in buffered:
         chunk = sock.recv(65536)
@@ -173,8 +219,8 @@ def read_response(sock: socket.socket, buffered: bytearray, head_only: bool = Fa
         if not chunk:
             raise ConnectionError("closed inside a body")
         buffered += chunk
-    body = bytes(buffered[end:end + length])
-    del buffered[:end + length]
+    body = bytes(buffered[end : end + length])
+    del buffered[: end + length]
     return code, headers, body
 
 

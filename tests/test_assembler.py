@@ -50,7 +50,7 @@ def assert_error_at(src: str, line: int, *fragments: str) -> AssemblyError:
 
 def quad(a: Assembly, addr: int) -> int:
     off = addr - a.base
-    return int.from_bytes(a.code[off: off + 8], "little")
+    return int.from_bytes(a.code[off : off + 8], "little")
 
 
 @pytest.fixture
@@ -100,8 +100,17 @@ after_byte: .p2align 2          // 0x36, padded to 0x38
 later:  ret                     // 0x38
 a: b:   nop                     // 0x3c  two labels on one line
 """
-PROGRAM_LABELS = {"start": 0x00, "mid": 0x08, "table": 0x20, "msg": 0x30, "after_msg": 0x35,
-                  "after_byte": 0x36, "later": 0x38, "a": 0x3C, "b": 0x3C}
+PROGRAM_LABELS = {
+    "start": 0x00,
+    "mid": 0x08,
+    "table": 0x20,
+    "msg": 0x30,
+    "after_msg": 0x35,
+    "after_byte": 0x36,
+    "later": 0x38,
+    "a": 0x3C,
+    "b": 0x3C,
+}
 
 
 @pytest.mark.parametrize("base", [DEFAULT_BASE, 0x4000, 0])
@@ -115,8 +124,8 @@ def test_bytes_equal_keystone(base: int) -> None:
 def test_symbols_at_hand_computed_offsets() -> None:
     a = asm(PROGRAM)
     assert a.symbols == {name: DEFAULT_BASE + off for name, off in PROGRAM_LABELS.items()}
-    assert quad(a, a.symbols["table"]) == 0x38                 # later - start
-    assert quad(a, a.symbols["table"] + 8) == DEFAULT_BASE     # .quad start
+    assert quad(a, a.symbols["table"]) == 0x38  # later - start
+    assert quad(a, a.symbols["table"] + 8) == DEFAULT_BASE  # .quad start
     assert a.code[0x30:0x36] == b"hello\x01"
     assert quad(a, DEFAULT_BASE + 0x40) == a.symbols["later"]  # the literal pool entry
 
@@ -131,35 +140,37 @@ def test_line_map_gives_every_instruction_its_line() -> None:
     # the macro's two instructions both map to the invoking line, not to the body lines 4-5
     assert "TWICE" in lines[11 - 1]
     # data and padding map to the line that emits them
-    assert a.line_of(DEFAULT_BASE + 0x1C) == 14   # .p2align 4 padding
+    assert a.line_of(DEFAULT_BASE + 0x1C) == 14  # .p2align 4 padding
     assert a.line_of(DEFAULT_BASE + 0x20) == 15
     assert a.line_of(DEFAULT_BASE + 0x28) == 16
     assert a.line_of(DEFAULT_BASE + 0x34) == 17
-    assert a.line_of(DEFAULT_BASE + 0x35) == 19   # .byte 1
-    assert a.line_of(DEFAULT_BASE + 0x37) == 20   # .p2align 2 padding
+    assert a.line_of(DEFAULT_BASE + 0x35) == 19  # .byte 1
+    assert a.line_of(DEFAULT_BASE + 0x37) == 20  # .p2align 2 padding
     # outside the image
     for addr in (DEFAULT_BASE - 4, DEFAULT_BASE - 1, DEFAULT_BASE + len(a.code), DEFAULT_BASE + 0x1000, 0):
         assert a.line_of(addr) is None
 
 
 def test_line_map_of_blocks() -> None:
-    src = "\n".join([
-        "    nop",             # 1
-        "rep: .rept 3",        # 2  label on a block opener
-        "    add x0, x0, #1",  # 3
-        ".endr",               # 4
-        ".if 1",               # 5
-        "yes: mov x1, #1",     # 6
-        ".else",               # 7
-        "no: mov x1, #2",      # 8
-        ".endif",              # 9
-        ".ifdef APPLE",        # 10
-        "apple: adrp x0, yes@PAGE",  # 11
-        ".else",               # 12
-        "ks: mov x2, #3",      # 13
-        ".endif",              # 14
-        "    ret",             # 15
-    ])
+    src = "\n".join(
+        [
+            "    nop",  # 1
+            "rep: .rept 3",  # 2  label on a block opener
+            "    add x0, x0, #1",  # 3
+            ".endr",  # 4
+            ".if 1",  # 5
+            "yes: mov x1, #1",  # 6
+            ".else",  # 7
+            "no: mov x1, #2",  # 8
+            ".endif",  # 9
+            ".ifdef APPLE",  # 10
+            "apple: adrp x0, yes@PAGE",  # 11
+            ".else",  # 12
+            "ks: mov x2, #3",  # 13
+            ".endif",  # 14
+            "    ret",  # 15
+        ]
+    )
     a = asm(src)
     assert a.code == ks_bytes(src)
     assert len(a.code) == 7 * 4
@@ -170,24 +181,26 @@ def test_line_map_of_blocks() -> None:
 
 def test_comment_stripping() -> None:
     quoted = "; // /* adrp :lo12: .text"
-    src = "\n".join([
-        "    mov w0, #'\"'    // a quote as a character literal; not a string",  # 1
-        '    .ascii "a\\\\"   // ends in an escaped backslash; adrp .text',  # 2
-        f'    .ascii "{quoted}"',  # 3  forbidden forms inside a string
-        "    .p2align 2",      # 4
-        "    /* a comment",    # 5
-        "    spanning: lines with adrp, .text and ; and 1:",  # 6
-        "    ends here */ nop",  # 7
-        "# a line comment with .text ; adrp",  # 8
-        "    nop /* inline */ // trailing",  # 9
-        "after: /* c */ nop",  # 10
-        "// é and ü in a comment",  # 11
-        '    .ascii "é"',  # 12
-    ])
+    src = "\n".join(
+        [
+            "    mov w0, #'\"'    // a quote as a character literal; not a string",  # 1
+            '    .ascii "a\\\\"   // ends in an escaped backslash; adrp .text',  # 2
+            f'    .ascii "{quoted}"',  # 3  forbidden forms inside a string
+            "    .p2align 2",  # 4
+            "    /* a comment",  # 5
+            "    spanning: lines with adrp, .text and ; and 1:",  # 6
+            "    ends here */ nop",  # 7
+            "# a line comment with .text ; adrp",  # 8
+            "    nop /* inline */ // trailing",  # 9
+            "after: /* c */ nop",  # 10
+            "// é and ü in a comment",  # 11
+            '    .ascii "é"',  # 12
+        ]
+    )
     a = asm(src)
     assert a.code == ks_bytes(src)
     assert a.code[:4] == ks_bytes("mov w0, #0x22")
-    assert a.code[4:6 + len(quoted)] == b"a\\" + quoted.encode()
+    assert a.code[4 : 6 + len(quoted)] == b"a\\" + quoted.encode()
     assert a.code.endswith("é".encode())
     after = DEFAULT_BASE + (6 + len(quoted) + 3) // 4 * 4 + 8
     assert "spanning" not in a.symbols and a.symbols == {"after": after}
@@ -196,7 +209,7 @@ def test_comment_stripping() -> None:
 
 def test_utf8_in_comment_and_string_from_file(tmp_path: Path) -> None:
     f = tmp_path / "u.s"
-    f.write_text("// café: é in a comment\nmsg: .asciz \"naïve\"\n", encoding="utf-8")
+    f.write_text('// café: é in a comment\nmsg: .asciz "naïve"\n', encoding="utf-8")
     a = assemble_file(f, cache=False)
     assert a.code == "naïve\0".encode()
     assert a.path == "u.s" and a.symbols == {"msg": DEFAULT_BASE}
@@ -206,26 +219,28 @@ def test_utf8_in_comment_and_string_from_file(tmp_path: Path) -> None:
 
 
 def test_globl_lines_are_stripped() -> None:
-    src = "\n".join([
-        ".globl _main",                 # 1
-        ".global msg",                  # 2
-        "_main: adr x0, msg",           # 3
-        "    ldr x1, =msg",             # 4
-        "    ret",                      # 5
-        ".private_extern msg_len",      # 6
-        "msg: .ascii \"hi!\"",          # 7
-        "msg_end:",                     # 8
-        ".p2align 3",                   # 9
-        "msg_len: .quad msg_end - msg",  # 10
-        "msg_at:  .quad msg",           # 11
-    ])
+    src = "\n".join(
+        [
+            ".globl _main",  # 1
+            ".global msg",  # 2
+            "_main: adr x0, msg",  # 3
+            "    ldr x1, =msg",  # 4
+            "    ret",  # 5
+            ".private_extern msg_len",  # 6
+            'msg: .ascii "hi!"',  # 7
+            "msg_end:",  # 8
+            ".p2align 3",  # 9
+            "msg_len: .quad msg_end - msg",  # 10
+            "msg_at:  .quad msg",  # 11
+        ]
+    )
     a = asm(src)
     msg = DEFAULT_BASE + 12
     assert a.symbols["msg"] == msg and a.symbols["msg_len"] == DEFAULT_BASE + 16
     assert quad(a, a.symbols["msg_len"]) == 3
-    assert quad(a, a.symbols["msg_at"]) == msg      # 0 if Keystone had seen the .globl
-    assert quad(a, DEFAULT_BASE + 32) == msg        # the ldr's pool entry
-    assert ks_bytes(src)[24:32] == bytes(8)         # what Keystone alone would give
+    assert quad(a, a.symbols["msg_at"]) == msg  # 0 if Keystone had seen the .globl
+    assert quad(a, DEFAULT_BASE + 32) == msg  # the ldr's pool entry
+    assert ks_bytes(src)[24:32] == bytes(8)  # what Keystone alone would give
     without = "\n".join("" if ".glob" in line or ".private" in line else line for line in src.split("\n"))
     assert a.code == ks_bytes(without)
     assert [a.line_of(DEFAULT_BASE + off) for off in (0, 4, 8, 12, 16, 24)] == [3, 4, 5, 7, 10, 11]
@@ -233,16 +248,20 @@ def test_globl_lines_are_stripped() -> None:
 
 # ---------------------------------------------------------------- errors at file:line
 
-@pytest.mark.parametrize(("bad", "fragment"), [
-    ("frobnicate x0, x1", "unknown instruction"),
-    ("b nowhere", "undefined symbol"),
-    ("add x0, x0, #5000", "out of range"),
-    ("movz x0, #1, lsl #7", "out of range"),
-    ("add x0, x1", "invalid operand"),
-    ("svc", "invalid operand"),
-    (".byte 300", "out of range"),
-    ("    mov x0, #UNDEFINED_CONSTANT", ""),
-])
+
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [
+        ("frobnicate x0, x1", "unknown instruction"),
+        ("b nowhere", "undefined symbol"),
+        ("add x0, x0, #5000", "out of range"),
+        ("movz x0, #1, lsl #7", "out of range"),
+        ("add x0, x1", "invalid operand"),
+        ("svc", "invalid operand"),
+        (".byte 300", "out of range"),
+        ("    mov x0, #UNDEFINED_CONSTANT", ""),
+    ],
+)
 def test_bad_line_is_reported_at_its_line(bad: str, fragment: str) -> None:
     src = "start:\n    nop\n    b start\n" + bad + "\n    nop\nend: ret\n"
     e = assert_error_at(src, 4, fragment)
@@ -251,50 +270,54 @@ def test_bad_line_is_reported_at_its_line(bad: str, fragment: str) -> None:
 
 
 def test_bad_line_in_macro_body_is_reported_at_the_invocation() -> None:
-    src = "\n".join([
-        ".macro SYSCALL num",   # 1
-        "    mov x16, #\\num",  # 2
-        "    svc #0x80",        # 3
-        ".endm",                # 4
-        ".macro BROKEN",        # 5
-        "    nop",              # 6
-        "    frobnicate x0",    # 7
-        "    nop",              # 8
-        ".endm",                # 9
-        "    SYSCALL 4",        # 10
-        "    BROKEN",           # 11
-    ])
+    src = "\n".join(
+        [
+            ".macro SYSCALL num",  # 1
+            "    mov x16, #\\num",  # 2
+            "    svc #0x80",  # 3
+            ".endm",  # 4
+            ".macro BROKEN",  # 5
+            "    nop",  # 6
+            "    frobnicate x0",  # 7
+            "    nop",  # 8
+            ".endm",  # 9
+            "    SYSCALL 4",  # 10
+            "    BROKEN",  # 11
+        ]
+    )
     e = assert_error_at(src, 11, "unknown instruction", "macro BROKEN, line 7: frobnicate x0")
     assert e.text.strip() == "BROKEN"
     # a good body with a bad argument: still the invocation, naming the body line it breaks
-    assert_error_at("\n".join(src.split("\n")[:4] + ["nop", "    SYSCALL 0x123456"]), 6,
-                    "out of range", "macro SYSCALL, line 2")
+    assert_error_at(
+        "\n".join(src.split("\n")[:4] + ["nop", "    SYSCALL 0x123456"]), 6, "out of range", "macro SYSCALL, line 2"
+    )
 
 
 def test_bad_line_in_nested_macro_names_the_outer_body_line() -> None:
-    src = "\n".join([
-        ".ifdef APPLE",                     # 1
-        ".macro LOAD_ADDR reg, sym",        # 2
-        "    adrp \\reg, \\sym@PAGE",   # 3
-        ".endm",                            # 4
-        ".else",                            # 5
-        ".macro LOAD_ADDR reg, sym",        # 6
-        "    adr \\reg, \\sym",         # 7
-        ".endm",                            # 8
-        ".endif",                           # 9
-        ".macro SEND, fd, text",            # 10  GAS allows a comma after the name
-        "    mov x0, \\fd",               # 11
-        "    LOAD_ADDR x1, \\text",       # 12
-        ".endm",                            # 13
-        "msg: .ascii \"hi\"",             # 14
-        ".p2align 2",                       # 15
-        "    LOAD_ADDR x2, msg",            # 16
-        "    SEND x19, msg",                # 17
-        "    SEND x19, nowhere",            # 18
-    ])
+    src = "\n".join(
+        [
+            ".ifdef APPLE",  # 1
+            ".macro LOAD_ADDR reg, sym",  # 2
+            "    adrp \\reg, \\sym@PAGE",  # 3
+            ".endm",  # 4
+            ".else",  # 5
+            ".macro LOAD_ADDR reg, sym",  # 6
+            "    adr \\reg, \\sym",  # 7
+            ".endm",  # 8
+            ".endif",  # 9
+            ".macro SEND, fd, text",  # 10  GAS allows a comma after the name
+            "    mov x0, \\fd",  # 11
+            "    LOAD_ADDR x1, \\text",  # 12
+            ".endm",  # 13
+            'msg: .ascii "hi"',  # 14
+            ".p2align 2",  # 15
+            "    LOAD_ADDR x2, msg",  # 16
+            "    SEND x19, msg",  # 17
+            "    SEND x19, nowhere",  # 18
+        ]
+    )
     assert_error_at(src, 18, "undefined symbol", "macro SEND, line 12: LOAD_ADDR x1, \\text")
-    assert_error_at(src.replace("adr \\reg", "adrx \\reg"), 16, "unknown instruction",
-                    "macro LOAD_ADDR, line 7: adrx")
+    assert_error_at(src.replace("adr \\reg", "adrx \\reg"), 16, "unknown instruction", "macro LOAD_ADDR, line 7: adrx")
     ok = asm("\n".join(src.split("\n")[:17]))
     assert [ok.line_of(ok.base + off) for off in (4, 8, 12)] == [16, 17, 17]
 
@@ -334,7 +357,7 @@ def test_bisection_in_a_large_source(bad_at: int, ks_calls: list[bytes]) -> None
     took = time.monotonic() - t0
     assert str(e).startswith(f"big.s:{bad_at}: unknown instruction\n    frobnicate x0")
     assert took < 5.0
-    assert len(ks_calls) <= 1 + 12   # the whole source, then log2(3000) prefixes
+    assert len(ks_calls) <= 1 + 12  # the whole source, then log2(3000) prefixes
 
 
 def test_large_source_assembles() -> None:
@@ -350,6 +373,7 @@ def test_large_source_assembles() -> None:
 
 # ---------------------------------------------------------------- Keystone crashes and hangs
 
+
 def test_ks_asm_survives_a_segfault() -> None:
     pid = os.getpid()
     with pytest.raises(assembler._KsFailure, match="SIGSEGV"):
@@ -358,24 +382,31 @@ def test_ks_asm_survives_a_segfault() -> None:
     assert assembler._ks_asm(b"nop\n", DEFAULT_BASE) == NOP
 
 
-@pytest.mark.parametrize(("src", "line", "fragment"), [
-    # past 2 MiB Keystone aborts with "LLVM ERROR: fixup value out of range" (exit 1)
-    ("    adr x0, far\n    .zero 0x300000\nfar: nop\n", 2, "out of range"),
-    ("    b.eq far\n    .zero 0x300000\nfar: nop\n", 2, "out of range"),
-    ("    ldr x0, =far\n    nop\n    .zero 0x300000\nfar: nop\n", 3, "out of range"),
-    ("near: nop\n    .zero 0x300000\n    cbz x0, near\n", 3, "out of range"),
-])
+@pytest.mark.parametrize(
+    ("src", "line", "fragment"),
+    [
+        # past 2 MiB Keystone aborts with "LLVM ERROR: fixup value out of range" (exit 1)
+        ("    adr x0, far\n    .zero 0x300000\nfar: nop\n", 2, "out of range"),
+        ("    b.eq far\n    .zero 0x300000\nfar: nop\n", 2, "out of range"),
+        ("    ldr x0, =far\n    nop\n    .zero 0x300000\nfar: nop\n", 3, "out of range"),
+        ("near: nop\n    .zero 0x300000\n    cbz x0, near\n", 3, "out of range"),
+    ],
+)
 def test_keystone_abort_becomes_an_error(src: str, line: int, fragment: str) -> None:
     assert_error_at(src, line, fragment)
     assert asm("nop").code == NOP  # and this process goes on
 
 
-@pytest.mark.parametrize(("src", "line", "fragment"), [
-    ("nop\n.text\nnop\n", 2, "crashed (SIGSEGV)"),                       # segfault
-    ("nop\nadd x0, x0, :lo12:msg\nmsg: nop\n", 2, "offset out of range"),  # LLVM ERROR at a high address
-])
-def test_crash_past_the_lint_becomes_an_error(src: str, line: int, fragment: str,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("src", "line", "fragment"),
+    [
+        ("nop\n.text\nnop\n", 2, "crashed (SIGSEGV)"),  # segfault
+        ("nop\nadd x0, x0, :lo12:msg\nmsg: nop\n", 2, "offset out of range"),  # LLVM ERROR at a high address
+    ],
+)
+def test_crash_past_the_lint_becomes_an_error(
+    src: str, line: int, fragment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(assembler, "_FORBIDDEN", [])
     assert_error_at(src, line, fragment)
     assert asm("nop").code == NOP
@@ -407,11 +438,29 @@ def test_keystone_hang_becomes_an_error(monkeypatch: pytest.MonkeyPatch) -> None
 # ---------------------------------------------------------------- lint of forms Keystone gets wrong
 
 LINTED = [
-    ".text", ".data", ".bss", ".section __DATA,__data", "fp .req x29", ".inst 0xd503201f",
-    '.file 1 "t.s"', ".loc 1 2", ".comm buf, 16", ".lcomm buf, 16", ".zerofill __DATA,__bss,buf,16",
-    '.include "other.s"', '.incbin "blob"', "adrp x0, msg", "add x0, x0, :lo12:msg",
-    "ldr x0, [x0, msg@PAGEOFF]", "1:", "1: nop", "mov x0, #1 ; mov x1, #2", "nop ; // two statements",
-    ".err", '.error "no"', ".end",
+    ".text",
+    ".data",
+    ".bss",
+    ".section __DATA,__data",
+    "fp .req x29",
+    ".inst 0xd503201f",
+    '.file 1 "t.s"',
+    ".loc 1 2",
+    ".comm buf, 16",
+    ".lcomm buf, 16",
+    ".zerofill __DATA,__bss,buf,16",
+    '.include "other.s"',
+    '.incbin "blob"',
+    "adrp x0, msg",
+    "add x0, x0, :lo12:msg",
+    "ldr x0, [x0, msg@PAGEOFF]",
+    "1:",
+    "1: nop",
+    "mov x0, #1 ; mov x1, #2",
+    "nop ; // two statements",
+    ".err",
+    '.error "no"',
+    ".end",
 ]
 LINT_ONLY = ["\\@: nop", ".zero -1", "ADRP x0, msg", ".END"]  # hang or trip Keystone too
 
@@ -425,11 +474,14 @@ def test_lint_refuses_form_with_file_line(form: str, ks_calls: list[bytes]) -> N
     assert_error_at(f"nop\nlbl: {form}\n", 2)
 
 
-@pytest.mark.parametrize(("src", "line", "fragment"), [
-    ('nop\n.ascii "never closed\nnop\n', 2, "unterminated string"),
-    ("nop\nnop /* never closed\nnop\n", 2, "never closed"),
-    ("nop\n// a \0 in a comment\nnop\n", 2, "NUL"),
-])
+@pytest.mark.parametrize(
+    ("src", "line", "fragment"),
+    [
+        ('nop\n.ascii "never closed\nnop\n', 2, "unterminated string"),
+        ("nop\nnop /* never closed\nnop\n", 2, "never closed"),
+        ("nop\n// a \0 in a comment\nnop\n", 2, "NUL"),
+    ],
+)
 def test_lint_refuses_what_hangs_or_truncates(src: str, line: int, fragment: str, ks_calls: list[bytes]) -> None:
     assert_error_at(src, line, fragment)
     assert ks_calls == []
@@ -456,6 +508,7 @@ def test_forms_allowed_in_apple_block_not_in_else(form: str) -> None:
 
 # ---------------------------------------------------------------- the 1 MiB range trap
 
+
 def test_image_over_1_mib_is_refused() -> None:
     e = assert_error_at("start: adr x0, far\n    .zero 0x100000\nfar: nop\n", 2, "1 MiB")
     assert "1048584 bytes" in e.message
@@ -468,7 +521,7 @@ def test_image_over_1_mib_is_refused() -> None:
 
 # ---------------------------------------------------------------- cache
 
-SMALL = "start: nop\n    b start\nmsg: .ascii \"x\"\n"
+SMALL = 'start: nop\n    b start\nmsg: .ascii "x"\n'
 
 
 def test_cache_hit_does_not_call_keystone(cache_in: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -480,14 +533,18 @@ def test_cache_hit_does_not_call_keystone(cache_in: Path, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(assembler, "_ks_asm", no_keystone)
     again = assemble_text(SMALL, "b.s")
-    assert (again.code, again.symbols, again.line_addrs, again.line_nums) == \
-        (first.code, first.symbols, first.line_addrs, first.line_nums)
+    assert (again.code, again.symbols, again.line_addrs, again.line_nums) == (
+        first.code,
+        first.symbols,
+        first.line_addrs,
+        first.line_nums,
+    )
     assert again.path == "b.s" and again.line_of(first.base + 4) == 2
-    with pytest.raises(AssertionError):   # a changed source misses
+    with pytest.raises(AssertionError):  # a changed source misses
         assemble_text(SMALL + "nop\n", "a.s")
-    with pytest.raises(AssertionError):   # so does another base
+    with pytest.raises(AssertionError):  # so does another base
         assemble_text(SMALL, "a.s", base=0x4000)
-    with pytest.raises(AssertionError):   # and cache=False never looks
+    with pytest.raises(AssertionError):  # and cache=False never looks
         assemble_text(SMALL, "a.s", cache=False)
 
 
@@ -496,14 +553,17 @@ def test_cache_off_writes_nothing(cache_in: Path) -> None:
     assert not cache_in.exists()
 
 
-@pytest.mark.parametrize("damage", [
-    "not json at all",
-    '{"base": 1',
-    "[1, 2, 3]",
-    "{}",
-    "flip-code",
-    "drop-line",
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "not json at all",
+        '{"base": 1',
+        "[1, 2, 3]",
+        "{}",
+        "flip-code",
+        "drop-line",
+    ],
+)
 def test_corrupt_cache_is_ignored_and_rewritten(damage: str, cache_in: Path, ks_calls: list[bytes]) -> None:
     good = assemble_text(SMALL)
     (f,) = cache_in.glob("asm-*.json")
@@ -519,23 +579,28 @@ def test_corrupt_cache_is_ignored_and_rewritten(damage: str, cache_in: Path, ks_
         f.write_text(damage)
     calls = len(ks_calls)
     again = assemble_text(SMALL)
-    assert len(ks_calls) > calls   # assembled afresh
-    assert (again.code, again.symbols, again.line_addrs, again.line_nums) == \
-        (good.code, good.symbols, good.line_addrs, good.line_nums)
+    assert len(ks_calls) > calls  # assembled afresh
+    assert (again.code, again.symbols, again.line_addrs, again.line_nums) == (
+        good.code,
+        good.symbols,
+        good.line_addrs,
+        good.line_nums,
+    )
     assert json.loads(f.read_text()) == written
     calls = len(ks_calls)
     assemble_text(SMALL)
     assert len(ks_calls) == calls  # and the rewritten file is a hit
 
 
-def test_unusable_cache_only_costs_speed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         ks_calls: list[bytes]) -> None:
+def test_unusable_cache_only_costs_speed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ks_calls: list[bytes]
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("YMAWKY_CACHE_DIR", str(blocker / "cache"))  # cannot be created, even by root
     a = assemble_text(SMALL)
     b = assemble_text(SMALL)
-    assert a.code == b.code and len(ks_calls) == 4   # two runs each, nothing cached
+    assert a.code == b.code and len(ks_calls) == 4  # two runs each, nothing cached
     assert list(tmp_path.iterdir()) == [blocker]
 
 
@@ -549,11 +614,12 @@ def test_cache_entry_that_is_a_directory(cache_in: Path) -> None:
 
 # ---------------------------------------------------------------- ymawky.s itself
 
+
 def statement(line: str) -> str:
     """The line without its // comment and leading labels (ymawky.s has no /* */ or ';')."""
     code = re.sub(r'"(?:\\.|[^"\\])*"', '""', line).split("//")[0]
     while (m := re.match(r"\s*[A-Za-z_.$][\w.$]*\s*:(?!:)", code)) is not None:
-        code = code[m.end():]
+        code = code[m.end() :]
     return code.strip()
 
 
@@ -575,7 +641,7 @@ def test_ymawky_assembles_with_labels_and_lines() -> None:
         code = line.split("//")[0]
         while not apple and (m := re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*:(?!:)", code)) is not None:
             labels[m.group(1)] = n
-            code = code[m.end():]
+            code = code[m.end() :]
     assert len(labels) > 50 and "_main" in labels
     for name in labels:
         assert name in a.symbols, name
@@ -584,9 +650,11 @@ def test_ymawky_assembles_with_labels_and_lines() -> None:
 
     # the code part: from the start up to the first data directive
     macros = set(re.findall(r"^\s*\.macro\s+(\w+)", text, re.M))
-    data_from = next(addr for addr, n in zip(a.line_addrs, a.line_nums, strict=True)
-                     if re.match(r"\.(ascii|asciz|string|byte|hword|short|word|long|int|quad|zero|space)\b",
-                                 statement(lines[n - 1])))
+    data_from = next(
+        addr
+        for addr, n in zip(a.line_addrs, a.line_nums, strict=True)
+        if re.match(r"\.(ascii|asciz|string|byte|hword|short|word|long|int|quad|zero|space)\b", statement(lines[n - 1]))
+    )
     assert data_from - a.base > 400
     kinds: set[str] = set()
     for addr in range(a.base, data_from, 4):

@@ -39,8 +39,8 @@ def test_kill_posts_a_darwin_signal_to_a_guest_process_only(control: tuple[Contr
     a = table.fork(table.first)
     assert ask(c.path, f"kill {a.pid} SIGUSR1") == "ok\n"
     assert ask(c.path, f"kill {a.pid} term") == "ok\n"
-    assert a.signals.pending == {30, 15}                       # Darwin's SIGUSR1 is 30, not Linux's 10
-    assert ask(c.path, f"kill {os.getpid() + 100000} KILL").startswith("error: ")   # not a guest's
+    assert a.signals.pending == {30, 15}  # Darwin's SIGUSR1 is 30, not Linux's 10
+    assert ask(c.path, f"kill {os.getpid() + 100000} KILL").startswith("error: ")  # not a guest's
     assert ask(c.path, f"kill {a.pid} NOPE") == "error: no signal 'NOPE'\n"
     assert ask(c.path, "shutdown").startswith("error: commands are")
 

@@ -40,7 +40,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         for target in ("/hello.txt", "/", "/no-such-file"):
             srv.request(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        time.sleep(0.5)           # the children write their counts as they exit
+        time.sleep(0.5)  # the children write their counts as they exit
     finally:
         status, _, err = srv.stop()
     assert "Traceback" not in err
@@ -57,7 +57,7 @@ def lcov(report: Path) -> dict[int, int]:
 def test_serve_file_lines_ran_in_the_children(lcov: dict[int, int]) -> None:
     lines = routine_lines("serve_file")
     assert lines and all(n in lcov for n in lines)
-    assert lcov[lines[0]] >= 2          # /hello.txt and / (index.html): only children run it
+    assert lcov[lines[0]] >= 2  # /hello.txt and / (index.html): only children run it
 
 
 def test_a_routine_no_request_used_did_not_run(lcov: dict[int, int]) -> None:
@@ -74,8 +74,9 @@ def test_only_instruction_lines_are_reported(lcov: dict[int, int]) -> None:
 
 @pytest.mark.skipif(shutil.which("genhtml") is None, reason="genhtml (lcov) not installed")
 def test_genhtml_renders_the_report(report: Path, tmp_path: Path) -> None:
-    out = subprocess.run(["genhtml", str(report), "-o", str(tmp_path / "html")], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        ["genhtml", str(report), "-o", str(tmp_path / "html")], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "html" / "index.html").exists()
 
@@ -98,6 +99,6 @@ def test_counts_add_up_across_processes_and_runs(tmp_path: Path) -> None:
 
 def test_code_lines_skip_labels_directives_and_data(tmp_path: Path) -> None:
     src = tmp_path / "t.s"
-    src.write_text("_main:\n    mov x0, #1   // one\nLa: add x0, x0, #1\n    .p2align 2\nmsg: .ascii \"hi\"\n    ret\n")
+    src.write_text('_main:\n    mov x0, #1   // one\nLa: add x0, x0, #1\n    .p2align 2\nmsg: .ascii "hi"\n    ret\n')
     lines = code_lines(assemble_text(src.read_text(), str(src), cache=False))
     assert sorted(lines) == [2, 3, 6]

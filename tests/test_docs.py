@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_syscall_table_doc_matches_the_table() -> None:
-    table = subprocess.run([sys.executable, "-m", "syscalls.table"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout
+    table = subprocess.run(
+        [sys.executable, "-m", "syscalls.table"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     doc = (ROOT / "docs" / "syscalls.md").read_text()
     assert table.strip() in doc, "docs/syscalls.md is stale: regenerate it with python -m syscalls.table"
 
@@ -27,6 +28,7 @@ def test_readme_quick_start_is_two_commands_that_exist() -> None:
 
 def test_pip_install_ships_every_file_of_www_and_err() -> None:
     import tomllib
+
     shipped = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
     listed = {f for files in shipped.values() for f in files}
     on_disk = {str(p.relative_to(ROOT)) for d in ("www", "err") for p in (ROOT / d).rglob("*") if p.is_file()}
@@ -38,6 +40,7 @@ def test_what_the_readmes_commands_make_is_ignored_by_git() -> None:
     import shutil
 
     import pytest
+
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs git and a clone")
     made = ["t/0-pid1.trace", "t/all.strace", "rec/manifest.json", "coverage.info", "coverage-html/index.html"]

@@ -41,20 +41,26 @@ from test_load import KIB, DrainedServer, complete_response, descriptors, wait_u
 
 SEED = int(os.environ.get("YMAWKY_FUZZ_SEED", "20261201"))
 MIN_REQUESTS = 10_000
-SINGLES = 2_000                 # connections with one request each
+SINGLES = 2_000  # connections with one request each
 if os.environ.get("YMAWKY_COVERAGE"):
     # the coverage recipe hooks every block of every process: a fifth of the traffic fits the budget
     MIN_REQUESTS, SINGLES = 2_000, 400
-WORKERS = 4                     # connections in flight at once
-CONN_DEADLINE = 15.0            # one connection: connect, send, read to the end
-TOTAL_BUDGET = 100.0            # the whole exchange (measured: 10-25 s on 2 noisy cores)
+WORKERS = 4  # connections in flight at once
+CONN_DEADLINE = 15.0  # one connection: connect, send, read to the end
+TOTAL_BUDGET = 100.0  # the whole exchange (measured: 10-25 s on 2 noisy cores)
 
 STATUS_LINE = re.compile(rb"HTTP/1\.1 ([1-5][0-9][0-9]) [\x20-\x7e]*")
 HEADER_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t]*[\x20-\x7e]*?[ \t]*")
 
 # ---------------------------------------------------------------- the site
-FILES = {"1k.txt": KIB, "index.html": b"<!doctype html><title>fuzz</title>\n", "a/b.txt": b"bee\n",
-         "a/c d.txt": b"spaced\n", "up/old.txt": b"old\n", "r.txt": b"0123456789abcdefghijklmnopqrstuvwxyz"}
+FILES = {
+    "1k.txt": KIB,
+    "index.html": b"<!doctype html><title>fuzz</title>\n",
+    "a/b.txt": b"bee\n",
+    "a/c d.txt": b"spaced\n",
+    "up/old.txt": b"old\n",
+    "r.txt": b"0123456789abcdefghijklmnopqrstuvwxyz",
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,28 +75,129 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # ---------------------------------------------------------------- generator
-CLEAN_TARGETS = ["/", "/1k.txt", "/index.html", "/a/", "/a/b.txt", "/a/c%20d.txt", "/r.txt", "/missing",
-                 "/empty/", "/a", "/up/", "/up/old.txt", "/1k.txt?x=1", "/a/b.txt#frag", "/%31k.txt",
-                 "http://127.0.0.1/1k.txt"]
-NASTY_TARGETS = ["*", "/..", "/../etc/passwd", "/a/../../x", "/%2e%2e/x", "/%2E%2e%2fx", "/%", "/%z1", "/%00",
-                 "/%ff%fe", "//", "/./1k.txt", "/a/./b.txt", "/\x7f", "/\xe9t\xe9", "/" + "a" * 1100,
-                 "/" + "x/" * 300, "/" + "%41" * 400, "a/b", "?", "/.ymawky-tmp-1", "/up/.ymawky-tmp-2", "/err/",
-                 "/1k.txt/", "/a%2fb.txt", "/%252e%252e/", "/\\..\\x", "/a;b", "/ a", "http://", "/~"]
-METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH", "TRACE", "CONNECT", "get", "Get", "GETT",
-           "G", "BREW", "M" * 40]
-VERSIONS = ["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/1.", "HTTP/1", "http/1.1",
-            "HTTP/1.1 ", "HTTP/11", "HTTP/9.9", "HTTP/1.x", "HTTPS/1.1", ""]
-DATES = ["Sun, 06 Nov 1994 08:49:37 GMT", "Thu, 01 Jan 2099 00:00:00 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
-         "Sun Nov  6 08:49:37 1994", "yesterday", "", "Thu, 32 Feb 2020 25:61:61 GMT"]
-RANGES = ["bytes=0-9", "bytes=5-", "bytes=-5", "bytes=0-0", "bytes=10-5", "bytes=99999-", "bytes=0-1,3-4",
-          "bytes=-0", "bytes=", "bytes=a-b", "lines=0-1", "bytes=18446744073709551615-", "bytes=0-99999999999999999999",
-          "bytes= 1-2", "bytes=1-2 "]
+CLEAN_TARGETS = [
+    "/",
+    "/1k.txt",
+    "/index.html",
+    "/a/",
+    "/a/b.txt",
+    "/a/c%20d.txt",
+    "/r.txt",
+    "/missing",
+    "/empty/",
+    "/a",
+    "/up/",
+    "/up/old.txt",
+    "/1k.txt?x=1",
+    "/a/b.txt#frag",
+    "/%31k.txt",
+    "http://127.0.0.1/1k.txt",
+]
+NASTY_TARGETS = [
+    "*",
+    "/..",
+    "/../etc/passwd",
+    "/a/../../x",
+    "/%2e%2e/x",
+    "/%2E%2e%2fx",
+    "/%",
+    "/%z1",
+    "/%00",
+    "/%ff%fe",
+    "//",
+    "/./1k.txt",
+    "/a/./b.txt",
+    "/\x7f",
+    "/\xe9t\xe9",
+    "/" + "a" * 1100,
+    "/" + "x/" * 300,
+    "/" + "%41" * 400,
+    "a/b",
+    "?",
+    "/.ymawky-tmp-1",
+    "/up/.ymawky-tmp-2",
+    "/err/",
+    "/1k.txt/",
+    "/a%2fb.txt",
+    "/%252e%252e/",
+    "/\\..\\x",
+    "/a;b",
+    "/ a",
+    "http://",
+    "/~",
+]
+METHODS = [
+    "GET",
+    "HEAD",
+    "OPTIONS",
+    "PUT",
+    "DELETE",
+    "POST",
+    "PATCH",
+    "TRACE",
+    "CONNECT",
+    "get",
+    "Get",
+    "GETT",
+    "G",
+    "BREW",
+    "M" * 40,
+]
+VERSIONS = [
+    "HTTP/1.1",
+    "HTTP/1.0",
+    "HTTP/2.0",
+    "HTTP/1.2",
+    "HTTP/0.9",
+    "HTTP/1.",
+    "HTTP/1",
+    "http/1.1",
+    "HTTP/1.1 ",
+    "HTTP/11",
+    "HTTP/9.9",
+    "HTTP/1.x",
+    "HTTPS/1.1",
+    "",
+]
+DATES = [
+    "Sun, 06 Nov 1994 08:49:37 GMT",
+    "Thu, 01 Jan 2099 00:00:00 GMT",
+    "Sunday, 06-Nov-94 08:49:37 GMT",
+    "Sun Nov  6 08:49:37 1994",
+    "yesterday",
+    "",
+    "Thu, 32 Feb 2020 25:61:61 GMT",
+]
+RANGES = [
+    "bytes=0-9",
+    "bytes=5-",
+    "bytes=-5",
+    "bytes=0-0",
+    "bytes=10-5",
+    "bytes=99999-",
+    "bytes=0-1,3-4",
+    "bytes=-0",
+    "bytes=",
+    "bytes=a-b",
+    "lines=0-1",
+    "bytes=18446744073709551615-",
+    "bytes=0-99999999999999999999",
+    "bytes= 1-2",
+    "bytes=1-2 ",
+]
 OPTIONAL = [
-    ("User-Agent", ["fuzz/1.0", "curl/8.0", "x" * 200]), ("Accept", ["*/*", "text/html", ""]),
-    ("Range", RANGES), ("If-Modified-Since", DATES), ("If-Unmodified-Since", DATES),
-    ("If-None-Match", ['"abc"', "*", 'W/"x"', '"a", "b"', ""]), ("If-Range", DATES + ['"etag"']),
-    ("Accept-Encoding", ["gzip", "identity;q=0", ""]), ("X-Junk", ["1", "\t", "a" * 1000]),
-    ("Cookie", ["a=b; c=d"]), ("Expect", ["100-continue", "200-ok"]), ("Transfer-Encoding", ["chunked", "gzip"]),
+    ("User-Agent", ["fuzz/1.0", "curl/8.0", "x" * 200]),
+    ("Accept", ["*/*", "text/html", ""]),
+    ("Range", RANGES),
+    ("If-Modified-Since", DATES),
+    ("If-Unmodified-Since", DATES),
+    ("If-None-Match", ['"abc"', "*", 'W/"x"', '"a", "b"', ""]),
+    ("If-Range", DATES + ['"etag"']),
+    ("Accept-Encoding", ["gzip", "identity;q=0", ""]),
+    ("X-Junk", ["1", "\t", "a" * 1000]),
+    ("Cookie", ["a=b; c=d"]),
+    ("Expect", ["100-continue", "200-ok"]),
+    ("Transfer-Encoding", ["chunked", "gzip"]),
 ]
 
 
@@ -132,8 +239,9 @@ def generate(rng: random.Random, clean: bool) -> bytes:
         body = body_bytes(rng)
         length = str(len(body))
         if not clean and rng.random() < 0.3:
-            length = rng.choice(["-1", "abc", "1e3", "99999999999999999999", " 5", "5, 5", str(len(body) + 7),
-                                 "0x10", "+4", ""])
+            length = rng.choice(
+                ["-1", "abc", "1e3", "99999999999999999999", " 5", "5, 5", str(len(body) + 7), "0x10", "+4", ""]
+            )
         headers.append((header_name(rng, "Content-Length"), length))
     rng.shuffle(headers)
     sep = ": " if clean else rng.choice([": ", ":", ":  ", ": \t", " : "])
@@ -141,13 +249,42 @@ def generate(rng: random.Random, clean: bool) -> bytes:
     return head.encode("latin-1") + body
 
 
-NASTY_HEADERS = [b"Content-Length: -1", b"Content-Length: 18446744073709551616",
-                 b"Content-Length: 5\r\nContent-Length: 6", b"Transfer-Encoding: chunked", b"Host:",
-                 b" Host: folded", b"\tX: tab-folded", b"NoColon",
-                 b": empty-name", b"X: " + b"a" * 9000, b"Range: bytes=" + b"9" * 40 + b"-", b"X\x00: nul",
-                 b"Host: a\r\nHost: b", b"Connection: close", b"Expect: 100-continue", b"X: \xff\xfe"]
-INSERTS = [b"\r\n", b"\n", b"\r", b"\x00", b" ", b"\t", b":", b"/", b"%", b"..", b"\r\n\r\n", b"\x7f", b"\xff",
-           b"HTTP/1.1", b"9" * 25, b"A" * 300]
+NASTY_HEADERS = [
+    b"Content-Length: -1",
+    b"Content-Length: 18446744073709551616",
+    b"Content-Length: 5\r\nContent-Length: 6",
+    b"Transfer-Encoding: chunked",
+    b"Host:",
+    b" Host: folded",
+    b"\tX: tab-folded",
+    b"NoColon",
+    b": empty-name",
+    b"X: " + b"a" * 9000,
+    b"Range: bytes=" + b"9" * 40 + b"-",
+    b"X\x00: nul",
+    b"Host: a\r\nHost: b",
+    b"Connection: close",
+    b"Expect: 100-continue",
+    b"X: \xff\xfe",
+]
+INSERTS = [
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"\x00",
+    b" ",
+    b"\t",
+    b":",
+    b"/",
+    b"%",
+    b"..",
+    b"\r\n\r\n",
+    b"\x7f",
+    b"\xff",
+    b"HTTP/1.1",
+    b"9" * 25,
+    b"A" * 300,
+]
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:
@@ -156,33 +293,33 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
     for _ in range(rng.randint(1, 4)):
         op = rng.randrange(11)
         pos = rng.randrange(len(b) + 1)
-        if op == 0 and b:                      # flip a byte
+        if op == 0 and b:  # flip a byte
             b[min(pos, len(b) - 1)] = rng.randrange(256)
-        elif op == 1:                          # insert an interesting piece
+        elif op == 1:  # insert an interesting piece
             b[pos:pos] = rng.choice(INSERTS)
-        elif op == 2 and b:                    # delete a run
-            del b[pos:pos + rng.randint(1, 16)]
-        elif op == 3 and b:                    # duplicate a run
-            b[pos:pos] = b[pos:pos + rng.randint(1, 64)]
-        elif op == 4:                          # CRLF -> bare LF (one or all)
+        elif op == 2 and b:  # delete a run
+            del b[pos : pos + rng.randint(1, 16)]
+        elif op == 3 and b:  # duplicate a run
+            b[pos:pos] = b[pos : pos + rng.randint(1, 64)]
+        elif op == 4:  # CRLF -> bare LF (one or all)
             b = bytearray(b.replace(b"\r\n", b"\n", -1 if rng.random() < 0.5 else 1))
-        elif op == 5:                          # a nasty header line after the request line
+        elif op == 5:  # a nasty header line after the request line
             eol = b.find(b"\r\n")
             at = eol + 2 if eol >= 0 else len(b)
             b[at:at] = rng.choice(NASTY_HEADERS) + b"\r\n"
-        elif op == 6:                          # truncate
+        elif op == 6:  # truncate
             del b[pos:]
-        elif op == 7 and b:                    # case-flip a run
+        elif op == 7 and b:  # case-flip a run
             end = min(len(b), pos + rng.randint(1, 12))
             b[pos:end] = bytes(b[pos:end]).swapcase()
-        elif op == 8:                          # random bytes
+        elif op == 8:  # random bytes
             b[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 12)))
-        elif op == 9:                          # a number grows huge
+        elif op == 9:  # a number grows huge
             m = list(re.finditer(rb"\d+", bytes(b)))
             if m:
                 d = rng.choice(m)
-                b[d.start():d.end()] = rng.choice([b"9" * 30, b"0" * 30 + b"1", b"4294967296", b"-1"])
-        else:                                  # splice in a part of another request
+                b[d.start() : d.end()] = rng.choice([b"9" * 30, b"0" * 30 + b"1", b"4294967296", b"-1"])
+        else:  # splice in a part of another request
             other = generate(rng, clean=False)
             cut = rng.randrange(len(other) + 1)
             b[pos:pos] = other[:cut] if rng.random() < 0.5 else other[cut:]
@@ -202,8 +339,11 @@ def plan(rng: random.Random) -> list[tuple[list[bytes], bool]]:
     for _ in range(SINGLES):
         req = any_request(rng)
         if rng.random() < 0.08:
-            req = mutate(rng, generate(rng, clean=False).replace(b"GET ", b"HEAD ", 1)) if rng.random() < 0.5 \
+            req = (
+                mutate(rng, generate(rng, clean=False).replace(b"GET ", b"HEAD ", 1))
+                if rng.random() < 0.5
                 else b"HEAD " + generate(rng, clean=True).split(b" ", 1)[1]
+            )
         head_first = req.startswith(b"HEAD ")
         conns.append(([req[:5] + req[5:].replace(b"HEAD ", b"HEAD_")], head_first))
         total += 1
@@ -230,7 +370,7 @@ def frame(data: bytes, head_first: bool) -> tuple[int, str | None]:
     while pos < len(data):
         end = data.find(b"\r\n\r\n", pos)
         if end < 0:
-            return n, f"response {n}: a head without its end at byte {pos}: {data[pos:pos + 200]!r}"
+            return n, f"response {n}: a head without its end at byte {pos}: {data[pos : pos + 200]!r}"
         lines = data[pos:end].split(b"\r\n")
         m = STATUS_LINE.fullmatch(lines[0])
         if not m:
@@ -258,9 +398,9 @@ def frame(data: bytes, head_first: bool) -> tuple[int, str | None]:
                 length, bad = _chunked_length(data, end + 4)
                 if bad:
                     return n, f"response {n}: {bad}"
-        elif not lengths and closes and not no_body:      # close-delimited (an HTTP/1.0 listing)
+        elif not lengths and closes and not no_body:  # close-delimited (an HTTP/1.0 listing)
             length = len(data) - end - 4
-        elif status >= 200 and status not in (204, 304):    # these have no body, with or without a length
+        elif status >= 200 and status not in (204, 304):  # these have no body, with or without a length
             if len(lengths) != 1 or not lengths[0].isdigit():
                 return n, f"response {n}: Content-Length {lengths!r} in {data[pos:end][:300]!r}"
             if not (head_first and n == 0):
@@ -279,10 +419,10 @@ def _chunked_length(data: bytes, start: int) -> tuple[int, str | None]:
     while True:
         eol = data.find(b"\r\n", pos)
         if eol < 0 or not re.fullmatch(rb"[0-9a-f]+", data[pos:eol]):
-            return 0, f"bad chunk size line at byte {pos}: {data[pos:pos + 40]!r}"
+            return 0, f"bad chunk size line at byte {pos}: {data[pos : pos + 40]!r}"
         size = int(data[pos:eol], 16)
         pos = eol + 2 + size
-        if data[pos:pos + 2] != b"\r\n":
+        if data[pos : pos + 2] != b"\r\n":
             return 0, f"chunk of {size} bytes not followed by CRLF"
         pos += 2
         if size == 0:
@@ -300,7 +440,7 @@ def exchange(port: int, reqs: list[bytes], head_first: bool) -> tuple[int, str |
                 s.sendall(b"".join(reqs))
                 s.shutdown(socket.SHUT_WR)
             except (BrokenPipeError, ConnectionResetError):
-                pass                     # it answered and closed before taking it all: read what it said
+                pass  # it answered and closed before taking it all: read what it said
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -310,7 +450,7 @@ def exchange(port: int, reqs: list[bytes], head_first: bool) -> tuple[int, str |
                 try:
                     chunk = s.recv(65536)
                 except ConnectionResetError:
-                    break                # a reset is a close; what came before it must still frame
+                    break  # a reset is a close; what came before it must still frame
                 except TimeoutError:
                     problem = f"no close within {CONN_DEADLINE:g} s (the server hung?)"
                     break
@@ -323,7 +463,7 @@ def exchange(port: int, reqs: list[bytes], head_first: bool) -> tuple[int, str |
     if bad is not None and head_first:
         n2, bad2 = frame(bytes(got), False)
         if bad2 is None and not HEAD_LINE.match(reqs[0]):
-            n, bad = n2, None       # its request line does not parse: ymawky cannot know it was a HEAD
+            n, bad = n2, None  # its request line does not parse: ymawky cannot know it was a HEAD
     return n, problem or bad, bytes(got)
 
 
@@ -352,8 +492,10 @@ def test_10000_generated_and_mutated_requests(site: Path) -> None:
             with lock:
                 answered[0] += n
                 if problem:
-                    failures.append(f"connection {i} ({len(reqs)} requests): {problem}\n"
-                                    f"  sent: {b''.join(reqs)[:3000]!r}\n  got:  {got[:1500]!r}")
+                    failures.append(
+                        f"connection {i} ({len(reqs)} requests): {problem}\n"
+                        f"  sent: {b''.join(reqs)[:3000]!r}\n  got:  {got[:1500]!r}"
+                    )
                     if len(failures) >= 5:
                         stop.set()
 
@@ -374,11 +516,10 @@ def test_10000_generated_and_mutated_requests(site: Path) -> None:
                 pytest.fail(f"seed {SEED}: over {TOTAL_BUDGET:g} s; {jobs.qsize()} connections left")
             time.sleep(0.1)
         elapsed = time.monotonic() - t0
-        print(f"seed {SEED}: {n_requests} requests on {len(conns)} connections, {answered[0]} answers, "
-              f"{elapsed:.1f} s")
+        print(f"seed {SEED}: {n_requests} requests on {len(conns)} connections, {answered[0]} answers, {elapsed:.1f} s")
         assert not failures, f"seed {SEED} (YMAWKY_FUZZ_SEED={SEED} reproduces):\n" + "\n".join(failures)
         # the parent still serves, and leaks nothing
-        (site / "www" / "after.txt").write_bytes(KIB)    # the fuzz may have deleted or replaced any file
+        (site / "www" / "after.txt").write_bytes(KIB)  # the fuzz may have deleted or replaced any file
         code, body = complete_response(srv.request(b"GET /after.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
         assert (code, body) == (200, KIB)
         assert wait_until(lambda: not srv.live_children(), 15), "children still running after the fuzz"
@@ -397,7 +538,7 @@ def test_10000_generated_and_mutated_requests(site: Path) -> None:
 # ---------------------------------------------------------------- bugs the fuzz found, pinned
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("pinned-site")       # not the fuzz's site: its files may be gone
+    root = tmp_path_factory.mktemp("pinned-site")  # not the fuzz's site: its files may be gone
     (root / "www").mkdir()
     (root / "www" / "1k.txt").write_bytes(KIB)
     shutil.copytree(ROOT / "err", root / "err")
@@ -417,18 +558,22 @@ def talk(srv: DrainedServer, data: bytes) -> bytes:
         return out
 
 
-@pytest.mark.parametrize("request_bytes, status", [
-    pytest.param(b"HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n", 404, id="404"),
-    pytest.param(b"HEAD /.. HTTP/1.1\r\nHost: x\r\n\r\n", 403, id="403-dotdot"),
-    pytest.param(b"HEAD /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, id="400-bad-escape"),
-    pytest.param(b"HEAD / HTTP/1.1\r\n\r\n", 400, id="400-no-host"),
-    pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400, id="400-bad-header"),
-    pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400,
-                 id="400-two-lengths"),
-    pytest.param(b"HEAD /" + b"a" * 1100 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, id="414"),
-    pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431, id="431"),
-    pytest.param(b"HEAD / HTTP/2.0\r\nHost: x\r\n\r\n", 505, id="505"),
-])
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        pytest.param(b"HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n", 404, id="404"),
+        pytest.param(b"HEAD /.. HTTP/1.1\r\nHost: x\r\n\r\n", 403, id="403-dotdot"),
+        pytest.param(b"HEAD /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, id="400-bad-escape"),
+        pytest.param(b"HEAD / HTTP/1.1\r\n\r\n", 400, id="400-no-host"),
+        pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400, id="400-bad-header"),
+        pytest.param(
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400, id="400-two-lengths"
+        ),
+        pytest.param(b"HEAD /" + b"a" * 1100 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, id="414"),
+        pytest.param(b"HEAD / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431, id="431"),
+        pytest.param(b"HEAD / HTTP/2.0\r\nHost: x\r\n\r\n", 505, id="505"),
+    ],
+)
 def test_head_error_responses_have_no_body(srv: DrainedServer, request_bytes: bytes, status: int) -> None:
     got = talk(srv, request_bytes)
     head, sep, rest = got.partition(b"\r\n\r\n")
@@ -436,15 +581,22 @@ def test_head_error_responses_have_no_body(srv: DrainedServer, request_bytes: by
     assert rest == b"", f"{len(rest)} bytes of content after the head of a HEAD response: {rest[:100]!r}"
 
 
-@pytest.mark.parametrize("first", [
-    pytest.param(b"GET /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="GET-length"),
-    pytest.param(b"HEAD /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="HEAD-length"),
-    pytest.param(b"OPTIONS /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="OPTIONS-length"),
-    pytest.param(b"DELETE /nothing-here HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="DELETE-length"),
-    pytest.param(b"GET /1k.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", id="GET-chunked"),
-    pytest.param(b"GET /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 b"0\r\n\r\n", id="GET-length-and-chunked"),
-])
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param(b"GET /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="GET-length"),
+        pytest.param(b"HEAD /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="HEAD-length"),
+        pytest.param(b"OPTIONS /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="OPTIONS-length"),
+        pytest.param(b"DELETE /nothing-here HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", id="DELETE-length"),
+        pytest.param(
+            b"GET /1k.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", id="GET-chunked"
+        ),
+        pytest.param(
+            b"GET /1k.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            id="GET-length-and-chunked",
+        ),
+    ],
+)
 def test_request_body_is_not_read_as_the_next_request(srv: DrainedServer, first: bytes) -> None:
     got = talk(srv, first + b"GET /1k.txt HTTP/1.1\r\nHost: x\r\n\r\n")
     n, bad = frame(got, first.startswith(b"HEAD "))
@@ -454,4 +606,5 @@ def test_request_body_is_not_read_as_the_next_request(srv: DrainedServer, first:
     # either the body was skipped and the second GET answered, or the server answered and closed
     closed_after_first = len(statuses) == 1 and b"\r\nconnection: close" in heads[0].lower()
     assert (len(statuses) == 2 and statuses[1] == 200) or closed_after_first, (
-        f"statuses {statuses}: the body bytes were taken for a request\n{got[:1500]!r}")
+        f"statuses {statuses}: the body bytes were taken for a request\n{got[:1500]!r}"
+    )

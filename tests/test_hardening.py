@@ -19,13 +19,13 @@ import pytest
 from http1 import exchange, receive
 from server import ROOT, Server, build_with_apple_toolchain
 
-BIG = 64 << 20            # larger than any socket buffers between us and the server
+BIG = 64 << 20  # larger than any socket buffers between us and the server
 
 
 def make_site(root: Path) -> None:
     shutil.copytree(ROOT / "www", root / "www")
     www = root / "www"
-    (www / "drop").mkdir()                        # PUT's hostile names land here
+    (www / "drop").mkdir()  # PUT's hostile names land here
     (www / "many").mkdir()
     (www / "cols").mkdir()
     (www / "cols" / "sub").mkdir()
@@ -68,6 +68,7 @@ def rows(body: bytes) -> list[str]:
 
 # ---------------------------------------------------------------- 1. the listing
 
+
 def test_listing_of_hostile_names_made_by_put_is_whole_and_streamed(srv: Server) -> None:
     """231 names of 250 quotes each: 2.4 KiB of HTML a name, past the old 512 KiB page."""
     names = [f"{'%22' * 250}{i}" for i in range(231)]
@@ -80,8 +81,8 @@ def test_listing_of_hostile_names_made_by_put_is_whole_and_streamed(srv: Server)
     page = get(srv, "/drop/")
     assert page.status == 200 and page.chunked and page.header("content-length") is None
     assert len(page.body) > 512 * 1024
-    assert sorted(rows(page.body)[1:]) == sorted(names)          # after "../": every name, encoded
-    assert page.body.count(b"&quot;" * 250) == 231               # and escaped
+    assert sorted(rows(page.body)[1:]) == sorted(names)  # after "../": every name, encoded
+    assert page.body.count(b"&quot;" * 250) == 231  # and escaped
     assert page.body.endswith(b"</table>\n</body></html>\n")
 
 
@@ -136,6 +137,7 @@ def test_listing_over_http10_ends_with_the_close_and_head_has_no_body(srv: Serve
 
 # ---------------------------------------------------------------- 2, 3. stalled clients
 
+
 def _body_bytes(sock: socket.socket) -> int:
     """Read to the close: how many body bytes came after the head."""
     data = bytearray()
@@ -156,8 +158,8 @@ def test_stalled_readers_and_stalled_put_bodies_are_dropped(srv: Server, site: P
         t0 = time.monotonic()
         answer = receive(put, "PUT", closes=True)[0]
         assert answer.status == 408 and time.monotonic() - t0 < 20
-        time.sleep(max(0.0, 14 - (time.monotonic() - t0)))     # the readers' children give up too
-        got = [_body_bytes(s) for s in readers]                # then: all that was sent, and the close
+        time.sleep(max(0.0, 14 - (time.monotonic() - t0)))  # the readers' children give up too
+        got = [_body_bytes(s) for s in readers]  # then: all that was sent, and the close
     finally:
         for s in (*readers, put):
             s.close()
@@ -166,10 +168,11 @@ def test_stalled_readers_and_stalled_put_bodies_are_dropped(srv: Server, site: P
     assert not [p for p in (site / "www" / "drop").iterdir() if p.name.startswith(".ymawky-tmp")]
     assert get(srv, "/range.txt").status == 200
     logged = [int(ln.rsplit(" ", 1)[1]) for ln in _log_lines(srv, '"GET /big.bin HTTP/1.1" 200 ')[-2:]]
-    assert sorted(logged) == sorted(got)                     # what went on the wire, not "-"
+    assert sorted(logged) == sorted(got)  # what went on the wire, not "-"
 
 
 # ---------------------------------------------------------------- 4. temp files
+
 
 def test_put_temp_files_are_random_and_exclusive(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "www", tmp_path / "www")
@@ -193,6 +196,7 @@ def test_a_planted_hard_link_at_the_temp_name_is_never_opened(tmp_path: Path) ->
     """The attack of issue 12: a hard link, at the name the next PUT will use, to a file outside
     the root.  --entropy-seed makes the names known to the test (and so to the "attacker")."""
     import random
+
     shutil.copytree(ROOT / "www", tmp_path / "www")
     outside = tmp_path / "outside.txt"
     outside.write_text("not yours")
@@ -200,7 +204,7 @@ def test_a_planted_hard_link_at_the_temp_name_is_never_opened(tmp_path: Path) ->
     first, second = (f".ymawky-tmp-{int.from_bytes(rng.randbytes(8), 'little'):x}" for _ in range(2))
     server = Server(root=tmp_path, extra=["--entropy-seed", "7", "--strace", str(tmp_path / "calls.strace")])
     try:
-        os.link(outside, tmp_path / "www" / first)                  # after the start-up sweep
+        os.link(outside, tmp_path / "www" / first)  # after the start-up sweep
         raw = b"PUT /new.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\npwned!"
         assert exchange(server.port, raw, "PUT").status == 201
     finally:
@@ -218,7 +222,7 @@ def test_temp_file_of_a_killed_put_is_swept_at_start_up(tmp_path: Path) -> None:
     planted.write_text("left by an older crash")
     server = Server(root=tmp_path)
     try:
-        assert not planted.exists()                              # swept before the first accept
+        assert not planted.exists()  # swept before the first accept
         with server.connect() as s:
             s.sendall(b"PUT /docs/new.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nten bytes.")
             deadline = time.monotonic() + 10
@@ -231,7 +235,7 @@ def test_temp_file_of_a_killed_put_is_swept_at_start_up(tmp_path: Path) -> None:
             time.sleep(0.5)
     finally:
         server.stop()
-    assert temps[0].exists()                                     # the killed child left it
+    assert temps[0].exists()  # the killed child left it
     again = Server(root=tmp_path)
     again.stop()
     assert not temps[0].exists() and not (tmp_path / "www" / "docs" / "new.txt").exists()
@@ -239,12 +243,13 @@ def test_temp_file_of_a_killed_put_is_swept_at_start_up(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- 5. ranges
 
+
 def test_overlapping_ranges_cannot_multiply_the_answer(srv: Server) -> None:
     many = get(srv, "/big.bin", "Range: bytes=" + ",".join(["0-"] * 16) + "\r\n", method="HEAD")
     assert many.status == 200 and many.header("content-length") == str(BIG)
-    repeated = get(srv, "/range.txt", "Range: bytes=0-29,10-39\r\n")       # 60 bytes of a 40-byte file
+    repeated = get(srv, "/range.txt", "Range: bytes=0-29,10-39\r\n")  # 60 bytes of a 40-byte file
     assert repeated.status == 200 and len(repeated.body) == 40
-    fine = get(srv, "/range.txt", "Range: bytes=0-9,5-14\r\n")            # overlapping, within the size
+    fine = get(srv, "/range.txt", "Range: bytes=0-9,5-14\r\n")  # overlapping, within the size
     assert fine.status == 206 and fine.body.count(b"Content-Range: bytes ") == 2
 
 
@@ -258,24 +263,37 @@ def test_huge_range_numbers_clamp(srv: Server) -> None:
 
 # ---------------------------------------------------------------- 6. parsing
 
-@pytest.mark.parametrize("raw", [
-    b"GET /range.txt HTTP/1.1\rXHost: x\r\nConnection: close\r\n\r\n",        # bare CR ends no line
-    b"GET /range.txt HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\nConnection: close\r\n\r\n",
-    b"GET /range.txt HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\nConnection: close\r\n\r\n",
-    b"GET /range.txt HTTP/1.1\r\nHost: x\r\nX-A: a\x7fb\r\nConnection: close\r\n\r\n",
-])
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /range.txt HTTP/1.1\rXHost: x\r\nConnection: close\r\n\r\n",  # bare CR ends no line
+        b"GET /range.txt HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\nConnection: close\r\n\r\n",
+        b"GET /range.txt HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\nConnection: close\r\n\r\n",
+        b"GET /range.txt HTTP/1.1\r\nHost: x\r\nX-A: a\x7fb\r\nConnection: close\r\n\r\n",
+    ],
+)
 def test_control_bytes_in_the_head_are_400(srv: Server, raw: bytes) -> None:
     assert exchange(srv.port, raw).status == 400
 
 
 def test_a_tab_in_a_header_value_is_fine(srv: Server) -> None:
-    assert exchange(srv.port, b"GET /range.txt HTTP/1.1\r\nHost: x\r\nX-A: a\tb\r\nConnection: close\r\n\r\n"
-                    ).status == 200
+    assert (
+        exchange(srv.port, b"GET /range.txt HTTP/1.1\r\nHost: x\r\nX-A: a\tb\r\nConnection: close\r\n\r\n").status
+        == 200
+    )
 
 
-@pytest.mark.parametrize("target, location", [("//cols", "/cols/"), ("/cols#frag", "/cols/"),
-                                              ("/cols?q=1", "/cols/"), ("///cols//sub", "/cols/sub/"),
-                                              ("http://evil.example//cols", "/cols/")])
+@pytest.mark.parametrize(
+    "target, location",
+    [
+        ("//cols", "/cols/"),
+        ("/cols#frag", "/cols/"),
+        ("/cols?q=1", "/cols/"),
+        ("///cols//sub", "/cols/sub/"),
+        ("http://evil.example//cols", "/cols/"),
+    ],
+)
 def test_location_is_made_from_the_decoded_path(srv: Server, target: str, location: str) -> None:
     answer = get(srv, target)
     assert answer.status == 301 and answer.header("location") == location
@@ -288,6 +306,7 @@ def test_location_percent_encodes_the_path(srv: Server, site: Path) -> None:
 
 # ---------------------------------------------------------------- 7. odd files
 
+
 def test_a_fifo_is_403_at_once(srv: Server) -> None:
     t0 = time.monotonic()
     assert get(srv, "/pipe").status == 403
@@ -295,6 +314,7 @@ def test_a_fifo_is_403_at_once(srv: Server) -> None:
 
 
 # ---------------------------------------------------------------- 8. framing and the log
+
 
 def test_put_that_replaces_is_204_without_content_length(srv: Server) -> None:
     first = get(srv, "/twice.txt", "Content-Length: 0\r\n", "PUT")
@@ -319,7 +339,7 @@ def test_the_parents_503_to_head_has_no_body(tmp_path: Path) -> None:
 
 
 def _log_lines(srv: Server, needle: str) -> list[str]:
-    time.sleep(0.3)                       # the child logs right after its answer
+    time.sleep(0.3)  # the child logs right after its answer
     return [ln for ln in srv.log.read_text().splitlines() if needle in ln]
 
 

@@ -27,9 +27,18 @@ def make_site(root: Path) -> None:
     shutil.copytree(ROOT / "err", root / "err")
     www = root / "www"
     (root / "secret.txt").write_text("outside www")
-    for name, data in {"with space.txt": b"spaced", "ohwell...txt": b"dots", "hehe..txt": b"hehe",
-                       "f.txt": b"eff", "data.json": b"{}", "pic.png": b"\x89PNG", "app.wasm": b"\0asm",
-                       "style.CSS": b"p{}", "unknown.zzz": b"?", "range.txt": RANGE_TEXT}.items():
+    for name, data in {
+        "with space.txt": b"spaced",
+        "ohwell...txt": b"dots",
+        "hehe..txt": b"hehe",
+        "f.txt": b"eff",
+        "data.json": b"{}",
+        "pic.png": b"\x89PNG",
+        "app.wasm": b"\0asm",
+        "style.CSS": b"p{}",
+        "unknown.zzz": b"?",
+        "range.txt": RANGE_TEXT,
+    }.items():
         (www / name).write_bytes(data)
     lst = www / "list"
     (lst / "a dir").mkdir(parents=True)
@@ -71,9 +80,19 @@ def raw(srv: Server, text: str | bytes) -> tuple[int, dict[str, str], bytes]:
 
 # ---------------------------------------------------------------- request line
 
-@pytest.mark.parametrize("line", ["GET /\r\n", "GET  / HTTP/1.1\r\n", "GET / HTTP/1.1 x\r\n",
-                                  "GET / HTTX/1.1\r\n", "GET / HTTP/1\r\n", "GET@ / HTTP/1.1\r\n",
-                                  " GET / HTTP/1.1\r\n"])
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET /\r\n",
+        "GET  / HTTP/1.1\r\n",
+        "GET / HTTP/1.1 x\r\n",
+        "GET / HTTX/1.1\r\n",
+        "GET / HTTP/1\r\n",
+        "GET@ / HTTP/1.1\r\n",
+        " GET / HTTP/1.1\r\n",
+    ],
+)
 def test_malformed_request_line_is_400(srv: Server, line: str) -> None:
     assert raw(srv, line + "Host: x\r\n\r\n")[0] == 400
 
@@ -99,6 +118,7 @@ def test_unknown_or_lowercase_method_is_501_with_allow(srv: Server, method: str)
 
 # ---------------------------------------------------------------- limits
 
+
 def test_head_over_8k_is_431(srv: Server) -> None:
     filler = "X-Filler: " + "a" * 9000 + "\r\n"
     assert raw(srv, f"GET / HTTP/1.1\r\nHost: x\r\n{filler}\r\n")[0] == 431
@@ -116,31 +136,47 @@ def test_target_longer_than_path_max_is_414(srv: Server) -> None:
     assert raw(srv, "GET /" + "a" * 1100 + " HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 414
 
 
-@pytest.mark.parametrize("headers", ["Host: x\r\n folded\r\n", "Host: x\r\nNoColonHere\r\n",
-                                     "Host: x\r\nBad Name: v\r\n", "Host: x\r\n: empty\r\n",
-                                     "Host: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n",
-                                     "Host: x\r\nContent-Length: abc\r\n"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "Host: x\r\n folded\r\n",
+        "Host: x\r\nNoColonHere\r\n",
+        "Host: x\r\nBad Name: v\r\n",
+        "Host: x\r\n: empty\r\n",
+        "Host: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n",
+        "Host: x\r\nContent-Length: abc\r\n",
+    ],
+)
 def test_bad_header_lines_are_400(srv: Server, headers: str) -> None:
     assert raw(srv, f"GET /hello.txt HTTP/1.1\r\n{headers}\r\n")[0] == 400
 
 
 def test_repeated_equal_content_length_is_accepted(srv: Server) -> None:
-    code, _, _ = raw(srv, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n"
-                          "Connection: close\r\n\r\n")
+    code, _, _ = raw(
+        srv, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
     assert code == 200
 
 
 # ---------------------------------------------------------------- targets
 
+
 def test_absolute_form_and_query_string(srv: Server) -> None:
     assert srv.get("http://127.0.0.1:8080/hello.txt?x=1")[2] == b"hello from ymawky\n"
     assert srv.get("HTTP://example/hello.txt")[2] == b"hello from ymawky\n"
-    assert srv.get("http://example")[0] == 200   # "/" then index.html
+    assert srv.get("http://example")[0] == 200  # "/" then index.html
 
 
-@pytest.mark.parametrize("target,body", [("/with%20space.txt", b"spaced"), ("/%66.txt", b"eff"),
-                                         ("/ohwell...txt", b"dots"), ("/hehe..txt", b"hehe"),
-                                         ("/docs/./../hello.txt".replace("/..", "/%2E%2E"), None)])
+@pytest.mark.parametrize(
+    "target,body",
+    [
+        ("/with%20space.txt", b"spaced"),
+        ("/%66.txt", b"eff"),
+        ("/ohwell...txt", b"dots"),
+        ("/hehe..txt", b"hehe"),
+        ("/docs/./../hello.txt".replace("/..", "/%2E%2E"), None),
+    ],
+)
 def test_percent_decoding_and_dotted_names(srv: Server, target: str, body: bytes | None) -> None:
     code, _, got = srv.get(target)
     if body is None:
@@ -163,7 +199,7 @@ def test_symlinks_on_the_path_are_403(srv: Server) -> None:
 
 
 def test_temp_files_are_never_served(srv: Server, site: Path) -> None:
-    (site / "www" / ".ymawky-tmp-999").write_bytes(b"half-written")   # made after start-up's sweep
+    (site / "www" / ".ymawky-tmp-999").write_bytes(b"half-written")  # made after start-up's sweep
     code, _, body = srv.get("/.ymawky-tmp-999")
     assert code == 403
     assert b"half-written" not in body
@@ -171,13 +207,21 @@ def test_temp_files_are_never_served(srv: Server, site: Path) -> None:
 
 # ---------------------------------------------------------------- GET and HEAD
 
-@pytest.mark.parametrize("name,ctype", [("index.html", "text/html; charset=utf-8"),
-                                        ("css/site.css", "text/css; charset=utf-8"),
-                                        ("style.CSS", "text/css; charset=utf-8"),
-                                        ("data.json", "application/json"), ("pic.png", "image/png"),
-                                        ("app.wasm", "application/wasm"), ("hello.txt", "text/plain; charset=utf-8"),
-                                        ("unknown.zzz", "application/octet-stream"),
-                                        ("ohwell...txt", "text/plain; charset=utf-8")])
+
+@pytest.mark.parametrize(
+    "name,ctype",
+    [
+        ("index.html", "text/html; charset=utf-8"),
+        ("css/site.css", "text/css; charset=utf-8"),
+        ("style.CSS", "text/css; charset=utf-8"),
+        ("data.json", "application/json"),
+        ("pic.png", "image/png"),
+        ("app.wasm", "application/wasm"),
+        ("hello.txt", "text/plain; charset=utf-8"),
+        ("unknown.zzz", "application/octet-stream"),
+        ("ohwell...txt", "text/plain; charset=utf-8"),
+    ],
+)
 def test_content_type_from_the_extension(srv: Server, name: str, ctype: str) -> None:
     assert srv.get("/" + name)[1]["content-type"] == ctype
 
@@ -185,9 +229,30 @@ def test_content_type_from_the_extension(srv: Server, name: str, ctype: str) -> 
 def test_mime_table_has_at_least_45_extensions() -> None:
     src = (ROOT / "ymawky.s").read_text()
     assert src.count("    .hword Lmx_") >= 45
-    for ext in ("html", "css", "js", "mjs", "json", "wasm", "svg", "png", "jpg", "gif", "webp", "avif", "ico",
-                "woff2", "mp4", "webm", "mp3", "pdf", "txt", "zip", "gz"):
-        assert f"Lmx_{ext}: .ascii \"{ext}\"" in src
+    for ext in (
+        "html",
+        "css",
+        "js",
+        "mjs",
+        "json",
+        "wasm",
+        "svg",
+        "png",
+        "jpg",
+        "gif",
+        "webp",
+        "avif",
+        "ico",
+        "woff2",
+        "mp4",
+        "webm",
+        "mp3",
+        "pdf",
+        "txt",
+        "zip",
+        "gz",
+    ):
+        assert f'Lmx_{ext}: .ascii "{ext}"' in src
 
 
 def test_get_headers_are_complete_and_true(srv: Server, site: Path) -> None:
@@ -216,6 +281,7 @@ def test_head_has_the_same_headers_and_no_body(srv: Server) -> None:
 
 # ---------------------------------------------------------------- conditionals
 
+
 def test_if_none_match_with_the_etag_is_304(srv: Server) -> None:
     etag = srv.get("/hello.txt")[1]["etag"]
     code, h, body = srv.get("/hello.txt", headers={"If-None-Match": etag})
@@ -235,14 +301,23 @@ def test_if_modified_since(srv: Server) -> None:
 
 # ---------------------------------------------------------------- ranges
 
-@pytest.mark.parametrize("spec,first,last", [("bytes=0-4", 0, 4), ("bytes=10-", 10, 35), ("bytes=-3", 33, 35),
-                                             ("bytes=30-1000", 30, 35), ("bytes=-100", 0, 35),
-                                             ("bytes= 2-2", 2, 2)])
+
+@pytest.mark.parametrize(
+    "spec,first,last",
+    [
+        ("bytes=0-4", 0, 4),
+        ("bytes=10-", 10, 35),
+        ("bytes=-3", 33, 35),
+        ("bytes=30-1000", 30, 35),
+        ("bytes=-100", 0, 35),
+        ("bytes= 2-2", 2, 2),
+    ],
+)
 def test_single_range_is_206(srv: Server, spec: str, first: int, last: int) -> None:
     code, h, body = srv.get("/range.txt", headers={"Range": spec})
     assert code == 206
     assert h["content-range"] == f"bytes {first}-{last}/{len(RANGE_TEXT)}"
-    assert body == RANGE_TEXT[first:last + 1]
+    assert body == RANGE_TEXT[first : last + 1]
     assert h["content-length"] == str(last - first + 1)
 
 
@@ -273,8 +348,11 @@ def test_several_ranges_are_multipart(srv: Server) -> None:
         assert b"Content-Type: text/plain; charset=utf-8" in head
         rng = [line for line in head.split(b"\r\n") if line.startswith(b"Content-Range:")][0]
         got.append((rng.decode(), data[:-2]))
-    assert got == [("Content-Range: bytes 0-1/36", b"01"), ("Content-Range: bytes 5-6/36", b"56"),
-                   ("Content-Range: bytes 34-35/36", b"yz")]
+    assert got == [
+        ("Content-Range: bytes 0-1/36", b"01"),
+        ("Content-Range: bytes 5-6/36", b"56"),
+        ("Content-Range: bytes 34-35/36", b"yz"),
+    ]
 
 
 def test_if_range(srv: Server) -> None:
@@ -292,6 +370,7 @@ def test_range_on_head_is_ignored(srv: Server) -> None:
 
 # ---------------------------------------------------------------- directories
 
+
 def test_folder_without_slash_redirects(srv: Server) -> None:
     code, h, body = srv.get("/docs?x=1")
     assert code == 301
@@ -300,7 +379,7 @@ def test_folder_without_slash_redirects(srv: Server) -> None:
 
 
 def test_folder_with_index_serves_it(srv: Server, site: Path) -> None:
-    assert b'<a href="about.html">about.html</a>' in srv.get("/docs/")[2]   # no index.html: a listing
+    assert b'<a href="about.html">about.html</a>' in srv.get("/docs/")[2]  # no index.html: a listing
     (site / "www" / "docs" / "index.html").write_text("docs index")
     try:
         assert srv.get("/docs/")[2] == b"docs index"
@@ -313,21 +392,24 @@ def test_listing_sorted_escaped_encoded_and_without_temp_files(srv: Server) -> N
     assert answer.status == 200 and answer.header("content-type") == "text/html; charset=utf-8"
     assert answer.chunked
     page = answer.body.decode()
-    links = re.findall(r'<tr><td>(<a href=.*?</a>)</td>', page)
-    assert links == ['<a href="../">../</a>',
-                     '<a href="%3Cb%3E%26.txt">&lt;b&gt;&amp;.txt</a>',
-                     '<a href="Zed">Zed</a>',
-                     '<a href="a%20dir/">a dir/</a>',
-                     '<a href="b.txt">b.txt</a>']
+    links = re.findall(r"<tr><td>(<a href=.*?</a>)</td>", page)
+    assert links == [
+        '<a href="../">../</a>',
+        '<a href="%3Cb%3E%26.txt">&lt;b&gt;&amp;.txt</a>',
+        '<a href="Zed">Zed</a>',
+        '<a href="a%20dir/">a dir/</a>',
+        '<a href="b.txt">b.txt</a>',
+    ]
     assert "Index of /list/" in page
     assert ".ymawky-tmp" not in page
 
 
 # ---------------------------------------------------------------- PUT
 
+
 def test_put_creates_then_replaces(srv: Server, site: Path) -> None:
     target = site / "www" / "up" / "new.txt"
-    target.unlink(missing_ok=True)   # the site is shared by both builds
+    target.unlink(missing_ok=True)  # the site is shared by both builds
     code, _, _ = srv.get("/up/new.txt", method="PUT", headers={"Content-Length": "5"}, body=b"first")
     assert code == 201 and target.read_bytes() == b"first"
     code, _, _ = srv.get("/up/new.txt", method="PUT", headers={"Content-Length": "6"}, body=b"second")
@@ -341,7 +423,7 @@ def test_put_errors(srv: Server, site: Path) -> None:
     assert srv.get("/up/x.txt", method="PUT", headers={"Content-Length": str((1 << 30) + 1)})[0] == 413
     assert srv.get("/nofolder/x.txt", method="PUT", headers={"Content-Length": "1"}, body=b"x")[0] == 409
     assert srv.get("/up/", method="PUT", headers={"Content-Length": "1"}, body=b"x")[0] == 409
-    (site / "www" / ".ymawky-tmp-999").write_bytes(b"half-written")   # made after start-up's sweep
+    (site / "www" / ".ymawky-tmp-999").write_bytes(b"half-written")  # made after start-up's sweep
     assert srv.get("/.ymawky-tmp-999", method="PUT", headers={"Content-Length": "1"}, body=b"x")[0] == 403
     assert (site / "www" / ".ymawky-tmp-999").read_bytes() == b"half-written"
     assert not (site / "www" / "up" / "x.txt").exists()
@@ -350,8 +432,10 @@ def test_put_errors(srv: Server, site: Path) -> None:
 def test_put_with_expect_100_continue(srv: Server, site: Path) -> None:
     (site / "www" / "up" / "cont.txt").unlink(missing_ok=True)
     with srv.connect() as s:
-        s.sendall(b"PUT /up/cont.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n"
-                  b"Connection: close\r\n\r\n")
+        s.sendall(
+            b"PUT /up/cont.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n"
+            b"Connection: close\r\n\r\n"
+        )
         buf = bytearray()
         code, _, _ = read_response(s, buf)
         assert code == 100
@@ -373,6 +457,7 @@ def test_put_client_that_stops_early_leaves_the_old_file(srv: Server, site: Path
 
 
 # ---------------------------------------------------------------- DELETE, OPTIONS
+
 
 def test_delete(srv: Server, site: Path) -> None:
     victim = site / "www" / "up" / "victim.txt"
@@ -402,6 +487,7 @@ def test_star_is_only_for_options(srv: Server) -> None:
 
 # ---------------------------------------------------------------- error pages
 
+
 def test_error_page_from_err_folder(srv: Server, site: Path) -> None:
     code, h, body = srv.get("/missing.html")
     assert code == 404
@@ -424,12 +510,15 @@ def test_built_in_error_page_without_err_folder(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- connections
 
+
 def test_keep_alive_and_pipelining_answer_in_order(srv: Server) -> None:
     with srv.connect() as s:
-        s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"
-                  b"GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n"
-                  b"HEAD /range.txt HTTP/1.1\r\nHost: x\r\n\r\n"
-                  b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(
+            b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"HEAD /range.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         buf = bytearray()
         got = [read_response(s, buf)[::2] for _ in range(2)]
         got.append(read_response(s, buf, head_only=True)[::2])
@@ -498,6 +587,7 @@ def test_http_client_keep_alive(srv: Server) -> None:
 
 # ---------------------------------------------------------------- access log
 
+
 def test_access_log_in_common_log_format(site: Path) -> None:
     server = Server(root=site)
     try:
@@ -509,6 +599,7 @@ def test_access_log_in_common_log_format(site: Path) -> None:
     lines = [line for line in out.splitlines() if line.startswith("127.0.0.1 ")]
     assert len(lines) == 2
     import re
+
     clf = re.compile(r'^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] "(.*)" (\d{3}) (\d+|-)$')
     m1, m2 = (clf.match(line) for line in lines)
     assert m1 and m1.group(1) == "GET /hello.txt HTTP/1.1" and m1.group(2) == "200" and m1.group(3) == "18"
@@ -516,6 +607,7 @@ def test_access_log_in_common_log_format(site: Path) -> None:
 
 
 # ---------------------------------------------------------------- processes
+
 
 def test_max_procs_answers_503_from_the_parent(site: Path) -> None:
     server = Server(root=site)
@@ -547,9 +639,9 @@ def test_restart_on_the_same_port_right_away(site: Path) -> None:
     first = Server(root=site)
     with first.connect() as s:
         s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        read_response(s, bytearray())   # the server closed first: its side is in TIME_WAIT
+        read_response(s, bytearray())  # the server closed first: its side is in TIME_WAIT
     first.stop()
-    second = Server(root=site, port=first.port)   # SO_REUSEADDR lets it bind at once
+    second = Server(root=site, port=first.port)  # SO_REUSEADDR lets it bind at once
     try:
         assert second.get("/hello.txt")[0] == 200
     finally:
@@ -557,6 +649,7 @@ def test_restart_on_the_same_port_right_away(site: Path) -> None:
 
 
 # ---------------------------------------------------------------- large files
+
 
 def _rss_kib(pid: int) -> int:
     try:
@@ -572,11 +665,11 @@ def _rss_kib(pid: int) -> int:
 def test_one_gib_file_streams_with_constant_memory(tmp_path: Path) -> None:
     (tmp_path / "www").mkdir()
     big = tmp_path / "www" / "big.bin"
-    with big.open("wb") as f:        # sparse: 1 GiB of zeros and a marker at the end
+    with big.open("wb") as f:  # sparse: 1 GiB of zeros and a marker at the end
         f.seek((1 << 30) - 8)
         f.write(b"THE-END!")
     server = Server(root=tmp_path)
-    server.get("/")                  # warm: what serving itself costs is in the baseline
+    server.get("/")  # warm: what serving itself costs is in the baseline
     base = peak = _rss_kib(server.proc.pid)
     try:
         with server.connect(timeout=60) as s:

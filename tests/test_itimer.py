@@ -40,6 +40,7 @@ def timers():
     def make(fire=lambda: None) -> RealTimer:
         made.append(RealTimer(fire, time.monotonic_ns))
         return made[-1]
+
     yield make
     for t in made:
         t.cancel()
@@ -62,7 +63,7 @@ def test_interval_timer_fires_repeatedly_until_set_to_zero(timers):
     assert fired.reached.wait(1.0)
     value, interval = t.set(0, 0)
     assert 0 <= value <= 10_000 and interval == 10_000
-    time.sleep(0.02)                     # a fire already under way may finish
+    time.sleep(0.02)  # a fire already under way may finish
     settled = fired.n
     time.sleep(0.05)
     assert fired.n == settled
@@ -98,7 +99,7 @@ def test_cancel_stops_an_armed_timer(timers):
     t.set(20_000, 20_000)
     t.cancel()
     assert not fired.reached.wait(0.06)
-    t.set(10_000, 0)                     # stays stopped
+    t.set(10_000, 0)  # stays stopped
     assert not fired.reached.wait(0.03)
 
 
@@ -134,11 +135,11 @@ class FakeMem:
 
     def read(self, addr: int, n: int) -> bytes:
         i = self._at(addr, n)
-        return bytes(self.buf[i:i + n])
+        return bytes(self.buf[i : i + n])
 
     def write(self, addr: int, data: bytes) -> None:
         i = self._at(addr, len(data))
-        self.buf[i:i + len(data)] = data
+        self.buf[i : i + len(data)] = data
 
 
 def itimerval(value: tuple[int, int], interval: tuple[int, int] = (0, 0)) -> bytes:
@@ -196,7 +197,7 @@ def test_einval_still_copies_out_the_old_value(k):
         setitimer(k, ITIMER_REAL, (0, 2_000_000))
     isec, _, vsec, _ = struct.unpack("<qi4xqi4x", k.mem.read(OLD, 32))
     assert isec == 3 and 29 <= vsec <= 30
-    assert k.itimer.get()[1] == 3_000_000             # and the timer is unchanged
+    assert k.itimer.get()[1] == 3_000_000  # and the timer is unchanged
 
 
 @pytest.mark.parametrize("which", [3, -1, 0xFFFF_FFFF])
@@ -232,7 +233,7 @@ def test_cpu_time_timers_are_kept_but_never_run(k, which):
 def test_a_late_interval_timer_catches_up_without_a_burst():
     """realitexpire: the next deadline is the first whole interval past now; beyond 2 s late, now + interval."""
     t = RealTimer(lambda: None, lambda: 0)
-    t.set(0, 100_000)                                    # disarmed; only the interval matters here
+    t.set(0, 100_000)  # disarmed; only the interval matters here
     assert t._next_deadline(1_000_000, 1_000_000) == 1_100_000
     assert t._next_deadline(1_000_000, 1_350_000) == 1_400_000
     assert t._next_deadline(1_000_000, 9_050_000) == 9_150_000

@@ -34,9 +34,9 @@ from emu.tree import IDLE_S
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
 
 KIB = (b"0123456789abcdef" * 64)[:1023] + b"\n"
-BIG = 1 << 30                     # a sparse file: no disk used
+BIG = 1 << 30  # a sparse file: no disk used
 BURSTS, PER_BURST = 10, 100
-HOLDERS = 70                      # in a pressure burst: connections that keep their child waiting for a head
+HOLDERS = 70  # in a pressure burst: connections that keep their child waiting for a head
 IO_DEADLINE = 20.0
 
 
@@ -52,8 +52,10 @@ class DrainedServer(Server):
         super().__init__(**kw)
         self.out: list[bytes] = []
         self.err: list[bytes] = []
-        self.pumps = [threading.Thread(target=self._pump, args=(stream, sink), daemon=True)
-                      for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        self.pumps = [
+            threading.Thread(target=self._pump, args=(stream, sink), daemon=True)
+            for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+        ]
         for t in self.pumps:
             t.start()
 
@@ -142,13 +144,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open(root / "www" / "big.bin", "wb") as f:
         f.truncate(BIG)
     import shutil
+
     shutil.copytree(ROOT / "err", root / "err")
     return root
 
 
 # ---------------------------------------------------------------- 1,000 connections
 REQUEST = b"GET /1k.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-FIRST_LINE, REST = REQUEST[:22], REQUEST[22:]       # "GET /1k.txt HTTP/1.1\r\n" | the rest of the head
+FIRST_LINE, REST = REQUEST[:22], REQUEST[22:]  # "GET /1k.txt HTTP/1.1\r\n" | the rest of the head
 
 
 def burst(port: int, pressure: bool) -> list[int | str]:
@@ -210,7 +213,7 @@ def test_1000_connections_in_bursts_get_200_or_503_and_leave_no_zombies_or_descr
             assert complete_response(srv.request(REQUEST)) == (200, KIB)
         assert wait_until(lambda: not srv.live_children(), 10)
         before = descriptors(pid)
-        assert wait_until(lambda: threads(pid) <= 3, IDLE_S + 5), threads(pid)   # main, control, an idle one at most
+        assert wait_until(lambda: threads(pid) <= 3, IDLE_S + 5), threads(pid)  # main, control, an idle one at most
         statuses: Counter = Counter()
         for n in range(BURSTS):
             results = burst(srv.port, pressure=n % 2 == 1)
@@ -246,7 +249,7 @@ def test_child_killed_mid_response_leaves_the_parent_serving(site: Path) -> None
     srv = DrainedServer(root=site)
     try:
         s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)   # the child soon blocks in sendfile
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)  # the child soon blocks in sendfile
         s.settimeout(10)
         s.connect(("127.0.0.1", srv.port))
         s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")

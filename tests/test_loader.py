@@ -41,10 +41,16 @@ def link(tmp: Path, source: str, arch: str = "arm64", name: str | None = None) -
     need("clang", LLD)
     out = tmp / (name or Path(source).stem)
     obj = out.with_suffix(".o")
-    subprocess.run(["clang", "-target", f"{arch}-apple-macos11", "-c", str(PROGS / source), "-o", str(obj)],
-                   check=True, capture_output=True)
-    subprocess.run([LLD, "-arch", arch, "-platform_version", "macos", "11.0", "11.0", "-e", "_main",
-                    "-o", str(out), str(obj)], check=True, capture_output=True)
+    subprocess.run(
+        ["clang", "-target", f"{arch}-apple-macos11", "-c", str(PROGS / source), "-o", str(obj)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [LLD, "-arch", arch, "-platform_version", "macos", "11.0", "11.0", "-e", "_main", "-o", str(out), str(obj)],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -70,7 +76,7 @@ def refusal(path: Path, slide: int = 0) -> str:
     with pytest.raises(LoadError) as e:
         load_macho(path, slide=slide)
     text = str(e.value)
-    return text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
+    return text[len(f"{path}: ") :] if text.startswith(f"{path}: ") else text
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +92,7 @@ def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # ------------------------------------------------------------ our executable
 
+
 @pytest.mark.parametrize("slide", [0, SLIDE])
 def test_load_ymawky(ymawky: tuple[Path, Assembly], slide: int) -> None:
     path, asm = ymawky
@@ -97,7 +104,7 @@ def test_load_ymawky(ymawky: tuple[Path, Assembly], slide: int) -> None:
         vmaddr, vmsize, fileoff, filesize, _ = raw[s.name]
         assert s.vmaddr == vmaddr + slide
         assert s.vmsize % 0x4000 == 0 and s.vmsize >= vmsize
-        assert s.data == f[fileoff: fileoff + filesize]
+        assert s.data == f[fileoff : fileoff + filesize]
     assert image.header == 0x1_0000_0000 + slide
     assert image.entry_kind == "LC_MAIN"
     assert image.entry == asm.symbols["_main"] + slide
@@ -165,10 +172,12 @@ def test_an_absolute_pointer_is_caught_at_a_slide(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------ an ld64.lld-built program
 
+
 @pytest.mark.parametrize("extra", [[], ["--slide", hex(SLIDE)]])
 def test_lld_program_runs_through_the_command_line(hello: Path, extra: list[str]) -> None:
-    p = subprocess.run([sys.executable, "run_emulated.py", "--macho", str(hello), *extra],
-                       cwd=ROOT, capture_output=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "run_emulated.py", "--macho", str(hello), *extra], cwd=ROOT, capture_output=True, timeout=60
+    )
     assert p.stderr == b""
     assert p.stdout == b"hello from ld64.lld\n"
     assert p.returncode == 42
@@ -182,11 +191,11 @@ def test_lld_program_loads(hello: Path) -> None:
     image = load_macho(hello, slide=SLIDE)
     assert image.entry_kind == "LC_MAIN"
     assert image.symbols["_main"] == syms["_main"] + SLIDE == image.entry
-    assert image.entry % 0x4000 != 0                 # lld puts __text right after the commands
+    assert image.entry % 0x4000 != 0  # lld puts __text right after the commands
     raw = raw_segments(f)
-    assert raw["__LINKEDIT"][1] % 0x4000 != 0        # lld leaves it unrounded ...
+    assert raw["__LINKEDIT"][1] % 0x4000 != 0  # lld leaves it unrounded ...
     seg = {s.name: s for s in image.segments}
-    assert seg["__LINKEDIT"].vmsize % 0x4000 == 0    # ... the loader rounds it for mem_map
+    assert seg["__LINKEDIT"].vmsize % 0x4000 == 0  # ... the loader rounds it for mem_map
     data = seg["__DATA"]
     assert data.prot == 3 and data.data.startswith(b"hello from ld64.lld\n")
 
@@ -196,18 +205,20 @@ def test_fat_file_uses_the_arm64_slice(hello: Path, tmp_path: Path) -> None:
     need("llvm-lipo-14")
     x86 = link(tmp_path, "exit_x86_64.s", arch="x86_64")
     fat = tmp_path / "fat"
-    subprocess.run(["llvm-lipo-14", "-create", str(x86), str(hello), "-output", str(fat)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["llvm-lipo-14", "-create", str(x86), str(hello), "-output", str(fat)], check=True, capture_output=True
+    )
     thin, universal = load_macho(hello), load_macho(fat)
     assert universal.entry == thin.entry and universal.symbols == thin.symbols
     assert layout(universal) == layout(thin)
     only_x86 = tmp_path / "fat-x86"
     subprocess.run(["llvm-lipo-14", "-create", str(x86), "-output", str(only_x86)], check=True, capture_output=True)
-    assert only_x86.read_bytes()[:8] == bytes.fromhex("cafebabe00000001")   # a fat file with one slice
+    assert only_x86.read_bytes()[:8] == bytes.fromhex("cafebabe00000001")  # a fat file with one slice
     assert refusal(only_x86) == "no arm64 slice (has x86_64)"
 
 
 # ------------------------------------------------------------ LC_UNIXTHREAD
+
 
 def with_unixthread(f: bytes, flavor: int = 6, count: int = 68) -> bytes:
     """``f`` with LC_MAIN replaced by LC_UNIXTHREAD (ARM_THREAD_STATE64, pc = entry), re-signed.
@@ -220,10 +231,10 @@ def with_unixthread(f: bytes, flavor: int = 6, count: int = 68) -> bytes:
     cmds, off, sig = [], 32, (0, 0)
     for _ in range(ncmds):
         cmd, size = struct.unpack_from("<II", f, off)
-        body = f[off: off + size]
+        body = f[off : off + size]
         if cmd == LC_MAIN:
             pc = 0x1_0000_0000 + struct.unpack_from("<Q", body, 8)[0]
-            state = struct.pack("<33QII", *([0] * 32), pc, 0, 0)   # x0-x28 fp lr sp pc cpsr pad
+            state = struct.pack("<33QII", *([0] * 32), pc, 0, 0)  # x0-x28 fp lr sp pc cpsr pad
             assert len(state) == 68 * 4
             body = struct.pack("<IIII", LC_UNIXTHREAD, 16 + len(state), flavor, count) + state
         elif cmd == LC_CODE_SIGNATURE:
@@ -231,10 +242,10 @@ def with_unixthread(f: bytes, flavor: int = 6, count: int = 68) -> bytes:
         cmds.append(body)
         off += size
     blob = b"".join(cmds)
-    assert 32 + len(blob) <= 0x4000   # still before __text
-    out[32: 32 + max(len(blob), sizeofcmds)] = blob.ljust(sizeofcmds, b"\0")
+    assert 32 + len(blob) <= 0x4000  # still before __text
+    out[32 : 32 + max(len(blob), sizeofcmds)] = blob.ljust(sizeofcmds, b"\0")
     struct.pack_into("<I", out, 20, len(blob))
-    dataoff, datasize = sig        # the signature covers the header: sign again
+    dataoff, datasize = sig  # the signature covers the header: sign again
     new_sig = adhoc_signature(bytes(out[:dataoff]), "thread", 0, raw_segments(bytes(out))["__TEXT"][3])
     assert len(new_sig) == datasize
     out[dataoff:] = new_sig
@@ -256,9 +267,8 @@ def test_unixthread_entry_is_honoured(tmp_path: Path, capfd: pytest.CaptureFixtu
     asm = assemble_text(guest_source(THREAD_BODY, text='msg: .ascii "thread\\n"\n'), "thread.s")
     path = tmp_path / "thread"
     path.write_bytes(with_unixthread(build_macho(asm, identifier="thread")))
-    if shutil.which("llvm-objdump"):   # the patched file is well-formed to LLVM too
-        p = subprocess.run(["llvm-objdump", "--macho", "--private-headers", str(path)],
-                           capture_output=True, text=True)
+    if shutil.which("llvm-objdump"):  # the patched file is well-formed to LLVM too
+        p = subprocess.run(["llvm-objdump", "--macho", "--private-headers", str(path)], capture_output=True, text=True)
         assert p.returncode == 0 and "warning" not in p.stderr
         assert "LC_UNIXTHREAD" in p.stdout and "LC_MAIN" not in p.stdout
         assert re.search(rf"\bpc\s+{asm.symbols['_main']:#018x}\b", p.stdout)
@@ -279,6 +289,7 @@ def test_unixthread_with_another_flavor_is_refused(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------ bad input
 
+
 def test_text_file_is_refused(tmp_path: Path) -> None:
     p = tmp_path / "notes.txt"
     p.write_text("GET / HTTP/1.1\r\n" * 20)
@@ -287,7 +298,7 @@ def test_text_file_is_refused(tmp_path: Path) -> None:
 
 def test_x86_64_macho_is_refused(tmp_path: Path) -> None:
     x86 = link(tmp_path, "exit_x86_64.s", arch="x86_64")
-    assert struct.unpack_from("<I", x86.read_bytes(), 4)[0] == 0x01000007   # really x86_64
+    assert struct.unpack_from("<I", x86.read_bytes(), 4)[0] == 0x01000007  # really x86_64
     assert refusal(x86) == "a Mach-O for x86_64, not arm64"
 
 
@@ -312,11 +323,11 @@ def test_truncated_files_are_refused(ymawky: tuple[Path, Assembly], tmp_path: Pa
 def test_malformed_load_commands_are_refused(ymawky: tuple[Path, Assembly], tmp_path: Path) -> None:
     f = ymawky[0].read_bytes()
     bad = bytearray(f)
-    struct.pack_into("<I", bad, 32 + 4, 3)           # first cmdsize: not a multiple of 8
+    struct.pack_into("<I", bad, 32 + 4, 3)  # first cmdsize: not a multiple of 8
     (tmp_path / "a").write_bytes(bad)
     assert refusal(tmp_path / "a") == "malformed: load command 0 has size 3"
     bad = bytearray(f)
-    struct.pack_into("<I", bad, 16, 0xFFFF)          # ncmds far beyond sizeofcmds
+    struct.pack_into("<I", bad, 16, 0xFFFF)  # ncmds far beyond sizeofcmds
     (tmp_path / "b").write_bytes(bad)
     assert refusal(tmp_path / "b").startswith("malformed: load command ")
 
@@ -328,8 +339,9 @@ def test_bad_slide_is_refused(ymawky: tuple[Path, Assembly]) -> None:
 def test_command_line_reports_a_load_error_without_a_traceback(tmp_path: Path) -> None:
     p = tmp_path / "notes.txt"
     p.write_text("not an executable\n")
-    r = subprocess.run([sys.executable, "run_emulated.py", "--macho", str(p)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "run_emulated.py", "--macho", str(p)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 66
     assert "not a Mach-O file" in r.stderr and "Traceback" not in r.stderr
 

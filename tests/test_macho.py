@@ -41,6 +41,7 @@ def need(*tools: str) -> None:
 
 # ------------------------------------------------------------ raw Mach-O reading
 
+
 @dataclass
 class Command:
     cmd: int
@@ -54,7 +55,7 @@ def commands(f: bytes) -> list[Command]:
     out, off = [], 32
     for _ in range(ncmds):
         cmd, size = struct.unpack_from("<II", f, off)
-        out.append(Command(cmd, off, f[off: off + size]))
+        out.append(Command(cmd, off, f[off : off + size]))
         off += size
     return out
 
@@ -70,7 +71,7 @@ def segments(f: bytes) -> dict[str, tuple[int, int, int, int, int, int]]:
 
 
 def code_signature_cmd(f: bytes) -> tuple[int, int]:
-    (c,) = [c for c in commands(f) if c.cmd == 0x1D]   # LC_CODE_SIGNATURE
+    (c,) = [c for c in commands(f) if c.cmd == 0x1D]  # LC_CODE_SIGNATURE
     return struct.unpack_from("<II", c.data, 8)
 
 
@@ -83,7 +84,7 @@ def verify_signature(f: bytes, identifier: str) -> list[str]:
     problems: list[str] = []
     dataoff, datasize = code_signature_cmd(f)
     text = segments(f)["__TEXT"]
-    blob = f[dataoff: dataoff + datasize]
+    blob = f[dataoff : dataoff + datasize]
     if len(blob) != datasize:
         return ["signature runs past the end of the file"]
     magic, length, count = struct.unpack_from(">III", blob)
@@ -94,16 +95,36 @@ def verify_signature(f: bytes, identifier: str) -> list[str]:
     slot, cd_off = struct.unpack_from(">II", blob, 12)
     if slot != 0:
         problems.append(f"first blob is slot {slot}, not the CodeDirectory")
-    (cd_magic, cd_len, version, flags, hash_off, ident_off, n_special, n_code, code_limit, hash_size,
-     hash_type, _platform, page_shift, _spare2, scatter, team, _spare3, code_limit64, exec_base, exec_limit,
-     exec_flags) = struct.unpack_from(">IIIIIIIIIBBBBIIIIQQQQ", blob, cd_off)
+    (
+        cd_magic,
+        cd_len,
+        version,
+        flags,
+        hash_off,
+        ident_off,
+        n_special,
+        n_code,
+        code_limit,
+        hash_size,
+        hash_type,
+        _platform,
+        page_shift,
+        _spare2,
+        scatter,
+        team,
+        _spare3,
+        code_limit64,
+        exec_base,
+        exec_limit,
+        exec_flags,
+    ) = struct.unpack_from(">IIIIIIIIIBBBBIIIIQQQQ", blob, cd_off)
     expect = {
         "CodeDirectory magic": (cd_magic, 0xFADE0C02),
         "version": (version, 0x20400),
-        "flags": (flags, 0x2 | 0x20000),          # CS_ADHOC | CS_LINKER_SIGNED
-        "hashType": (hash_type, 2),               # SHA-256
+        "flags": (flags, 0x2 | 0x20000),  # CS_ADHOC | CS_LINKER_SIGNED
+        "hashType": (hash_type, 2),  # SHA-256
         "hashSize": (hash_size, 32),
-        "pageSize": (page_shift, 12),             # 4 KiB hash pages
+        "pageSize": (page_shift, 12),  # 4 KiB hash pages
         "nSpecialSlots": (n_special, 0),
         "codeLimit": (code_limit, dataoff),
         "codeLimit64": (code_limit64, 0),
@@ -111,20 +132,20 @@ def verify_signature(f: bytes, identifier: str) -> list[str]:
         "teamOffset": (team, 0),
         "execSegBase": (exec_base, text[2]),
         "execSegLimit": (exec_limit, text[3]),
-        "execSegFlags": (exec_flags, 1),          # CS_EXECSEG_MAIN_BINARY
+        "execSegFlags": (exec_flags, 1),  # CS_EXECSEG_MAIN_BINARY
         "CodeDirectory length": (cd_off + cd_len <= datasize, True),
     }
     problems += [f"{k} is {got:#x}, not {want:#x}" for k, (got, want) in expect.items() if got != want]
-    cd = blob[cd_off: cd_off + cd_len]
-    ident = cd[ident_off: cd.index(b"\0", ident_off)]
+    cd = blob[cd_off : cd_off + cd_len]
+    ident = cd[ident_off : cd.index(b"\0", ident_off)]
     if ident != identifier.encode():
         problems.append(f"identifier {ident!r}")
     page = 1 << 12
     if n_code != (code_limit + page - 1) // page:
         problems.append(f"nCodeSlots {n_code} for codeLimit {code_limit}")
     for i in range(n_code):
-        stored = cd[hash_off + 32 * i: hash_off + 32 * (i + 1)]
-        if hashlib.sha256(f[i * page: min((i + 1) * page, code_limit)]).digest() != stored:
+        stored = cd[hash_off + 32 * i : hash_off + 32 * (i + 1)]
+        if hashlib.sha256(f[i * page : min((i + 1) * page, code_limit)]).digest() != stored:
             problems.append(f"page {i}: hash differs")
     return problems
 
@@ -146,6 +167,7 @@ def tool_complaints(path: Path) -> list[str]:
 
 # ------------------------------------------------------------ fixtures
 
+
 @pytest.fixture(scope="module")
 def asm() -> Assembly:
     return assemble_file(ROOT / "ymawky.s")
@@ -161,14 +183,21 @@ def lld_link(tmp: Path, name: str, source: str = "hello_arm64.s") -> Path:
     need("clang", LLD)
     obj = tmp / f"{name}.o"
     out = tmp / name
-    subprocess.run(["clang", "-target", "arm64-apple-macos11", "-c", str(PROGS / source), "-o", str(obj)],
-                   check=True, capture_output=True)
-    subprocess.run([LLD, "-arch", "arm64", "-platform_version", "macos", "11.0", "11.0", "-e", "_main",
-                    "-o", str(out), str(obj)], check=True, capture_output=True)
+    subprocess.run(
+        ["clang", "-target", "arm64-apple-macos11", "-c", str(PROGS / source), "-o", str(obj)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [LLD, "-arch", "arm64", "-platform_version", "macos", "11.0", "11.0", "-e", "_main", "-o", str(out), str(obj)],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
 # ------------------------------------------------------------ LIEF reads it back
+
 
 def test_lief_reads_the_layout_a_mac_requires(asm: Assembly, exe: Path) -> None:
     b = lief.parse(str(exe))
@@ -176,7 +205,7 @@ def test_lief_reads_the_layout_a_mac_requires(asm: Assembly, exe: Path) -> None:
     assert b.header.cpu_type == lief.MachO.Header.CPU_TYPE.ARM64
     assert b.header.file_type == lief.MachO.Header.FILE_TYPE.EXECUTE
     raw_flags = struct.unpack_from("<I", exe.read_bytes(), 24)[0]
-    assert raw_flags & 0x4 and raw_flags & 0x200000          # MH_DYLDLINK | MH_PIE
+    assert raw_flags & 0x4 and raw_flags & 0x200000  # MH_DYLDLINK | MH_PIE
     assert b.header.has(lief.MachO.Header.FLAGS.PIE) and b.header.has(lief.MachO.Header.FLAGS.DYLDLINK)
 
     segs = {s.name: s for s in b.segments}
@@ -186,17 +215,17 @@ def test_lief_reads_the_layout_a_mac_requires(asm: Assembly, exe: Path) -> None:
     assert (zero.init_protection, zero.max_protection) == (0, 0)
 
     text = segs["__TEXT"]
-    assert (text.init_protection, text.max_protection) == (5, 5)   # r-x
+    assert (text.init_protection, text.max_protection) == (5, 5)  # r-x
     assert text.file_offset == 0 and text.virtual_address == 0x1_0000_0000
     assert [s.name for s in text.sections] == ["__text"]
 
     data = segs["__DATA"]
-    assert (data.init_protection, data.max_protection) == (3, 3)   # rw-
+    assert (data.init_protection, data.max_protection) == (3, 3)  # rw-
     bss = data.get_section("__bss")
     assert bss.type == lief.MachO.Section.TYPE.ZEROFILL and bss.offset == 0
     assert bss.virtual_address == asm.symbols["bss_start"]
     assert bss.size == asm.base + len(asm.code) - asm.symbols["bss_start"]
-    assert data.file_size < data.virtual_size                        # the zeros are not in the file
+    assert data.file_size < data.virtual_size  # the zeros are not in the file
     assert exe.stat().st_size < data.file_offset + bss.size
 
     for s in b.segments:
@@ -236,8 +265,9 @@ def test_every_symbol_points_into_its_section(exe: Path) -> None:
 
 
 def test_data_and_bss_split_for_a_program_with_initialised_data(tmp_path: Path) -> None:
-    asm = assemble_text(guest_source("    mov x0, #0\n", data="value: .quad 0x1122334455667788\n",
-                                    bss="big: .zero 0x8000\n"), "g.s")
+    asm = assemble_text(
+        guest_source("    mov x0, #0\n", data="value: .quad 0x1122334455667788\n", bss="big: .zero 0x8000\n"), "g.s"
+    )
     path = write_macho(asm, tmp_path / "g")
     f = path.read_bytes()
     b = lief.parse(str(path))
@@ -245,8 +275,8 @@ def test_data_and_bss_split_for_a_program_with_initialised_data(tmp_path: Path) 
     sec = data.get_section("__data")
     start, bss = asm.symbols["data_start"], asm.symbols["bss_start"]
     assert sec.virtual_address == start == data.virtual_address
-    assert f[sec.offset: sec.offset + sec.size] == asm.code[start - asm.base: bss - asm.base]
-    assert struct.pack("<Q", 0x1122334455667788) in f[sec.offset: sec.offset + sec.size]
+    assert f[sec.offset : sec.offset + sec.size] == asm.code[start - asm.base : bss - asm.base]
+    assert struct.pack("<Q", 0x1122334455667788) in f[sec.offset : sec.offset + sec.size]
     assert data.get_section("__bss").virtual_address == bss
     assert data.file_size % 0x4000 == 0 and data.file_size < data.virtual_size
     assert verify_signature(f, "g") == []
@@ -267,6 +297,7 @@ def test_writer_refuses_layouts_it_cannot_express() -> None:
 
 
 # ------------------------------------------------------------ LLVM's strict tools
+
 
 def test_llvm_tools_accept_it_without_warnings(exe: Path) -> None:
     need("llvm-objdump", "llvm-readobj")
@@ -297,13 +328,14 @@ def test_objdump_symbol_table_matches_the_labels(asm: Assembly, exe: Path) -> No
 
 # ------------------------------------------------------------ the code is Keystone's
 
+
 def test_text_section_holds_keystones_bytes(asm: Assembly, exe: Path) -> None:
     code = asm.code[: asm.symbols["data_start"] - asm.base]
     f = exe.read_bytes()
     b = lief.parse(str(exe))
     text = b.get_section("__text")
     assert text.virtual_address == asm.base and text.size == len(code)
-    assert f[text.offset: text.offset + text.size] == code
+    assert f[text.offset : text.offset + text.size] == code
     assert bytes(text.content) == code
 
 
@@ -325,15 +357,16 @@ def test_objdump_sees_keystones_bytes(asm: Assembly, exe: Path) -> None:
     assert rc == 0 and m, dis[:500]
     main = asm.symbols["_main"]
     assert int(m.group(1), 16) == main
-    assert bytes.fromhex(m.group(2)) == asm.code[main - asm.base: main - asm.base + 4]
+    assert bytes.fromhex(m.group(2)) == asm.code[main - asm.base : main - asm.base + 4]
 
 
 # ------------------------------------------------------------ code signature
 
+
 def test_signature_verifies(exe: Path) -> None:
     f = exe.read_bytes()
     dataoff, datasize = code_signature_cmd(f)
-    assert dataoff % 16 == 0 and dataoff + datasize == len(f)   # last thing in __LINKEDIT
+    assert dataoff % 16 == 0 and dataoff + datasize == len(f)  # last thing in __LINKEDIT
     link = segments(f)["__LINKEDIT"]
     assert link[2] <= dataoff and dataoff + datasize <= link[2] + link[3]
     assert verify_signature(f, "ymawky") == []
@@ -341,7 +374,7 @@ def test_signature_verifies(exe: Path) -> None:
 
 def test_verifier_notices_one_flipped_byte_in_text(asm: Assembly, exe: Path) -> None:
     f = bytearray(exe.read_bytes())
-    at = 0x4000 + asm.symbols["_main"] - asm.base + 1           # inside __text
+    at = 0x4000 + asm.symbols["_main"] - asm.base + 1  # inside __text
     f[at] ^= 0x01
     assert verify_signature(bytes(f), "ymawky") == [f"page {at // 4096}: hash differs"]
     assert verify_signature(exe.read_bytes(), "other") == ["identifier b'ymawky'"]
@@ -354,23 +387,24 @@ def test_signer_reproduces_ld64_lld_signature(tmp_path: Path, name: str) -> None
     f = prog.read_bytes()
     dataoff, datasize = code_signature_cmd(f)
     text = segments(f)["__TEXT"]
-    theirs = f[dataoff: dataoff + datasize]
-    assert verify_signature(f, name) == []          # the verifier agrees with lld
+    theirs = f[dataoff : dataoff + datasize]
+    assert verify_signature(f, name) == []  # the verifier agrees with lld
     ours = adhoc_signature(f[:dataoff], identifier=name, text_fileoff=text[2], text_filesize=text[3])
     assert ours == theirs
 
 
 # ------------------------------------------------------------ reproducible
 
+
 def test_build_is_reproducible(asm: Assembly, tmp_path: Path) -> None:
     one = build_macho(asm)
     assert build_macho(asm) == one
-    again = assemble_file(ROOT / "ymawky.s", cache=False)          # the whole path, not a cached result
+    again = assemble_file(ROOT / "ymawky.s", cache=False)  # the whole path, not a cached result
     assert build_macho(again) == one
     written = []
-    for folder in ("a", "b"):   # same file name in two places: same bytes (the name is the identifier)
+    for folder in ("a", "b"):  # same file name in two places: same bytes (the name is the identifier)
         (tmp_path / folder).mkdir()
         written.append(write_macho(asm, tmp_path / folder / "ymawky").read_bytes())
     assert written == [one, one]
     (uuid,) = [c for c in commands(one) if c.cmd == 0x1B]
-    assert uuid.data[8:] != bytes(16)          # content-derived, not left zero
+    assert uuid.data[8:] != bytes(16)  # content-derived, not left zero

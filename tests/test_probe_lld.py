@@ -31,10 +31,12 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("needs clang and ld64.lld-14 (apt-get install clang lld-14)")
     out = tmp_path_factory.mktemp("probe")
     obj, exe = out / "probe_dir.o", out / "probe_dir"
-    subprocess.run([CLANG, "-target", "arm64-apple-macos11", "-c", str(PROBE), "-o", str(obj)],
-                   check=True, timeout=60)
-    subprocess.run([LLD, "-arch", "arm64", "-platform_version", "macos", "11.0", "11.0", "-e", "_main",
-                    "-o", str(exe), str(obj)], check=True, timeout=60)
+    subprocess.run([CLANG, "-target", "arm64-apple-macos11", "-c", str(PROBE), "-o", str(obj)], check=True, timeout=60)
+    subprocess.run(
+        [LLD, "-arch", "arm64", "-platform_version", "macos", "11.0", "11.0", "-e", "_main", "-o", str(exe), str(obj)],
+        check=True,
+        timeout=60,
+    )
     return exe
 
 
@@ -66,8 +68,12 @@ def test_probe_lists_stats_and_copies_exactly_as_darwin_would(probe: Path, tmp_p
     (root / "a-name-of-twenty-one").write_bytes(b"")
     (root / "a-name-of-twenty-one").chmod(0o600)
     (root / "sub" / "not-listed").write_bytes(b"x")
-    proc = subprocess.run([sys.executable, "run_emulated.py", "--macho", str(probe), "--root", str(root)],
-                          cwd=ROOT, capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "run_emulated.py", "--macho", str(probe), "--root", str(root)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
     assert proc.stderr == b""
     assert proc.returncode == 0
     assert proc.stdout.decode() == EXPECTED
@@ -77,6 +83,7 @@ def test_probe_lists_stats_and_copies_exactly_as_darwin_would(probe: Path, tmp_p
 
 def _umask() -> int:
     import os
+
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -37,7 +37,7 @@ def test_pids_wrap_at_pid_max_and_skip_those_in_use() -> None:
     t.last_pid = PID_MAX - 1
     a = t.fork(t.first)
     assert a.pid == PID_MAX
-    t.procs[PID_WRAP] = t.first          # taken: the next one is skipped over
+    t.procs[PID_WRAP] = t.first  # taken: the next one is skipped over
     b = t.fork(t.first)
     assert b.pid == PID_WRAP + 1
 
@@ -48,31 +48,31 @@ def test_the_cap_counts_zombies_and_fork_then_fails_with_eagain() -> None:
     t.fork(t.first)
     with pytest.raises(DarwinError) as e:
         t.fork(t.first)
-    assert e.value.errno == 35            # EAGAIN on Darwin
-    t.exit(a, 0)                           # a zombie still counts
+    assert e.value.errno == 35  # EAGAIN on Darwin
+    t.exit(a, 0)  # a zombie still counts
     with pytest.raises(DarwinError):
         t.fork(t.first)
     assert t.wait(t.first, a.pid, False, never)[0] == a.pid
-    t.fork(t.first)                        # reaped: room again
+    t.fork(t.first)  # reaped: room again
 
 
 def test_a_child_is_a_zombie_until_waited_for_and_wait_reports_its_status() -> None:
     t = table()
     a = t.fork(t.first)
     b = t.fork(t.first)
-    assert t.wait(t.first, -1, True, never) == (0, 0, None)      # WNOHANG, nobody has exited
+    assert t.wait(t.first, -1, True, never) == (0, 0, None)  # WNOHANG, nobody has exited
     t.exit(b, 3 << 8)
-    assert a.pid in t.procs and b.pid in t.procs                  # the zombie stays
+    assert a.pid in t.procs and b.pid in t.procs  # the zombie stays
     got, status, _ = t.wait(t.first, -1, False, never)
     assert (got, status) == (b.pid, 3 << 8)
     assert b.pid not in t.procs
     with pytest.raises(DarwinError) as e:
-        t.wait(t.first, b.pid, False, never)                      # already reaped
-    assert e.value.errno == 10                                    # ECHILD
+        t.wait(t.first, b.pid, False, never)  # already reaped
+    assert e.value.errno == 10  # ECHILD
     t.exit(a, SIGTERM)
     assert t.wait(t.first, a.pid, False, never)[:2] == (a.pid, SIGTERM)
     with pytest.raises(DarwinError):
-        t.wait(t.first, -1, False, never)                         # no children at all
+        t.wait(t.first, -1, False, never)  # no children at all
 
 
 def test_wait_blocks_until_a_child_exits_on_another_thread() -> None:
@@ -89,7 +89,7 @@ def test_wait_ends_with_eintr_when_a_signal_comes() -> None:
     threading.Timer(0.05, t.post, (t.first, SIGUSR1)).start()
     with pytest.raises(DarwinError) as e:
         t.wait(t.first, -1, False, t.first.signals.deliverable)
-    assert e.value.errno == 4                                     # EINTR
+    assert e.value.errno == 4  # EINTR
 
 
 def test_exit_posts_sigchld_to_the_parent_and_wakes_it() -> None:
@@ -111,7 +111,7 @@ def test_sigchld_ignored_or_nocldwait_reaps_children_at_once(action: Action) -> 
     t.exit(a, 0)
     assert a.pid not in t.procs
     with pytest.raises(DarwinError):
-        t.wait(t.first, -1, False, never)                         # ECHILD, as on a Mac
+        t.wait(t.first, -1, False, never)  # ECHILD, as on a Mac
 
 
 def test_orphans_go_to_launchd_and_an_orphan_zombie_is_reaped() -> None:
@@ -124,7 +124,7 @@ def test_orphans_go_to_launchd_and_an_orphan_zombie_is_reaped() -> None:
     assert b.ppid == LAUNCHD and b.parent is None
     assert c.pid not in t.procs
     t.exit(b, 0)
-    assert b.pid not in t.procs                                   # nobody to wait for it
+    assert b.pid not in t.procs  # nobody to wait for it
 
 
 def test_kill_reaches_guest_processes_only() -> None:
@@ -135,12 +135,12 @@ def test_kill_reaches_guest_processes_only() -> None:
     for pid in (1, 400, 12345):
         with pytest.raises(DarwinError) as e:
             t.kill(t.first, pid, SIGTERM)
-        assert e.value.errno == 3                                 # ESRCH
+        assert e.value.errno == 3  # ESRCH
     t.exit(a, 0)
     with pytest.raises(DarwinError):
-        t.kill(t.first, a.pid, 0)                                 # a zombie cannot be signalled
+        t.kill(t.first, a.pid, 0)  # a zombie cannot be signalled
     with pytest.raises(DarwinError):
-        t.kill(t.first, -999, SIGTERM)                            # another process group
+        t.kill(t.first, -999, SIGTERM)  # another process group
 
 
 def test_kill_minus_one_is_everyone_but_the_sender_and_zero_the_whole_group() -> None:
@@ -179,7 +179,7 @@ def test_a_forked_child_keeps_actions_and_mask_but_nothing_pending() -> None:
     assert child.signals.action(SIGUSR1) == Action(0x1000, 0x2000, 4, 2)
     assert child.signals.mask == 8 and child.signals.pending == set()
     child.signals.actions[SIGUSR1].handler = SIG_IGN
-    assert t.first.signals.action(SIGUSR1).handler == 0x1000      # a copy, not shared
+    assert t.first.signals.action(SIGUSR1).handler == 0x1000  # a copy, not shared
 
 
 def test_history_keeps_the_order_of_forks_exits_and_reaps() -> None:

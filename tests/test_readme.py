@@ -30,9 +30,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```sh\n(.*?)```", README, flags=re.S)
-NOT_HERE = {"./scripts/test": "the suite itself: CI runs it",
-            "YMAWKY_COVERAGE": "runs the whole suite: .ci/run runs it",
-            "./bench/run.sh": "a benchmark, not a check"}
+NOT_HERE = {
+    "./scripts/test": "the suite itself: CI runs it",
+    "YMAWKY_COVERAGE": "runs the whole suite: .ci/run runs it",
+    "./bench/run.sh": "a benchmark, not a check",
+}
 BLOCK_TIMEOUT = 300
 
 
@@ -50,8 +52,13 @@ def block(containing: str) -> str:
 @pytest.fixture
 def scratch(tmp_path: Path) -> Path:
     """This checkout's files (tracked and new, not ignored) in a scratch folder, .venv shared."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
-                            capture_output=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True, capture_output=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     dst = tmp_path / "clone"
     for rel in filter(None, listed):
         src = ROOT / rel
@@ -64,8 +71,14 @@ def scratch(tmp_path: Path) -> Path:
 
 def paste(scratch: Path, text: str) -> subprocess.CompletedProcess[str]:
     script = text.replace("127.0.0.1:8080", "127.0.0.1:$YMAWKY_PORT")
-    return subprocess.run(["bash", "-c", script], cwd=scratch, env=user_env(free_port()), capture_output=True,
-                          text=True, timeout=BLOCK_TIMEOUT)
+    return subprocess.run(
+        ["bash", "-c", script],
+        cwd=scratch,
+        env=user_env(free_port()),
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_TIMEOUT,
+    )
 
 
 def user_env(port: int) -> dict[str, str]:
@@ -85,11 +98,20 @@ def test_quick_start_serves_index_html_byte_for_byte(scratch: Path) -> None:
     """`./scripts/serve` as a person runs it: it answers, and Ctrl-C stops it with 130."""
     assert "./scripts/serve" in block("./scripts/serve      #")
     port = free_port()
-    proc = subprocess.Popen(["./scripts/serve"], cwd=scratch, env=user_env(port),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        ["./scripts/serve"],
+        cwd=scratch,
+        env=user_env(port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
-        got = subprocess.run(["curl", "-s", "--retry", "60", "--retry-connrefused", "--retry-delay", "1",
-                              f"http://127.0.0.1:{port}/"], capture_output=True, timeout=120).stdout
+        got = subprocess.run(
+            ["curl", "-s", "--retry", "60", "--retry-connrefused", "--retry-delay", "1", f"http://127.0.0.1:{port}/"],
+            capture_output=True,
+            timeout=120,
+        ).stdout
         assert got == (scratch / "www" / "index.html").read_bytes()
     finally:
         proc.send_signal(signal.SIGINT)
@@ -107,8 +129,8 @@ def test_tracing_block(scratch: Path) -> None:
     assert "do_get" in trace and 'open("www/hello.txt"' in trace
     strace = (scratch / "t" / "all.strace").read_text()
     assert re.search(r'\[0\.1 \d+\] open\("www/hello\.txt"', strace)
-    assert "+++ exited with 143 +++" in strace                      # kill %1: SIGTERM, files complete
-    assert not list((scratch / "t").glob("0-pid*.trace"))           # --trace-children: not the server
+    assert "+++ exited with 143 +++" in strace  # kill %1: SIGTERM, files complete
+    assert not list((scratch / "t").glob("0-pid*.trace"))  # --trace-children: not the server
 
 
 def test_record_and_replay_block(scratch: Path) -> None:
@@ -127,7 +149,7 @@ def test_apple_toolchain_block_builds_an_arm64_macho(scratch: Path) -> None:
     done = paste(scratch, block("clang -target"))
     assert done.returncode == 0, done.stderr
     head = (scratch / "ymawky").read_bytes()[:8]
-    assert head[:4] == bytes.fromhex("cffaedfe") and head[4:8] == bytes.fromhex("0c000001")   # MH_MAGIC_64, arm64
+    assert head[:4] == bytes.fromhex("cffaedfe") and head[4:8] == bytes.fromhex("0c000001")  # MH_MAGIC_64, arm64
 
 
 def test_blocks_need_no_sleep() -> None:

@@ -39,8 +39,13 @@ def ymawky() -> tuple[Path, object]:
     return build_ymawky(ROOT / "ymawky.s")
 
 
-def replay_of(name: str, build: tuple[Path, object], process: str | None = None,
-              trace: TraceOptions | None = None, allow_binary_change: bool = False) -> tuple[Replay, str]:
+def replay_of(
+    name: str,
+    build: tuple[Path, object],
+    process: str | None = None,
+    trace: TraceOptions | None = None,
+    allow_binary_change: bool = False,
+) -> tuple[Replay, str]:
     """Replay tests/replays/NAME (or a folder) in this process; (what happened, what it printed)."""
     folder = Path(name) if "/" in str(name) else REPLAYS / name
     exe, asm = build
@@ -48,25 +53,32 @@ def replay_of(name: str, build: tuple[Path, object], process: str | None = None,
     if not allow_binary_change:
         want = json.loads((folder / "manifest.json").read_text())["sha256"]
         from emu.loader import load_macho
+
         if load_macho(exe).sha256 != want:
-            pytest.fail(f"{folder.name} was recorded with another build of ymawky.s (ymawky.s changed since "
-                        f"tests/replays was recorded): {RERECORD}", pytrace=False)
-    done = run_replay(folder, exe, asm, process, trace, allow_binary_change, out)   # type: ignore[arg-type]
+            pytest.fail(
+                f"{folder.name} was recorded with another build of ymawky.s (ymawky.s changed since "
+                f"tests/replays was recorded): {RERECORD}",
+                pytrace=False,
+            )
+    done = run_replay(folder, exe, asm, process, trace, allow_binary_change, out)  # type: ignore[arg-type]
     return done, out.getvalue()
 
 
 @pytest.fixture
 def assert_replays(ymawky: tuple[Path, object]):
     """``assert_replays(name, process=None)``: the recording replays exactly as recorded."""
+
     def check(name: str, process: str | None = None, **kw: object) -> Replay:
-        done, text = replay_of(name, ymawky, process, **kw)   # type: ignore[arg-type]
+        done, text = replay_of(name, ymawky, process, **kw)  # type: ignore[arg-type]
         assert done.ok, text
         assert done.results and all(r.calls for r in done.results), text
         return done
+
     return check
 
 
 # ---------------------------------------------------------------- the committed recordings
+
 
 def test_every_session_has_a_recording() -> None:
     assert sorted(sessions.SESSIONS) == RECORDINGS, f"{RERECORD} (new or removed sessions)"
@@ -77,15 +89,17 @@ def test_recording_replays(name: str, assert_replays) -> None:
     done = assert_replays(name)
     rec = load(REPLAYS / name)
     assert {r.proc for r in done.results} == set(rec.processes)
-    for r in done.results:       # each process ended as it did live (the server by Ctrl-C: 130)
+    for r in done.results:  # each process ended as it did live (the server by Ctrl-C: 130)
         end = rec.processes[r.proc].end
         assert end is not None and r.status == end["status"], r
 
 
 def test_replay_opens_no_socket(monkeypatch: pytest.MonkeyPatch, ymawky) -> None:
     """Done when: every recording replays with the network disabled for this process."""
+
     def no_network(*_a: object, **_k: object) -> None:
         raise AssertionError("replay opened a socket")
+
     for name in ("socket", "create_connection", "socketpair", "fromfd", "create_server"):
         monkeypatch.setattr(socket, name, no_network)
     for name in RECORDINGS:
@@ -104,6 +118,7 @@ def test_no_host_has_the_whole_host_interface_and_nothing_else() -> None:
 
     from emu.host import Host
     from emu.replay import host_interface
+
     names = host_interface()
     assert {"open", "read", "accept", "sendfile", "time_ns", "fork", "kind"} <= set(names)
     for name in names:
@@ -112,7 +127,7 @@ def test_no_host_has_the_whole_host_interface_and_nothing_else() -> None:
     assert not hasattr(NoHost(), "no_such_method")
     with pytest.raises(ReplayError, match=r"\(accept\)"):
         NoHost().accept(3)
-    NoHost().close_all()           # housekeeping does nothing, and says nothing
+    NoHost().close_all()  # housekeeping does nothing, and says nothing
     assert set(names) == {n for n, v in inspect.getmembers(Host, inspect.isfunction) if not n.startswith("_")}
 
 
@@ -140,6 +155,7 @@ def test_log_records_compare_as_values() -> None:
 
 # ---------------------------------------------------------------- divergence and the binary check
 
+
 @pytest.fixture(scope="module")
 def changed_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     """ymawky.s with one byte of every response changed: "Server: ymawky" -> "Server: ymawkz"."""
@@ -160,17 +176,18 @@ def test_changed_response_byte_is_reported_at_its_write(changed_build) -> None:
     done, text = replay_of("get", changed_build, allow_binary_change=True)
     assert not done.ok
     bad = [r for r in done.results if r.divergence is not None]
-    assert [r.proc for r in bad] == ["0.1"]          # the server process itself writes no response
+    assert [r.proc for r in bad] == ["0.1"]  # the server process itself writes no response
     report = bad[0].divergence.report
     assert "replay diverged in process 0.1" in report
     assert "recorded b'y\\r\\n" in report and "now b'z\\r\\n" in report
-    assert "expected  write(4, \"HTTP/1.1 200 OK" in report and "actual    write(4, " in report
-    assert "write_all" in report and "ymawky.s:" in report      # pc, symbol, source line
+    assert 'expected  write(4, "HTTP/1.1 200 OK' in report and "actual    write(4, " in report
+    assert "write_all" in report and "ymawky.s:" in report  # pc, symbol, source line
     assert "last instructions:" in report and "svc #0x80" in report
     assert "replaying anyway" in text
 
 
 # ---------------------------------------------------------------- tracing and the command line
+
 
 def test_replay_trace_is_byte_identical(tmp_path: Path, ymawky) -> None:
     outs = []
@@ -178,14 +195,13 @@ def test_replay_trace_is_byte_identical(tmp_path: Path, ymawky) -> None:
         opts = TraceOptions(trace_dir=tmp_path / run, strace=str(tmp_path / f"{run}-strace") + "/")
         done, text = replay_of("keep-alive", ymawky, process="0.1", trace=opts)
         assert done.ok, text
-        outs.append({p.relative_to(tmp_path / run).as_posix(): p.read_bytes()
-                     for p in (tmp_path / run).iterdir()})
+        outs.append({p.relative_to(tmp_path / run).as_posix(): p.read_bytes() for p in (tmp_path / run).iterdir()})
         outs[-1].update({"s/" + p.name: p.read_bytes() for p in (tmp_path / f"{run}-strace").iterdir()})
     assert outs[0] == outs[1]
     rec = load(REPLAYS / "keep-alive").processes["0.1"]
     name = f"0.1-pid{rec.pid}.trace"
-    assert name in outs[0]                          # named by the recorded fork tree and pid
-    assert b"write(4, \"HTTP/1.1 200 OK" in outs[0][name]
+    assert name in outs[0]  # named by the recorded fork tree and pid
+    assert b'write(4, "HTTP/1.1 200 OK' in outs[0][name]
 
 
 def test_cli_replay(tmp_path: Path) -> None:
@@ -213,7 +229,9 @@ def test_small_guest_records_and_replays_in_process(tmp_path: Path) -> None:
     from guest import guest_source, record_guest
 
     from emu.assembler import assemble_text
-    asm = assemble_text(guest_source("""
+
+    asm = assemble_text(
+        guest_source("""
         SYSCALL 20                  // getpid
         adr     x0, scratch
         mov     x1, #0
@@ -231,7 +249,9 @@ def test_small_guest_records_and_replays_in_process(tmp_path: Path) -> None:
         mov     x0, #7
         SYSCALL 1
     Ldone:
-    """), "guest.s")
+    """),
+        "guest.s",
+    )
     run, exe = record_guest(asm, tmp_path)
     assert run.status == 0
     rec = load(tmp_path / "rec")
@@ -247,20 +267,21 @@ def test_ctrl_c_with_a_request_in_flight_leaves_every_log_and_trace_complete(tmp
     """Ctrl-C while a child waits for the rest of a request: every process ends its files
     (end record, exit line) and the child's recording replays up to where it was stopped."""
     from server import Server
+
     srv = Server(extra=["--record", str(tmp_path / "rec"), "--strace", str(tmp_path / "s") + "/"])
     try:
         assert srv.get("/hello.txt")[0] == 200
         deadline = time.monotonic() + 10
-        while srv.live_children():                                     # that request's child is done
+        while srv.live_children():  # that request's child is done
             assert time.monotonic() < deadline, srv.processes()
         half = srv.connect()
-        half.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n")          # no blank line: the child waits
+        half.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n")  # no blank line: the child waits
         while len(live := srv.live_children()) != 1:
             assert time.monotonic() < deadline, srv.processes()
         (child,) = live
         proc = srv.processes()[child][1]
         while not any('"name":"read"' in p.read_text() for p in (tmp_path / "rec").glob(f"{proc}-pid*.jsonl")):
-            assert time.monotonic() < deadline, "the child never read"          # it has the first half
+            assert time.monotonic() < deadline, "the child never read"  # it has the first half
     finally:
         status, _, err = srv.stop()
     half.close()
@@ -280,9 +301,12 @@ def test_ctrl_c_with_a_request_in_flight_leaves_every_log_and_trace_complete(tmp
 
 def test_replaying_a_folder_that_does_not_exist_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import run_emulated
+
     assert run_emulated.main(["--replay", str(tmp_path / "rec")]) == 2
-    assert capsys.readouterr().err == f"run_emulated.py: --replay {tmp_path / 'rec'}: no such folder (a recording " \
-                                      "is made with run_emulated.py --record DIR)\n"
+    assert (
+        capsys.readouterr().err == f"run_emulated.py: --replay {tmp_path / 'rec'}: no such folder (a recording "
+        "is made with run_emulated.py --record DIR)\n"
+    )
     (tmp_path / "empty").mkdir()
     assert run_emulated.main(["--replay", str(tmp_path / "empty")]) == 2
     assert "no manifest.json" in capsys.readouterr().err
@@ -294,12 +318,24 @@ def test_ctrl_c_with_a_keep_alive_connection_open_keeps_its_request_everywhere(t
     from server import Server
 
     from emu.coverage import read_lcov
+
     cov = tmp_path / "cov.info"
-    srv = Server(extra=["--record", str(tmp_path / "rec"), "--strace", str(tmp_path / "s") + "/",
-                        "--trace", str(tmp_path / "t"), "--trace-children", "--coverage", str(cov)])
+    srv = Server(
+        extra=[
+            "--record",
+            str(tmp_path / "rec"),
+            "--strace",
+            str(tmp_path / "s") + "/",
+            "--trace",
+            str(tmp_path / "t"),
+            "--trace-children",
+            "--coverage",
+            str(cov),
+        ]
+    )
     try:
         conn = srv.connect()
-        conn.sendall(b"OPTIONS /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")    # keep-alive: HTTP/1.1's default
+        conn.sendall(b"OPTIONS /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")  # keep-alive: HTTP/1.1's default
         got = b""
         while b"\r\n\r\n" not in got:
             got += conn.recv(65536)
@@ -307,20 +343,20 @@ def test_ctrl_c_with_a_keep_alive_connection_open_keeps_its_request_everywhere(t
         deadline = time.monotonic() + 10
         while len(live := srv.live_children()) != 1:
             assert time.monotonic() < deadline, srv.processes()
-        proc = srv.processes()[live[0]][1]                     # answered, waiting for the next request
+        proc = srv.processes()[live[0]][1]  # answered, waiting for the next request
     finally:
         status, _, err = srv.stop()
     conn.close()
     assert status == 130, err
     (trace,) = (tmp_path / "t").glob(f"{proc}-pid*.trace")
     text = trace.read_text()
-    assert "do_options" in text and text.rstrip().endswith("traced instructions")   # its exit line: complete
+    assert "do_options" in text and text.rstrip().endswith("traced instructions")  # its exit line: complete
     (strace,) = (tmp_path / "s").glob(f"{proc}-pid*.strace")
     assert 'read(4, "OPTIONS /hello.txt' in strace.read_text() and "+++ exited with 130 +++" in strace.read_text()
     (log,) = (tmp_path / "rec").glob(f"{proc}-pid*.jsonl")
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert lines[-1]["type"] == "end" and lines[-1]["status"] == 130
-    assert any(x.get("name") == "write" for x in lines)             # the answer it sent
+    assert any(x.get("name") == "write" for x in lines)  # the answer it sent
     source = str((ROOT / "ymawky.s").resolve())
     rec = read_lcov(cov.read_text())[source]
     line, count = rec.functions["do_options"]

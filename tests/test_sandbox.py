@@ -27,9 +27,26 @@ O_RDONLY, O_WRONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY, O_NOFOLLOW_ANY = 0, 1, 0x2
 AT_FDCWD, AT_SYMLINK_NOFOLLOW_ANY = -2, 0x800
 SECRET = b"SECRET-outside-the-root"
 
-SYS = {"open": 5, "unlink": 10, "chdir": 12, "fchdir": 13, "link": 9, "access": 33, "rename": 128,
-       "mkdir": 136, "rmdir": 137, "stat64": 338, "lstat64": 340, "openat": 463, "renameat": 465,
-       "fstatat64": 470, "unlinkat": 472, "mkdirat": 475, "getdirentries64": 344, "fcntl": 92}
+SYS = {
+    "open": 5,
+    "unlink": 10,
+    "chdir": 12,
+    "fchdir": 13,
+    "link": 9,
+    "access": 33,
+    "rename": 128,
+    "mkdir": 136,
+    "rmdir": 137,
+    "stat64": 338,
+    "lstat64": 340,
+    "openat": 463,
+    "renameat": 465,
+    "fstatat64": 470,
+    "unlinkat": 472,
+    "mkdirat": 475,
+    "getdirentries64": 344,
+    "fcntl": 92,
+}
 
 
 @dataclass
@@ -48,12 +65,12 @@ def world(tmp_path: Path) -> World:
     root = tmp_path / "root"
     (root / "sub" / "deeper").mkdir(parents=True)
     (root / "sub" / "file.txt").write_bytes(b"inside")
-    os.symlink(outside / "secret.txt", root / "lnk_abs")              # absolute host path
-    os.symlink("../outside/secret.txt", root / "lnk_rel")              # relative, one level up
-    os.symlink(outside, root / "lnk_dir")                              # a host directory
-    os.symlink("../../..", root / "lnk_dotdot")                       # climbs as far as it can
-    os.symlink("../../../../outside", root / "sub" / "deep_rel")       # deep relative climb
-    os.symlink("/proc/self/root" + str(outside), root / "lnk_proc")    # the host's /proc trick
+    os.symlink(outside / "secret.txt", root / "lnk_abs")  # absolute host path
+    os.symlink("../outside/secret.txt", root / "lnk_rel")  # relative, one level up
+    os.symlink(outside, root / "lnk_dir")  # a host directory
+    os.symlink("../../..", root / "lnk_dotdot")  # climbs as far as it can
+    os.symlink("../../../../outside", root / "sub" / "deep_rel")  # deep relative climb
+    os.symlink("/proc/self/root" + str(outside), root / "lnk_proc")  # the host's /proc trick
     os.symlink("loop2", root / "loop1")
     os.symlink("loop1", root / "loop2")
     return World(tmp_path, root, outside)
@@ -129,8 +146,11 @@ def attempts(host_outside: str) -> list[tuple[str, list[tuple], list[tuple[int, 
         ("open-dotdot-forty", [("open", up + "outside/secret.txt", O_RDONLY, 0)], [err(ENOENT)]),
         ("open-doubled-slashes", [("open", "//..//..//outside//secret.txt", O_RDONLY, 0)], [err(ENOENT)]),
         ("open-host-absolute-path", [("open", host_outside + "/secret.txt", O_RDONLY, 0)], [err(ENOENT)]),
-        ("open-host-proc-root", [("open", "/proc/self/root" + host_outside + "/secret.txt", O_RDONLY, 0)],
-         [err(ENOENT)]),
+        (
+            "open-host-proc-root",
+            [("open", "/proc/self/root" + host_outside + "/secret.txt", O_RDONLY, 0)],
+            [err(ENOENT)],
+        ),
         ("open-symlink-absolute", [("open", "/lnk_abs", O_RDONLY, 0)], [err(ENOENT)]),
         ("open-symlink-relative", [("open", "/lnk_rel", O_RDONLY, 0)], [err(ENOENT)]),
         ("open-through-symlinked-dir", [("open", "/lnk_dir/secret.txt", O_RDONLY, 0)], [err(ENOENT)]),
@@ -140,8 +160,7 @@ def attempts(host_outside: str) -> list[tuple[str, list[tuple], list[tuple[int, 
         ("open-symlink-loop", [("open", "/loop1", O_RDONLY, 0)], [err(ELOOP)]),
         ("open-nofollow-final-link", [("open", "/lnk_abs", O_RDONLY | O_NOFOLLOW, 0)], [err(ELOOP)]),
         ("open-nofollow-any", [("open", "/lnk_dir/secret.txt", O_RDONLY | O_NOFOLLOW_ANY, 0)], [err(ELOOP)]),
-        ("open-through-a-file", [("open", "/sub/file.txt/../../../outside/secret.txt", O_RDONLY, 0)],
-         [err(ENOTDIR)]),
+        ("open-through-a-file", [("open", "/sub/file.txt/../../../outside/secret.txt", O_RDONLY, 0)], [err(ENOTDIR)]),
         ("create-through-abs-link", [("open", "/lnk_abs", O_WRONLY | O_CREAT, 0o644)], [err(ENOENT)]),
         ("create-in-linked-dir", [("open", "/lnk_dir/planted.txt", O_WRONLY | O_CREAT, 0o644)], [err(ENOENT)]),
         ("create-above-root", [("open", "/../../outside/planted.txt", O_WRONLY | O_CREAT, 0o644)], [err(ENOENT)]),
@@ -163,33 +182,54 @@ def attempts(host_outside: str) -> list[tuple[str, list[tuple], list[tuple[int, 
         ("link-from-outside", [("link", "/../outside/secret.txt", "/hard")], [err(ENOENT)]),
         ("link-into-linked-dir", [("link", "/sub/file.txt", "/lnk_dir/hard")], [err(ENOENT)]),
         ("chdir-linked-dir", [("chdir", "/lnk_dir")], [err(ENOENT)]),
-        ("chdir-dotdot-then-open", [("chdir", ".."), ("open", "outside/secret.txt", O_RDONLY, 0)],
-         [ok(), err(ENOENT)]),
-        ("chdir-sub-then-climb", [("chdir", "/sub"), ("open", "../../../outside/secret.txt", O_RDONLY, 0)],
-         [ok(), err(ENOENT)]),
-        ("fchdir-then-climb", [sub_fd, ("fchdir", "x19"), ("open", "../../outside/secret.txt", O_RDONLY, 0)],
-         [ok(3), ok(), err(ENOENT)]),
-        ("openat-dirfd-climb", [sub_fd, ("openat", "x19", "../../outside/secret.txt", O_RDONLY, 0)],
-         [ok(3), err(ENOENT)]),
-        ("openat-dirfd-absolute", [sub_fd, ("openat", "x19", "/../outside/secret.txt", O_RDONLY, 0)],
-         [ok(3), err(ENOENT)]),
-        ("openat-dirfd-deep-link", [sub_fd, ("openat", "x19", "deep_rel/secret.txt", O_RDONLY, 0)],
-         [ok(3), err(ENOENT)]),
-        ("openat-dirfd-create-outside", [sub_fd, ("openat", "x19", "../../outside/new", O_WRONLY | O_CREAT, 0o644)],
-         [ok(3), err(ENOENT)]),
-        ("fstatat-dirfd-climb", [sub_fd, ("fstatat64", "x19", "../../../outside", "buf:buf", 0)],
-         [ok(3), err(ENOENT)]),
-        ("fstatat-nofollow-any", [("fstatat64", AT_FDCWD, "/lnk_dir/secret.txt", "buf:buf", AT_SYMLINK_NOFOLLOW_ANY)],
-         [err(ELOOP)]),
-        ("unlinkat-dirfd-climb", [sub_fd, ("unlinkat", "x19", "../../outside/secret.txt", 0)],
-         [ok(3), err(ENOENT)]),
+        ("chdir-dotdot-then-open", [("chdir", ".."), ("open", "outside/secret.txt", O_RDONLY, 0)], [ok(), err(ENOENT)]),
+        (
+            "chdir-sub-then-climb",
+            [("chdir", "/sub"), ("open", "../../../outside/secret.txt", O_RDONLY, 0)],
+            [ok(), err(ENOENT)],
+        ),
+        (
+            "fchdir-then-climb",
+            [sub_fd, ("fchdir", "x19"), ("open", "../../outside/secret.txt", O_RDONLY, 0)],
+            [ok(3), ok(), err(ENOENT)],
+        ),
+        (
+            "openat-dirfd-climb",
+            [sub_fd, ("openat", "x19", "../../outside/secret.txt", O_RDONLY, 0)],
+            [ok(3), err(ENOENT)],
+        ),
+        (
+            "openat-dirfd-absolute",
+            [sub_fd, ("openat", "x19", "/../outside/secret.txt", O_RDONLY, 0)],
+            [ok(3), err(ENOENT)],
+        ),
+        (
+            "openat-dirfd-deep-link",
+            [sub_fd, ("openat", "x19", "deep_rel/secret.txt", O_RDONLY, 0)],
+            [ok(3), err(ENOENT)],
+        ),
+        (
+            "openat-dirfd-create-outside",
+            [sub_fd, ("openat", "x19", "../../outside/new", O_WRONLY | O_CREAT, 0o644)],
+            [ok(3), err(ENOENT)],
+        ),
+        ("fstatat-dirfd-climb", [sub_fd, ("fstatat64", "x19", "../../../outside", "buf:buf", 0)], [ok(3), err(ENOENT)]),
+        (
+            "fstatat-nofollow-any",
+            [("fstatat64", AT_FDCWD, "/lnk_dir/secret.txt", "buf:buf", AT_SYMLINK_NOFOLLOW_ANY)],
+            [err(ELOOP)],
+        ),
+        ("unlinkat-dirfd-climb", [sub_fd, ("unlinkat", "x19", "../../outside/secret.txt", 0)], [ok(3), err(ENOENT)]),
         ("mkdirat-cwd-climb", [("mkdirat", AT_FDCWD, "../outside/made", 0o755)], [err(ENOENT)]),
-        ("renameat-dirfd-target", [sub_fd, ("renameat", AT_FDCWD, "/sub/file.txt", "x19", "../../outside/planted")],
-         [ok(3), err(ENOENT)]),
+        (
+            "renameat-dirfd-target",
+            [sub_fd, ("renameat", AT_FDCWD, "/sub/file.txt", "x19", "../../outside/planted")],
+            [ok(3), err(ENOENT)],
+        ),
     ]
 
 
-ATTEMPTS = attempts("/HOST/outside")     # names only: the real host path is filled in per test
+ATTEMPTS = attempts("/HOST/outside")  # names only: the real host path is filled in per test
 
 
 @pytest.mark.parametrize("name", [a[0] for a in ATTEMPTS])
@@ -200,8 +240,8 @@ def test_escape_attempt_fails_as_on_a_mac_and_touches_nothing_outside(world: Wor
     run = guest_of(world, steps)
     assert run.status == 0
     assert run.results == expected
-    assert snapshot(world) == before                         # nothing outside read-modified, made or lost
-    assert SECRET not in run.read("buf", 4096)               # nothing of it reached guest memory
+    assert snapshot(world) == before  # nothing outside read-modified, made or lost
+    assert SECRET not in run.read("buf", 4096)  # nothing of it reached guest memory
     if name.startswith(("mkdir", "create", "rename", "link")):
         assert sorted(p.name for p in world.root.rglob("*")) == inside_before
 
@@ -218,28 +258,31 @@ def test_dotdot_above_the_root_lands_on_the_root_itself(world: World) -> None:
     text = "\n".join(f'{k}: .asciz "{v}"' for k, v in paths.items()) + "\n.p2align 2\n"
     run = run_guest(body, text=text, root=world.root, tmp=world.tmp)
     assert run.results == [ok(3)]
-    assert (world.root / "x.txt").exists()                    # created inside, as "/x.txt"
+    assert (world.root / "x.txt").exists()  # created inside, as "/x.txt"
     assert snapshot(world) == before
 
 
 def test_getdirentries64_of_the_root_shows_only_the_root(world: World) -> None:
-    steps = [("open", "/..", O_RDONLY | O_DIRECTORY, 0, {"save": "x19"}),
-             ("getdirentries64", "x19", "buf:buf", 4096, "buf:basep")]
+    steps = [
+        ("open", "/..", O_RDONLY | O_DIRECTORY, 0, {"save": "x19"}),
+        ("getdirentries64", "x19", "buf:buf", 4096, "buf:basep"),
+    ]
     paths: dict[str, str] = {}
     body = ""
     for name, *args in steps:
         save = args.pop()["save"] if isinstance(args[-1], dict) else ""
         body += call(name, *args, save=save, paths=paths)
     text = "\n".join(f'{k}: .asciz "{v}"' for k, v in paths.items()) + "\n.p2align 2\n"
-    run = run_guest(body, text=text, data=".p2align 3\nbuf: .zero 4096\nbasep: .quad 7\n",
-                    root=world.root, tmp=world.tmp)
+    run = run_guest(
+        body, text=text, data=".p2align 3\nbuf: .zero 4096\nbasep: .quad 7\n", root=world.root, tmp=world.tmp
+    )
     n = run.results[1][0]
     assert run.results[1] == ok(n) and n > 0
     raw = run.read("buf", n)
     names, inos, at = [], {}, 0
     while at < n:
         ino, _, reclen, namlen, _ = struct.unpack_from("<QQHHB", raw, at)
-        name = raw[at + 21:at + 21 + namlen].decode()
+        name = raw[at + 21 : at + 21 + namlen].decode()
         names.append(name)
         inos[name] = ino
         at += reclen
@@ -247,7 +290,7 @@ def test_getdirentries64_of_the_root_shows_only_the_root(world: World) -> None:
     assert sorted(names[2:]) == sorted(p.name for p in world.root.iterdir())
     assert "outside" not in names and "root" not in names
     root_ino = os.stat(world.root).st_ino
-    assert inos["."] == inos[".."] == root_ino                # "/.." is "/" and shows nothing above it
+    assert inos["."] == inos[".."] == root_ino  # "/.." is "/" and shows nothing above it
     assert os.stat(world.tmp).st_ino not in inos.values()
 
 

@@ -34,8 +34,9 @@ def test_get_root_returns_index_html_byte_for_byte(server: Server) -> None:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 def test_curl_gets_index_byte_for_byte(server: Server) -> None:
-    out = subprocess.run(["curl", "-s", "--max-time", "10", f"http://127.0.0.1:{server.port}/"],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["curl", "-s", "--max-time", "10", f"http://127.0.0.1:{server.port}/"], capture_output=True, check=True
+    ).stdout
     assert out == (WWW / "index.html").read_bytes()
 
 

@@ -34,7 +34,7 @@ HANDLER, TRAMP = 0x1_0000_4000, 0x1_0000_5000
 
 # XNU offsets, from the frame's start
 SINFO, UCTX, MCTX, FRAME_SIZE, RED_ZONE = 0, 104, 160, 976, 128
-SS, NS = MCTX + 16, MCTX + 288          # mcontext64: __es (16), __ss (272), __ns (528)
+SS, NS = MCTX + 16, MCTX + 288  # mcontext64: __es (16), __ss (272), __ns (528)
 
 
 class Unmapped(Exception):
@@ -55,11 +55,11 @@ class FakeMem:
 
     def read(self, addr: int, n: int) -> bytes:
         i = self._at(addr, n)
-        return bytes(self.buf[i:i + n])
+        return bytes(self.buf[i : i + n])
 
     def write(self, addr: int, data: bytes) -> None:
         i = self._at(addr, len(data))
-        self.buf[i:i + len(data)] = data
+        self.buf[i : i + len(data)] = data
         self.writes.append((addr, len(data)))
 
     def u32(self, addr: int) -> int:
@@ -77,14 +77,37 @@ def interrupted(sp: int = BASE + 0x8008) -> CpuState:
     x = [0x1000_0000_0000 + i for i in range(29)]
     x[18] = 0
     v = [((0xA0 + i) << 120) | (i << 64) | (0xFFFF_0000 + i) for i in range(32)]
-    return CpuState(x=x, fp=sp + 0x40, lr=0x1_0000_1234, sp=sp, pc=0x1_0000_2468, cpsr=0x6000_0000,
-                    v=v, fpsr=0x10, fpcr=0x0200_0000)
+    return CpuState(
+        x=x, fp=sp + 0x40, lr=0x1_0000_1234, sp=sp, pc=0x1_0000_2468, cpsr=0x6000_0000, v=v, fpsr=0x10, fpcr=0x0200_0000
+    )
 
 
-def deliver(mem: FakeMem, cpu: CpuState, signo: int = SIGUSR1, *, siginfo: bool = True,
-            mask: int = 0x2000, addr: int = 0, code: int = 0, pid: int = 77, uid: int = 501) -> CpuState:
-    return build_frame(mem.write, cpu, signo=signo, code=code, pid=pid, uid=uid, addr=addr, handler=HANDLER,
-                       tramp=TRAMP, siginfo_style=siginfo, mask=mask, token_key=KEY)
+def deliver(
+    mem: FakeMem,
+    cpu: CpuState,
+    signo: int = SIGUSR1,
+    *,
+    siginfo: bool = True,
+    mask: int = 0x2000,
+    addr: int = 0,
+    code: int = 0,
+    pid: int = 77,
+    uid: int = 501,
+) -> CpuState:
+    return build_frame(
+        mem.write,
+        cpu,
+        signo=signo,
+        code=code,
+        pid=pid,
+        uid=uid,
+        addr=addr,
+        handler=HANDLER,
+        tramp=TRAMP,
+        siginfo_style=siginfo,
+        mask=mask,
+        token_key=KEY,
+    )
 
 
 def test_frame_goes_below_the_red_zone_16_aligned_in_one_write():
@@ -103,7 +126,7 @@ def test_trampoline_entry_registers():
     assert entry.x[:6] == [HANDLER, UC_FLAVOR, SIGUSR1, frame + SINFO, frame + UCTX, (frame + UCTX) ^ KEY]
     assert entry.x[6:] == cpu.x[6:]
     assert (entry.fp, entry.lr, entry.v, entry.fpsr, entry.fpcr) == (cpu.fp, cpu.lr, cpu.v, cpu.fpsr, cpu.fpcr)
-    assert entry.cpsr == 0                              # PSR64_USER64_DEFAULT: flags clear
+    assert entry.cpsr == 0  # PSR64_USER64_DEFAULT: flags clear
 
 
 def test_without_sa_siginfo_infostyle_is_uc_trad():
@@ -114,13 +137,13 @@ def test_without_sa_siginfo_infostyle_is_uc_trad():
 def test_siginfo_fields_for_a_sent_signal():
     mem, cpu = FakeMem(), interrupted()
     s = deliver(mem, cpu, SIGALRM, pid=0, uid=0).sp + SINFO
-    assert mem.i32(s + 0) == SIGALRM                     # si_signo
-    assert mem.i32(s + 4) == 0                           # si_errno
-    assert mem.i32(s + 8) == 0                           # si_code
+    assert mem.i32(s + 0) == SIGALRM  # si_signo
+    assert mem.i32(s + 4) == 0  # si_errno
+    assert mem.i32(s + 8) == 0  # si_code
     assert (mem.i32(s + 12), mem.u32(s + 16)) == (0, 0)  # si_pid, si_uid
-    assert mem.i32(s + 20) == SIGALRM                    # si_status: what psignal records
-    assert mem.u64(s + 24) == cpu.pc                     # si_addr: the interrupted pc
-    assert mem.u64(s + 48) == cpu.sp                     # __pad[0]: the interrupted sp
+    assert mem.i32(s + 20) == SIGALRM  # si_status: what psignal records
+    assert mem.u64(s + 24) == cpu.pc  # si_addr: the interrupted pc
+    assert mem.u64(s + 48) == cpu.sp  # __pad[0]: the interrupted sp
 
 
 def test_siginfo_from_kill_carries_sender():
@@ -132,23 +155,23 @@ def test_siginfo_from_kill_carries_sender():
 def test_sigsegv_siginfo_has_fault_address_and_accerr():
     mem, cpu = FakeMem(), interrupted()
     frame = deliver(mem, cpu, SIGSEGV, addr=0xDEAD_BEE0, pid=99, uid=99).sp
-    assert mem.u64(frame + 24) == 0xDEAD_BEE0            # si_addr = __es.__far
-    assert mem.i32(frame + 8) == 2                       # SEGV_ACCERR
+    assert mem.u64(frame + 24) == 0xDEAD_BEE0  # si_addr = __es.__far
+    assert mem.i32(frame + 8) == 2  # SEGV_ACCERR
     assert (mem.i32(frame + 12), mem.u32(frame + 16), mem.i32(frame + 20)) == (0, 0, 0)
-    assert mem.u64(frame + MCTX) == 0xDEAD_BEE0          # __es.__far
+    assert mem.u64(frame + MCTX) == 0xDEAD_BEE0  # __es.__far
 
 
 def test_ucontext_fields():
     mem = FakeMem()
     frame = deliver(mem, interrupted(), mask=0x4001).sp
     u = frame + UCTX
-    assert mem.i32(u + 0) == 0                           # uc_onstack
-    assert mem.u32(u + 4) == 0x4001                      # uc_sigmask: the mask to restore
-    assert mem.u64(u + 8) == frame                       # uc_stack.ss_sp
+    assert mem.i32(u + 0) == 0  # uc_onstack
+    assert mem.u32(u + 4) == 0x4001  # uc_sigmask: the mask to restore
+    assert mem.u64(u + 8) == frame  # uc_stack.ss_sp
     assert (mem.u64(u + 16), mem.i32(u + 24)) == (0, 0)  # uc_stack.ss_size, ss_flags
-    assert mem.u64(u + 32) == 0                          # uc_link
-    assert mem.u64(u + 40) == 816                        # uc_mcsize = UC_FLAVOR_SIZE64
-    assert mem.u64(u + 48) == frame + MCTX               # uc_mcontext64
+    assert mem.u64(u + 32) == 0  # uc_link
+    assert mem.u64(u + 40) == 816  # uc_mcsize = UC_FLAVOR_SIZE64
+    assert mem.u64(u + 48) == frame + MCTX  # uc_mcontext64
 
 
 def test_mcontext_holds_the_interrupted_state():
@@ -160,9 +183,9 @@ def test_mcontext_holds_the_interrupted_state():
     assert mem.u64(frame + SS + 248) == cpu.sp
     assert mem.u64(frame + SS + 256) == cpu.pc
     assert mem.u32(frame + SS + 264) == cpu.cpsr
-    assert mem.u32(frame + SS + 268) == 1                # flags: NO_PTRAUTH, an arm64 process
+    assert mem.u32(frame + SS + 268) == 1  # flags: NO_PTRAUTH, an arm64 process
     q = mem.read(frame + NS, 512)
-    assert [int.from_bytes(q[16 * i:16 * i + 16], "little") for i in range(32)] == cpu.v
+    assert [int.from_bytes(q[16 * i : 16 * i + 16], "little") for i in range(32)] == cpu.v
     assert (mem.u32(frame + NS + 512), mem.u32(frame + NS + 516)) == (cpu.fpsr, cpu.fpcr)
 
 
@@ -188,7 +211,7 @@ def test_bad_token_is_einval():
         read_frame(mem.read, entry.x[4], entry.x[1], entry.x[5] ^ 1, KEY)
     assert e.value.name == "EINVAL"
     with pytest.raises(DarwinError):
-        read_frame(mem.read, entry.x[4], entry.x[1], entry.x[5], KEY ^ 1)    # another process's key
+        read_frame(mem.read, entry.x[4], entry.x[1], entry.x[5], KEY ^ 1)  # another process's key
 
 
 def test_bad_token_is_accepted_when_validation_is_off():
@@ -210,7 +233,7 @@ def test_wrong_mcsize_is_einval():
 def test_sigreturn_follows_uc_mcontext64_and_takes_edits():
     mem, cpu = FakeMem(), interrupted()
     entry = deliver(mem, cpu)
-    mem.write(entry.sp + SS + 256, struct.pack("<Q", 0x1_0000_9999))   # a handler moving the pc on
+    mem.write(entry.sp + SS + 256, struct.pack("<Q", 0x1_0000_9999))  # a handler moving the pc on
     state, _ = read_frame(mem.read, entry.x[4], entry.x[1], entry.x[5], KEY)
     assert state.pc == 0x1_0000_9999
 
@@ -218,7 +241,7 @@ def test_sigreturn_follows_uc_mcontext64_and_takes_edits():
 def test_sigreturn_keeps_only_nzcv_from_the_frame_cpsr():
     mem = FakeMem()
     entry = deliver(mem, interrupted())
-    mem.write(entry.sp + SS + 264, struct.pack("<I", 0xFFFF_FFFF))     # EL1h, DAIF, PAN, SS...
+    mem.write(entry.sp + SS + 264, struct.pack("<I", 0xFFFF_FFFF))  # EL1h, DAIF, PAN, SS...
     state, _ = read_frame(mem.read, entry.x[4], entry.x[1], entry.x[5], KEY)
     assert state.cpsr == 0xF000_0000
 
@@ -248,8 +271,20 @@ def test_sigreturn_with_an_unmapped_uctx_propagates():
 def test_sys_sigreturn_raises_sigreturn_with_state_and_mask():
     mem, cpu = FakeMem(), interrupted()
     k = SimpleNamespace(mem=mem, signals=SignalState())
-    entry = build_frame(mem.write, cpu, signo=SIGALRM, code=0, pid=0, uid=0, addr=0, handler=HANDLER,
-                        tramp=TRAMP, siginfo_style=False, mask=0x10, token_key=k.signals.token_key)
+    entry = build_frame(
+        mem.write,
+        cpu,
+        signo=SIGALRM,
+        code=0,
+        pid=0,
+        uid=0,
+        addr=0,
+        handler=HANDLER,
+        tramp=TRAMP,
+        siginfo_style=False,
+        mask=0x10,
+        token_key=k.signals.token_key,
+    )
     with pytest.raises(SigReturn) as e:
         sys_sigreturn(k, entry.x[4], entry.x[1], entry.x[5])
     assert e.value.state == cpu
@@ -267,7 +302,7 @@ def test_sys_sigreturn_with_another_key_is_einval():
 @pytest.mark.parametrize("style", [UC_SET_ALT_STACK, UC_RESET_ALT_STACK])
 def test_alt_stack_requests_return_zero_and_read_nothing(style):
     k = SimpleNamespace(mem=FakeMem(), signals=SignalState())
-    assert sys_sigreturn(k, 0, style, 0).value == 0      # uctx 0 is never read
+    assert sys_sigreturn(k, 0, style, 0).value == 0  # uctx 0 is never read
 
 
 def test_each_process_gets_its_own_token_key():

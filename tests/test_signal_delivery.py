@@ -141,12 +141,15 @@ spun:
 
 
 # a pipe, the alarm armed, then a read of the empty pipe: it blocks until the alarm
-READ_PIPE = """
+READ_PIPE = (
+    """
     adr     x0, pipefd
     SYSCALL SYS_pipe
     adr     x9, pipefd
     stp     w0, w1, [x9]
-""" + ARM_ALARM + """
+"""
+    + ARM_ALARM
+    + """
     adr     x9, pipefd
     ldr     w0, [x9]
     adr     x1, after
@@ -154,6 +157,7 @@ READ_PIPE = """
     SYSCALL SYS_read
     RECORD
 """
+)
 
 
 def guest(tmp_path: Path, body: str, data_text: str) -> GuestRun:
@@ -172,13 +176,13 @@ def test_sigalrm_enters_the_handler_through_sa_tramp_and_sigreturn_restores_ever
     count, signo, si_signo = words(run, "seen", 3)
     assert (count, signo, si_signo) == (1, SIGALRM, SIGALRM)
     handler, infostyle, x2, siginfo, uctx, token = words(run, "entry_regs", 6)
-    assert handler == run.addr("on_signal") and infostyle == 30 and x2 == SIGALRM   # UC_FLAVOR with SA_SIGINFO
+    assert handler == run.addr("on_signal") and infostyle == 30 and x2 == SIGALRM  # UC_FLAVOR with SA_SIGINFO
     (sp,) = words(run, "entry_sp", 1)
-    assert siginfo == sp and uctx == sp + 104 and sp % 16 == 0       # the frame: siginfo, then the ucontext
-    assert token != uctx                                             # x5 is uctx ^ the process's secret
+    assert siginfo == sp and uctx == sp + 104 and sp % 16 == 0  # the frame: siginfo, then the ucontext
+    assert token != uctx  # x5 is uctx ^ the process's secret
     left, x22, x23 = words(run, "after", 3)
-    assert 0 < left < 0x40000000                                     # the spin was cut short by the alarm
-    assert (x22, x23) == (0x1122334455667788, 0x0123456789ABCDEF)   # the handler's clobbers were undone
+    assert 0 < left < 0x40000000  # the spin was cut short by the alarm
+    assert (x22, x23) == (0x1122334455667788, 0x0123456789ABCDEF)  # the handler's clobbers were undone
 
 
 @pytest.mark.timeout(30)
@@ -191,19 +195,24 @@ def test_a_blocking_read_is_interrupted_with_eintr_without_sa_restart(tmp_path: 
 @pytest.mark.timeout(30)
 def test_sa_restart_runs_the_interrupted_read_again(tmp_path: Path) -> None:
     run = guest(tmp_path, READ_PIPE, data("on_signal_feed", flags=SA_RESTART))
-    assert run.results[-1] == (1, 0, False)          # the byte the handler wrote, read by the same call
+    assert run.results[-1] == (1, 0, False)  # the byte the handler wrote, read by the same call
     assert run.read("after", 1) == b"\x01"
 
 
 @pytest.mark.timeout(30)
 def test_the_default_action_of_sigalrm_ends_the_process(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
     mov     x0, #0
     adr     x1, itv
     mov     x2, #0
     SYSCALL SYS_setitimer
     RECORD
-""" + SPIN, data())
+"""
+        + SPIN,
+        data(),
+    )
     assert run.status == 128 + SIGALRM
     assert run.machine.end_signal == SIGALRM
 
@@ -216,7 +225,9 @@ def test_a_handler_that_never_returns_can_exit_from_inside(tmp_path: Path) -> No
 
 @pytest.mark.timeout(30)
 def test_kill_to_itself_runs_the_handler_before_the_next_instruction(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
     mov     x0, #SIGUSR1
     adr     x1, act
     mov     x2, #0
@@ -229,16 +240,20 @@ def test_kill_to_itself_runs_the_handler_before_the_next_instruction(tmp_path: P
     adr     x9, seen
     ldr     x0, [x9]
     RECORD
-""", data(flags=SA_RESETHAND))
+""",
+        data(flags=SA_RESETHAND),
+    )
     assert run.results == [(0, 0, False), (1, 0, False)]
     _, infostyle, *_ = words(run, "entry_regs", 6)
-    assert infostyle == 1                                  # UC_TRAD without SA_SIGINFO
-    assert run.machine.kernel.signals.action(SIGUSR1).handler == 0   # SA_RESETHAND: back to SIG_DFL
+    assert infostyle == 1  # UC_TRAD without SA_SIGINFO
+    assert run.machine.kernel.signals.action(SIGUSR1).handler == 0  # SA_RESETHAND: back to SIG_DFL
 
 
 @pytest.mark.timeout(30)
 def test_a_blocked_signal_waits_and_is_delivered_when_unblocked(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
     mov     x0, #SIGUSR1
     adr     x1, act
     mov     x2, #0
@@ -261,13 +276,18 @@ def test_a_blocked_signal_waits_and_is_delivered_when_unblocked(tmp_path: Path) 
     adr     x9, seen
     ldr     x0, [x9]
     RECORD
-""", data() + "usr1_set: .word 0x20000000\n")
+""",
+        data() + "usr1_set: .word 0x20000000\n",
+    )
     assert run.results == [(0, 0, False), (1, 0, False)]
 
 
 @pytest.mark.timeout(30)
 def test_an_interval_timer_fires_again_and_getitimer_reads_it_back(tmp_path: Path) -> None:
-    run = guest(tmp_path, ARM_ALARM + """
+    run = guest(
+        tmp_path,
+        ARM_ALARM
+        + """
     ldr     x9, =0x40000000
 again:
     adr     x10, seen
@@ -281,7 +301,9 @@ done:
     adr     x1, after
     SYSCALL SYS_getitimer
     RECORD
-""", data(value_us=10_000, interval_us=10_000))
+""",
+        data(value_us=10_000, interval_us=10_000),
+    )
     assert words(run, "seen", 1)[0] >= 3
     interval_s, interval_us, value_s, value_us = struct.unpack("<qq qq".replace(" ", ""), run.read("after", 32))
     assert (interval_s, interval_us) == (0, 10_000) and value_s == 0 and 0 <= value_us <= 10_000
@@ -296,6 +318,7 @@ def record_and_replay(tmp_path: Path, body: str, data_text: str) -> tuple[list[d
 
     from emu.assembler import assemble_text
     from emu.replay import run_replay
+
     asm = assemble_text(guest_source(ASM + body, TEXT, data_text), "guest.s")
     live, exe = record_guest(asm, tmp_path)
     (log,) = (tmp_path / "rec").glob("0-pid*.jsonl")
@@ -310,11 +333,12 @@ def record_and_replay(tmp_path: Path, body: str, data_text: str) -> tuple[list[d
 def test_a_recorded_alarm_replays_at_the_same_block_with_the_same_registers(tmp_path: Path) -> None:
     lines, done, live = record_and_replay(tmp_path, ARM_ALARM + SPIN, data(flags=SA_SIGINFO))
     (sig,) = [x for x in lines if x["type"] == "signal"]
-    assert sig["sig"] == SIGALRM and sig["blocks"] > 0          # mid-computation, not at a syscall
+    assert sig["sig"] == SIGALRM and sig["blocks"] > 0  # mid-computation, not at a syscall
     assert [x["name"] for x in lines if x["type"] == "sys"][-2:] == ["sigreturn", "exit"]
     assert done.results[0].status == 0
     # the replay's machine ran the same spin: it took the alarm after the same number of iterations
     from emu.replay import load
+
     assert load(tmp_path / "rec").processes["0"].signals[0].pc == int(sig["pc"], 16)
     assert words(live, "after", 3)[1:] == (0x1122334455667788, 0x0123456789ABCDEF)
 
@@ -327,4 +351,4 @@ def test_a_recorded_eintr_and_restart_replay_as_recorded(tmp_path: Path) -> None
         handler = "on_signal_feed" if flags else "on_signal"
         lines, done, live = record_and_replay(d, READ_PIPE, data(handler, flags=flags))
         assert live.results[-1] == want
-        assert any(x["type"] == "signal" and x["blocks"] == 0 for x in lines)    # as the read returned
+        assert any(x["type"] == "signal" and x["blocks"] == 0 for x in lines)  # as the read returned

@@ -393,15 +393,45 @@ NOT_IN_FCNTL_CMDS_H = {"AT_REMOVEDIR_DATALESS"}
 # darwin-abi.md 4.5/4.10/4.11/4.12 (each checked there against XNU): values the index holds no
 # copy of the header for.  Listed here, once, as the Darwin numbers the tables must match.
 ABI_NOTES = {
-    "SA": {"SA_ONSTACK": 0x1, "SA_RESTART": 0x2, "SA_RESETHAND": 0x4, "SA_NOCLDSTOP": 0x8,
-           "SA_NODEFER": 0x10, "SA_NOCLDWAIT": 0x20, "SA_SIGINFO": 0x40},
+    "SA": {
+        "SA_ONSTACK": 0x1,
+        "SA_RESTART": 0x2,
+        "SA_RESETHAND": 0x4,
+        "SA_NOCLDSTOP": 0x8,
+        "SA_NODEFER": 0x10,
+        "SA_NOCLDWAIT": 0x20,
+        "SA_SIGINFO": 0x40,
+    },
     "HOW": {"SIG_BLOCK": 1, "SIG_UNBLOCK": 2, "SIG_SETMASK": 3},
-    "MAP": {"MAP_SHARED": 0x1, "MAP_PRIVATE": 0x2, "MAP_FIXED": 0x10, "MAP_NORESERVE": 0x40,
-            "MAP_NOCACHE": 0x400, "MAP_JIT": 0x800, "MAP_ANON": 0x1000, "MAP_32BIT": 0x8000},
-    "IOCTL": {"FIOCLEX": 0x20006601, "FIONCLEX": 0x20006602, "FIONBIO": 0x8004667E, "FIONREAD": 0x4004667F,
-              "TIOCGWINSZ": 0x40087468, "TIOCGETA": 0x40487413},
-    "RLIMIT": {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
-               "RLIMIT_AS": 5, "RLIMIT_MEMLOCK": 6, "RLIMIT_NPROC": 7, "RLIMIT_NOFILE": 8},
+    "MAP": {
+        "MAP_SHARED": 0x1,
+        "MAP_PRIVATE": 0x2,
+        "MAP_FIXED": 0x10,
+        "MAP_NORESERVE": 0x40,
+        "MAP_NOCACHE": 0x400,
+        "MAP_JIT": 0x800,
+        "MAP_ANON": 0x1000,
+        "MAP_32BIT": 0x8000,
+    },
+    "IOCTL": {
+        "FIOCLEX": 0x20006601,
+        "FIONCLEX": 0x20006602,
+        "FIONBIO": 0x8004667E,
+        "FIONREAD": 0x4004667F,
+        "TIOCGWINSZ": 0x40087468,
+        "TIOCGETA": 0x40487413,
+    },
+    "RLIMIT": {
+        "RLIMIT_CPU": 0,
+        "RLIMIT_FSIZE": 1,
+        "RLIMIT_DATA": 2,
+        "RLIMIT_STACK": 3,
+        "RLIMIT_CORE": 4,
+        "RLIMIT_AS": 5,
+        "RLIMIT_MEMLOCK": 6,
+        "RLIMIT_NPROC": 7,
+        "RLIMIT_NOFILE": 8,
+    },
     "KERN": {"ostype": 1, "osrelease": 2, "version": 4, "argmax": 8, "hostname": 10, "osversion": 65},
     "HW": {"machine": 1, "ncpu": 3, "pagesize": 7, "memsize": 24},
 }
@@ -490,12 +520,22 @@ def kinds_for(c_type: str) -> tuple[type, ...]:
     """The argument kinds that decode a register of this C type correctly."""
     if "*" in c_type or c_type in POINTERS:
         return (Ptr, CStr, InBuf)
-    return {"int": (Int,), "u_int": (UInt,), "socklen_t": (UInt,), "uint32_t": (UInt,),
-            "user_size_t": (Size,), "size_t": (Size,), "size_ut": (Size,), "off_t": (Off,),
-            "u_long": (ULong,), "long": (Long,)}[c_type]
+    return {
+        "int": (Int,),
+        "u_int": (UInt,),
+        "socklen_t": (UInt,),
+        "uint32_t": (UInt,),
+        "user_size_t": (Size,),
+        "size_t": (Size,),
+        "size_ut": (Size,),
+        "off_t": (Off,),
+        "u_long": (ULong,),
+        "long": (Long,),
+    }[c_type]
 
 
 # --------------------------------------------------------------------- the table
+
 
 def test_the_pinned_excerpt_parses() -> None:
     rows = master_rows()
@@ -509,11 +549,11 @@ def test_every_row_matches_syscalls_master(num: int) -> None:
     ret, name, args = master_rows()[num]
     row: Syscall = SYSCALLS[num]
     assert row.name == user_name(name)
-    assert row.ret == RET[ret]                        # decides how x0/x1 are written (int vs 64-bit)
+    assert row.ret == RET[ret]  # decides how x0/x1 are written (int vs 64-bit)
     assert len(row.args) == len(args)
     for kind, c_type in zip(row.args, args, strict=True):
         assert isinstance(kind, kinds_for(c_type)), (row.name, c_type, kind)
-        if isinstance(kind, InBuf):                   # its length register has the right width
+        if isinstance(kind, InBuf):  # its length register has the right width
             len_type = args[kind.len_at]
             assert kind.len_mask == (MASK32 if len_type == "socklen_t" else MASK64), (row.name, len_type)
     assert row.handler is not None
@@ -525,8 +565,26 @@ def test_every_name_matches_syscalls_master(num: int) -> None:
 
 
 def test_nocancel_twins_are_their_base_calls() -> None:
-    twins = {396: 3, 397: 4, 398: 5, 399: 6, 400: 7, 403: 29, 404: 30, 406: 92, 407: 93, 408: 95, 409: 98,
-             411: 120, 412: 121, 413: 133, 414: 153, 415: 154, 417: 230, 464: 463}
+    twins = {
+        396: 3,
+        397: 4,
+        398: 5,
+        399: 6,
+        400: 7,
+        403: 29,
+        404: 30,
+        406: 92,
+        407: 93,
+        408: 95,
+        409: 98,
+        411: 120,
+        412: 121,
+        413: 133,
+        414: 153,
+        415: 154,
+        417: 230,
+        464: 463,
+    }
     for num, base in twins.items():
         assert SYSCALLS[num].name == SYSCALLS[base].name + "_nocancel"
         assert SYSCALLS[num].handler is SYSCALLS[base].handler
@@ -536,8 +594,7 @@ def test_nocancel_twins_are_their_base_calls() -> None:
 
 
 def test_the_calls_ymawky_needs_all_have_handlers() -> None:
-    needed = {1, 2, 3, 4, 5, 6, 7, 20, 30, 37, 39, 97, 104, 105, 106, 199, 338, 339, 340,
-              396, 397, 398, 399, 400, 404}
+    needed = {1, 2, 3, 4, 5, 6, 7, 20, 30, 37, 39, 97, 104, 105, 106, 199, 338, 339, 340, 396, 397, 398, 399, 400, 404}
     assert needed <= {n for n, row in SYSCALLS.items() if row.handler is not None}
 
 
@@ -561,6 +618,7 @@ def test_every_call_the_issue_requires_has_a_row_with_a_handler() -> None:
 
 def test_the_markdown_table_lists_every_row_with_its_number() -> None:
     from syscalls.table import markdown
+
     text = markdown()
     for num, row in SYSCALLS.items():
         assert f"| {num} | {row.name} |" in text
@@ -568,18 +626,30 @@ def test_the_markdown_table_lists_every_row_with_its_number() -> None:
 
 # --------------------------------------------------------------------- errno
 
+
 def test_errno_table_is_bsd_sys_errno_h() -> None:
     want = defines(ERRNO_H)
     elast = want.pop("ELAST")
     assert DARWIN_ERRNO == want
     assert max(DARWIN_ERRNO.values()) == elast == 106
-    assert sorted(DARWIN_ERRNO.values()) == list(range(1, 107))       # no gaps, no duplicates
+    assert sorted(DARWIN_ERRNO.values()) == list(range(1, 107))  # no gaps, no duplicates
 
 
-@pytest.mark.parametrize(("host", "darwin"), [
-    ("EADDRINUSE", 48), ("ELOOP", 62), ("EAGAIN", 35), ("ENOTEMPTY", 66), ("ENAMETOOLONG", 63),
-    ("ECONNRESET", 54), ("ENOSYS", 78), ("EOVERFLOW", 84), ("EPIPE", 32), ("ENOENT", 2),
-])
+@pytest.mark.parametrize(
+    ("host", "darwin"),
+    [
+        ("EADDRINUSE", 48),
+        ("ELOOP", 62),
+        ("EAGAIN", 35),
+        ("ENOTEMPTY", 66),
+        ("ENAMETOOLONG", 63),
+        ("ECONNRESET", 54),
+        ("ENOSYS", 78),
+        ("EOVERFLOW", 84),
+        ("EPIPE", 32),
+        ("ENOENT", 2),
+    ],
+)
 def test_host_errors_reach_the_guest_by_name(host: str, darwin: int) -> None:
     assert from_host(getattr(host_errno, host)) == darwin
 
@@ -593,10 +663,12 @@ def test_host_errors_without_a_darwin_twin_become_eio_and_enotsup_depends_on_the
 
 # --------------------------------------------------------------------- constants
 
+
 def test_open_flags_are_bsd_sys_fcntl_h() -> None:
     want = defines(FCNTL_H)
     assert {name: want[name] for _, (name, _) in consts.O_ACCESS.items()} == {
-        name: acc for acc, (name, _) in consts.O_ACCESS.items()}
+        name: acc for acc, (name, _) in consts.O_ACCESS.items()
+    }
     assert consts.O_ACCMODE == want["O_ACCMODE"]
     ours = {name: bit for name, bit, _ in consts.OPEN_FLAGS.rows}
     checked = {name: bit for name, bit in ours.items() if name not in NOT_IN_FCNTL_H}
@@ -610,12 +682,15 @@ def test_socket_constants_are_bsd_sys_socket_h() -> None:
     want = defines(SOCKET_H) | defines(NETINET_H)
     assert consts.SOL_SOCKET == want["SOL_SOCKET"] == 0xFFFF
     assert {num: name for num, (name, _) in consts.AF.items()} == {
-        want[n]: n for n in ("AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_INET6")}
+        want[n]: n for n in ("AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_INET6")
+    }
     assert want["AF_INET6"] == 30
     assert {num: name for num, (name, _) in consts.SOCK_TYPE.items()} == {
-        want[n]: n for n in ("SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_SEQPACKET")}
+        want[n]: n for n in ("SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_SEQPACKET")
+    }
     assert {num: name for num, (name, _) in consts.LEVELS.items()} == {
-        want[n]: n for n in ("SOL_SOCKET", "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_IPV6")}
+        want[n]: n for n in ("SOL_SOCKET", "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_IPV6")
+    }
     for (level, num), (name, _) in consts.SOCKOPTS.items():
         assert want[name] == num, name
         expect_level = {"SO": "SOL_SOCKET", "TC": "IPPROTO_TCP", "IP": "IPPROTO_IPV6"}[name[:2]]
@@ -624,37 +699,44 @@ def test_socket_constants_are_bsd_sys_socket_h() -> None:
 
 def test_msg_flags_and_shutdown_are_bsd_sys_socket_h() -> None:
     want = defines(MSG_H)
-    assert {name: bit for name, bit, _ in consts.MSG_FLAGS.rows} == {n: v for n, v in want.items()
-                                                                       if n.startswith("MSG_")}
+    assert {name: bit for name, bit, _ in consts.MSG_FLAGS.rows} == {
+        n: v for n, v in want.items() if n.startswith("MSG_")
+    }
     assert {num: name for num, (name, _) in consts.SHUT.items()} == {
-        want[n]: n for n in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR")}
-    assert consts.MSG_FLAGS.to_host(0x80) == host_socket.MSG_DONTWAIT     # 0x40 on Linux
+        want[n]: n for n in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR")
+    }
+    assert consts.MSG_FLAGS.to_host(0x80) == host_socket.MSG_DONTWAIT  # 0x40 on Linux
     assert consts.MSG_FLAGS.to_darwin(host_socket.MSG_WAITALL) == 0x40
 
 
 def test_poll_bits_are_bsd_sys_poll_h_and_translate_bit_by_bit() -> None:
     assert {name: bit for name, bit, _ in consts.POLL_BITS.rows} == defines(POLL_H)
     import select
+
     # Darwin POLLWRBAND 0x100 is Linux 0x200, which is Darwin's POLLEXTEND: never confused
     assert consts.POLL_BITS.to_host(0x100) == select.POLLWRBAND
     assert consts.POLL_BITS.to_darwin(select.POLLWRBAND) == 0x100
-    assert consts.POLL_BITS.to_darwin(select.POLLWRNORM) == 0                  # Linux-only 0x100
+    assert consts.POLL_BITS.to_darwin(select.POLLWRNORM) == 0  # Linux-only 0x100
 
 
 def test_fcntl_commands_and_at_flags_are_bsd_sys_fcntl_h() -> None:
     from syscalls import consts_sys
+
     want = defines(FCNTL_CMDS_H)
     assert {name: num for num, name in consts_sys.FCNTL_CMDS.items()} == {
-        n: v for n, v in want.items() if n.startswith("F_") and n != "FD_CLOEXEC"}
+        n: v for n, v in want.items() if n.startswith("F_") and n != "FD_CLOEXEC"
+    }
     assert consts_sys.FD_CLOEXEC == want["FD_CLOEXEC"]
     ours = {name: bit for name, bit, _ in consts_sys.AT_FLAGS.rows}
     assert {n: v for n, v in ours.items() if n not in NOT_IN_FCNTL_CMDS_H} == {
-        n: v for n, v in want.items() if n.startswith("AT_")}
+        n: v for n, v in want.items() if n.startswith("AT_")
+    }
     assert consts_sys.AT_FDCWD == AT_FDCWD
 
 
 def test_signal_actions_masks_mmap_ioctl_rlimits_and_sysctl_are_darwins() -> None:
     from syscalls import consts_sys, sysinfo
+
     assert {name: bit for name, bit, _ in consts.SA_FLAGS.rows} == ABI_NOTES["SA"]
     assert {name: how for how, (name, _) in consts.SIGPROCMASK_HOW.items()} == ABI_NOTES["HOW"]
     assert {n: consts_sys.MAP[n] for n in ABI_NOTES["MAP"]} == ABI_NOTES["MAP"]
@@ -667,6 +749,7 @@ def test_signal_actions_masks_mmap_ioctl_rlimits_and_sysctl_are_darwins() -> Non
     assert sysinfo.OSTYPE == "Darwin" and sysinfo.PAGESIZE == 16384
     # the host side of each table is the host's own numbers (Linux differs for several)
     import resource
+
     assert consts_sys.RLIMITS[8][1] == resource.RLIMIT_NOFILE
     assert consts_sys.RLIMITS[5][1] == resource.RLIMIT_AS
 
@@ -679,7 +762,8 @@ def test_signals_are_bsd_sys_signal_h() -> None:
 def test_wait_options_and_status_encoding_are_bsd_sys_wait_h() -> None:
     want = defines(WAIT_H)
     assert {name: bit for name, bit, _ in consts.WAIT_OPTIONS.rows} == {
-        n: want[n] for n in ("WNOHANG", "WUNTRACED", "WCONTINUED")}
+        n: want[n] for n in ("WNOHANG", "WUNTRACED", "WCONTINUED")
+    }
     assert consts.W_CORE == want["WCOREFLAG"] == 0o200
     # W_EXITCODE(ret, 0), WTERMSIG = the Darwin number, W_STOPCODE(sig): re-encoded from host words
     assert consts.wait_status_from_host(7 << 8) == 7 << 8
@@ -692,10 +776,13 @@ def test_wait_options_and_status_encoding_are_bsd_sys_wait_h() -> None:
 
 # --------------------------------------------------------------------- a number the table lacks
 
-def test_unimplemented_syscall_is_enosys_reported_once_per_number(tmp_path: Path,
-                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+
+def test_unimplemented_syscall_is_enosys_reported_once_per_number(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     assert 58 not in SYSCALLS and 501 not in NAMES
-    run = run_guest("""
+    run = run_guest(
+        """
         mov     x16, #58
     first_58:
         svc     #0x80
@@ -710,26 +797,32 @@ def test_unimplemented_syscall_is_enosys_reported_once_per_number(tmp_path: Path
         mov     x16, #58
         svc     #0x80
         RECORD
-    """, tmp=tmp_path)
+    """,
+        tmp=tmp_path,
+    )
     assert run.status == 0
-    assert run.results == [(78, 0, True)] * 4              # ENOSYS, carry set, x1 = 0
+    assert run.results == [(78, 0, True)] * 4  # ENOSYS, carry set, x1 = 0
     lines = capfd.readouterr().err.splitlines()
     assert len(lines) == 2
     for line, num, name, label in ((lines[0], 58, "readlink", "first_58"), (lines[1], 501, "unknown", "first_501")):
         svc = run.addr(label)
         assert f"{num} ({name})" in line
-        assert f"{svc:#x}" in line or f"{svc + 4:#x}" in line   # the pc of the trap
+        assert f"{svc:#x}" in line or f"{svc + 4:#x}" in line  # the pc of the trap
         assert label in line
 
 
 def test_strict_stops_at_the_first_unimplemented_syscall(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    run = run_guest("""
+    run = run_guest(
+        """
         mov     x16, #58
         svc     #0x80
         RECORD
-    """, tmp=tmp_path, strict=True)
-    assert run.status == 128 + 12                          # as if killed by SIGSYS
-    assert run.results == []                               # nothing ran after the trap
+    """,
+        tmp=tmp_path,
+        strict=True,
+    )
+    assert run.status == 128 + 12  # as if killed by SIGSYS
+    assert run.results == []  # nothing ran after the trap
     err = capfd.readouterr().err
     assert "58" in err and "readlink" in err
 
@@ -738,8 +831,7 @@ def test_every_syscall_number_ymawky_s_declares_is_xnus() -> None:
     """ymawky.s spells its own numbers (.equ SYS_name, N): each must be that call's row in the
     pinned syscalls.master, so the server cannot drift from the kernel it is written for."""
     source = (Path(__file__).resolve().parent.parent / "ymawky.s").read_text()
-    declared = {m.group(1): int(m.group(2), 0)
-                for m in re.finditer(r"^\.equ\s+SYS_(\w+),\s*(\w+)", source, re.M)}
+    declared = {m.group(1): int(m.group(2), 0) for m in re.finditer(r"^\.equ\s+SYS_(\w+),\s*(\w+)", source, re.M)}
     assert len(declared) >= 20, declared
     by_name = {user_name(name): num for num, (_, name, _) in master_rows().items()}
     wrong = {name: (num, by_name.get(name)) for name, num in declared.items() if by_name.get(name) != num}

@@ -82,24 +82,48 @@ def test_mkdir_rmdir_unlink_link_rename(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
     (root / "f").write_bytes(b"data")
-    run = guest(tmp_path, c2("SYS_mkdir", "p_d", "#0750") + c2("SYS_mkdir", "p_d", "#0750")
-                + c2("SYS_link", "p_f", "p_hard") + c2("SYS_link", "p_d", "p_hard2")
-                + c2("SYS_rename", "p_hard", "p_d_moved") + c1("SYS_unlink", "p_d")
-                + c1("SYS_rmdir", "p_d") + c1("SYS_unlink", "p_d_moved") + c1("SYS_rmdir", "p_d")
-                + c1("SYS_rmdir", "p_d") + c1("SYS_unlink", "p_none") + c2("SYS_mkdir", "p_root", "#0755")
-                + c2("SYS_mkdir", "p_slash", "#0755") + c1("SYS_rmdir", "p_f"),
-                text=paths(p_d="/d", p_f="/f", p_hard="/hard", p_hard2="/hard2", p_d_moved="/d/moved",
-                           p_none="/none", p_root="/", p_slash="/e/"))
+    run = guest(
+        tmp_path,
+        c2("SYS_mkdir", "p_d", "#0750")
+        + c2("SYS_mkdir", "p_d", "#0750")
+        + c2("SYS_link", "p_f", "p_hard")
+        + c2("SYS_link", "p_d", "p_hard2")
+        + c2("SYS_rename", "p_hard", "p_d_moved")
+        + c1("SYS_unlink", "p_d")
+        + c1("SYS_rmdir", "p_d")
+        + c1("SYS_unlink", "p_d_moved")
+        + c1("SYS_rmdir", "p_d")
+        + c1("SYS_rmdir", "p_d")
+        + c1("SYS_unlink", "p_none")
+        + c2("SYS_mkdir", "p_root", "#0755")
+        + c2("SYS_mkdir", "p_slash", "#0755")
+        + c1("SYS_rmdir", "p_f"),
+        text=paths(
+            p_d="/d",
+            p_f="/f",
+            p_hard="/hard",
+            p_hard2="/hard2",
+            p_d_moved="/d/moved",
+            p_none="/none",
+            p_root="/",
+            p_slash="/e/",
+        ),
+    )
     assert run.results == [
-        ok(), err(EEXIST),            # mkdir, twice
-        ok(), err(EPERM),             # link a file; a directory cannot be hard-linked
-        ok(),                         # rename into the directory
-        err(EPERM),                   # unlink of a directory is EPERM on Darwin (EISDIR on Linux)
-        err(ENOTEMPTY), ok(), ok(),   # rmdir of a non-empty dir, then empty it, then rmdir
-        err(ENOENT), err(ENOENT),     # gone
-        err(EISDIR),                  # mkdir("/"): a degenerate name cannot be created
-        ok(),                         # mkdir("e/") with its trailing slash
-        err(ENOTDIR),                 # rmdir of a file
+        ok(),
+        err(EEXIST),  # mkdir, twice
+        ok(),
+        err(EPERM),  # link a file; a directory cannot be hard-linked
+        ok(),  # rename into the directory
+        err(EPERM),  # unlink of a directory is EPERM on Darwin (EISDIR on Linux)
+        err(ENOTEMPTY),
+        ok(),
+        ok(),  # rmdir of a non-empty dir, then empty it, then rmdir
+        err(ENOENT),
+        err(ENOENT),  # gone
+        err(EISDIR),  # mkdir("/"): a degenerate name cannot be created
+        ok(),  # mkdir("e/") with its trailing slash
+        err(ENOTDIR),  # rmdir of a file
     ]
     assert (root / "f").read_bytes() == b"data" and os.stat(root / "f").st_nlink == 1
     assert (root / "e").is_dir() and not (root / "d").exists()
@@ -109,9 +133,15 @@ def test_chdir_and_fchdir_move_relative_paths(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "a" / "b").mkdir(parents=True)
     (root / "a" / "b" / "f").write_bytes(b"x")
-    run = guest(tmp_path, c1("SYS_chdir", "p_ab") + c2("SYS_access", "p_f", "#4")
-                + c1("SYS_chdir", "p_up") + c2("SYS_access", "p_bf", "#0") + c1("SYS_chdir", "p_f_abs")
-                + c1("SYS_chdir", "p_none") + """
+    run = guest(
+        tmp_path,
+        c1("SYS_chdir", "p_ab")
+        + c2("SYS_access", "p_f", "#4")
+        + c1("SYS_chdir", "p_up")
+        + c2("SYS_access", "p_bf", "#0")
+        + c1("SYS_chdir", "p_f_abs")
+        + c1("SYS_chdir", "p_none")
+        + """
         adr     x0, p_root
         mov     x1, #O_RDONLY
         mov     x2, #0
@@ -121,17 +151,33 @@ def test_chdir_and_fchdir_move_relative_paths(tmp_path: Path) -> None:
         mov     x0, x19
         SYSCALL SYS_fchdir
         RECORD
-    """ + c2("SYS_access", "p_abf", "#4") + """
+    """
+        + c2("SYS_access", "p_abf", "#4")
+        + """
         mov     x0, #1
         SYSCALL SYS_fchdir
         RECORD
         mov     x0, #77
         SYSCALL SYS_fchdir
         RECORD
-    """, text=paths(p_ab="/a/b", p_f="f", p_up="..", p_bf="b/f", p_f_abs="/a/b/f", p_none="/nope",
-                    p_root="/", p_abf="a/b/f"))
-    assert run.results == [ok(), ok(), ok(), ok(), err(ENOTDIR), err(ENOENT), ok(3), ok(),
-                           ok(), err(ENOTDIR), err(EBADF)]
+    """,
+        text=paths(
+            p_ab="/a/b", p_f="f", p_up="..", p_bf="b/f", p_f_abs="/a/b/f", p_none="/nope", p_root="/", p_abf="a/b/f"
+        ),
+    )
+    assert run.results == [
+        ok(),
+        ok(),
+        ok(),
+        ok(),
+        err(ENOTDIR),
+        err(ENOENT),
+        ok(3),
+        ok(),
+        ok(),
+        err(ENOTDIR),
+        err(EBADF),
+    ]
     assert run.machine.host.cwd == []
 
 
@@ -139,10 +185,15 @@ def test_access_modes_and_errors(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
     (root / "f").write_bytes(b"x")
-    run = guest(tmp_path, c2("SYS_access", "p_f", "#0") + c2("SYS_access", "p_f", "#6")
-                + c2("SYS_access", "p_none", "#0") + c2("SYS_access", "p_f", "#8")
-                + c2("SYS_access", "p_under", "#0"),
-                text=paths(p_f="/f", p_none="/none", p_under="/f/x"))
+    run = guest(
+        tmp_path,
+        c2("SYS_access", "p_f", "#0")
+        + c2("SYS_access", "p_f", "#6")
+        + c2("SYS_access", "p_none", "#0")
+        + c2("SYS_access", "p_f", "#8")
+        + c2("SYS_access", "p_under", "#0"),
+        text=paths(p_f="/f", p_none="/none", p_under="/f/x"),
+    )
     assert run.results == [ok(), ok(), err(ENOENT), err(EINVAL), err(ENOTDIR)]
 
 
@@ -151,7 +202,9 @@ def test_openat_fstatat64_with_at_fdcwd_and_a_directory_descriptor(tmp_path: Pat
     (root / "d").mkdir(parents=True)
     (root / "d" / "f").write_bytes(b"12345")
     os.symlink("f", root / "d" / "lf")
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         mov     x0, #AT_FDCWD
         adr     x1, p_d
         ldr     x2, =O_DIRECTORY
@@ -207,13 +260,15 @@ def test_openat_fstatat64_with_at_fdcwd_and_a_directory_descriptor(tmp_path: Pat
         mov     x3, #0
         SYSCALL SYS_openat
         RECORD
-    """, text=paths(p_d="/d", p_f="f", p_lf="lf", p_abs="/d/f"), data=".p2align 3\nst1: .zero 144\nst2: .zero 144\n")
-    assert run.results == [ok(3), ok(4), ok(0), ok(0), err(ELOOP), err(EINVAL), err(EBADF), ok(0),
-                           err(ENOTDIR)]
+    """,
+        text=paths(p_d="/d", p_f="f", p_lf="lf", p_abs="/d/f"),
+        data=".p2align 3\nst1: .zero 144\nst2: .zero 144\n",
+    )
+    assert run.results == [ok(3), ok(4), ok(0), ok(0), err(ELOOP), err(EINVAL), err(EBADF), ok(0), err(ENOTDIR)]
     size1 = struct.unpack_from("<q", run.read("st1", 144), 96)[0]
     mode2 = struct.unpack_from("<H", run.read("st2", 144), 4)[0]
-    assert size1 == 5                                   # followed to f
-    assert struct.unpack_from("<q", run.read("st2", 144), 96)[0] == 5   # the last (absolute) call: /d/f
+    assert size1 == 5  # followed to f
+    assert struct.unpack_from("<q", run.read("st2", 144), 96)[0] == 5  # the last (absolute) call: /d/f
     assert mode2 & 0o170000 == 0o100000
 
 
@@ -221,7 +276,9 @@ def test_renameat_unlinkat_mkdirat(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "d").mkdir(parents=True)
     (root / "d" / "f").write_bytes(b"x")
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         adr     x0, p_d
         ldr     x1, =O_DIRECTORY
         mov     x2, #0
@@ -258,7 +315,9 @@ def test_renameat_unlinkat_mkdirat(tmp_path: Path) -> None:
         mov     x2, #1
         SYSCALL SYS_unlinkat
         RECORD
-    """, text=paths(p_d="/d", p_sub="sub", p_f="f", p_g_abs="/g"))
+    """,
+        text=paths(p_d="/d", p_sub="sub", p_f="f", p_g_abs="/g"),
+    )
     assert run.results == [ok(), ok(), ok(), err(EPERM), ok(), err(EINVAL)]
     assert sorted(os.listdir(root)) == ["d"] and os.listdir(root / "d") == []
 
@@ -267,8 +326,8 @@ def _records(raw: bytes) -> list[tuple[int, int, int, int, int, str]]:
     out, at = [], 0
     while at < len(raw):
         ino, seek, reclen, namlen, dtype = struct.unpack_from("<QQHHB", raw, at)
-        name = raw[at + 21:at + 21 + namlen]
-        assert raw[at + 21 + namlen] == 0                   # NUL-terminated
+        name = raw[at + 21 : at + 21 + namlen]
+        assert raw[at + 21 + namlen] == 0  # NUL-terminated
         out.append((ino, seek, reclen, namlen, dtype, name.decode()))
         at += reclen
     return out
@@ -291,43 +350,49 @@ def test_getdirentries64_records_basep_end_and_eof_flag(tmp_path: Path) -> None:
     for n in names[:-1]:
         (root / "dir" / n).write_bytes(b"x")
     (root / "dir" / "sub").mkdir()
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         adr     x0, p_dir
         ldr     x1, =O_DIRECTORY
         mov     x2, #0
         SYSCALL SYS_open
         RECORD
         mov     x19, x0
-    """ + GETDIRENTRIES.format(buf="big", size=2048, base="base1")
-        + GETDIRENTRIES.format(buf="big2", size=2048, base="base2") + """
+    """
+        + GETDIRENTRIES.format(buf="big", size=2048, base="base1")
+        + GETDIRENTRIES.format(buf="big2", size=2048, base="base2")
+        + """
         mov     x0, x19
         mov     x1, #0
         mov     x2, #0
         SYSCALL SYS_lseek
         RECORD
-    """ + GETDIRENTRIES.format(buf="small", size=100, base="base3")
+    """
+        + GETDIRENTRIES.format(buf="small", size=100, base="base3")
         + GETDIRENTRIES.format(buf="tiny", size=16, base="base4"),
         text=paths(p_dir="/dir"),
         data=".p2align 3\nbig: .fill 2048, 1, 0xee\nbig2: .fill 2048, 1, 0xee\nsmall: .fill 100, 1, 0xee\n"
-             "tiny: .fill 16, 1, 0xee\nbase1: .quad 77\nbase2: .quad 77\nbase3: .quad 77\nbase4: .quad 77\n")
+        "tiny: .fill 16, 1, 0xee\nbase1: .quad 77\nbase2: .quad 77\nbase3: .quad 77\nbase4: .quad 77\n",
+    )
     total = sum((len(n) + 32) & ~7 for n in [".", ".."] + names)
-    assert run.results[:3] == [ok(3), ok(total), ok(0)]     # everything, then 0 at the end
+    assert run.results[:3] == [ok(3), ok(total), ok(0)]  # everything, then 0 at the end
     recs = _records(run.read("big", total))
     assert [r[5] for r in recs] == [".", ".."] + names
-    assert [r[2] for r in recs] == [32, 32, 32, 32, 40, 56, 32]   # (namlen + 32) & ~7
-    assert [r[4] for r in recs] == [4, 4, 8, 8, 8, 8, 4]          # DT_DIR, DT_REG
+    assert [r[2] for r in recs] == [32, 32, 32, 32, 40, 56, 32]  # (namlen + 32) & ~7
+    assert [r[4] for r in recs] == [4, 4, 8, 8, 8, 8, 4]  # DT_DIR, DT_REG
     assert recs[0][0] == os.stat(root / "dir").st_ino and recs[1][0] == os.stat(root).st_ino
     assert recs[2][0] == os.stat(root / "dir" / "a").st_ino
-    assert run.read("big", 4, 2044) == struct.pack("<I", 1)       # GETDIRENTRIES64_EOF, last 4 bytes
+    assert run.read("big", 4, 2044) == struct.pack("<I", 1)  # GETDIRENTRIES64_EOF, last 4 bytes
     assert run.read("big", 2044 - total, total) == b"\xee" * (2044 - total)
-    assert run.read("big2", 4, 2044) == struct.pack("<I", 1)      # also set when nothing is returned
-    assert run.u64("base1") == 0 and run.u64("base2") == 7        # the offset *before* each call
+    assert run.read("big2", 4, 2044) == struct.pack("<I", 1)  # also set when nothing is returned
+    assert run.u64("base1") == 0 and run.u64("base2") == 7  # the offset *before* each call
     # after a rewind, a 100-byte buffer (< 1024: no flag word) holds only what fits whole
     assert run.results[3] == ok(0)
-    assert run.results[4] == ok(96)                               # 32 + 32 + 32, the next would not fit
+    assert run.results[4] == ok(96)  # 32 + 32 + 32, the next would not fit
     assert [r[5] for r in _records(run.read("small", 96))] == [".", "..", "a"]
     assert run.read("small", 4, 96) == b"\xee" * 4
-    assert run.results[5] == err(EINVAL)                          # not even one record fits
+    assert run.results[5] == err(EINVAL)  # not even one record fits
     assert run.u64("base3") == 0 and run.u64("base4") == 77
 
 
@@ -335,23 +400,32 @@ def test_getdirentries64_on_a_file_or_bad_fd(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
     (root / "f").write_bytes(b"x")
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         adr     x0, p_f
         mov     x1, #0
         mov     x2, #0
         SYSCALL SYS_open
         mov     x19, x0
-    """ + GETDIRENTRIES.format(buf="buf", size=1024, base="base") + """
+    """
+        + GETDIRENTRIES.format(buf="buf", size=1024, base="base")
+        + """
         mov     x19, #50
-    """ + GETDIRENTRIES.format(buf="buf", size=1024, base="base"),
-        text=paths(p_f="/f"), data=".p2align 3\nbuf: .zero 1024\nbase: .quad 0\n")
+    """
+        + GETDIRENTRIES.format(buf="buf", size=1024, base="base"),
+        text=paths(p_f="/f"),
+        data=".p2align 3\nbuf: .zero 1024\nbase: .quad 0\n",
+    )
     assert run.results == [err(EINVAL), err(EBADF)]
 
 
 def renamex(a: str, b: str, flags: str) -> str:
-    return (f"        mov     x0, #AT_FDCWD\n        adr     x1, {a}\n        mov     x2, #AT_FDCWD\n"
-            f"        adr     x3, {b}\n        mov     x4, #{flags}\n"
-            "        SYSCALL SYS_renameatx_np\n        RECORD\n")
+    return (
+        f"        mov     x0, #AT_FDCWD\n        adr     x1, {a}\n        mov     x2, #AT_FDCWD\n"
+        f"        adr     x3, {b}\n        mov     x4, #{flags}\n"
+        "        SYSCALL SYS_renameatx_np\n        RECORD\n"
+    )
 
 
 def test_renameatx_np_excl_refuses_an_existing_target_and_swap_exchanges(tmp_path: Path) -> None:
@@ -364,14 +438,17 @@ def test_renameatx_np_excl_refuses_an_existing_target_and_swap_exchanges(tmp_pat
     (root / "b").write_bytes(b"B")
     (root / "d" / "x").write_bytes(b"X")
     (root / "link").symlink_to("d")
-    run = guest(tmp_path, renamex("p_a", "p_b", "RENAME_EXCL")
-                + renamex("p_a", "p_b", "RENAME_SWAP")
-                + renamex("p_a", "p_b", "RENAME_SWAP|RENAME_EXCL")
-                + renamex("p_a", "p_b", "0x20")
-                + renamex("p_a", "p_none", "RENAME_SWAP")
-                + renamex("p_linked", "p_y", "RENAME_NOFOLLOW_ANY")
-                + renamex("p_a", "p_c", "RENAME_EXCL"),
-                text=paths(p_a="/a", p_b="b", p_c="c", p_none="none", p_linked="/link/x", p_y="y"))
+    run = guest(
+        tmp_path,
+        renamex("p_a", "p_b", "RENAME_EXCL")
+        + renamex("p_a", "p_b", "RENAME_SWAP")
+        + renamex("p_a", "p_b", "RENAME_SWAP|RENAME_EXCL")
+        + renamex("p_a", "p_b", "0x20")
+        + renamex("p_a", "p_none", "RENAME_SWAP")
+        + renamex("p_linked", "p_y", "RENAME_NOFOLLOW_ANY")
+        + renamex("p_a", "p_c", "RENAME_EXCL"),
+        text=paths(p_a="/a", p_b="b", p_c="c", p_none="none", p_linked="/link/x", p_y="y"),
+    )
     assert run.results == [err(EEXIST), ok(), err(EINVAL), err(EINVAL), err(ENOENT), err(ELOOP), ok()]
     assert (root / "b").read_bytes() == b"A" and (root / "c").read_bytes() == b"B"
     assert not (root / "a").exists() and (root / "d" / "x").read_bytes() == b"X"

@@ -137,20 +137,29 @@ class Client(threading.Thread):
 
 # --------------------------------------------------------------------- the whole server side
 
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("accept", ["SYS_accept", "SYS_accept_nocancel"])
 def test_socket_setsockopt_bind_listen_accept_as_a_server_does(tmp_path: Path, accept: str) -> None:
     port = free_port()
     client = Client(port)
     client.start()
-    run = guest(tmp_path, SOCKET + setsockopt("SOL_SOCKET", "SO_REUSEADDR") + bind() + LISTEN + f"""
+    run = guest(
+        tmp_path,
+        SOCKET
+        + setsockopt("SOL_SOCKET", "SO_REUSEADDR")
+        + bind()
+        + LISTEN
+        + f"""
         mov     x0, x19
         adr     x1, peer
         adr     x2, peer_len
         SYSCALL {accept}
         RECORD
         mov     x20, x0
-    """ + setsockopt("SOL_SOCKET", "SO_NOSIGPIPE", fd="x20") + """
+    """
+        + setsockopt("SOL_SOCKET", "SO_NOSIGPIPE", fd="x20")
+        + """
         mov     x0, x20
         adr     x1, msg
         mov     x2, #6
@@ -159,7 +168,8 @@ def test_socket_setsockopt_bind_listen_accept_as_a_server_does(tmp_path: Path, a
         mov     x0, x20
         SYSCALL SYS_close
         RECORD
-    """, data=f"""
+    """,
+        data=f"""
 addr: {sockaddr_in(port)}
 peer: .fill 16, 1, 0xee
 peer_canary: .fill 8, 1, 0xcc
@@ -167,7 +177,8 @@ peer_canary: .fill 8, 1, 0xcc
 peer_len: .word 16
 one: .word 1
 msg: .ascii "hello\\n"
-""")
+""",
+    )
     client.join(10)
     assert client.error is None and client.local is not None
     assert run.results == [ok(3), ok(0), ok(0), ok(0), ok(4), ok(0), ok(6), ok(0)]
@@ -180,7 +191,7 @@ msg: .ascii "hello\\n"
     host = run.machine.host
     assert host.fds[3].sock.getsockname() == ("127.0.0.1", port)
     assert host.fds[3].sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0
-    assert 4 not in host.fds                                       # closed
+    assert 4 not in host.fds  # closed
 
 
 @pytest.mark.timeout(30)
@@ -188,19 +199,26 @@ def test_accept_cuts_the_address_to_addrlen_but_reports_the_full_length(tmp_path
     port = free_port()
     client = Client(port)
     client.start()
-    run = guest(tmp_path, SOCKET + bind() + LISTEN + """
+    run = guest(
+        tmp_path,
+        SOCKET
+        + bind()
+        + LISTEN
+        + """
         mov     x0, x19
         adr     x1, peer
         adr     x2, peer_len
         SYSCALL SYS_accept
         RECORD
         SYSCALL SYS_close
-    """, data=f"""
+    """,
+        data=f"""
 addr: {sockaddr_in(port)}
 peer: .fill 16, 1, 0xee
 .p2align 2
 peer_len: .word 4
-""")
+""",
+    )
     client.join(10)
     assert client.error is None and client.local is not None
     assert run.results == [ok(3), ok(0), ok(0), ok(4)]
@@ -213,18 +231,25 @@ def test_accept_with_no_address_buffer_writes_nothing(tmp_path: Path) -> None:
     port = free_port()
     client = Client(port)
     client.start()
-    run = guest(tmp_path, SOCKET + bind() + LISTEN + """
+    run = guest(
+        tmp_path,
+        SOCKET
+        + bind()
+        + LISTEN
+        + """
         mov     x0, x19
         mov     x1, #0
         adr     x2, peer_len
         SYSCALL SYS_accept
         RECORD
-    """, data=f"""
+    """,
+        data=f"""
 addr: {sockaddr_in(port)}
 .p2align 2
 peer_len: .word 0x77777777
-""")
-    run.machine.host.close(4)          # lets the client's read end
+""",
+    )
+    run.machine.host.close(4)  # lets the client's read end
     client.join(10)
     assert client.error is None
     assert run.results == [ok(3), ok(0), ok(0), ok(4)]
@@ -234,7 +259,12 @@ peer_len: .word 0x77777777
 @pytest.mark.timeout(30)
 def test_accept_with_a_bad_addrlen_pointer_fails_before_taking_a_connection(tmp_path: Path) -> None:
     port = free_port()
-    run = guest(tmp_path, SOCKET + bind() + LISTEN + """
+    run = guest(
+        tmp_path,
+        SOCKET
+        + bind()
+        + LISTEN
+        + """
         mov     x0, x19
         adr     x1, peer
         mov     x2, #16
@@ -260,7 +290,10 @@ def test_accept_with_a_bad_addrlen_pointer_fails_before_taking_a_connection(tmp_
         mov     x2, #0
         SYSCALL SYS_accept
         RECORD
-    """, data=f"addr: {sockaddr_in(port)}\npeer: .zero 16\n", text=".p2align 2\nro_len: .word 16\n")
+    """,
+        data=f"addr: {sockaddr_in(port)}\npeer: .zero 16\n",
+        text=".p2align 2\nro_len: .word 16\n",
+    )
     # *addrlen is copied in first (EFAULT, no connection consumed, no descriptor
     # used up); a non-socket is ENOTSOCK; a socket that is not listening is EINVAL
     assert run.results == [ok(3), ok(0), ok(0), err(EFAULT), err(EFAULT), err(ENOTSOCK), ok(4), err(EINVAL)]
@@ -268,8 +301,11 @@ def test_accept_with_a_bad_addrlen_pointer_fails_before_taking_a_connection(tmp_
 
 # --------------------------------------------------------------------- socket
 
+
 def test_socket_refuses_unknown_families_and_types(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         mov     x0, #99
         mov     x1, #SOCK_STREAM
         mov     x2, #0
@@ -296,23 +332,28 @@ def test_socket_refuses_unknown_families_and_types(tmp_path: Path) -> None:
         mov     x2, #0
         SYSCALL SYS_socket
         RECORD
-    """)
+    """,
+    )
     assert run.results == [err(EAFNOSUPPORT), err(EAFNOSUPPORT), err(EPROTONOSUPPORT), err(EPROTONOSUPPORT), ok(3)]
 
 
 # --------------------------------------------------------------------- setsockopt
 
+
 def test_setsockopt_translates_sol_socket_and_refuses_unknown_options(tmp_path: Path) -> None:
-    run = guest(tmp_path, SOCKET + setsockopt("SOL_SOCKET", "SO_NOSIGPIPE")
-                + setsockopt("SOL_SOCKET", "0x9999")
-                + setsockopt("0x1234", "SO_REUSEADDR")
-                + setsockopt("1", "SO_REUSEADDR")                     # Linux's SOL_SOCKET is nothing here
-                + setsockopt("SOL_SOCKET", "SO_NOSIGPIPE", size=2)
-                + setsockopt("SOL_SOCKET", "SO_REUSEADDR", size=2)
-                + setsockopt("SOL_SOCKET", "SO_NOSIGPIPE", fd="#1")
-                + setsockopt("SOL_SOCKET", "SO_REUSEADDR", fd="#1")
-                + setsockopt("SOL_SOCKET", "SO_REUSEADDR", fd="#99")
-                + """
+    run = guest(
+        tmp_path,
+        SOCKET
+        + setsockopt("SOL_SOCKET", "SO_NOSIGPIPE")
+        + setsockopt("SOL_SOCKET", "0x9999")
+        + setsockopt("0x1234", "SO_REUSEADDR")
+        + setsockopt("1", "SO_REUSEADDR")  # Linux's SOL_SOCKET is nothing here
+        + setsockopt("SOL_SOCKET", "SO_NOSIGPIPE", size=2)
+        + setsockopt("SOL_SOCKET", "SO_REUSEADDR", size=2)
+        + setsockopt("SOL_SOCKET", "SO_NOSIGPIPE", fd="#1")
+        + setsockopt("SOL_SOCKET", "SO_REUSEADDR", fd="#1")
+        + setsockopt("SOL_SOCKET", "SO_REUSEADDR", fd="#99")
+        + """
         mov     x0, x19
         ldr     x1, =SOL_SOCKET
         ldr     x2, =SO_REUSEADDR
@@ -320,14 +361,28 @@ def test_setsockopt_translates_sol_socket_and_refuses_unknown_options(tmp_path: 
         mov     x4, #4
         SYSCALL SYS_setsockopt
         RECORD
-    """, data=".p2align 2\none: .word 1\n")
-    assert run.results == [ok(3), ok(0), err(ENOPROTOOPT), err(ENOPROTOOPT), err(ENOPROTOOPT),
-                           err(EINVAL), err(EINVAL), err(ENOTSOCK), err(ENOTSOCK), err(EBADF), err(EFAULT)]
+    """,
+        data=".p2align 2\none: .word 1\n",
+    )
+    assert run.results == [
+        ok(3),
+        ok(0),
+        err(ENOPROTOOPT),
+        err(ENOPROTOOPT),
+        err(ENOPROTOOPT),
+        err(EINVAL),
+        err(EINVAL),
+        err(ENOTSOCK),
+        err(ENOTSOCK),
+        err(EBADF),
+        err(EFAULT),
+    ]
     assert run.machine.host.fds[3].nosigpipe is True
     assert run.machine.host.fds[3].sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
 
 
 # --------------------------------------------------------------------- bind and listen
+
 
 def test_bind_on_a_port_in_use_is_darwins_eaddrinuse(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
@@ -335,14 +390,23 @@ def test_bind_on_a_port_in_use_is_darwins_eaddrinuse(tmp_path: Path) -> None:
         holder.listen(1)
         port = holder.getsockname()[1]
         run = guest(tmp_path, SOCKET + bind(), data=f"addr: {sockaddr_in(port)}\n")
-    assert run.results == [ok(3), err(EADDRINUSE)]            # 48, not Linux's 98
+    assert run.results == [ok(3), err(EADDRINUSE)]  # 48, not Linux's 98
 
 
 def test_bind_checks_the_address_family_and_length_like_xnu(tmp_path: Path) -> None:
     port = free_port()
     inet6 = struct.pack(">BBHI16sI", 28, 30, port, 0, socket.inet_pton(socket.AF_INET6, "::1"), 0)
-    run = guest(tmp_path, SOCKET + bind(size=8) + bind(size=1) + bind(size=300) + bind(size=28)
-                + bind("addr_inet6", size=28) + bind("addr_inet6", size=16) + bind("addr_unspec") + """
+    run = guest(
+        tmp_path,
+        SOCKET
+        + bind(size=8)
+        + bind(size=1)
+        + bind(size=300)
+        + bind(size=28)
+        + bind("addr_inet6", size=28)
+        + bind("addr_inet6", size=16)
+        + bind("addr_unspec")
+        + """
         mov     x0, #1
         adr     x1, addr
         mov     x2, #16
@@ -358,23 +422,37 @@ def test_bind_checks_the_address_family_and_length_like_xnu(tmp_path: Path) -> N
         mov     x2, #16
         SYSCALL SYS_bind
         RECORD
-    """, data=f"""
+    """,
+        data=f"""
 addr: {sockaddr_in(port)}
 .zero 16
 addr_inet6: .byte {", ".join(str(b) for b in inet6)}
 addr_unspec: {sockaddr_in(port, family=0, sin_len=0)}
-""")
+""",
+    )
     # tcp_usr_bind: a family other than AF_INET/AF_UNSPEC is EAFNOSUPPORT; in_pcbbind:
     # an AF_INET address must be 16 bytes (EINVAL); getsockaddr: under 2 bytes is EINVAL
     # and over 255 ENAMETOOLONG, before any copy-in; AF_UNSPEC (with any sin_len) is AF_INET
-    assert run.results == [ok(3), err(EINVAL), err(EINVAL), err(ENAMETOOLONG), err(EINVAL),
-                           err(EAFNOSUPPORT), err(EAFNOSUPPORT), ok(0),
-                           err(ENOTSOCK), err(EBADF), err(EFAULT)]
+    assert run.results == [
+        ok(3),
+        err(EINVAL),
+        err(EINVAL),
+        err(ENAMETOOLONG),
+        err(EINVAL),
+        err(EAFNOSUPPORT),
+        err(EAFNOSUPPORT),
+        ok(0),
+        err(ENOTSOCK),
+        err(EBADF),
+        err(EFAULT),
+    ]
     assert run.machine.host.fds[3].sock.getsockname() == ("127.0.0.1", port)
 
 
 def test_listen_needs_a_socket(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         mov     x0, #1
         mov     x1, #8
         SYSCALL SYS_listen
@@ -383,5 +461,6 @@ def test_listen_needs_a_socket(tmp_path: Path) -> None:
         mov     x1, #8
         SYSCALL SYS_listen
         RECORD
-    """)
+    """,
+    )
     assert run.results == [err(ENOTSOCK), err(EBADF)]

@@ -104,28 +104,34 @@ def kill_call(pid_reg: str, sig: int) -> str:
 
 # --------------------------------------------------------------------- pids
 
+
 def test_getpid_and_getppid_are_the_emulating_process_and_its_parent(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         SYSCALL SYS_getpid
         RECORD
         SYSCALL SYS_getppid
         RECORD
-    """)
+    """,
+    )
     assert run.results == [ok(os.getpid()), ok(os.getppid())]
 
 
 # --------------------------------------------------------------------- exit
 
+
 def test_exit_status_is_the_low_byte(tmp_path: Path) -> None:
     assert guest(tmp_path, "mov x0, #7\nSYSCALL SYS_exit\nRECORD\n").status == 7
     assert guest(tmp_path, "mov x0, #300\nSYSCALL SYS_exit\n").status == 300 & 0xFF
     run = guest(tmp_path, "mov x0, #0\nSYSCALL SYS_exit\nRECORD\n")
-    assert run.status == 0 and run.results == []        # exit never returns
+    assert run.status == 0 and run.results == []  # exit never returns
 
 
 # --------------------------------------------------------------------- fork and wait4
 
-FORK_CHILD_REPORTS = """
+FORK_CHILD_REPORTS = (
+    """
         SYSCALL SYS_fork
         // x0/x1 exactly as the trap left them, and the carry flag
         mrs     x2, nzcv
@@ -135,7 +141,9 @@ FORK_CHILD_REPORTS = """
         RECORD
         cbnz    x1, child
         mov     x19, x0
-""" + "{parent}" + """
+"""
+    + "{parent}"
+    + """
         b       done
 child:
         SYSCALL SYS_getpid
@@ -155,77 +163,102 @@ child:
         SYSCALL SYS_exit
 done:
 """
+)
 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("wait_num", ["SYS_wait4", "SYS_wait4_nocancel"])
 def test_fork_gives_parent_the_pid_and_child_its_own_pid_with_x1_1(tmp_path: Path, wait_num: str) -> None:
     body = FORK_CHILD_REPORTS.replace("{code}", "42").replace(
-        "{parent}", wait_call("x19", "status", rusage="ru", num=wait_num))
-    run = guest(tmp_path, body, text='p_child: .asciz "/child.bin"\n.p2align 2\n',
-                data=DATA + ".p2align 3\nregs: .zero 40\n")
+        "{parent}", wait_call("x19", "status", rusage="ru", num=wait_num)
+    )
+    run = guest(
+        tmp_path, body, text='p_child: .asciz "/child.bin"\n.p2align 2\n', data=DATA + ".p2align 3\nregs: .zero 40\n"
+    )
     fork, waited = run.results
     pid = fork[0]
-    assert fork == ok(pid) and pid > 0 and pid != os.getpid()      # parent: x0 = child, x1 = 0
-    assert waited == ok(pid)                                       # wait4 returns that pid
-    assert word(run, "status") == 42 << 8                          # W_EXITCODE(42, 0)
+    assert fork == ok(pid) and pid > 0 and pid != os.getpid()  # parent: x0 = child, x1 = 0
+    assert waited == ok(pid)  # wait4 returns that pid
+    assert word(run, "status") == 42 << 8  # W_EXITCODE(42, 0)
     maxrss = struct.unpack_from("<q", run.read("ru", 144), 32)[0]
-    assert 0 < maxrss != 0xAAAAAAAAAAAAAAAA - (1 << 64)            # rusage written (ru_maxrss in bytes)
+    assert 0 < maxrss != 0xAAAAAAAAAAAAAAAA - (1 << 64)  # rusage written (ru_maxrss in bytes)
 
     x0, x1, nzcv, child_pid, child_ppid = struct.unpack("<5Q", (tmp_path / "root" / "child.bin").read_bytes())
-    assert (x0, x1) == (pid, 1)                # child: x0 = its own pid (not 0), x1 = 1
-    assert nzcv & (1 << 29) == 0               # carry clear in the child too
+    assert (x0, x1) == (pid, 1)  # child: x0 = its own pid (not 0), x1 = 1
+    assert nzcv & (1 << 29) == 0  # carry clear in the child too
     assert child_pid == pid and child_ppid == os.getpid()
 
 
 @pytest.mark.timeout(30)
 def test_exit_code_above_255_reaches_the_parent_masked(tmp_path: Path) -> None:
     body = FORK_CHILD_REPORTS.replace("{code}", "0x1ff").replace("{parent}", wait_call("x19", "status"))
-    run = guest(tmp_path, body, text='p_child: .asciz "/child.bin"\n.p2align 2\n',
-                data=DATA + ".p2align 3\nregs: .zero 40\n")
+    run = guest(
+        tmp_path, body, text='p_child: .asciz "/child.bin"\n.p2align 2\n', data=DATA + ".p2align 3\nregs: .zero 40\n"
+    )
     assert run.results[1] == ok(run.results[0][0])
     assert word(run, "status") == 0xFF << 8
 
 
 @pytest.mark.timeout(30)
 def test_wnohang_with_a_live_child_returns_0_then_sigkill_shows_in_the_status(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         SYSCALL SYS_fork
         cbnz    x1, child
         mov     x19, x0
-    """ + wait_call("x19", "status", options="#WNOHANG") + kill_call("x19", SIGKILL)
-        + wait_call("x19", "status2") + """
+    """
+        + wait_call("x19", "status", options="#WNOHANG")
+        + kill_call("x19", SIGKILL)
+        + wait_call("x19", "status2")
+        + """
         b       done
-    """ + SPIN_THEN_EXIT + "done:\n")
+    """
+        + SPIN_THEN_EXIT
+        + "done:\n",
+    )
     child = run.results[2][0]
-    assert run.results == [ok(0), ok(0), ok(child)]      # WNOHANG: 0 while it runs, then kill, then reaped
-    assert word(run, "status") == 0x5A5A5A5A             # the WNOHANG call wrote no status
-    assert run.machine.tree.procs.first.children == []     # reaped for us: nothing to wait for
-    assert word(run, "status2") == SIGKILL               # WTERMSIG = 9, no exit code
+    assert run.results == [ok(0), ok(0), ok(child)]  # WNOHANG: 0 while it runs, then kill, then reaped
+    assert word(run, "status") == 0x5A5A5A5A  # the WNOHANG call wrote no status
+    assert run.machine.tree.procs.first.children == []  # reaped for us: nothing to wait for
+    assert word(run, "status2") == SIGKILL  # WTERMSIG = 9, no exit code
 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("sig", [SIGTERM, SIGUSR1])
 def test_kill_probe_then_signal_a_child_and_wait4_reports_the_darwin_signal(tmp_path: Path, sig: int) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         SYSCALL SYS_fork
         cbnz    x1, child
         mov     x19, x0
-    """ + kill_call("x19", 0) + kill_call("x19", sig) + wait_call("x19", "status") + """
+    """
+        + kill_call("x19", 0)
+        + kill_call("x19", sig)
+        + wait_call("x19", "status")
+        + """
         b       done
-    """ + SPIN_THEN_EXIT + "done:\n")
+    """
+        + SPIN_THEN_EXIT
+        + "done:\n",
+    )
     child = run.results[2][0]
     assert run.results == [ok(0), ok(0), ok(child)]
-    assert word(run, "status") == sig                    # SIGUSR1 is 30 on Darwin (10 on Linux)
+    assert word(run, "status") == sig  # SIGUSR1 is 30 on Darwin (10 on Linux)
 
 
 @pytest.mark.timeout(30)
 def test_a_child_that_faults_dies_by_the_darwin_signal(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         SYSCALL SYS_fork
         cbnz    x1, child
         mov     x19, x0
-    """ + wait_call("x19", "status") + """
+    """
+        + wait_call("x19", "status")
+        + """
         b       done
 child:
         adr     x9, ro_word
@@ -233,23 +266,30 @@ child:
         mov     x0, #3
         SYSCALL SYS_exit
 done:
-    """, text="ro_word: .quad 0\n")
+    """,
+        text="ro_word: .quad 0\n",
+    )
     assert run.results == [ok(run.results[0][0])]
-    assert word(run, "status") == SIGBUS                 # Darwin 10 (Linux's SIGBUS is 7)
+    assert word(run, "status") == SIGBUS  # Darwin 10 (Linux's SIGBUS is 7)
 
 
 @pytest.mark.timeout(30)
 def test_wait4_with_a_bad_status_pointer_is_efault_and_leaves_the_child_waitable(tmp_path: Path) -> None:
-    body = FORK_CHILD_REPORTS.replace("{code}", "5").replace("{parent}", """
+    body = FORK_CHILD_REPORTS.replace("{code}", "5").replace(
+        "{parent}",
+        """
         mov     x0, x19
         mov     x1, #16
         mov     x2, #0
         mov     x3, #0
         SYSCALL SYS_wait4
         RECORD
-    """ + wait_call("x19", "status"))
-    run = guest(tmp_path, body, text='p_child: .asciz "/child.bin"\n.p2align 2\n',
-                data=DATA + ".p2align 3\nregs: .zero 40\n")
+    """
+        + wait_call("x19", "status"),
+    )
+    run = guest(
+        tmp_path, body, text='p_child: .asciz "/child.bin"\n.p2align 2\n', data=DATA + ".p2align 3\nregs: .zero 40\n"
+    )
     pid = run.results[0][0]
     assert run.results[1:] == [err(EFAULT), ok(pid)]
     assert word(run, "status") == 5 << 8
@@ -257,56 +297,81 @@ def test_wait4_with_a_bad_status_pointer_is_efault_and_leaves_the_child_waitable
 
 @pytest.mark.timeout(30)
 def test_wait4_without_children_is_echild(tmp_path: Path) -> None:
-    run = guest(tmp_path, wait_call("#-1", "status") + wait_call("#1", "status")
-                + wait_call("#0", "status", options="#WNOHANG") + """
+    run = guest(
+        tmp_path,
+        wait_call("#-1", "status")
+        + wait_call("#1", "status")
+        + wait_call("#0", "status", options="#WNOHANG")
+        + """
         SYSCALL SYS_fork
         cbnz    x1, child
         mov     x19, x0
-    """ + wait_call("x19", "") + wait_call("x19", "status") + wait_call("#-1", "status", num="SYS_wait4_nocancel")
+    """
+        + wait_call("x19", "")
+        + wait_call("x19", "status")
+        + wait_call("#-1", "status", num="SYS_wait4_nocancel")
         + """
         b       done
 child:
         mov     x0, #0
         SYSCALL SYS_exit
 done:
-    """)
+    """,
+    )
     pid = run.results[3][0]
     assert run.results == [err(ECHILD), err(ECHILD), err(ECHILD), ok(pid), err(ECHILD), err(ECHILD)]
-    assert word(run, "status") == 0x5A5A5A5A             # never written
+    assert word(run, "status") == 0x5A5A5A5A  # never written
 
 
 @pytest.mark.timeout(30)
 def test_wait4_never_reaps_a_child_of_the_host_that_the_guest_did_not_fork(tmp_path: Path) -> None:
     other = subprocess.Popen([sys.executable, "-c", "pass"])
-    os.waitid(os.P_PID, other.pid, os.WEXITED | os.WNOWAIT)     # exited, not yet reaped
+    os.waitid(os.P_PID, other.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
     try:
-        run = guest(tmp_path, """
+        run = guest(
+            tmp_path,
+            """
             ldr     x19, other_pid
-        """ + wait_call("x19", "status") + wait_call("#-1", "status") + wait_call("#0", "status"),
-            data=DATA + f".p2align 3\nother_pid: .quad {other.pid}\n")
+        """
+            + wait_call("x19", "status")
+            + wait_call("#-1", "status")
+            + wait_call("#0", "status"),
+            data=DATA + f".p2align 3\nother_pid: .quad {other.pid}\n",
+        )
         assert run.results == [err(ECHILD)] * 3
         assert word(run, "status") == 0x5A5A5A5A
     finally:
-        assert os.waitpid(other.pid, 0)[0] == other.pid      # still ours to reap
+        assert os.waitpid(other.pid, 0)[0] == other.pid  # still ours to reap
         other.returncode = 0
 
 
 # --------------------------------------------------------------------- kill outside the fork tree
 
+
 def test_kill_cannot_reach_processes_outside_the_guest(tmp_path: Path) -> None:
     # harmless signals only (0 probes, SIGCONT wakes nothing that runs), in
     # case the refusal ever breaks
-    run = guest(tmp_path, kill_call("#1", 0) + kill_call("#1", SIGCONT) + kill_call("#0", SIGCONT)
-                + kill_call("#-1", 0) + """
+    run = guest(
+        tmp_path,
+        kill_call("#1", 0)
+        + kill_call("#1", SIGCONT)
+        + kill_call("#0", SIGCONT)
+        + kill_call("#-1", 0)
+        + """
         SYSCALL SYS_getppid
         mov     x19, x0
-    """ + kill_call("x19", 0) + """
+    """
+        + kill_call("x19", 0)
+        + """
         SYSCALL SYS_getpid
         mov     x20, x0
-    """ + kill_call("x20", 0) + kill_call("x20", 99) + kill_call("x20", -1))
+    """
+        + kill_call("x20", 0)
+        + kill_call("x20", 99)
+        + kill_call("x20", -1),
+    )
     # pid 1 and the emulator's own parent are no processes of the guest's (ESRCH);
     # the process group (0) is the guest's processes only, and "everyone else" (-1)
     # is nobody here (ESRCH, as killpg1 finds no one); signal 0 probes the guest
     # itself; numbers outside 1..31 are EINVAL
-    assert run.results == [err(ESRCH), err(ESRCH), ok(0), err(ESRCH), err(ESRCH),
-                           ok(0), err(EINVAL), err(EINVAL)]
+    assert run.results == [err(ESRCH), err(ESRCH), ok(0), err(ESRCH), err(ESRCH), ok(0), err(EINVAL), err(EINVAL)]

@@ -102,7 +102,10 @@ CONNECT = """
 def test_connect_names_send_recv_shutdown(tmp_path: Path) -> None:
     peer = Peer(b"hi there")
     peer.start()
-    run = guest(tmp_path, CONNECT.format(num="SYS_connect") + """
+    run = guest(
+        tmp_path,
+        CONNECT.format(num="SYS_connect")
+        + """
         mov     x0, x19
         adr     x1, local
         adr     x2, local_len
@@ -145,7 +148,8 @@ def test_connect_names_send_recv_shutdown(tmp_path: Path) -> None:
         mov     x5, #0
         SYSCALL SYS_recvfrom_nocancel
         RECORD
-    """, data=f"""
+    """,
+        data=f"""
 addr: {sockaddr(peer.port)}
 local: .fill 16, 1, 0xee
 remote: .fill 16, 1, 0xee
@@ -157,7 +161,8 @@ from_len: .word 16
 msg: .ascii "hello"
 rbuf: .zero 8
 rbuf2: .fill 8, 1, 0xee
-""")
+""",
+    )
     peer.join(10)
     # the peer sent 8 bytes: MSG_WAITALL (0x40) reads them all; after shutdown(SHUT_WR) the
     # peer sees EOF and closes, so the last recv returns 0
@@ -165,11 +170,12 @@ rbuf2: .fill 8, 1, 0xee
     assert peer.received == b"hello"
     lport = peer.addr[1]
     assert run.read("local", 16) == struct.pack(">BBH4s8x", 16, 2, lport, socket.inet_aton("127.0.0.1"))
-    assert run.read("remote", 16) == struct.pack(">BBH4s", 16, 2, peer.port, socket.inet_aton("127.0.0.1")) \
-        + b"\xee" * 8                                            # cut to *len = 8
+    assert (
+        run.read("remote", 16) == struct.pack(">BBH4s", 16, 2, peer.port, socket.inet_aton("127.0.0.1")) + b"\xee" * 8
+    )  # cut to *len = 8
     assert struct.unpack("<I", run.read("remote_len", 4))[0] == 8
     assert run.read("rbuf", 8) == b"hi there"
-    assert run.read("from", 16) == b"\xee" * 16                  # TCP returns no address...
+    assert run.read("from", 16) == b"\xee" * 16  # TCP returns no address...
     assert struct.unpack("<I", run.read("from_len", 4))[0] == 0  # ...and *fromlen = 0
 
 
@@ -177,8 +183,11 @@ rbuf2: .fill 8, 1, 0xee
 def test_connect_refused_and_not_connected(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]                  # bound, never listening: refused
-        run = guest(tmp_path, CONNECT.format(num="SYS_connect_nocancel") + """
+        port = s.getsockname()[1]  # bound, never listening: refused
+        run = guest(
+            tmp_path,
+            CONNECT.format(num="SYS_connect_nocancel")
+            + """
             mov     x0, x19
             adr     x1, remote
             adr     x2, remote_len
@@ -189,7 +198,9 @@ def test_connect_refused_and_not_connected(tmp_path: Path) -> None:
             adr     x2, remote_len
             SYSCALL SYS_getsockname
             RECORD
-        """, data=f"addr: {sockaddr(port)}\nremote: .zero 16\n.p2align 2\nremote_len: .word 16\n")
+        """,
+            data=f"addr: {sockaddr(port)}\nremote: .zero 16\n.p2align 2\nremote_len: .word 16\n",
+        )
     assert run.results == [ok(3), err(ECONNREFUSED), err(ENOTCONN), err(ENOTSOCK)]
 
 
@@ -203,9 +214,12 @@ def test_udp_sendto_and_recvfrom_give_the_sender_address(tmp_path: Path) -> None
         def bounce() -> None:
             data, who = echo.recvfrom(64)
             echo.sendto(data.upper(), who)
+
         t = threading.Thread(target=bounce, daemon=True)
         t.start()
-        run = guest(tmp_path, """
+        run = guest(
+            tmp_path,
+            """
             mov     x0, #AF_INET
             mov     x1, #SOCK_DGRAM
             mov     x2, #0
@@ -227,8 +241,10 @@ def test_udp_sendto_and_recvfrom_give_the_sender_address(tmp_path: Path) -> None
             adr     x5, from_len
             SYSCALL SYS_recvfrom
             RECORD
-        """, data=f"addr: {sockaddr(port)}\nfrom: .zero 16\n.p2align 2\nfrom_len: .word 16\n"
-                  "msg: .ascii \"ping\"\nrbuf: .zero 16\n")
+        """,
+            data=f"addr: {sockaddr(port)}\nfrom: .zero 16\n.p2align 2\nfrom_len: .word 16\n"
+            'msg: .ascii "ping"\nrbuf: .zero 16\n',
+        )
         t.join(10)
     assert run.results == [ok(4), ok(4)]
     assert run.read("rbuf", 4) == b"PING"
@@ -249,7 +265,9 @@ def getsockopt(level: str, name: str, val: str, length: str) -> str:
 
 
 def test_getsockopt_values_are_darwin_shaped(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         mov     x0, #AF_INET
         mov     x1, #SOCK_STREAM
         mov     x2, #0
@@ -276,7 +294,8 @@ def test_getsockopt_values_are_darwin_shaped(tmp_path: Path) -> None:
         mov     x4, #8
         SYSCALL SYS_setsockopt
         RECORD
-    """ + getsockopt("SOL_SOCKET", "0x4", "v_reuse", "l_reuse")
+    """
+        + getsockopt("SOL_SOCKET", "0x4", "v_reuse", "l_reuse")
         + getsockopt("SOL_SOCKET", "0x1008", "v_type", "l_type")
         + getsockopt("SOL_SOCKET", "0x1006", "v_tv", "l_tv")
         + getsockopt("SOL_SOCKET", "0x1080", "v_linger", "l_linger")
@@ -305,15 +324,16 @@ v_nosig: .word 0x5a
 l_nosig: .word 4
 v_short: .word 0x5a5a5a5a
 l_short: .word 2
-""")
+""",
+    )
     assert run.results == [ok()] * 3 + [ok()] * 6 + [err(ENOPROTOOPT), ok()]
-    word = lambda label: struct.unpack("<i", run.read(label, 4))[0]   # noqa: E731
-    assert word("v_reuse") == 4                    # so_options & SO_REUSEADDR: the bit, not 1
-    assert word("v_type") == 1                     # SOCK_STREAM
-    assert struct.unpack("<qi", run.read("v_tv", 12)) == (2, 500000)   # timeval, int32 usec
-    assert struct.unpack("<ii", run.read("v_linger", 8)) == (1, 3)     # 250 ticks -> 3 s (SO_LINGER_SEC)
+    word = lambda label: struct.unpack("<i", run.read(label, 4))[0]  # noqa: E731
+    assert word("v_reuse") == 4  # so_options & SO_REUSEADDR: the bit, not 1
+    assert word("v_type") == 1  # SOCK_STREAM
+    assert struct.unpack("<qi", run.read("v_tv", 12)) == (2, 500000)  # timeval, int32 usec
+    assert struct.unpack("<ii", run.read("v_linger", 8)) == (1, 3)  # 250 ticks -> 3 s (SO_LINGER_SEC)
     assert word("v_err") == 0 and word("v_nosig") == 0
-    assert run.read("v_short", 4) == b"\x04\x00\x5a\x5a" and word("l_short") == 2   # cut to *len
+    assert run.read("v_short", 4) == b"\x04\x00\x5a\x5a" and word("l_short") == 2  # cut to *len
 
 
 @pytest.mark.timeout(30)
@@ -324,7 +344,10 @@ def test_sendfile_sends_headers_file_and_trailers_and_writes_len(tmp_path: Path)
     (root / "f").write_bytes(body)
     peer = Peer()
     peer.start()
-    run = guest(tmp_path, CONNECT.format(num="SYS_connect") + """
+    run = guest(
+        tmp_path,
+        CONNECT.format(num="SYS_connect")
+        + """
         adr     x0, p_f
         mov     x1, #0
         mov     x2, #0
@@ -375,7 +398,9 @@ def test_sendfile_sends_headers_file_and_trailers_and_writes_len(tmp_path: Path)
         RECORD
         mov     x0, x19
         SYSCALL SYS_close
-    """, text='p_f: .asciz "/f"\n.p2align 2\n', data=f"""
+    """,
+        text='p_f: .asciz "/f"\n.p2align 2\n',
+        data=f"""
 addr: {sockaddr(peer.port)}
 .p2align 3
 len1: .quad 0
@@ -386,10 +411,11 @@ hdrs: .quad h_text, 4
 trls: .quad t_text, 3
 h_text: .ascii "HEAD"
 t_text: .ascii "END"
-""")
+""",
+    )
     peer.join(10)
     assert run.results == [ok(3), ok(0), ok(0), ok(0), err(ENOTSUP), err(ENOTSOCK), err(EINVAL)]
     assert peer.received == b"HEAD" + body[100:] + b"END" + body[:10]
-    assert run.u64("len1") == 4 + len(body) - 100 + 3        # headers and trailers count
+    assert run.u64("len1") == 4 + len(body) - 100 + 3  # headers and trailers count
     assert run.u64("len2") == 10
-    assert run.u64("len3") == 0                              # written back, even on failure
+    assert run.u64("len3") == 0  # written back, even on failure

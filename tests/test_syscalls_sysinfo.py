@@ -47,7 +47,9 @@ def guest(tmp_path: Path, body: str, data: str = "") -> GuestRun:
 
 def test_gettimeofday_writes_darwin_timeval_timezone_and_mach_time(tmp_path: Path) -> None:
     before = time.time()
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         adr     x0, tv
         adr     x1, tz
         adr     x2, abs
@@ -63,13 +65,15 @@ def test_gettimeofday_writes_darwin_timeval_timezone_and_mach_time(tmp_path: Pat
         mov     x2, #0
         SYSCALL SYS_gettimeofday
         RECORD
-    """, data=".p2align 3\ntv: .fill 16, 1, 0xee\ntz: .fill 8, 1, 0xee\nabs: .quad 0\ntv2: .fill 16, 1, 0xee\n")
+    """,
+        data=".p2align 3\ntv: .fill 16, 1, 0xee\ntz: .fill 8, 1, 0xee\nabs: .quad 0\ntv2: .fill 16, 1, 0xee\n",
+    )
     after = time.time()
     assert run.results == [ok(), ok(), err(14)]
     sec, usec, pad = struct.unpack("<qiI", run.read("tv", 16))
-    assert int(before) & 0xFFFFFFFF <= sec <= int(after) & 0xFFFFFFFF   # uint32-cast tv_sec
+    assert int(before) & 0xFFFFFFFF <= sec <= int(after) & 0xFFFFFFFF  # uint32-cast tv_sec
     assert 0 <= usec < 1_000_000
-    assert pad == 0                                   # the whole 16-byte user64_timeval is copied out
+    assert pad == 0  # the whole 16-byte user64_timeval is copied out
     assert run.read("tz", 8) == b"\0" * 8
     assert run.u64("abs") > 0
 
@@ -88,10 +92,18 @@ def test_sysctl_answers_like_a_mac(tmp_path: Path) -> None:
         SYSCALL SYS_sysctl
         RECORD
 """
-    run = guest(tmp_path, sysctl("m_ostype", "b1", "l1") + sysctl("m_osrel", "b2", "l2")
-                + sysctl("m_ncpu", "b3", "l3") + sysctl("m_page", "b4", "l4") + sysctl("m_ostype", "", "l5")
-                + sysctl("m_ostype", "b6", "l6") + sysctl("m_bad", "b1", "l1")
-                + sysctl("m_n2o", "b7", "l7", new="name", newlen=11), data="""
+
+    run = guest(
+        tmp_path,
+        sysctl("m_ostype", "b1", "l1")
+        + sysctl("m_osrel", "b2", "l2")
+        + sysctl("m_ncpu", "b3", "l3")
+        + sysctl("m_page", "b4", "l4")
+        + sysctl("m_ostype", "", "l5")
+        + sysctl("m_ostype", "b6", "l6")
+        + sysctl("m_bad", "b1", "l1")
+        + sysctl("m_n2o", "b7", "l7", new="name", newlen=11),
+        data="""
 .p2align 2
 m_ostype: .word 1, 1
 m_osrel: .word 1, 2
@@ -114,20 +126,23 @@ l4: .quad 4
 l5: .quad 0
 l6: .quad 3
 l7: .quad 16
-""")
+""",
+    )
     assert run.results == [ok()] * 5 + [err(ENOMEM), err(ENOENT), ok()]
     assert run.read("b1", 7) == b"Darwin\0" and run.u64("l1") == 7
     rel = run.read("b2", 32).split(b"\0")[0].decode()
     assert run.u64("l2") == len(rel) + 1 and rel.count(".") == 2 and int(rel.split(".")[0]) >= 20
     assert struct.unpack("<i", run.read("b3", 4))[0] == os.cpu_count() and run.u64("l3") == 4
     assert struct.unpack("<i", run.read("b4", 4))[0] == 16384
-    assert run.u64("l5") == 7                                   # old == NULL: the size it needs
-    assert run.read("b6", 4) == b"Dar\xee" and run.u64("l6") == 3   # what fits, then ENOMEM
-    assert struct.unpack("<ii", run.read("b7", 8)) == (6, 7) and run.u64("l7") == 8   # name2oid
+    assert run.u64("l5") == 7  # old == NULL: the size it needs
+    assert run.read("b6", 4) == b"Dar\xee" and run.u64("l6") == 3  # what fits, then ENOMEM
+    assert struct.unpack("<ii", run.read("b7", 8)) == (6, 7) and run.u64("l7") == 8  # name2oid
 
 
 def test_getentropy_fills_up_to_256_bytes(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         adr     x0, buf
         mov     x1, #256
         SYSCALL SYS_getentropy
@@ -136,14 +151,18 @@ def test_getentropy_fills_up_to_256_bytes(tmp_path: Path) -> None:
         mov     x1, #257
         SYSCALL SYS_getentropy
         RECORD
-    """, data="buf: .zero 256\nbuf2: .fill 8, 1, 0xee\n")
+    """,
+        data="buf: .zero 256\nbuf2: .fill 8, 1, 0xee\n",
+    )
     assert run.results == [ok(), err(EINVAL)]
     assert len(set(run.read("buf", 256))) > 100
     assert run.read("buf2", 8) == b"\xee" * 8
 
 
 def test_ids_rusage_and_rlimits(tmp_path: Path) -> None:
-    run = guest(tmp_path, """
+    run = guest(
+        tmp_path,
+        """
         SYSCALL SYS_getuid
         RECORD
         SYSCALL SYS_geteuid
@@ -172,14 +191,25 @@ def test_ids_rusage_and_rlimits(tmp_path: Path) -> None:
         adr     x1, lim2
         SYSCALL SYS_getrlimit
         RECORD
-    """, data=".p2align 3\nru: .fill 144, 1, 0xee\nru2: .fill 144, 1, 0xee\nlim: .zero 16\nlim2: .zero 16\n")
-    assert run.results == [ok(os.getuid()), ok(os.geteuid()), ok(os.getgid()), ok(os.getegid()),
-                           ok(), ok(), err(EINVAL), ok(), ok()]
+    """,
+        data=".p2align 3\nru: .fill 144, 1, 0xee\nru2: .fill 144, 1, 0xee\nlim: .zero 16\nlim2: .zero 16\n",
+    )
+    assert run.results == [
+        ok(os.getuid()),
+        ok(os.geteuid()),
+        ok(os.getgid()),
+        ok(os.getegid()),
+        ok(),
+        ok(),
+        err(EINVAL),
+        ok(),
+        ok(),
+    ]
     ru = run.read("ru", 144)
     utime_s, utime_us = struct.unpack_from("<qi", ru, 0)
     maxrss = struct.unpack_from("<q", ru, 32)[0]
     assert 0 <= utime_us < 1_000_000 and utime_s >= 0
-    assert maxrss > 1 << 20                                     # bytes on Darwin (KiB on Linux)
+    assert maxrss > 1 << 20  # bytes on Darwin (KiB on Linux)
     soft, hard = struct.unpack("<QQ", run.read("lim", 16))
-    assert 0 < soft <= hard <= (1 << 63) - 1                     # RLIMIT_STACK, infinity clamped
-    assert struct.unpack("<QQ", run.read("lim2", 16)) == (256, (1 << 63) - 1)   # _RLIMIT_POSIX_FLAG masked
+    assert 0 < soft <= hard <= (1 << 63) - 1  # RLIMIT_STACK, infinity clamped
+    assert struct.unpack("<QQ", run.read("lim2", 16)) == (256, (1 << 63) - 1)  # _RLIMIT_POSIX_FLAG masked

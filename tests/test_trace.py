@@ -74,15 +74,20 @@ def machine(body: str, opts: TraceOptions | None, tmp: Path, text: str = TEXTS) 
     asm = assemble_text(guest_source(body, text=text), "guest.s")
     exe = tmp / "guest"
     exe.write_bytes(build_macho(asm, identifier="guest"))
-    m = Machine(load_macho(exe), Host(os.fspath(tmp)), ["guest"], assembly=asm,
-                tracer=Tracer(opts) if opts is not None else None)
+    m = Machine(
+        load_macho(exe),
+        Host(os.fspath(tmp)),
+        ["guest"],
+        assembly=asm,
+        tracer=Tracer(opts) if opts is not None else None,
+    )
     return m, asm
 
 
 def run(body: str, opts: TraceOptions | None, tmp: Path, warm: bool = True) -> tuple[Machine, Assembly]:
     m, asm = machine(body, opts, tmp)
     if warm:
-        m.warm()           # every block translated before tracing starts: the flush rule is exercised
+        m.warm()  # every block translated before tracing starts: the flush rule is exercised
     assert m.run() == 0
     return m, asm
 
@@ -98,6 +103,7 @@ def only_file(folder: Path, pattern: str) -> Path:
 
 
 # ---------------------------------------------------------------- no hooks unless asked
+
 
 @pytest.fixture
 def hook_kinds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -115,13 +121,13 @@ def hook_kinds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_without_tracing_options_only_the_trap_and_fault_hooks_exist(hook_kinds: list[int], tmp_path: Path) -> None:
     run(CALL_UTOA_TWICE, None, tmp_path)
-    assert set(hook_kinds) == {U.UC_HOOK_INTR, U.UC_HOOK_MEM_INVALID}     # in every Unicorn: the spare Cpu too
+    assert set(hook_kinds) == {U.UC_HOOK_INTR, U.UC_HOOK_MEM_INVALID}  # in every Unicorn: the spare Cpu too
 
 
 def test_strace_alone_adds_no_hook(hook_kinds: list[int], tmp_path: Path) -> None:
     run(CALL_UTOA_TWICE, TraceOptions(strace=os.fspath(tmp_path / "s.log")), tmp_path)
-    assert set(hook_kinds) == {U.UC_HOOK_INTR, U.UC_HOOK_MEM_INVALID}     # in every Unicorn: the spare Cpu too
-    assert '[0 ' in (tmp_path / "s.log").read_text()
+    assert set(hook_kinds) == {U.UC_HOOK_INTR, U.UC_HOOK_MEM_INVALID}  # in every Unicorn: the spare Cpu too
+    assert "[0 " in (tmp_path / "s.log").read_text()
 
 
 def test_run_macho_builds_no_tracer_when_nothing_is_asked() -> None:
@@ -131,22 +137,43 @@ def test_run_macho_builds_no_tracer_when_nothing_is_asked() -> None:
 
 # ---------------------------------------------------------------- instruction lines
 
+
 def _utoa_expected(s: int) -> list[tuple[str, dict[str, int]]]:
     """utoa(scratch, 407), instruction by instruction: mnemonic and the registers it writes."""
     return [
-        ("mov", {"x9": s}), ("mov", {"x12": 10}),
-        ("udiv", {"x10": 40}), ("msub", {"x11": 7}), ("add", {"w11": 0x37}), ("strb", {"x9": s + 1}),
-        ("mov", {"x1": 40}), ("cbnz", {}),
-        ("udiv", {"x10": 4}), ("msub", {"x11": 0}), ("add", {"w11": 0x30}), ("strb", {"x9": s + 2}),
-        ("mov", {"x1": 4}), ("cbnz", {}),
-        ("udiv", {"x10": 0}), ("msub", {"x11": 4}), ("add", {"w11": 0x34}), ("strb", {"x9": s + 3}),
-        ("mov", {"x1": 0}), ("cbnz", {}),
-        ("mov", {"x10": s}), ("sub", {"x11": s + 2}),
-        ("cmp", {"nzcv": 0x80000000}), ("b.hs", {}),          # s < s+2: N set, C clear
-        ("ldrb", {"w12": 0x37}), ("ldrb", {"w13": 0x34}),
-        ("strb", {"x10": s + 1}), ("strb", {"x11": s + 1}), ("b", {}),
-        ("cmp", {"nzcv": 0x60000000}), ("b.hs", {}),          # equal: Z and C set
-        ("mov", {"x0": s + 3}), ("ret", {}),
+        ("mov", {"x9": s}),
+        ("mov", {"x12": 10}),
+        ("udiv", {"x10": 40}),
+        ("msub", {"x11": 7}),
+        ("add", {"w11": 0x37}),
+        ("strb", {"x9": s + 1}),
+        ("mov", {"x1": 40}),
+        ("cbnz", {}),
+        ("udiv", {"x10": 4}),
+        ("msub", {"x11": 0}),
+        ("add", {"w11": 0x30}),
+        ("strb", {"x9": s + 2}),
+        ("mov", {"x1": 4}),
+        ("cbnz", {}),
+        ("udiv", {"x10": 0}),
+        ("msub", {"x11": 4}),
+        ("add", {"w11": 0x34}),
+        ("strb", {"x9": s + 3}),
+        ("mov", {"x1": 0}),
+        ("cbnz", {}),
+        ("mov", {"x10": s}),
+        ("sub", {"x11": s + 2}),
+        ("cmp", {"nzcv": 0x80000000}),
+        ("b.hs", {}),  # s < s+2: N set, C clear
+        ("ldrb", {"w12": 0x37}),
+        ("ldrb", {"w13": 0x34}),
+        ("strb", {"x10": s + 1}),
+        ("strb", {"x11": s + 1}),
+        ("b", {}),
+        ("cmp", {"nzcv": 0x60000000}),
+        ("b.hs", {}),  # equal: Z and C set
+        ("mov", {"x0": s + 3}),
+        ("ret", {}),
     ]
 
 
@@ -164,14 +191,17 @@ def test_utoa_trace_matches_its_registers_line_by_line(tmp_path: Path) -> None:
         assert asm.line_of(int(got["pc"], 16)) == got["line"]
     assert [r["seq"] for r in insns] == list(range(1, len(insns) + 1))
     assert first[0]["off"] == 0 and first[0]["sym"] == "utoa"
-    assert len(insns) > 33                      # the second call (95) is traced too
-    assert bytes(m.uc.mem_read(s, 3)) == b"957"        # "95" over "407"
+    assert len(insns) > 33  # the second call (95) is traced too
+    assert bytes(m.uc.mem_read(s, 3)) == b"957"  # "95" over "407"
 
 
 def test_text_lines_are_aligned_columns(tmp_path: Path) -> None:
     run(CALL_UTOA_TWICE, TraceOptions(trace_dir=tmp_path / "t", ranges=["utoa"]), tmp_path)
-    lines = [x for x in only_file(tmp_path / "t", "0-pid*.trace").read_text().splitlines()
-             if not x.startswith(("#", " " * 10))]
+    lines = [
+        x
+        for x in only_file(tmp_path / "t", "0-pid*.trace").read_text().splitlines()
+        if not x.startswith(("#", " " * 10))
+    ]
     assert re.fullmatch(r"\s+1  0x[0-9a-f]+  utoa\+0x0 +guest\.s:\d+ +mov +x9, x0 +x9=0x[0-9a-f]+", lines[0])
     assert re.search(r"udiv +x10, x1, x12 +x10=0x28$", lines[2])
     # every column starts at the same place on every line
@@ -185,21 +215,27 @@ def test_block_mode_gives_the_same_lines_without_registers(tmp_path: Path) -> No
     run(CALL_UTOA_TWICE, TraceOptions(trace_dir=fast, fmt="jsonl", regs=False), tmp_path)
 
     def key(folder: Path) -> list[tuple]:
-        return [(r["seq"], r["pc"], r["asm"], r["line"]) for r in records(only_file(folder, "*.jsonl"))
-                if r["type"] == "insn"]
+        return [
+            (r["seq"], r["pc"], r["asm"], r["line"])
+            for r in records(only_file(folder, "*.jsonl"))
+            if r["type"] == "insn"
+        ]
 
     assert key(full) == key(fast) and len(key(full)) > 70
     assert all("regs" not in r for r in records(only_file(fast, "*.jsonl")) if r["type"] == "insn")
 
 
 def test_trace_mem_shows_loads_and_stores_with_values(tmp_path: Path) -> None:
-    m, asm = run(CALL_UTOA_TWICE, TraceOptions(trace_dir=tmp_path / "t", fmt="jsonl", mem=True,
-                                               ranges=["utoa:after_utoa"]), tmp_path)
+    m, asm = run(
+        CALL_UTOA_TWICE,
+        TraceOptions(trace_dir=tmp_path / "t", fmt="jsonl", mem=True, ranges=["utoa:after_utoa"]),
+        tmp_path,
+    )
     insns = [r for r in records(only_file(tmp_path / "t", "*.jsonl")) if r["type"] == "insn"]
     s = asm.symbols["scratch"] + m.image.slide
-    store = insns[5]                             # strb w11, [x9], #1 with w11 = '7'
+    store = insns[5]  # strb w11, [x9], #1 with w11 = '7'
     assert store["mem"] == [{"op": "W", "addr": hex(s), "size": 1, "value": "0x37"}]
-    load = insns[24]                             # ldrb w12, [x10]
+    load = insns[24]  # ldrb w12, [x10]
     assert load["mem"] == [{"op": "R", "addr": hex(s), "size": 1, "value": "0x37"}]
     assert "mem" not in insns[0]
 
@@ -246,8 +282,12 @@ def test_errno_names_and_bad_pointers(tmp_path: Path) -> None:
         mov     x2, #4
         SYSCALL 4
     """
-    m, _ = machine(body, TraceOptions(strace=os.fspath(tmp_path / "s.log")), tmp_path,
-                   text=TEXTS + 'nothere: .asciz "no/such/file"\n')
+    m, _ = machine(
+        body,
+        TraceOptions(strace=os.fspath(tmp_path / "s.log")),
+        tmp_path,
+        text=TEXTS + 'nothere: .asciz "no/such/file"\n',
+    )
     assert m.run() == 0
     lines = (tmp_path / "s.log").read_text().splitlines()
     assert re.sub(r"\[0 \d+\] ", "", lines[0]) == 'open("no/such/file", O_RDONLY, 0) = -1 ENOENT'
@@ -256,17 +296,29 @@ def test_errno_names_and_bad_pointers(tmp_path: Path) -> None:
 
 def test_unknown_symbol_is_a_clear_error(tmp_path: Path) -> None:
     from emu.trace import TraceError
+
     with pytest.raises(TraceError, match="nosuch: no such symbol"):
         machine(CALL_UTOA_TWICE, TraceOptions(trace_dir=tmp_path / "t", start="nosuch"), tmp_path)
 
 
 # ---------------------------------------------------------------- ymawky serving a traced GET
 
+
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
     out = tmp_path_factory.mktemp("traced")
-    srv = Server(extra=["--trace", str(out / "t"), "--trace-format", "jsonl", "--strace", str(out / "s") + "/",
-                        "--trace-bytes", "4096"])
+    srv = Server(
+        extra=[
+            "--trace",
+            str(out / "t"),
+            "--trace-format",
+            "jsonl",
+            "--strace",
+            str(out / "s") + "/",
+            "--trace-bytes",
+            "4096",
+        ]
+    )
     yield srv, out
     srv.stop()
 
@@ -322,15 +374,23 @@ def test_the_server_process_has_its_own_trace(traced: tuple[Server, Path]) -> No
     _, out = traced
     root = only_file(out / "t", "0-pid*.jsonl")
     names = [r["name"] for r in map(json.loads, root.read_text().splitlines()) if r.get("type") == "syscall"]
-    assert names[:2] == ["open", "getdirentries64"]       # start-up's sweep of stale temp files, then
-    first = names.index("socket")                            # the listener
-    assert names[first:first + 4] == ["socket", "setsockopt", "bind", "listen"]
+    assert names[:2] == ["open", "getdirentries64"]  # start-up's sweep of stale temp files, then
+    first = names.index("socket")  # the listener
+    assert names[first : first + 4] == ["socket", "setsockopt", "bind", "listen"]
     assert "fork" in names and "accept" in names
 
 
 def test_children_only_text_strace_to_one_file(tmp_path: Path) -> None:
-    srv = Server(extra=["--trace", str(tmp_path / "t"), "--trace-children", "--no-trace-regs",
-                        "--strace", str(tmp_path / "all.strace")])
+    srv = Server(
+        extra=[
+            "--trace",
+            str(tmp_path / "t"),
+            "--trace-children",
+            "--no-trace-regs",
+            "--strace",
+            str(tmp_path / "all.strace"),
+        ]
+    )
     try:
         code = srv.get("/")[0]
         assert code == 200
@@ -356,8 +416,9 @@ def test_children_only_text_strace_to_one_file(tmp_path: Path) -> None:
     log = (tmp_path / "all.strace").read_text().splitlines()
     assert re.fullmatch(r'\[0 \d+\] open\("www", O_RDONLY\|O_DIRECTORY\|O_NOFOLLOW_ANY, 0\) = 3', log[0])
     assert any(re.fullmatch(r"\[0 \d+\] socket\(AF_INET, SOCK_STREAM, 0\) = 3", x) for x in log)
-    assert any(re.fullmatch(r"\[0\.\d+ \d+\] fstat64\(\d+, \{st_mode=S_IFREG\|0\d{3}, st_size=\d+, .*\}\) = 0", x)
-               for x in log)
+    assert any(
+        re.fullmatch(r"\[0\.\d+ \d+\] fstat64\(\d+, \{st_mode=S_IFREG\|0\d{3}, st_size=\d+, .*\}\) = 0", x) for x in log
+    )
 
 
 def test_strace_file_in_a_folder_that_does_not_exist_yet(tmp_path: Path) -> None:

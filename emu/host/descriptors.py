@@ -36,7 +36,7 @@ def _err(code: int, what: str = "") -> OSError:
 class DirState:
     """A directory's reading position, shared by every dup of its descriptor."""
 
-    entries: list[tuple[str, int, int]] | None = None   # (name, inode, S_IF* type bits)
+    entries: list[tuple[str, int, int]] | None = None  # (name, inode, S_IF* type bits)
     pos: int = 0
 
 
@@ -45,13 +45,13 @@ class OpenFile:
     """An open file: the host fd behind it and what it is, shared by every descriptor for it."""
 
     fd: int
-    kind: str                      # "file", "dir", "socket", "stdio", "pipe"
-    path: str = ""                 # guest path, for traces and F_GETPATH
+    kind: str  # "file", "dir", "socket", "stdio", "pipe"
+    path: str = ""  # guest path, for traces and F_GETPATH
     sock: socket.socket | None = None
     nosigpipe: bool = False
     dir: DirState | None = None
-    nonblock: bool = False         # the guest's O_NONBLOCK (the host fd of a socket or pipe always is)
-    refs: int = 1                  # guest descriptors, in every process, that stand for it
+    nonblock: bool = False  # the guest's O_NONBLOCK (the host fd of a socket or pipe always is)
+    refs: int = 1  # guest descriptors, in every process, that stand for it
 
     @property
     def stream(self) -> bool:
@@ -63,7 +63,7 @@ class OpenFile:
             os.set_blocking(self.fd, False)
 
 
-_REFS = threading.Lock()           # OpenFile.refs: descriptors close on several threads
+_REFS = threading.Lock()  # OpenFile.refs: descriptors close on several threads
 
 
 class Descriptors:
@@ -241,7 +241,7 @@ class Descriptors:
             try:
                 sent += self._blocking(of, select.POLLOUT, lambda start=sent: send(view[start:]))
             except (InterruptedError, BlockingIOError):
-                return sent       # a signal or SO_SNDTIMEO after some went: the count so far
+                return sent  # a signal or SO_SNDTIMEO after some went: the count so far
         return sent
 
     def pread(self, gfd: int, n: int, offset: int) -> bytes:
@@ -261,13 +261,13 @@ class Descriptors:
 
     def lseek(self, gfd: int, offset: int, whence: int) -> int:
         of = self._get(gfd)
-        if of.kind == "dir" and of.dir is not None:   # a directory's offset is its entry index
+        if of.kind == "dir" and of.dir is not None:  # a directory's offset is its entry index
             pos = {os.SEEK_SET: 0, os.SEEK_CUR: of.dir.pos}.get(whence)
             if pos is None or pos + offset < 0:
                 raise _err(errno.EINVAL)
             of.dir.pos = pos + offset
             if of.dir.pos == 0:
-                of.dir.entries = None                  # rewinddir: list afresh
+                of.dir.entries = None  # rewinddir: list afresh
             return of.dir.pos
         return os.lseek(of.fd, offset, whence)
 

@@ -55,12 +55,16 @@ class Files(Descriptors):
         finally:
             os.close(r.parent)
         is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
-        of = OpenFile(fd, "dir" if is_dir else "file", r.path, dir=DirState() if is_dir else None,
-                      nonblock=bool(flags & os.O_NONBLOCK))
+        of = OpenFile(
+            fd,
+            "dir" if is_dir else "file",
+            r.path,
+            dir=DirState() if is_dir else None,
+            nonblock=bool(flags & os.O_NONBLOCK),
+        )
         return self._install(of, cloexec=bool(flags & os.O_CLOEXEC))
 
-    def stat(self, path: str, follow: bool = True, no_symlinks: bool = False,
-             at: int | None = None) -> os.stat_result:
+    def stat(self, path: str, follow: bool = True, no_symlinks: bool = False, at: int | None = None) -> os.stat_result:
         r = self._walk(path, follow_last=follow, no_symlinks=no_symlinks, at=at)
         try:
             return os.stat(r.name, dir_fd=r.parent, follow_symlinks=False)
@@ -70,9 +74,8 @@ class Files(Descriptors):
     def access(self, path: str, mode: int, at: int | None = None, effective: bool = False) -> None:
         r = self._walk(path, follow_last=True, no_symlinks=False, at=at)
         try:
-            os.stat(r.name, dir_fd=r.parent, follow_symlinks=False)   # ENOENT first
-            if mode and not os.access(r.name, mode, dir_fd=r.parent, effective_ids=effective,
-                                      follow_symlinks=False):
+            os.stat(r.name, dir_fd=r.parent, follow_symlinks=False)  # ENOENT first
+            if mode and not os.access(r.name, mode, dir_fd=r.parent, effective_ids=effective, follow_symlinks=False):
                 raise _err(errno.EACCES, path)
         finally:
             os.close(r.parent)
@@ -85,7 +88,7 @@ class Files(Descriptors):
         r = self._walk(path, follow_last=False, no_symlinks=no_symlinks, at=at)
         if r.bare:
             os.close(r.parent)
-            raise _err(errno.EISDIR, path)     # lookup: a degenerate name cannot be changed
+            raise _err(errno.EISDIR, path)  # lookup: a degenerate name cannot be changed
         if r.name == "." and what != "mkdir":
             os.close(r.parent)
             raise _err(errno.EINVAL, path)
@@ -105,7 +108,7 @@ class Files(Descriptors):
         try:
             st = os.stat(r.name, dir_fd=r.parent, follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
-                raise _err(errno.EPERM, path)     # Darwin unlink1: a directory is EPERM
+                raise _err(errno.EPERM, path)  # Darwin unlink1: a directory is EPERM
             os.unlink(r.name, dir_fd=r.parent)
         finally:
             os.close(r.parent)
@@ -119,8 +122,15 @@ class Files(Descriptors):
         finally:
             os.close(r.parent)
 
-    def rename(self, old: str, new: str, old_at: int | None = None, new_at: int | None = None,
-               how: str = "replace", no_symlinks: bool = False) -> None:
+    def rename(
+        self,
+        old: str,
+        new: str,
+        old_at: int | None = None,
+        new_at: int | None = None,
+        how: str = "replace",
+        no_symlinks: bool = False,
+    ) -> None:
         """Rename ``old`` to ``new``; ``how``: "replace" (rename(2)), "excl" (EEXIST if ``new``
         exists) or "swap" (exchange the two, both must exist), each atomic."""
         a = self._changing(old, old_at, "rename", no_symlinks)
@@ -141,7 +151,7 @@ class Files(Descriptors):
         try:
             st = os.stat(a.name, dir_fd=a.parent, follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
-                raise _err(errno.EPERM, old)       # no hard links to directories
+                raise _err(errno.EPERM, old)  # no hard links to directories
             b = self._changing(new, None, "link")
             try:
                 os.link(a.name, b.name, src_dir_fd=a.parent, dst_dir_fd=b.parent, follow_symlinks=False)
@@ -195,13 +205,14 @@ class Files(Descriptors):
         return of.dir
 
 
-_RENAMEAT2 = {"excl": 1, "swap": 2}   # Linux renameat2: RENAME_NOREPLACE, RENAME_EXCHANGE
+_RENAMEAT2 = {"excl": 1, "swap": 2}  # Linux renameat2: RENAME_NOREPLACE, RENAME_EXCHANGE
 
 
 @functools.cache
 def _libc_renameat2() -> Any:
     import ctypes
     import ctypes.util
+
     name = ctypes.util.find_library("c")
     return getattr(ctypes.CDLL(name, use_errno=True), "renameat2", None) if name else None
 
@@ -216,6 +227,7 @@ def _renameat2(old_dir: int, old: str, new_dir: int, new: str, how: str) -> None
     fn = _libc_renameat2()
     if fn is not None:
         import ctypes
+
         if fn(old_dir, old.encode(), new_dir, new.encode(), _RENAMEAT2[how]) != 0:
             raise _err(ctypes.get_errno(), new)
         return

@@ -18,12 +18,12 @@ class Host(Files, Network, System):
     root: str
     fd_limit: int = DEFAULT_FD_LIMIT
     fds: dict[int, OpenFile] = field(default_factory=dict)
-    cloexec: set[int] = field(default_factory=set)   # descriptors with FD_CLOEXEC (per process)
-    cwd: list[str] = field(default_factory=list)   # components below root
+    cloexec: set[int] = field(default_factory=set)  # descriptors with FD_CLOEXEC (per process)
+    cwd: list[str] = field(default_factory=list)  # components below root
 
-    fd_hard: int = (1 << 63) - 1   # RLIMIT_NOFILE's rlim_max (RLIM_INFINITY, as on macOS)
-    limits: dict[int, tuple[int, int]] = field(default_factory=dict)   # setrlimit values we keep
-    entropy_seed: int | None = None   # getentropy from a seeded generator: reproducible, never secret
+    fd_hard: int = (1 << 63) - 1  # RLIMIT_NOFILE's rlim_max (RLIM_INFINITY, as on macOS)
+    limits: dict[int, tuple[int, int]] = field(default_factory=dict)  # setrlimit values we keep
+    entropy_seed: int | None = None  # getentropy from a seeded generator: reproducible, never secret
     addr_in_use: tuple | None = None  # the last address a bind found taken (EADDRINUSE)
 
     def __post_init__(self) -> None:
@@ -43,7 +43,7 @@ class Host(Files, Network, System):
         descriptor table whose entries share their open files (offset, flags) with ours,
         and a wake pipe of its own (a signal for one process never wakes the other)."""
         child = object.__new__(type(self))
-        child.__dict__.update(self.__dict__)     # a shallow copy (copy.copy is several times slower)
+        child.__dict__.update(self.__dict__)  # a shallow copy (copy.copy is several times slower)
         child.fds = {n: self._share(of) for n, of in self.fds.items()}
         child.cloexec, child.cwd, child.limits = set(self.cloexec), list(self.cwd), dict(self.limits)
         child.addr_in_use = None

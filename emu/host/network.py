@@ -34,7 +34,7 @@ class Network(Descriptors):
             self._sock(gfd).bind(addr)
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
-                self.addr_in_use = addr     # for the emulator's own message if the guest gives up
+                self.addr_in_use = addr  # for the emulator's own message if the guest gives up
             raise
 
     def listen(self, gfd: int, backlog: int) -> None:

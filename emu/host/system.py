@@ -42,6 +42,7 @@ class System:
             return os.urandom(n)
         if not hasattr(self, "_entropy"):
             import random
+
             self._entropy = random.Random(self.entropy_seed)
         return self._entropy.randbytes(n)
 

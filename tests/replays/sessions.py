@@ -24,9 +24,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-MTIME = 1_700_000_000                 # 2023-11-14T22:13:20Z: Last-Modified and ETag stay the same
+MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z: Last-Modified and ETag stay the same
 FILES = {
-    "www/range.txt": b"".join(b"%02d" % i for i in range(50)),         # 100 bytes: 000102...49
+    "www/range.txt": b"".join(b"%02d" % i for i in range(50)),  # 100 bytes: 000102...49
     "www/list/a.txt": b"a\n",
     "www/list/b&c <d>.html": b"<p>escaped</p>\n",
     "www/list/sub/inner.txt": b"inner\n",
@@ -60,15 +60,23 @@ SESSIONS: dict[str, Callable[[int], list[bytes]]] = {
     "listing": lambda p: [_talk(p, _req("GET", "/list/"))],
     "not-found": lambda p: [_talk(p, _req("GET", "/nope.html"))],
     "forbidden": lambda p: [_talk(p, _req("GET", "/list/../hello.txt"))],
-    "put": lambda p: [_talk(p, _req("PUT", "/new.txt", "Content-Length: 6\r\n", b"fresh\n")),
-                      _talk(p, _req("GET", "/new.txt"))],
+    "put": lambda p: [
+        _talk(p, _req("PUT", "/new.txt", "Content-Length: 6\r\n", b"fresh\n")),
+        _talk(p, _req("GET", "/new.txt")),
+    ],
     "delete": lambda p: [_talk(p, _req("DELETE", "/gone.txt")), _talk(p, _req("GET", "/gone.txt"))],
     "options": lambda p: [_talk(p, b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")],
-    "keep-alive": lambda p: [_talk(p, b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n"
-                                      b"HEAD /range.txt HTTP/1.1\r\nHost: a\r\n\r\n"
-                                      b"GET /css/site.css HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")],
-    "slow-client": lambda p: [_talk(p, [b"GET /hello.txt HT", b"TP/1.1\r\nHost: 127.", b"0.0.1\r\nConnec",
-                                        b"tion: close\r\n\r\n"], pause=0.3)],
+    "keep-alive": lambda p: [
+        _talk(
+            p,
+            b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"HEAD /range.txt HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"GET /css/site.css HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        )
+    ],
+    "slow-client": lambda p: [
+        _talk(p, [b"GET /hello.txt HT", b"TP/1.1\r\nHost: 127.", b"0.0.1\r\nConnec", b"tion: close\r\n\r\n"], pause=0.3)
+    ],
     # a head never finished: 408 after ymawky's 10 s deadline (live); replay takes no time at all
     "head-timeout": lambda p: [_talk(p, b"GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n")],
 }
@@ -112,17 +120,37 @@ def record(name: str, out: Path | None = None) -> list[bytes]:
     with tempfile.TemporaryDirectory(prefix="ymawky-rec-") as tmp:
         root = make_root(Path(tmp))
         port = _free_port()
-        proc = subprocess.Popen([sys.executable, str(ROOT / "run_emulated.py"), "--root", str(root),
-                                 "--port", str(port), "--record", str(out)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "run_emulated.py"),
+                "--root",
+                str(root),
+                "--port",
+                str(port),
+                "--record",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             # ready when process 0 has logged its listen (no probe connection: it would be a process too)
-            _wait(lambda: any(r.get("name") == "listen" for log in _logs(out) for r in log) if out.exists()
-                  else False, 60, "the server did not start listening")
+            _wait(
+                lambda: any(r.get("name") == "listen" for log in _logs(out) for r in log) if out.exists() else False,
+                60,
+                "the server did not start listening",
+            )
             responses = SESSIONS[name](port)
             # every connection's process has written its end before the server is stopped
-            _wait(lambda: all(log[-1].get("type") == "end" for log in _logs(out)[1:])
-                  and len(_logs(out)) > len(responses), 20, "a connection's process did not end")
+            _wait(
+                lambda: (
+                    all(log[-1].get("type") == "end" for log in _logs(out)[1:]) and len(_logs(out)) > len(responses)
+                ),
+                20,
+                "a connection's process did not end",
+            )
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
