@@ -61,6 +61,7 @@ class Syscall:
     args: tuple[Kind, ...]
     handler: Callable[..., Ret] | None
     note: str = ""
+    socket: bool = False  # a socket call: the host's EOPNOTSUPP is Darwin's EOPNOTSUPP (102), not ENOTSUP (45)
 
 
 class VirtualMemory(Protocol):
@@ -134,7 +135,7 @@ class Kernel:
         except BadAddress:
             return EFAULT, 0, True
         except OSError as e:
-            return from_host(e.errno, socket=num in SOCKET_CALLS), 0, True
+            return from_host(e.errno, socket=row.socket), 0, True
         if row.ret == "int":
             return _sext32(ret.value), _sext32(ret.value2), False
         return ret.value & MASK64, ret.value2 & MASK64, False
@@ -162,7 +163,3 @@ class Kernel:
 def _sext32(v: int) -> int:
     v &= 0xFFFFFFFF
     return (v | 0xFFFFFFFF00000000) if v & 0x80000000 else v
-
-
-# numbers of socket calls, for EOPNOTSUPP (102) vs ENOTSUP (45)
-SOCKET_CALLS = {27, 28, 29, 30, 31, 32, 97, 98, 104, 105, 106, 118, 133, 134, 135, 403, 404, 409, 413}

@@ -10,6 +10,8 @@ A row's ``note`` says where the emulation knowingly differs from macOS;
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from syscalls import dirs, fds, fs, iov, itimer, mem, net, proc, sigframe, signals, sysinfo
 from syscalls.consts import describe_open_flags
 from syscalls.consts_sys import FCNTL_CMDS, RENAME_FLAGS
@@ -88,10 +90,10 @@ SYSCALLS: dict[int, Syscall] = {
     ),
     24: Syscall("getuid", "int", (), proc.sys_getuid, "the host's ids, as stat's st_uid shows them"),
     25: Syscall("geteuid", "int", (), proc.sys_geteuid),
-    29: Syscall("recvfrom", "int", (Fd(), Ptr(), Size(), Int(), Ptr(), Ptr()), net.sys_recvfrom),
-    30: Syscall("accept", "int", (Fd(), Ptr(), Ptr()), net.sys_accept),
-    31: Syscall("getpeername", "int", (Fd(), Ptr(), Ptr()), net.sys_getpeername),
-    32: Syscall("getsockname", "int", (Fd(), Ptr(), Ptr()), net.sys_getsockname),
+    29: Syscall("recvfrom", "int", (Fd(), Ptr(), Size(), Int(), Ptr(), Ptr()), net.sys_recvfrom, socket=True),
+    30: Syscall("accept", "int", (Fd(), Ptr(), Ptr()), net.sys_accept, socket=True),
+    31: Syscall("getpeername", "int", (Fd(), Ptr(), Ptr()), net.sys_getpeername, socket=True),
+    32: Syscall("getsockname", "int", (Fd(), Ptr(), Ptr()), net.sys_getsockname, socket=True),
     33: Syscall("access", "int", (CStr(), Int()), fs.sys_access),
     37: Syscall(
         "kill",
@@ -135,11 +137,11 @@ SYSCALLS: dict[int, Syscall] = {
     ),
     93: Syscall("select", "int", (Int(), Ptr(), Ptr(), Ptr(), Ptr()), fds.sys_select),
     95: Syscall("fsync", "int", (Fd(),), iov.sys_fsync),
-    97: Syscall("socket", "int", (Int(), Int(), Int()), net.sys_socket),
-    98: Syscall("connect", "int", (Fd(), _sockaddr, UInt()), net.sys_connect),
-    104: Syscall("bind", "int", (Fd(), _sockaddr, UInt()), net.sys_bind),
-    105: Syscall("setsockopt", "int", (Fd(), Int(), Int(), _optval, UInt()), net.sys_setsockopt),
-    106: Syscall("listen", "int", (Fd(), Int()), net.sys_listen),
+    97: Syscall("socket", "int", (Int(), Int(), Int()), net.sys_socket, socket=True),
+    98: Syscall("connect", "int", (Fd(), _sockaddr, UInt()), net.sys_connect, socket=True),
+    104: Syscall("bind", "int", (Fd(), _sockaddr, UInt()), net.sys_bind, socket=True),
+    105: Syscall("setsockopt", "int", (Fd(), Int(), Int(), _optval, UInt()), net.sys_setsockopt, socket=True),
+    106: Syscall("listen", "int", (Fd(), Int()), net.sys_listen, socket=True),
     116: Syscall(
         "gettimeofday",
         "int",
@@ -148,12 +150,14 @@ SYSCALLS: dict[int, Syscall] = {
         "*tz is always UTC; *mach_absolute_time counts 24 MHz ticks of the host's monotonic clock",
     ),
     117: Syscall("getrusage", "int", (Int(), Ptr()), proc.sys_getrusage),
-    118: Syscall("getsockopt", "int", (Fd(), Int(), Int(), Ptr(), Ptr()), net.sys_getsockopt),
+    118: Syscall("getsockopt", "int", (Fd(), Int(), Int(), Ptr(), Ptr()), net.sys_getsockopt, socket=True),
     120: Syscall("readv", "ssize", (Fd(), Ptr(), UInt()), iov.sys_readv),
     121: Syscall("writev", "ssize", (Fd(), Ptr(), UInt()), iov.sys_writev),
     128: Syscall("rename", "int", (CStr(), CStr()), dirs.sys_rename),
-    133: Syscall("sendto", "int", (Fd(), InBuf(2, limit=INT_MAX), Size(), Int(), Ptr(), UInt()), net.sys_sendto),
-    134: Syscall("shutdown", "int", (Fd(), Int()), net.sys_shutdown),
+    133: Syscall(
+        "sendto", "int", (Fd(), InBuf(2, limit=INT_MAX), Size(), Int(), Ptr(), UInt()), net.sys_sendto, socket=True
+    ),
+    134: Syscall("shutdown", "int", (Fd(), Int()), net.sys_shutdown, socket=True),
     136: Syscall("mkdir", "int", (CStr(), _mode), dirs.sys_mkdir),
     137: Syscall("rmdir", "int", (CStr(),), dirs.sys_rmdir),
     153: Syscall("pread", "ssize", (Fd(), Ptr(), Size(), Off()), iov.sys_pread),
@@ -250,7 +254,7 @@ NOCANCEL = {
 }
 for _num, _base in NOCANCEL.items():
     _row = SYSCALLS[_base]
-    SYSCALLS[_num] = Syscall(_row.name + "_nocancel", _row.ret, _row.args, _row.handler, _row.note)
+    SYSCALLS[_num] = replace(_row, name=_row.name + "_nocancel")
 SYSCALLS = dict(sorted(SYSCALLS.items()))
 NUMBER: dict[str, int] = {row.name: num for num, row in SYSCALLS.items()}  # name -> number, for code that names a call
 
