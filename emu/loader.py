@@ -28,6 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from emu.macho_format import (
+    ARM_THREAD_STATE64,
+    ARM_THREAD_STATE64_COUNT,
+    CPU_TYPE_ARM64,
+    FAT_MAGIC,
+    FAT_MAGIC_64,
+    LC_MAIN,
+    LC_UNIXTHREAD,
+    MH_EXECUTE,
+    MH_MAGIC,
+    MH_MAGIC_64,
+)
 from syscalls.consts import PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -37,12 +49,6 @@ if TYPE_CHECKING:
 PAGE = PAGE_SIZE
 CACHE_VERSION = "1"  # bump when Image or the parse changes
 
-MH_MAGIC, MH_MAGIC_64 = 0xFEEDFACE, 0xFEEDFACF
-FAT_MAGIC, FAT_MAGIC_64 = 0xCAFEBABE, 0xCAFEBABF
-CPU_TYPE_ARM64 = 0x0100000C
-MH_EXECUTE = 2
-LC_UNIXTHREAD, LC_MAIN = 0x5, 0x80000028
-ARM_THREAD_STATE64, ARM_THREAD_STATE64_COUNT = 6, 68
 _CPU_NAMES = {
     7: "i386",
     0x01000007: "x86_64",

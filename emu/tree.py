@@ -14,6 +14,7 @@ compute in parallel; a blocking syscall blocks only its own thread.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -106,6 +107,14 @@ class ProcessTree:
         ``spare_ready`` is set when it is in the pool."""
         self.spare_thread = threading.Thread(target=self._spare, name="spare cpu", daemon=True)
         self.spare_thread.start()
+        # Unicorn must not be torn down under it at exit, whenever the exit comes (even a Ctrl-C
+        # before the run starts): atexit runs this before the finalizers that close Unicorn
+        atexit.register(self.join_spare)
+
+    def join_spare(self) -> None:
+        """Wait for prepare_spare's translation (tens of milliseconds) to end."""
+        if self.spare_thread is not None:
+            self.spare_thread.join()
 
     def _spare(self) -> None:
         """A Cpu for the first fork, its code mapped and translated (what a finished process
@@ -217,9 +226,7 @@ class ProcessTree:
                 idle, self.idle, self.over = self.idle, [], True
             for worker in idle:
                 worker.ready.set()  # the idle threads end with the run (job None)
-            if self.spare_thread is not None:
-                # still translating: Unicorn must not be torn down under it at exit
-                self.spare_thread.join()
+            self.join_spare()
         if self.failure is not None:
             raise self.failure
         assert self.first_status is not None
