@@ -20,32 +20,9 @@ from typing import Any
 from syscalls.consts import AF, LEVELS, SEEK, SIGNALS, SOCK_TYPE, SOCKOPTS, WAIT_OPTIONS
 from syscalls.errno import ERRNO_NAME
 from syscalls.kinds import CStr, InBuf, Kind, Memory, Ptr, s32, s64
-from syscalls.structs import STAT64, describe_sockaddr
+from syscalls.structs import IOVEC, POLLFD, STAT64, describe_sockaddr
 from syscalls.table import NAMES, SYSCALLS
 
-STAT_FIELDS = (
-    "st_dev",
-    "st_mode",
-    "st_nlink",
-    "st_ino",
-    "st_uid",
-    "st_gid",
-    "st_rdev",
-    "st_atime",
-    "st_atime_nsec",
-    "st_mtime",
-    "st_mtime_nsec",
-    "st_ctime",
-    "st_ctime_nsec",
-    "st_birthtime",
-    "st_birthtime_nsec",
-    "st_size",
-    "st_blocks",
-    "st_blksize",
-    "st_flags",
-    "st_gen",
-    "st_lspare",
-)
 _IFMT = {
     0o140000: "S_IFSOCK",
     0o120000: "S_IFLNK",
@@ -175,7 +152,7 @@ class SyscallDecoder:
     def _pollfds(self, addr: int, n: int, which: str) -> str:
         items = []
         for i in range(min(n, 64)):
-            fd, events, revents = struct.unpack("<ihh", self.mem.read(addr + 8 * i, 8))
+            fd, events, revents = POLLFD.unpack(self.mem.read(addr + POLLFD.size * i, POLLFD.size))
             items.append(f"{{fd={fd}, {which}={events if which == 'events' else revents:#x}}}")
         return "[" + ", ".join(items) + "]"
 
@@ -222,7 +199,7 @@ class SyscallDecoder:
         """The bytes of an iovec array (writev before, readv after: ``limit`` bytes moved)."""
         data, total = b"", 0
         for i in range(min(count, 1024)):
-            base, n = struct.unpack("<QQ", self.mem.read(iov + 16 * i, 16))
+            base, n = IOVEC.unpack(self.mem.read(iov + IOVEC.size * i, IOVEC.size))
             if limit is not None:
                 n = min(n, limit - total)
             if len(data) < self.cap and n:
@@ -257,8 +234,7 @@ class SyscallDecoder:
             rec.data_len = x0
             rec.args[1] = escape(rec.data, x0)
         elif name in _STAT_CALLS:
-            vals = STAT64.unpack(self.mem.read(regs[1], STAT64.size))
-            rec.struct = dict(zip(STAT_FIELDS, vals, strict=True))
+            rec.struct = STAT64.fields(self.mem.read(regs[1], STAT64.size))
             rec.args[1] = describe_stat(rec.struct)
         elif name in _ACCEPTS and regs[1]:
             n = struct.unpack("<I", self.mem.read(regs[2], 4))[0]

@@ -47,17 +47,6 @@ class SignalState:
     def action(self, sig: int) -> Action:
         return self.actions.get(sig, Action())
 
-    def effect(self, sig: int) -> str:
-        """What raising ``sig`` does now: "blocked", "ignore", "handler", "stop" or "kill"."""
-        if self.mask & (1 << (sig - 1)):
-            return "blocked"
-        handler = self.action(sig).handler
-        if handler == SIG_IGN or (handler == SIG_DFL and sig in SIG_DEFAULT_IGNORE):
-            return "ignore"
-        if handler != SIG_DFL:
-            return "handler"
-        return "stop" if sig in SIG_DEFAULT_STOP else "kill"
-
     def forked(self) -> SignalState:
         """The child's state after fork: the same actions and mask, nothing pending."""
         with self.lock:

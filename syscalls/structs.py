@@ -14,9 +14,33 @@ import struct
 from syscalls.consts import AF_FROM_HOST
 from syscalls.errno import DarwinError
 
-# struct stat64 -- bsd/sys/stat.h, 144 bytes
-STAT64 = struct.Struct("<iHHQIIi4x8q2qiIIi16x")
-assert STAT64.size == 144
+
+class Layout(struct.Struct):
+    """A Darwin struct, little-endian, declared once with its field names: ``(name, format)``
+    pairs, where padding is a field without a name (``("", "4x")``).  Packs and unpacks as
+    struct.Struct does; ``fields`` maps the unpacked values to their names."""
+
+    def __init__(self, *fields: tuple[str, str]) -> None:
+        super().__init__("<" + "".join(fmt for _, fmt in fields))
+        self.names = tuple(name for name, _ in fields if name)
+
+    def fields(self, raw: bytes) -> dict[str, int]:
+        return dict(zip(self.names, self.unpack(raw), strict=True))
+
+
+def _timespec(name: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    return (name, "q"), (name + "_nsec", "q")
+
+
+# struct stat64 -- bsd/sys/stat.h (darwin-abi.md 3.1), 144 bytes
+STAT64 = Layout(
+    ("st_dev", "i"), ("st_mode", "H"), ("st_nlink", "H"), ("st_ino", "Q"), ("st_uid", "I"), ("st_gid", "I"),
+    ("st_rdev", "i"), ("", "4x"),
+    *_timespec("st_atime"), *_timespec("st_mtime"), *_timespec("st_ctime"), *_timespec("st_birthtime"),
+    ("st_size", "q"), ("st_blocks", "q"), ("st_blksize", "i"), ("st_flags", "I"), ("st_gen", "I"),
+    ("st_lspare", "i"), ("", "16x"),
+)  # fmt: skip
+assert STAT64.size == 144 and STAT64.format == "<iHHQIIi4xqqqqqqqqqqiIIi16x"
 
 
 def _dev(d: int) -> int:
@@ -127,8 +151,8 @@ def describe_sockaddr(raw: bytes) -> str:
     return f"{{sin_len={raw[0]}, {name}, {addr[0]}:{addr[1]}}}"
 
 
-# struct timeval -- bsd/sys/_types/_timeval.h: int64 tv_sec, int32 tv_usec, 4 bytes pad
-TIMEVAL = struct.Struct("<qi4x")
+# struct timeval -- bsd/sys/_types/_timeval.h
+TIMEVAL = Layout(("tv_sec", "q"), ("tv_usec", "i"), ("", "4x"))
 
 
 def pack_timeval(sec: int, usec: int) -> bytes:
@@ -157,17 +181,18 @@ def pack_direntry(ino: int, seekoff: int, name: bytes, dtype: int) -> bytes:
     return rec.ljust(reclen, b"\0")
 
 
-# struct pollfd -- bsd/sys/poll.h: int32 fd, int16 events, int16 revents
-POLLFD = struct.Struct("<ihh")
-# struct iovec -- bsd/sys/_types/_iovec_t.h: void *iov_base, size_t iov_len
-IOVEC = struct.Struct("<QQ")
+# struct pollfd -- bsd/sys/poll.h
+POLLFD = Layout(("fd", "i"), ("events", "h"), ("revents", "h"))
+# struct iovec -- bsd/sys/_types/_iovec_t.h
+IOVEC = Layout(("iov_base", "Q"), ("iov_len", "Q"))
 # struct __sigaction (in, 24 bytes) and struct sigaction (out, 16 bytes) -- bsd/sys/signal.h
-SIGACTION_IN = struct.Struct("<QQIi")
-SIGACTION_OUT = struct.Struct("<QIi")
+SIGACTION_IN = Layout(("sa_handler", "Q"), ("sa_tramp", "Q"), ("sa_mask", "I"), ("sa_flags", "i"))
+SIGACTION_OUT = Layout(("sa_handler", "Q"), ("sa_mask", "I"), ("sa_flags", "i"))
 # struct rlimit -- bsd/sys/resource.h
-RLIMIT = struct.Struct("<QQ")
+RLIMIT = Layout(("rlim_cur", "Q"), ("rlim_max", "Q"))
 # struct linger -- bsd/sys/socket.h
-LINGER = struct.Struct("<ii")
+LINGER = Layout(("l_onoff", "i"), ("l_linger", "i"))
+assert (TIMEVAL.size, POLLFD.size, IOVEC.size, SIGACTION_IN.size, SIGACTION_OUT.size) == (16, 8, 16, 24, 16)
 # struct sf_hdtr -- bsd/sys/socket.h: headers, hdr_cnt, trailers, trl_cnt
 SF_HDTR = struct.Struct("<Qi4xQi4x")
 # struct timezone -- bsd/sys/time.h
