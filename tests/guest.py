@@ -4,7 +4,10 @@ A test writes only the interesting part: the body of ``_main`` (and, if it
 needs them, read-only texts and writable data).  The prelude gives it
 ``SYSCALL num`` and ``RECORD``: RECORD stores x0, x1 and the carry flag,
 exactly as the trap left them, into the next slot of ``results``, so the
-test can assert what a Mac would have put in the registers.
+test can assert what a Mac would have put in the registers (``ok(v)`` and
+``err(errno)`` spell the two shapes).  Every syscall of the pinned
+syscalls.master excerpt (tests/syscalls_master.py) is named for it:
+``SYSCALL SYS_read``.
 
     run = run_guest('''
         mov x0, #1
@@ -23,13 +26,20 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from syscalls_master import master_rows, user_name
+
 from emu.assembler import Assembly, assemble_text
 from emu.host import Host
 from emu.loader import load_macho
 from emu.machine import Machine
 from emu.macho import build_macho
 
-PRELUDE = """
+# every syscall a Mac has that the pinned syscalls.master excerpt holds, by its name: SYS_read ...
+SYS_EQUS = "".join(f".equ SYS_{user_name(name)}, {num}\n" for num, (_, name, _) in sorted(master_rows().items()))
+
+PRELUDE = (
+    SYS_EQUS
+    + """
 .macro SYSCALL num
     mov     x16, #\\num
     svc     #0x80
@@ -45,6 +55,7 @@ PRELUDE = """
 .globl _main
 _main:
 """
+)
 
 EPILOGUE = """
     mov     x0, #0
@@ -70,6 +81,16 @@ record:
 """
 
 MAX_RESULTS = 64
+
+
+def ok(v: int = 0, v2: int = 0) -> tuple[int, int, bool]:
+    """Success as Darwin returns it: carry clear, x0 = ``v``, x1 = ``v2``."""
+    return (v, v2, False)
+
+
+def err(e: int) -> tuple[int, int, bool]:
+    """Failure as Darwin returns it: carry set, x0 = the Darwin errno, x1 = 0."""
+    return (e, 0, True)
 
 
 class InspectableHost(Host):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from guest import GuestRun, run_guest
+from guest import GuestRun, err, ok, run_guest
 
 # Darwin errno values (bsd/sys/errno.h)
 ENOENT, EEXIST, ENOTDIR, ELOOP = 2, 17, 20, 62
@@ -124,14 +124,6 @@ def guest_of(w: World, steps: list[tuple]) -> GuestRun:
         body += call(name, *args, save=save, paths=paths)
     text = "\n".join(f'{label}: .asciz "{value}"' for label, value in paths.items()) + "\n.p2align 2\n"
     return run_guest(body, text=text, data=".p2align 3\nbuf: .zero 4096\n", root=w.root, tmp=w.tmp)
-
-
-def ok(v: int = 0) -> tuple[int, int, bool]:
-    return (v, 0, False)
-
-
-def err(e: int) -> tuple[int, int, bool]:
-    return (e, 0, True)
 
 
 def attempts(host_outside: str) -> list[tuple[str, list[tuple], list[tuple[int, int, bool]]]]:

@@ -20,17 +20,6 @@ SIGALRM, SIGUSR1 = 14, 30
 SA_RESTART, SA_SIGINFO, SA_RESETHAND = 0x2, 0x40, 0x4
 
 ASM = """
-.equ SYS_exit, 1
-.equ SYS_read, 3
-.equ SYS_write, 4
-.equ SYS_getpid, 20
-.equ SYS_kill, 37
-.equ SYS_pipe, 42
-.equ SYS_sigaction, 46
-.equ SYS_sigprocmask, 48
-.equ SYS_setitimer, 83
-.equ SYS_getitimer, 86
-.equ SYS_sigreturn, 184
 .equ SIGALRM, 14
 .equ SIGUSR1, 30
 """

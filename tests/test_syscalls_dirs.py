@@ -14,31 +14,12 @@ import os
 import struct
 from pathlib import Path
 
-from guest import GuestRun, run_guest
+from guest import GuestRun, err, ok, run_guest
 
 ENOENT, EPERM, EBADF, EEXIST, ENOTDIR, EISDIR, EINVAL, ENOTEMPTY = 2, 1, 9, 17, 20, 21, 22, 66
 ELOOP = 62
 
 ASM = """
-.equ SYS_open, 5
-.equ SYS_close, 6
-.equ SYS_link, 9
-.equ SYS_unlink, 10
-.equ SYS_chdir, 12
-.equ SYS_fchdir, 13
-.equ SYS_access, 33
-.equ SYS_rename, 128
-.equ SYS_mkdir, 136
-.equ SYS_rmdir, 137
-.equ SYS_lseek, 199
-.equ SYS_getdirentries64, 344
-.equ SYS_openat, 463
-.equ SYS_renameat, 465
-.equ SYS_fstatat64, 470
-.equ SYS_unlinkat, 472
-.equ SYS_mkdirat, 475
-.equ SYS_renameatx_np, 488
-.equ SYS_openat_nocancel, 464
 .equ O_RDONLY, 0
 .equ O_DIRECTORY, 0x100000
 .equ AT_FDCWD, -2
@@ -49,14 +30,6 @@ ASM = """
 .equ RENAME_EXCL, 0x4
 .equ RENAME_NOFOLLOW_ANY, 0x10
 """
-
-
-def ok(v: int = 0) -> tuple[int, int, bool]:
-    return (v, 0, False)
-
-
-def err(e: int) -> tuple[int, int, bool]:
-    return (e, 0, True)
 
 
 def guest(tmp_path: Path, body: str, text: str = "", data: str = "") -> GuestRun:

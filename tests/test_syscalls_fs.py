@@ -16,26 +16,12 @@ import struct
 from pathlib import Path
 
 import pytest
-from guest import GuestRun, run_guest
+from guest import GuestRun, err, ok, run_guest
 
 # Darwin values (bsd/sys/errno.h, bsd/sys/fcntl.h, darwin-abi.md 4.1 / 4.2)
 ENOENT, EBADF, EFAULT, EEXIST, ENOTDIR, EISDIR, EINVAL, ESPIPE, ELOOP = 2, 9, 14, 17, 20, 21, 22, 29, 62
 
 ASM = """
-.equ SYS_exit, 1
-.equ SYS_read, 3
-.equ SYS_write, 4
-.equ SYS_open, 5
-.equ SYS_close, 6
-.equ SYS_socket, 97
-.equ SYS_lseek, 199
-.equ SYS_stat64, 338
-.equ SYS_fstat64, 339
-.equ SYS_lstat64, 340
-.equ SYS_read_nocancel, 396
-.equ SYS_write_nocancel, 397
-.equ SYS_open_nocancel, 398
-.equ SYS_close_nocancel, 399
 .equ O_RDONLY, 0x0
 .equ O_WRONLY, 0x1
 .equ O_RDWR, 0x2
@@ -50,16 +36,6 @@ ASM = """
 .equ SEEK_CUR, 1
 .equ SEEK_END, 2
 """
-
-
-def ok(value: int) -> tuple[int, int, bool]:
-    """Success as Darwin returns it: carry clear, x0 = value, x1 = 0."""
-    return (value, 0, False)
-
-
-def err(errno: int) -> tuple[int, int, bool]:
-    """Failure as Darwin returns it: carry set, x0 = errno, x1 = 0."""
-    return (errno, 0, True)
 
 
 def guest(tmp_path: Path, body: str, text: str = "", data: str = "", bss: str = "") -> GuestRun:

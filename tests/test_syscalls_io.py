@@ -12,38 +12,11 @@ import os
 import struct
 from pathlib import Path
 
-from guest import GuestRun, run_guest
+from guest import GuestRun, err, ok, run_guest
 
 EBADF, EMFILE, EINVAL, ESPIPE, ENOTTY, EFAULT = 9, 24, 22, 29, 25, 14
 
 ASM = """
-.equ SYS_read, 3
-.equ SYS_write, 4
-.equ SYS_open, 5
-.equ SYS_close, 6
-.equ SYS_dup, 41
-.equ SYS_pipe, 42
-.equ SYS_ioctl, 54
-.equ SYS_dup2, 90
-.equ SYS_fcntl, 92
-.equ SYS_select, 93
-.equ SYS_fsync, 95
-.equ SYS_readv, 120
-.equ SYS_writev, 121
-.equ SYS_pread, 153
-.equ SYS_pwrite, 154
-.equ SYS_getrlimit, 194
-.equ SYS_setrlimit, 195
-.equ SYS_ftruncate, 201
-.equ SYS_poll, 230
-.equ SYS_fcntl_nocancel, 406
-.equ SYS_select_nocancel, 407
-.equ SYS_fsync_nocancel, 408
-.equ SYS_readv_nocancel, 411
-.equ SYS_writev_nocancel, 412
-.equ SYS_pread_nocancel, 414
-.equ SYS_pwrite_nocancel, 415
-.equ SYS_poll_nocancel, 417
 .equ FIONBIO, 0x8004667e
 .equ FIONREAD, 0x4004667f
 .equ FIOCLEX, 0x20006601
@@ -51,14 +24,6 @@ ASM = """
 .equ O_RDWR, 2
 .equ O_RDONLY, 0
 """
-
-
-def ok(v: int = 0, v2: int = 0) -> tuple[int, int, bool]:
-    return (v, v2, False)
-
-
-def err(e: int) -> tuple[int, int, bool]:
-    return (e, 0, True)
 
 
 def guest(tmp_path: Path, body: str, text: str = "", data: str = "") -> GuestRun:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from guest import GuestRun, guest_source
+from guest import GuestRun, err, guest_source, ok
 
 from emu.assembler import assemble_text
 from emu.host import Host
@@ -41,24 +41,12 @@ def run_with_vm(tmp_path: Path, body: str, data: str = "") -> GuestRun:
 
 
 ASM = """
-.equ SYS_open, 5
-.equ SYS_munmap, 73
-.equ SYS_mprotect, 74
-.equ SYS_mmap, 197
 .equ PROT_READ, 1
 .equ PROT_WRITE, 2
 .equ MAP_PRIVATE, 2
 .equ MAP_FIXED, 0x10
 .equ MAP_ANON, 0x1000
 """
-
-
-def ok(v: int = 0) -> tuple[int, int, bool]:
-    return (v, 0, False)
-
-
-def err(e: int) -> tuple[int, int, bool]:
-    return (e, 0, True)
 
 
 def mmap(addr: str, size: str, prot: str, flags: str, fd: str = "#-1") -> str:

@@ -17,21 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
-from guest import GuestRun, run_guest
+from guest import GuestRun, err, ok, run_guest
 
 # Darwin values (bsd/sys/errno.h)
 EBADF, EFAULT, EINVAL, ENOTSOCK, ENOPROTOOPT, EPROTONOSUPPORT = 9, 14, 22, 38, 42, 43
 EAFNOSUPPORT, EADDRINUSE, ENAMETOOLONG = 47, 48, 63
 
 ASM = """
-.equ SYS_write, 4
-.equ SYS_close, 6
-.equ SYS_accept, 30
-.equ SYS_socket, 97
-.equ SYS_bind, 104
-.equ SYS_setsockopt, 105
-.equ SYS_listen, 106
-.equ SYS_accept_nocancel, 404
 .equ AF_INET, 2
 .equ AF_INET6, 30
 .equ SOCK_STREAM, 1
@@ -39,14 +31,6 @@ ASM = """
 .equ SO_REUSEADDR, 0x4
 .equ SO_NOSIGPIPE, 0x1022
 """
-
-
-def ok(value: int) -> tuple[int, int, bool]:
-    return (value, 0, False)
-
-
-def err(errno: int) -> tuple[int, int, bool]:
-    return (errno, 0, True)
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from guest import GuestRun, run_guest
+from guest import GuestRun, err, ok, run_guest
 
 # Darwin values (bsd/sys/errno.h, bsd/sys/signal.h, bsd/sys/wait.h)
 EPERM, ESRCH, ECHILD, EFAULT, EINVAL = 1, 3, 10, 14, 22
@@ -26,16 +26,6 @@ SIGKILL, SIGBUS, SIGTERM, SIGCONT, SIGUSR1 = 9, 10, 15, 19, 30
 WNOHANG = 1
 
 ASM = """
-.equ SYS_exit, 1
-.equ SYS_fork, 2
-.equ SYS_write, 4
-.equ SYS_open, 5
-.equ SYS_close, 6
-.equ SYS_wait4, 7
-.equ SYS_getpid, 20
-.equ SYS_kill, 37
-.equ SYS_getppid, 39
-.equ SYS_wait4_nocancel, 400
 .equ O_WRONLY_CREAT_TRUNC, 0x601
 .equ WNOHANG, 1
 """
@@ -59,14 +49,6 @@ status3: .word 0x5a5a5a5a
 .p2align 3
 ru: .fill 144, 1, 0xaa
 """
-
-
-def ok(value: int) -> tuple[int, int, bool]:
-    return (value, 0, False)
-
-
-def err(errno: int) -> tuple[int, int, bool]:
-    return (errno, 0, True)
 
 
 def guest(tmp_path: Path, body: str, text: str = "", data: str = DATA) -> GuestRun:

@@ -17,38 +17,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from guest import GuestRun, run_guest
+from guest import GuestRun, err, ok, run_guest
 
 EINVAL, EPIPE, ECHILD = 22, 32, 10
 SIGPIPE, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2 = 13, 15, 20, 30, 31
 
 ASM = """
-.equ SYS_exit, 1
-.equ SYS_fork, 2
-.equ SYS_write, 4
-.equ SYS_close, 6
-.equ SYS_wait4, 7
-.equ SYS_getpid, 20
-.equ SYS_kill, 37
-.equ SYS_pipe, 42
-.equ SYS_sigaction, 46
-.equ SYS_sigprocmask, 48
-.equ SYS_fcntl, 92
-.equ SYS_socket, 97
-.equ SYS_connect, 98
-.equ SYS_setsockopt, 105
 .equ SIGPIPE, 13
 .equ SIGCHLD, 20
 .equ F_SETNOSIGPIPE, 73
 """
-
-
-def ok(v: int = 0) -> tuple[int, int, bool]:
-    return (v, 0, False)
-
-
-def err(e: int) -> tuple[int, int, bool]:
-    return (e, 0, True)
 
 
 def guest(tmp_path: Path, body: str, data: str = "", text: str = "") -> GuestRun:

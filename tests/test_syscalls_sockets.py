@@ -15,39 +15,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from guest import GuestRun, run_guest
+from guest import GuestRun, err, ok, run_guest
 
 ENOTCONN, ECONNREFUSED, ENOPROTOOPT, ENOTSOCK, EINVAL, ENOTSUP = 57, 61, 42, 38, 22, 45
 
 ASM = """
-.equ SYS_open, 5
-.equ SYS_close, 6
-.equ SYS_recvfrom, 29
-.equ SYS_getpeername, 31
-.equ SYS_getsockname, 32
-.equ SYS_socket, 97
-.equ SYS_connect, 98
-.equ SYS_setsockopt, 105
-.equ SYS_getsockopt, 118
-.equ SYS_sendto, 133
-.equ SYS_shutdown, 134
-.equ SYS_sendfile, 337
-.equ SYS_recvfrom_nocancel, 403
-.equ SYS_connect_nocancel, 409
-.equ SYS_sendto_nocancel, 413
 .equ AF_INET, 2
 .equ SOCK_STREAM, 1
 .equ SOCK_DGRAM, 2
 .equ SOL_SOCKET, 0xffff
 """
-
-
-def ok(v: int = 0) -> tuple[int, int, bool]:
-    return (v, 0, False)
-
-
-def err(e: int) -> tuple[int, int, bool]:
-    return (e, 0, True)
 
 
 def sockaddr(port: int) -> str:

@@ -14,29 +14,12 @@ import struct
 import time
 from pathlib import Path
 
-from guest import GuestRun, run_guest
+from guest import GuestRun, err, ok, run_guest
 
 EINVAL, ENOMEM, ENOENT = 22, 12, 2
 
 ASM = """
-.equ SYS_getuid, 24
-.equ SYS_geteuid, 25
-.equ SYS_getegid, 43
-.equ SYS_getgid, 47
-.equ SYS_gettimeofday, 116
-.equ SYS_getrusage, 117
-.equ SYS_getrlimit, 194
-.equ SYS_sysctl, 202
-.equ SYS_getentropy, 500
 """
-
-
-def ok(v: int = 0) -> tuple[int, int, bool]:
-    return (v, 0, False)
-
-
-def err(e: int) -> tuple[int, int, bool]:
-    return (e, 0, True)
 
 
 def guest(tmp_path: Path, body: str, data: str = "") -> GuestRun:
