@@ -16,7 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import h11
 
 from emu.control import ask
 
@@ -163,7 +166,7 @@ class Server:
         raw = self.request(
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Connection: close\r\n\r\n".encode() + body
         )
-        return parse_response(raw)
+        return parse_response(raw, method)
 
     def connect(self, timeout: float = IO_TIMEOUT) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
@@ -189,39 +192,69 @@ class Server:
         self.proc.communicate()
 
 
-def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    assert sep, f"no end of head in {raw[:200]!r}"
-    lines = head.decode("latin-1").split("\r\n")
-    version, code, _ = lines[0].split(" ", 2)
-    assert version == "HTTP/1.1"
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(code), headers, body
+def _answer(conn: h11.Connection, more: Callable[[], bytes]) -> tuple[int, dict[str, str], bytes]:
+    """The next whole answer h11 (a strict HTTP/1.1 client) reads on ``conn``; ``more`` gives
+    bytes from the wire (b"": closed).  A framing error, another version, or a header sent
+    twice fails the test."""
+    code, headers, body = 0, {}, b""
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            conn.receive_data(more())
+        elif isinstance(event, h11.Response):
+            assert event.http_version == b"1.1", event
+            code = event.status_code
+            for name, value in event.headers:
+                key = name.decode().lower()
+                assert key not in headers, f"{key} sent twice: {headers[key]!r}, {value!r}"
+                headers[key] = value.decode("latin-1")
+        elif isinstance(event, h11.InformationalResponse):  # 100 Continue: an answer of its own here
+            return event.status_code, {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}, b""
+        elif isinstance(event, h11.Data):
+            body += bytes(event.data)
+        elif isinstance(event, h11.EndOfMessage):
+            return code, headers, body
+        else:
+            raise AssertionError(f"unexpected {event!r}")
+
+
+def _client(method: str) -> h11.Connection:
+    """An h11 client that has sent ``method`` (only HEAD changes how the answer is framed)."""
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
+    conn.send(h11.EndOfMessage())
+    return conn
+
+
+def parse_response(raw: bytes, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    """The one answer on a connection the server then closed (``raw``: all it sent)."""
+    conn = _client(method)
+    chunks = [raw, b""]
+    code, headers, body = _answer(conn, lambda: chunks.pop(0) if chunks else b"")
+    left, _ = conn.trailing_data
+    assert not left, f"bytes after the answer: {left[:200]!r}"
+    return code, headers, body
 
 
 def read_response(
     sock: socket.socket, buffered: bytearray, head_only: bool = False
 ) -> tuple[int, dict[str, str], bytes]:
-    """Read exactly one response from a kept-alive connection (framed by Content-Length)."""
-    while b"\r\n\r\n" not in buffered:
+    """Read exactly one answer from a kept-alive connection (h11 frames it); what came after
+    it stays in ``buffered`` for the next."""
+    conn = _client("HEAD" if head_only else "GET")
+    if buffered:  # (h11 takes b"" as the end of the connection)
+        conn.receive_data(bytes(buffered))
+    del buffered[:]
+
+    def more() -> bytes:
         chunk = sock.recv(65536)
         if not chunk:
-            raise ConnectionError(f"closed before a whole head: {bytes(buffered)!r}")
-        buffered += chunk
-    end = buffered.index(b"\r\n\r\n") + 4
-    code, headers, _ = parse_response(bytes(buffered[:end]))
-    length = 0 if head_only or code in (204, 304) or code < 200 else int(headers.get("content-length", 0))
-    while len(buffered) < end + length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed inside a body")
-        buffered += chunk
-    body = bytes(buffered[end : end + length])
-    del buffered[: end + length]
-    return code, headers, body
+            raise ConnectionError("closed before a whole answer")
+        return chunk
+
+    answer = _answer(conn, more)
+    buffered += conn.trailing_data[0]
+    return answer
 
 
 def closed_within(sock: socket.socket, seconds: float) -> bool:

@@ -75,7 +75,8 @@ def srv(request: pytest.FixtureRequest, site: Path, tmp_path_factory: pytest.Tem
 
 def raw(srv: Server, text: str | bytes) -> tuple[int, dict[str, str], bytes]:
     data = text.encode() if isinstance(text, str) else text
-    return parse_response(srv.request(data))
+    method = data.split(b" ", 1)[0].decode("latin-1")
+    return parse_response(srv.request(data), method if method == "HEAD" else "GET")
 
 
 # ---------------------------------------------------------------- request line
