@@ -36,6 +36,9 @@ NOT_HERE = {
     "./bench/run.sh": "a benchmark, not a check",
 }
 BLOCK_TIMEOUT = 300
+needs_curl = pytest.mark.skipif(
+    shutil.which("curl") is None, reason="the README's blocks use curl (apt-get install curl)"
+)
 
 
 def free_port() -> int:
@@ -94,6 +97,7 @@ def test_every_block_is_run_here_or_named_with_its_reason() -> None:
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
 
 
+@needs_curl
 def test_quick_start_serves_index_html_byte_for_byte(scratch: Path) -> None:
     """`./scripts/serve` as a person runs it: it answers, and Ctrl-C stops it with 130."""
     assert "./scripts/serve" in block("./scripts/serve      #")
@@ -119,6 +123,7 @@ def test_quick_start_serves_index_html_byte_for_byte(scratch: Path) -> None:
     assert proc.returncode == 130, err
 
 
+@needs_curl
 def test_tracing_block(scratch: Path) -> None:
     done = paste(scratch, block("--trace t --trace-children"))
     # the terminal shows the server's lines (listening, the access log) and curl's answer
@@ -133,6 +138,7 @@ def test_tracing_block(scratch: Path) -> None:
     assert not list((scratch / "t").glob("0-pid*.trace"))  # --trace-children: not the server
 
 
+@needs_curl
 def test_record_and_replay_block(scratch: Path) -> None:
     done = paste(scratch, block("--record rec"))
     assert done.returncode == 0, done.stdout + done.stderr
