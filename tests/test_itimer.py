@@ -12,6 +12,8 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from fakemem import FakeMem as Memory
+from fakemem import Unmapped
 
 from syscalls.errno import DarwinError
 from syscalls.itimer import ITIMER_PROF, ITIMER_REAL, ITIMER_VIRTUAL, RealTimer, sys_getitimer, sys_setitimer
@@ -120,26 +122,8 @@ def test_set_rejects_values_out_of_range(timers, us):
 
 
 # ----------------------------------------------------------------- handlers
-class Unmapped(Exception):
-    pass
-
-
-class FakeMem:
-    def __init__(self) -> None:
-        self.buf = bytearray(SIZE)
-
-    def _at(self, addr: int, n: int) -> int:
-        if addr < BASE or addr + n > BASE + SIZE:
-            raise Unmapped(hex(addr))
-        return addr - BASE
-
-    def read(self, addr: int, n: int) -> bytes:
-        i = self._at(addr, n)
-        return bytes(self.buf[i : i + n])
-
-    def write(self, addr: int, data: bytes) -> None:
-        i = self._at(addr, len(data))
-        self.buf[i : i + len(data)] = data
+def FakeMem() -> Memory:  # noqa: N802 - the tests' name for a fresh one
+    return Memory(BASE, SIZE)
 
 
 def itimerval(value: tuple[int, int], interval: tuple[int, int] = (0, 0)) -> bytes:

@@ -12,6 +12,8 @@ import struct
 from types import SimpleNamespace
 
 import pytest
+from fakemem import FakeMem as Memory
+from fakemem import Unmapped
 
 from syscalls.errno import DarwinError
 from syscalls.sigframe import (
@@ -37,39 +39,8 @@ SINFO, UCTX, MCTX, FRAME_SIZE, RED_ZONE = 0, 104, 160, 976, 128
 SS, NS = MCTX + 16, MCTX + 288  # mcontext64: __es (16), __ss (272), __ns (528)
 
 
-class Unmapped(Exception):
-    pass
-
-
-class FakeMem:
-    """Guest memory: one bytearray at BASE; anything outside it raises Unmapped."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray(SIZE)
-        self.writes: list[tuple[int, int]] = []
-
-    def _at(self, addr: int, n: int) -> int:
-        if addr < BASE or addr + n > BASE + SIZE:
-            raise Unmapped(hex(addr))
-        return addr - BASE
-
-    def read(self, addr: int, n: int) -> bytes:
-        i = self._at(addr, n)
-        return bytes(self.buf[i : i + n])
-
-    def write(self, addr: int, data: bytes) -> None:
-        i = self._at(addr, len(data))
-        self.buf[i : i + len(data)] = data
-        self.writes.append((addr, len(data)))
-
-    def u32(self, addr: int) -> int:
-        return struct.unpack("<I", self.read(addr, 4))[0]
-
-    def i32(self, addr: int) -> int:
-        return struct.unpack("<i", self.read(addr, 4))[0]
-
-    def u64(self, addr: int) -> int:
-        return struct.unpack("<Q", self.read(addr, 8))[0]
+def FakeMem() -> Memory:  # noqa: N802 - the tests' name for a fresh one
+    return Memory(BASE, SIZE)
 
 
 def interrupted(sp: int = BASE + 0x8008) -> CpuState:
