@@ -129,6 +129,19 @@ spun:
 """
 
 
+INSTALL_USR1 = """
+    mov     x0, #SIGUSR1
+    adr     x1, act
+    mov     x2, #0
+    SYSCALL SYS_sigaction
+"""
+KILL_SELF_USR1 = """
+    SYSCALL SYS_getpid
+    mov     x1, #SIGUSR1
+    mov     x2, #1
+    SYSCALL SYS_kill
+"""
+
 # a pipe, the alarm armed, then a read of the empty pipe: it blocks until the alarm
 READ_PIPE = (
     """
@@ -216,16 +229,9 @@ def test_a_handler_that_never_returns_can_exit_from_inside(tmp_path: Path) -> No
 def test_kill_to_itself_runs_the_handler_before_the_next_instruction(tmp_path: Path) -> None:
     run = guest(
         tmp_path,
-        """
-    mov     x0, #SIGUSR1
-    adr     x1, act
-    mov     x2, #0
-    SYSCALL SYS_sigaction
-    SYSCALL SYS_getpid
-    mov     x1, #SIGUSR1
-    mov     x2, #1
-    SYSCALL SYS_kill
-    RECORD
+        INSTALL_USR1
+        + KILL_SELF_USR1
+        + """    RECORD
     adr     x9, seen
     ldr     x0, [x9]
     RECORD
@@ -242,20 +248,15 @@ def test_kill_to_itself_runs_the_handler_before_the_next_instruction(tmp_path: P
 def test_a_blocked_signal_waits_and_is_delivered_when_unblocked(tmp_path: Path) -> None:
     run = guest(
         tmp_path,
-        """
-    mov     x0, #SIGUSR1
-    adr     x1, act
-    mov     x2, #0
-    SYSCALL SYS_sigaction
+        INSTALL_USR1
+        + """
     mov     x0, #1                  // SIG_BLOCK
     adr     x1, usr1_set
     mov     x2, #0
     SYSCALL SYS_sigprocmask
-    SYSCALL SYS_getpid
-    mov     x1, #SIGUSR1
-    mov     x2, #1
-    SYSCALL SYS_kill
-    adr     x9, seen
+"""
+        + KILL_SELF_USR1
+        + """    adr     x9, seen
     ldr     x0, [x9]
     RECORD
     mov     x0, #2                  // SIG_UNBLOCK
