@@ -40,7 +40,7 @@ from emu.loader import Image
 from emu.regs import GuestBytes, RegisterBatch
 from emu.symbols import Symbolizer
 from emu.vm import UnicornVM
-from syscalls.consts import PAGE_SIZE, SA_FLAGS, SIG_CANT_CATCH, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_DFL, SIG_IGN
+from syscalls.consts import PAGE_SIZE, SA_FLAGS
 from syscalls.errno import DARWIN_ERRNO, DarwinError
 from syscalls.kernel import BadAddress, GuestExit, GuestKilled, Kernel, Unimplemented
 from syscalls.sigframe import SigReturn
@@ -383,7 +383,7 @@ class Machine:
 
             return_from_handler(self, back)
             return
-        if self.tree is not None and carry and x0 == EINTR and self._restarts():
+        if carry and x0 == EINTR and self._restarts():
             # as XNU's ERESTART: the svc runs again once the signal has been dealt with
             self._resume = uc.reg_read(A.UC_ARM64_REG_PC) - 4
             uc.emu_stop()
@@ -393,11 +393,10 @@ class Machine:
         self._trap_out.write([x0, x1, (nzcv | CARRY) if carry else (nzcv & ~CARRY)])
         if self.tracer is not None:  # after the write-back, and in a forked child, in the child
             self.tracer.syscall_exit(x0, x1, carry)
-        if self.tree is not None:
-            if self.tree.halted or self.proc.signals.deliverable():
-                uc.emu_stop()  # a signal is delivered as the call returns (run_process)
-            if self._sig_hook is None and self.proc.signals.catching:
-                self._watch_signals()
+        if self.tree.halted or self.proc.signals.deliverable():
+            uc.emu_stop()  # a signal is delivered as the call returns (run_process)
+        if self._sig_hook is None and self.proc.signals.catching:
+            self._watch_signals()
 
     def _on_bad_access(self, uc: Uc, access: int, addr: int, size: int, value: int, _data: object) -> bool:
         sig, what = _BAD_ACCESS.get(access, ("SIGSEGV", f"bad access {access}"))
@@ -436,7 +435,7 @@ class Machine:
                 done += 1
             except UcError:
                 pass  # data that only looked like a block start
-        if uc is self.uc and self.tree is not None:
+        if uc is self.uc:
             self.tree.prepare_spare()
         return done
 
@@ -569,7 +568,7 @@ class Machine:
 
     def _wants_cpu(self) -> bool:
         """kernel.interrupted: a blocking call should give up (EINTR) for a signal or the end."""
-        return self.tree is not None and (self.tree.halted or self.proc.signals.urgent())
+        return self.tree.halted or self.proc.signals.urgent()
 
     def _restarts(self) -> bool:
         """An EINTR from a wait a signal broke: True when the call should run again instead.
@@ -581,21 +580,20 @@ class Machine:
         if self.tree.halted:
             return False
         sig = self.proc.signals.peek()
-        if sig is None:
+        if sig is None or self.proc.signals.disposition(sig) != "handler":
             return True
-        act = self.proc.signals.action(sig)
-        return act.handler in (SIG_DFL, SIG_IGN) or sig in SIG_CANT_CATCH or bool(act.flags & SA_RESTART)
+        return bool(self.proc.signals.action(sig).flags & SA_RESTART)
 
     def _deliver(self) -> None:
         """Act on every pending signal that is not blocked: default action, or enter the handler
         (which a recording notes: where, counted in blocks since the last call returned)."""
         self.host.clear_wake()
         while (sig := self.proc.signals.take()) is not None:
-            act = self.proc.signals.action(sig)
-            if sig in SIG_CANT_CATCH or act.handler == SIG_DFL:
-                if sig not in SIG_DEFAULT_IGNORE and sig not in SIG_DEFAULT_STOP:  # job control: not emulated
-                    raise GuestKilled(sig)
-            elif act.handler != SIG_IGN:
+            what = self.proc.signals.disposition(sig)
+            if what == "kill":
+                raise GuestKilled(sig)
+            if what == "handler":
+                act = self.proc.signals.action(sig)
                 if self.log is not None:
                     pc = self._resume if self._resume is not None else self.uc.reg_read(A.UC_ARM64_REG_PC)
                     self.log.signal(sig, self._blocks, pc, self.proc.signals.token_key)

@@ -409,7 +409,7 @@ class Replayer:
             self.forks += 1
         self._signals_after(call.i)
         killed = log.end.get("killed") if log.end is not None and self.pos == len(log.calls) else None
-        if killed and self.machine.proc is not None:
+        if killed:
             # the process died by a signal delivered as its last call returned (SIGPIPE on a
             # write, a kill to itself): the same signal, at the same moment
             self.machine.proc.signals.pending.add(int(killed))

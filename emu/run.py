@@ -79,8 +79,6 @@ def run_macho(
     machine.warm()
     handle = None
     if control is not None:
-        if machine.tree is None:
-            raise OSError(f"--control {control}: needs guest processes inside the emulator")
         from emu.control import Control
 
         handle = Control(control, machine.tree)

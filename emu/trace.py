@@ -137,8 +137,8 @@ class Tracer:
     def attach(self, machine: Machine) -> None:
         opts = self.opts
         self.machine, self.uc = machine, machine.uc
-        if machine.proc is not None:  # guest processes inside the emulator: the table names them
-            self.path, self.pid, self.ppid = machine.proc.path, machine.proc.pid, machine.proc.ppid
+        assert machine.proc is not None  # the process table names the process
+        self.path, self.pid, self.ppid = machine.proc.path, machine.proc.pid, machine.proc.ppid
         self.hooks, self.reader = Hooks(self.uc), RegReader(self.uc)
         self.pc_regs = self.reader.prepare([A.UC_ARM64_REG_PC])
         self.sysdec = SyscallDecoder(machine.mem, opts.bytes_shown)

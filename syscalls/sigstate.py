@@ -56,6 +56,16 @@ class SignalState:
                 catching=self.catching,
             )
 
+    def disposition(self, sig: int) -> str:
+        """What delivering ``sig`` does now, whatever the mask: "handler", "kill" or "ignore"
+        (SIG_IGN, a default that does nothing, and the job-control stops, not emulated)."""
+        handler = SIG_DFL if sig in SIG_CANT_CATCH else self.action(sig).handler
+        if handler == SIG_IGN:
+            return "ignore"
+        if handler != SIG_DFL:
+            return "handler"
+        return "ignore" if sig in SIG_DEFAULT_IGNORE or sig in SIG_DEFAULT_STOP else "kill"
+
     def post(self, sig: int) -> bool:
         """``sig`` is sent to this process: True when it must act now (a handler or death).
 
@@ -65,26 +75,19 @@ class SignalState:
         SIGKILL always gets through.
         """
         with self.lock:
-            bit = 1 << (sig - 1)
-            if sig not in SIG_CANT_CATCH:
-                handler = self.action(sig).handler
-                quiet = handler == SIG_DFL and (sig in SIG_DEFAULT_IGNORE or sig in SIG_DEFAULT_STOP)
-                if handler == SIG_IGN or (quiet and not self.mask & bit):
-                    return False
+            if sig not in SIG_CANT_CATCH and self.action(sig).handler == SIG_IGN:
+                return False
+            if self.disposition(sig) == "ignore" and not self._blocked(sig):
+                return False
             self.pending.add(sig)
             return self._urgent() is not None
 
+    def _blocked(self, sig: int) -> bool:
+        return sig not in SIG_CANT_CATCH and bool(self.mask & (1 << (sig - 1)))
+
     def _urgent(self) -> int | None:
         """The lowest deliverable signal that does something (a handler or the default death)."""
-        for s in sorted(self.pending):
-            if s in SIG_CANT_CATCH:
-                return s
-            if self.mask & (1 << (s - 1)):
-                continue
-            handler = self.action(s).handler
-            if handler != SIG_IGN and not (handler == SIG_DFL and (s in SIG_DEFAULT_IGNORE or s in SIG_DEFAULT_STOP)):
-                return s
-        return None
+        return next((s for s in sorted(self.pending) if not self._blocked(s) and self.disposition(s) != "ignore"), None)
 
     def urgent(self) -> bool:
         """A pending signal would enter a handler or end the process now."""
@@ -100,8 +103,7 @@ class SignalState:
 
     def _ready(self) -> int | None:
         """The lowest pending signal that is not blocked (XNU's ffs over the pending set)."""
-        ready = [s for s in self.pending if s in SIG_CANT_CATCH or not self.mask & (1 << (s - 1))]
-        return min(ready) if ready else None
+        return min((s for s in self.pending if not self._blocked(s)), default=None)
 
     def deliverable(self) -> bool:
         """Something pending that is not blocked (asked at every syscall: the common answer is quick)."""
