@@ -45,7 +45,7 @@ from syscalls.errno import DARWIN_ERRNO, DarwinError
 from syscalls.kernel import BadAddress, GuestExit, GuestKilled, Kernel, Unimplemented
 from syscalls.sigframe import SigReturn
 from syscalls.sigstate import Action
-from syscalls.table import NAMES, SYSCALLS
+from syscalls.table import SYSCALLS
 
 if TYPE_CHECKING:
     from emu.trace import Tracer
@@ -238,7 +238,7 @@ class Machine:
         self._map(SENTINEL, PAGE, 5)
         self.uc.mem_write(SENTINEL, SENTINEL_CODE)
         self._start_state(self.argv, self.envp)
-        self.kernel = Kernel(host, self.mem, SYSCALLS, NAMES, strict, where=self._where_pc)
+        self.kernel = Kernel(host, self.mem, SYSCALLS, strict, where=self._where_pc)
         self.kernel.vm = UnicornVM(self.uc, self.mem)  # mmap, munmap, mprotect
         self.tree: ProcessTree | None = None
         self.proc: Proc | None = None
@@ -305,7 +305,7 @@ class Machine:
         child.uc.reg_write(A.UC_ARM64_REG_X1, 1)
         child.uc.reg_write(A.UC_ARM64_REG_NZCV, child.uc.reg_read(A.UC_ARM64_REG_NZCV) & ~CARRY)
         k = self.kernel
-        child.kernel = Kernel(host, child.mem, k.table, k.names, k.strict, where=child._where_pc)
+        child.kernel = Kernel(host, child.mem, k.table, k.strict, where=child._where_pc)
         child.kernel.vm = UnicornVM(child.uc, child.mem)
         child.tree, child.proc, child.tracer = None, None, None
         if self._sig_hook is not None:

@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syscalls.kernel import GuestExit
-from syscalls.table import NUMBER, SYSCALLS
+from syscalls.table import SYSCALLS
 
 if TYPE_CHECKING:
     from emu.machine import Machine
     from syscalls.kinds import Memory
 
 FORMAT = 1
-FORK = NUMBER["fork"]  # where the fork tree grows (replay follows it)
 MANIFEST = "manifest.json"
 UNKNOWN_ARGS = 6  # registers kept for a number the table has no row for
 

@@ -43,19 +43,14 @@ from emu.assembler import Assembly
 from emu.host import Host
 from emu.loader import Image, load_macho
 from emu.machine import INTERRUPT_STATUSES, Machine, Terminated
-from emu.record import FORK, FORMAT, MANIFEST, arg_count, fault_signal
+from emu.record import FORMAT, MANIFEST, arg_count, fault_signal
 from emu.trace import TraceOptions, Tracer
 from emu.trace_sys import SyscallDecoder
 from syscalls.consts import signal_to_host
 from syscalls.kernel import BadAddress, GuestExit
-from syscalls.kinds import CStr, InBuf, Kind, Ptr
-from syscalls.table import NUMBER, SYSCALLS
+from syscalls.kinds import Kind
+from syscalls.table import SYSCALLS
 
-# mmap, munmap, mprotect: they change the address space, so they run again
-VM_CALLS = {NUMBER[n] for n in ("mmap", "munmap", "mprotect")}
-# sigaction, sigprocmask, sigreturn: the process's own signal state and registers, no Host: they
-# run again too, so a recorded signal finds the same handler, mask and frame
-SIGNAL_CALLS = {NUMBER[n] for n in ("sigaction", "sigprocmask", "sigreturn")}
 _STOPS = {"KeyboardInterrupt": KeyboardInterrupt, "Terminated": Terminated}  # a recorded "raised"
 # a process the run's end stopped (between calls, or in one it gave up with EINTR): how it ended
 _STOPPED = dict(zip(INTERRUPT_STATUSES, (KeyboardInterrupt, Terminated), strict=True))
@@ -327,10 +322,8 @@ class ReplayTracer(Tracer):
 
 
 def _norm(kind: Kind | None, regs: list[int] | tuple[int, ...], i: int) -> int:
-    """An argument register as the row's kind reads it (memory arguments: the pointer itself)."""
-    if kind is None or isinstance(kind, (CStr, InBuf, Ptr)):
-        return regs[i]
-    return kind.decode(list(regs), i, None)  # type: ignore[arg-type]
+    """An argument register as the row's kind compares it (a number the table lacks: raw)."""
+    return regs[i] if kind is None else kind.normal(regs, i)
 
 
 class Replayer:
@@ -388,15 +381,18 @@ class Replayer:
             self.truncated = True
             raise LogEnd
         assert call.ret is not None
-        if num in VM_CALLS or num in SIGNAL_CALLS:
+        row = SYSCALLS.get(num)
+        if row is not None and row.rerun:
+            # the address space or the signal state: run again, so that a recorded signal
+            # finds the same handler, mask and frame, and memory the same mappings
             got = self.machine.kernel.call(num, regs)
             if got != call.ret:
-                what = "the address space" if num in VM_CALLS else "the signal state"
-                raise self._diverged(num, regs, call, f"{what} differs: {got} now, {call.ret} recorded")
+                raise self._diverged(num, regs, call, f"{row.rerun} differs: {got} now, {call.ret} recorded")
         else:
             for addr, data in call.writes:
                 self.machine.mem.write(addr, data)
-        if num == FORK and not call.ret[2]:
+        forks = row is not None and row.forks
+        if forks and not call.ret[2]:
             self.forks += 1
             if self.chain and self.chain[0] == f"{log.proc}.{self.forks}":
                 child = self.rec.processes[self.chain.pop(0)]
@@ -405,7 +401,7 @@ class Replayer:
                     self.tracer.next_child = (child.proc, child.pid)
                 assert child.fork is not None
                 return child.fork
-        elif num == FORK:
+        elif forks:
             self.forks += 1
         self._signals_after(call.i)
         killed = log.end.get("killed") if log.end is not None and self.pos == len(log.calls) else None

@@ -32,12 +32,12 @@ UNLINKAT_FLAGS = AT["AT_REMOVEDIR"] | AT["AT_REMOVEDIR_DATALESS"] | AT["AT_SYMLI
 
 
 def sys_mkdir(k: Kernel, path: bytes, mode: int) -> Ret:
-    k.host.mkdir(_path(path), mode & MKDIR_MODE)
+    k.host.mkdir(_path(path), mode & MKDIR_MODE & ~k.umask)
     return Ret(0)
 
 
 def sys_mkdirat(k: Kernel, at: int | None, path: bytes, mode: int) -> Ret:
-    k.host.mkdir(_path(path), mode & MKDIR_MODE, at=_at(path, at))
+    k.host.mkdir(_path(path), mode & MKDIR_MODE & ~k.umask, at=_at(path, at))
     return Ret(0)
 
 

@@ -70,7 +70,11 @@ def _open(k: Kernel, at: int | None, path: bytes, flags: int, mode: int) -> Ret:
     host_flags = open_flags_to_host(flags)
     return Ret(
         k.host.open(
-            _path(path), host_flags, mode & MODE_BITS, no_symlinks=bool(flags & O_NOFOLLOW_ANY), at=_at(path, at)
+            _path(path),
+            host_flags,
+            mode & MODE_BITS & ~k.umask,
+            no_symlinks=bool(flags & O_NOFOLLOW_ANY),
+            at=_at(path, at),
         )
     )
 

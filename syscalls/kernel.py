@@ -54,7 +54,8 @@ class Ret:
 
 @dataclass(frozen=True)
 class Syscall:
-    """One row: Darwin name, how x0/x1 are written, argument kinds, handler."""
+    """One row: Darwin name, how x0/x1 are written, argument kinds, handler (None: not
+    implemented, ENOSYS), where it knowingly differs from macOS, and what else it is."""
 
     name: str
     ret: str  # "int", "ssize" (64-bit), "void"
@@ -62,6 +63,10 @@ class Syscall:
     handler: Callable[..., Ret] | None
     note: str = ""
     socket: bool = False  # a socket call: the host's EOPNOTSUPP is Darwin's EOPNOTSUPP (102), not ENOTSUP (45)
+    forks: bool = False  # makes a process: the fork tree grows here (record and replay follow it)
+    # the process state it changes, which a replay rebuilds by running the call again
+    # rather than by writing back what it copied out ("the address space", "the signal state")
+    rerun: str = ""
 
 
 class VirtualMemory(Protocol):
@@ -96,7 +101,6 @@ class Kernel:
     host: Host
     mem: Memory
     table: dict[int, Syscall]
-    names: dict[int, str]
     strict: bool = False
     where: Callable[[], str] = lambda: ""  # "pc sym+off (file:line)" for reports
     reported: set[int] = field(default_factory=set)
@@ -140,6 +144,13 @@ class Kernel:
             return _sext32(ret.value), _sext32(ret.value2), False
         return ret.value & MASK64, ret.value2 & MASK64, False
 
+    @property
+    def umask(self) -> int:
+        """This process's file-creation mask (a Kernel without a process: launchd's default)."""
+        from syscalls.procs import DEFAULT_UMASK
+
+        return self.proc.umask if self.proc is not None else DEFAULT_UMASK
+
     def probe_writable(self, addr: int, n: int) -> None:
         """Raise BadAddress unless guest ``addr .. addr+n`` can be written.
 
@@ -150,7 +161,7 @@ class Kernel:
             self.mem.probe(addr, n)
 
     def _unimplemented(self, num: int, row: Syscall | None) -> tuple[int, int, bool]:
-        name = row.name if row else self.names.get(num, "unknown")
+        name = row.name if row else "unknown"
         msg = f"unimplemented syscall {num} ({name}) at {self.where()}"
         if self.strict:
             raise Unimplemented(msg)

@@ -16,6 +16,8 @@ from syscalls.errno import DarwinError
 from syscalls.kernel import GuestExit, Kernel, Ret
 from syscalls.procs import cpu_usage, peak_rss_kib
 
+UMASK_BITS = 0o7777  # umask1 keeps newmask & ALLPERMS
+
 WNOHANG = WAIT_OPTIONS.by_name()["WNOHANG"]
 
 RUSAGE_SIZE = 144
@@ -89,6 +91,13 @@ def sys_kill(k: Kernel, pid: int, sig: int, posix: int) -> Ret:
         raise DarwinError("EINVAL", f"signal {sig}")
     k.procs.kill(k.proc, pid, sig)  # guest processes only; to itself, delivered as the call returns
     return Ret(0)
+
+
+def sys_umask(k: Kernel, mask: int) -> Ret:
+    old = k.umask
+    if k.proc is not None:
+        k.proc.umask = mask & UMASK_BITS
+    return Ret(old)
 
 
 def sys_getuid(k: Kernel) -> Ret:

@@ -27,6 +27,7 @@ from syscalls.sigstate import SignalState
 PID_MAX = 99999  # bsd/sys/proc_internal.h
 PID_WRAP = 100  # forkproc starts again here after PID_MAX
 LAUNCHD = 1  # an orphan's parent
+DEFAULT_UMASK = 0o022  # launchd gives its children this file-creation mask
 DEFAULT_MAX_PROCS = 256  # live guest processes, zombies included, as maxprocperuid counts them
 SIGCHLD = SIGNAL_NUMBER["SIGCHLD"]
 SIGKILL = SIGNAL_NUMBER["SIGKILL"]
@@ -54,6 +55,7 @@ class Proc:
     signals: SignalState = field(default_factory=SignalState)
     usage: Usage = field(default_factory=Usage)
     children_usage: Usage = field(default_factory=Usage)  # of reaped children (RUSAGE_CHILDREN)
+    umask: int = DEFAULT_UMASK  # permission bits a new file or directory does not get
     wake: Callable[[], None] = lambda: None  # set by the Machine: a signal needs this process now
 
     @property
@@ -83,7 +85,14 @@ class ProcessTable:
                 raise DarwinError("EAGAIN", f"{len(self.procs)} guest processes (the cap)")
             pid = self._next_pid()
             parent.forks += 1
-            child = Proc(pid, parent.pid, f"{parent.path}.{parent.forks}", parent, signals=parent.signals.forked())
+            child = Proc(
+                pid,
+                parent.pid,
+                f"{parent.path}.{parent.forks}",
+                parent,
+                signals=parent.signals.forked(),
+                umask=parent.umask,
+            )
             parent.children.append(child)
             self.procs[pid] = child
             self.history.append(("fork", child.path))

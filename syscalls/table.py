@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from syscalls import dirs, fds, fs, iov, itimer, mem, net, proc, sigframe, signals, sysinfo
-from syscalls.consts import describe_open_flags
+from syscalls.consts import AF, LEVELS, SEEK, SIGNALS, SOCK_TYPE, SOCKOPTS, WAIT_OPTIONS, describe_open_flags
 from syscalls.consts_sys import FCNTL_CMDS, RENAME_FLAGS
 from syscalls.kernel import Syscall
 from syscalls.kinds import (
@@ -21,27 +21,46 @@ from syscalls.kinds import (
     MASK32,
     CStr,
     DirFd,
+    Enum,
     Fd,
     Flags,
     InBuf,
     Int,
+    IovecIn,
+    IovecOut,
+    LenOut,
     Long,
     Off,
+    OffInOut,
+    OptVal,
+    OutBuf,
+    PollFds,
     Ptr,
     Size,
+    SockaddrIn,
+    SockaddrOut,
+    SockOpt,
+    StatusOut,
+    StructOut,
     UFlags,
     UInt,
     ULong,
 )
-from syscalls.structs import SOCKADDR_MAX
+from syscalls.show import describe_stat
+from syscalls.structs import SOCKADDR_MAX, STAT64, TIMEVAL
 
 _open_flags = Flags(describe_open_flags)
 _mode = Flags(lambda mode: f"0{mode:o}" if mode else "0")  # permission bits, in octal as strace shows them
 _fcntl_cmd = Flags(lambda cmd: FCNTL_CMDS.get(cmd, str(cmd)))
 # getsockaddr: namelen > SOCK_MAXADDRLEN is ENAMETOOLONG before anything is copied in
-_sockaddr = InBuf(2, len_mask=MASK32, limit=SOCKADDR_MAX, over="ENAMETOOLONG")
+_sockaddr = SockaddrIn(2, len_mask=MASK32, limit=SOCKADDR_MAX, over="ENAMETOOLONG")
 # sooptcopyin copies in only what the option needs (at most a timeval or linger here)
-_optval = InBuf(4, len_mask=MASK32, limit=64, over=None)
+_optval = OptVal(4, len_mask=MASK32, limit=64, over=None)
+_level, _optname = Enum(LEVELS), SockOpt(SOCKOPTS, level_at=1)
+_stat = StructOut(STAT64, describe_stat)
+_timeval = StructOut(TIMEVAL, lambda tv: f"{{tv_sec={tv['tv_sec']}, tv_usec={tv['tv_usec']}}}")
+_peer = (SockaddrOut(len_at=2), LenOut())  # accept, getpeername, getsockname: address out, its length in/out
+_NOT_IMPLEMENTED = "not implemented: ENOSYS (said once per number on stderr; --strict stops)"
 
 _PATHS = "paths resolve inside --root (its / is the guest's /), one component at a time"
 _HANDLERS = (
@@ -57,8 +76,9 @@ SYSCALLS: dict[int, Syscall] = {
         (),
         proc.sys_fork,
         "the child is a guest process inside the emulator (its own thread and Unicorn)",
+        forks=True,
     ),
-    3: Syscall("read", "ssize", (Fd(), Ptr(), Size()), fs.sys_read),
+    3: Syscall("read", "ssize", (Fd(), OutBuf(), Size()), fs.sys_read),
     4: Syscall(
         "write",
         "ssize",
@@ -77,7 +97,7 @@ SYSCALLS: dict[int, Syscall] = {
     7: Syscall(
         "wait4",
         "int",
-        (Int(), Ptr(), Int(), Ptr()),
+        (Int(), StatusOut(), Flags(WAIT_OPTIONS.describe), Ptr()),
         proc.sys_wait4,
         "one process group: pid 0 and -(its id) act as -1; WUNTRACED finds nothing (no stops)",
     ),
@@ -90,15 +110,23 @@ SYSCALLS: dict[int, Syscall] = {
     ),
     24: Syscall("getuid", "int", (), proc.sys_getuid, "the host's ids, as stat's st_uid shows them"),
     25: Syscall("geteuid", "int", (), proc.sys_geteuid),
-    29: Syscall("recvfrom", "int", (Fd(), Ptr(), Size(), Int(), Ptr(), Ptr()), net.sys_recvfrom, socket=True),
-    30: Syscall("accept", "int", (Fd(), Ptr(), Ptr()), net.sys_accept, socket=True),
-    31: Syscall("getpeername", "int", (Fd(), Ptr(), Ptr()), net.sys_getpeername, socket=True),
-    32: Syscall("getsockname", "int", (Fd(), Ptr(), Ptr()), net.sys_getsockname, socket=True),
+    27: Syscall("recvmsg", "int", (Fd(), Ptr(), Int()), None, _NOT_IMPLEMENTED),
+    28: Syscall("sendmsg", "int", (Fd(), Ptr(), Int()), None, _NOT_IMPLEMENTED),
+    29: Syscall(
+        "recvfrom",
+        "int",
+        (Fd(), OutBuf(), Size(), Int(), SockaddrOut(len_at=5), LenOut()),
+        net.sys_recvfrom,
+        socket=True,
+    ),
+    30: Syscall("accept", "int", (Fd(), *_peer), net.sys_accept, socket=True),
+    31: Syscall("getpeername", "int", (Fd(), *_peer), net.sys_getpeername, socket=True),
+    32: Syscall("getsockname", "int", (Fd(), *_peer), net.sys_getsockname, socket=True),
     33: Syscall("access", "int", (CStr(), Int()), fs.sys_access),
     37: Syscall(
         "kill",
         "int",
-        (Int(), Int(), Int()),
+        (Int(), Enum(SIGNALS), Int()),
         proc.sys_kill,
         "guest processes only (ESRCH for any other pid); -1 and 0 are every guest process",
     ),
@@ -106,9 +134,10 @@ SYSCALLS: dict[int, Syscall] = {
     41: Syscall("dup", "int", (UInt(),), fds.sys_dup),
     42: Syscall("pipe", "int", (), fds.sys_pipe, "PIPE_BUF and capacity are the host's"),
     43: Syscall("getegid", "int", (), proc.sys_getegid),
-    46: Syscall("sigaction", "int", (Int(), Ptr(), Ptr()), signals.sys_sigaction, _HANDLERS),
+    46: Syscall("sigaction", "int", (Int(), Ptr(), Ptr()), signals.sys_sigaction, _HANDLERS, rerun="the signal state"),
     47: Syscall("getgid", "int", (), proc.sys_getgid),
-    48: Syscall("sigprocmask", "int", (Int(), Ptr(), Ptr()), signals.sys_sigprocmask),
+    48: Syscall("sigprocmask", "int", (Int(), Ptr(), Ptr()), signals.sys_sigprocmask, rerun="the signal state"),
+    53: Syscall("sigaltstack", "int", (Ptr(), Ptr()), None, _NOT_IMPLEMENTED),
     54: Syscall(
         "ioctl",
         "int",
@@ -116,8 +145,18 @@ SYSCALLS: dict[int, Syscall] = {
         fds.sys_ioctl,
         "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, TIOCGWINSZ; anything else ENOTTY",
     ),
-    73: Syscall("munmap", "int", (Ptr(), Size()), mem.sys_munmap),
-    74: Syscall("mprotect", "int", (Ptr(), Size(), Int()), mem.sys_mprotect),
+    57: Syscall("symlink", "int", (CStr(), CStr()), None, _NOT_IMPLEMENTED),
+    58: Syscall("readlink", "int", (CStr(), Ptr(), Int()), None, _NOT_IMPLEMENTED),
+    59: Syscall("execve", "int", (CStr(), Ptr(), Ptr()), None, _NOT_IMPLEMENTED),
+    60: Syscall(
+        "umask",
+        "int",
+        (_mode,),
+        proc.sys_umask,
+        "starts at 022, as launchd's children do; the emulator's own umask also applies on the host",
+    ),
+    73: Syscall("munmap", "int", (Ptr(), Size()), mem.sys_munmap, rerun="the address space"),
+    74: Syscall("mprotect", "int", (Ptr(), Size(), Int()), mem.sys_mprotect, rerun="the address space"),
     83: Syscall(
         "setitimer",
         "int",
@@ -137,22 +176,22 @@ SYSCALLS: dict[int, Syscall] = {
     ),
     93: Syscall("select", "int", (Int(), Ptr(), Ptr(), Ptr(), Ptr()), fds.sys_select),
     95: Syscall("fsync", "int", (Fd(),), iov.sys_fsync),
-    97: Syscall("socket", "int", (Int(), Int(), Int()), net.sys_socket, socket=True),
+    97: Syscall("socket", "int", (Enum(AF), Enum(SOCK_TYPE), Int()), net.sys_socket, socket=True),
     98: Syscall("connect", "int", (Fd(), _sockaddr, UInt()), net.sys_connect, socket=True),
     104: Syscall("bind", "int", (Fd(), _sockaddr, UInt()), net.sys_bind, socket=True),
-    105: Syscall("setsockopt", "int", (Fd(), Int(), Int(), _optval, UInt()), net.sys_setsockopt, socket=True),
+    105: Syscall("setsockopt", "int", (Fd(), _level, _optname, _optval, UInt()), net.sys_setsockopt, socket=True),
     106: Syscall("listen", "int", (Fd(), Int()), net.sys_listen, socket=True),
     116: Syscall(
         "gettimeofday",
         "int",
-        (Ptr(), Ptr(), Ptr()),
+        (_timeval, Ptr(), Ptr()),
         sysinfo.sys_gettimeofday,
         "*tz is always UTC; *mach_absolute_time counts 24 MHz ticks of the host's monotonic clock",
     ),
     117: Syscall("getrusage", "int", (Int(), Ptr()), proc.sys_getrusage),
-    118: Syscall("getsockopt", "int", (Fd(), Int(), Int(), Ptr(), Ptr()), net.sys_getsockopt, socket=True),
-    120: Syscall("readv", "ssize", (Fd(), Ptr(), UInt()), iov.sys_readv),
-    121: Syscall("writev", "ssize", (Fd(), Ptr(), UInt()), iov.sys_writev),
+    118: Syscall("getsockopt", "int", (Fd(), _level, _optname, Ptr(), Ptr()), net.sys_getsockopt, socket=True),
+    120: Syscall("readv", "ssize", (Fd(), IovecOut(count_at=2), UInt()), iov.sys_readv),
+    121: Syscall("writev", "ssize", (Fd(), IovecIn(count_at=2), UInt()), iov.sys_writev),
     128: Syscall("rename", "int", (CStr(), CStr()), dirs.sys_rename),
     133: Syscall(
         "sendto", "int", (Fd(), InBuf(2, limit=INT_MAX), Size(), Int(), Ptr(), UInt()), net.sys_sendto, socket=True
@@ -160,7 +199,7 @@ SYSCALLS: dict[int, Syscall] = {
     134: Syscall("shutdown", "int", (Fd(), Int()), net.sys_shutdown, socket=True),
     136: Syscall("mkdir", "int", (CStr(), _mode), dirs.sys_mkdir),
     137: Syscall("rmdir", "int", (CStr(),), dirs.sys_rmdir),
-    153: Syscall("pread", "ssize", (Fd(), Ptr(), Size(), Off()), iov.sys_pread),
+    153: Syscall("pread", "ssize", (Fd(), OutBuf(), Size(), Off()), iov.sys_pread),
     154: Syscall("pwrite", "ssize", (Fd(), InBuf(2, limit=INT_MAX), Size(), Off()), iov.sys_pwrite),
     184: Syscall(
         "sigreturn",
@@ -168,7 +207,11 @@ SYSCALLS: dict[int, Syscall] = {
         (Ptr(), Int(), Ptr()),
         sigframe.sys_sigreturn,
         "the token is always checked (as with SA_VALIDATE_SIGRETURN_FROM_SIGTRAMP)",
+        rerun="the signal state",
     ),
+    188: Syscall("stat", "int", (CStr(), Ptr()), None, _NOT_IMPLEMENTED),
+    189: Syscall("fstat", "int", (Fd(), Ptr()), None, _NOT_IMPLEMENTED),
+    190: Syscall("lstat", "int", (CStr(), Ptr()), None, _NOT_IMPLEMENTED),
     194: Syscall("getrlimit", "int", (UInt(), Ptr()), sysinfo.sys_getrlimit),
     195: Syscall(
         "setrlimit",
@@ -185,8 +228,9 @@ SYSCALLS: dict[int, Syscall] = {
         mem.sys_mmap,
         "anonymous, or a private copy of a file; a writable MAP_SHARED file is ENOTSUP; "
         "needs Kernel.vm from the Machine (ENOSYS without it)",
+        rerun="the address space",
     ),
-    199: Syscall("lseek", "ssize", (Fd(), Off(), Int()), fs.sys_lseek),
+    199: Syscall("lseek", "ssize", (Fd(), Off(), Enum(SEEK)), fs.sys_lseek),
     201: Syscall("ftruncate", "int", (Fd(), Off()), iov.sys_ftruncate),
     202: Syscall(
         "sysctl",
@@ -196,13 +240,13 @@ SYSCALLS: dict[int, Syscall] = {
         "read-only: kern.ostype/osrelease/version/osversion/argmax/maxproc/maxfiles(perproc)/"
         "hostname, hw.machine/model/ncpu/byteorder/pagesize/memsize, and name2oid for those",
     ),
-    230: Syscall("poll", "int", (Ptr(), UInt(), Int()), fds.sys_poll),
-    337: Syscall("sendfile", "int", (Fd(), Fd(), Off(), Ptr(), Ptr(), Int()), net.sys_sendfile),
+    230: Syscall("poll", "int", (PollFds(count_at=1), UInt(), Int()), fds.sys_poll),
+    337: Syscall("sendfile", "int", (Fd(), Fd(), Off(), OffInOut(), Ptr(), Int()), net.sys_sendfile),
     338: Syscall(
-        "stat64", "int", (CStr(), Ptr()), fs.sys_stat64, "st_birthtime is the ctime; st_flags and st_gen are 0"
+        "stat64", "int", (CStr(), _stat), fs.sys_stat64, "st_birthtime is the ctime; st_flags and st_gen are 0"
     ),
-    339: Syscall("fstat64", "int", (Fd(), Ptr()), fs.sys_fstat64),
-    340: Syscall("lstat64", "int", (CStr(), Ptr()), fs.sys_lstat64),
+    339: Syscall("fstat64", "int", (Fd(), _stat), fs.sys_fstat64),
+    340: Syscall("lstat64", "int", (CStr(), _stat), fs.sys_lstat64),
     344: Syscall(
         "getdirentries64",
         "ssize",
@@ -218,7 +262,7 @@ SYSCALLS: dict[int, Syscall] = {
         "a directory descriptor stands for the guest path it was opened with",
     ),
     465: Syscall("renameat", "int", (DirFd(), CStr(), DirFd(), CStr()), dirs.sys_renameat),
-    470: Syscall("fstatat64", "int", (DirFd(), CStr(), Ptr(), Int()), fs.sys_fstatat64, "AT_FDONLY is ENOTSUP"),
+    470: Syscall("fstatat64", "int", (DirFd(), CStr(), _stat, Int()), fs.sys_fstatat64, "AT_FDONLY is ENOTSUP"),
     472: Syscall("unlinkat", "int", (DirFd(), CStr(), Int()), dirs.sys_unlinkat),
     475: Syscall("mkdirat", "int", (DirFd(), CStr(), _mode), dirs.sys_mkdirat),
     488: Syscall(
@@ -228,7 +272,7 @@ SYSCALLS: dict[int, Syscall] = {
         dirs.sys_renameatx_np,
         "RENAME_SWAP and RENAME_EXCL are atomic (Linux renameat2); RENAME_SECLUDE is accepted and ignored",
     ),
-    500: Syscall("getentropy", "int", (Ptr(), Size()), sysinfo.sys_getentropy),
+    500: Syscall("getentropy", "int", (OutBuf(len_at=1), Size()), sysinfo.sys_getentropy),
 }
 
 
@@ -257,21 +301,6 @@ for _num, _base in NOCANCEL.items():
     SYSCALLS[_num] = replace(_row, name=_row.name + "_nocancel")
 SYSCALLS = dict(sorted(SYSCALLS.items()))
 NUMBER: dict[str, int] = {row.name: num for num, row in SYSCALLS.items()}  # name -> number, for code that names a call
-
-# Names of calls with no handler yet, so an ENOSYS report can say what was asked.
-NAMES: dict[int, str] = {
-    27: "recvmsg",
-    28: "sendmsg",
-    53: "sigaltstack",
-    57: "symlink",
-    58: "readlink",
-    59: "execve",
-    60: "umask",
-    188: "stat",
-    189: "fstat",
-    190: "lstat",
-}
-NAMES.update({num: row.name for num, row in SYSCALLS.items()})
 
 
 def markdown() -> str:

@@ -38,3 +38,10 @@ class FakeMem:
 
     def u64(self, addr: int) -> int:
         return struct.unpack("<Q", self.read(addr, 8))[0]
+
+    def cstr(self, addr: int, limit: int) -> bytes:
+        i = self._at(addr, 1)
+        end = self.buf.find(b"\0", i, i + limit)
+        if end < 0:
+            raise Unmapped(f"no NUL within {limit} bytes of {addr:#x}")
+        return bytes(self.buf[i:end])

@@ -1,4 +1,4 @@
-"""The pinned excerpt of XNU's bsd/kern/syscalls.master: every row our table or NAMES mentions.
+"""The pinned excerpt of XNU's bsd/kern/syscalls.master: every row our table has.
 
 One copy, for the table's checks (tests/test_syscall_table.py), the check of ymawky.s's own
 numbers, and the guests' prelude (tests/guest.py: an ``.equ SYS_name, N`` for every row).
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 # --- apple-oss-distributions/xnu @ e3723e1f17661b24996789d8afc084c0c3303b26 (xnu-11417.101.15)
-# --- bsd/kern/syscalls.master: every row our table or NAMES mentions
+# --- bsd/kern/syscalls.master: every row our table has
 SYSCALLS_MASTER = """
 1 AUE_EXIT ALL { void exit(int rval) NO_SYSCALL_STUB; }
 2 AUE_FORK ALL { int fork(void) NO_SYSCALL_STUB; }

@@ -32,6 +32,15 @@ def test_pids_count_up_from_the_first_and_paths_name_the_fork_tree() -> None:
     assert (a.ppid, c.ppid) == (500, 501)
 
 
+def test_a_child_starts_with_its_parents_umask() -> None:
+    t = table()
+    assert t.first.umask == 0o022  # launchd's
+    t.first.umask = 0o077
+    child = t.fork(t.first)
+    t.first.umask = 0o002  # later changes are the parent's own
+    assert child.umask == 0o077
+
+
 def test_pids_wrap_at_pid_max_and_skip_those_in_use() -> None:
     t = table()
     t.last_pid = PID_MAX - 1

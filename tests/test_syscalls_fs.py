@@ -373,6 +373,27 @@ def test_created_file_gets_the_requested_mode_without_special_bits(tmp_path: Pat
     assert stat.S_IMODE((root / "c").stat().st_mode) == 0o755 & ~umask
 
 
+def test_umask_returns_the_old_mask_and_masks_new_files_and_directories(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    umask = os.umask(0)
+    os.umask(umask)
+    set_mask = "        mov     x0, #{}\n        SYSCALL SYS_umask\n        RECORD\n"
+    run = guest(
+        tmp_path,
+        set_mask.format("0x3f")  # 077
+        + open_call("p_a", "O_WRONLY|O_CREAT", 0o666)
+        + "        adr     x0, p_d\n        mov     x1, #0x1ff\n        SYSCALL SYS_mkdir\n        RECORD\n"
+        + set_mask.format("0x1fff")  # 017777: only ALLPERMS (07777) is kept
+        + set_mask.format("0"),
+        text=paths(p_a="/a", p_d="/d"),
+    )
+    # launchd's 022 first, then each call gives back the mask it replaces
+    assert run.results == [ok(0o022), ok(3), ok(0), ok(0o077), ok(0o7777)]
+    assert stat.S_IMODE((root / "a").stat().st_mode) == 0o600 & ~umask
+    assert stat.S_IMODE((root / "d").stat().st_mode) == 0o700 & ~umask
+
+
 def test_o_directory_on_a_file_is_enotdir_and_with_o_creat_is_einval(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "dir").mkdir(parents=True)
