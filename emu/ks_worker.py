@@ -17,6 +17,7 @@ import sys
 
 REQUEST = struct.Struct("<QI")
 ANSWER = struct.Struct("<cI")
+SILENT = "Keystone cannot read this line (a number such as 0o17 or 1_000? write 017 or 0xf)"
 
 
 def _read(stream: object, n: int) -> bytes:
@@ -41,8 +42,12 @@ def main() -> None:
         except EOFError:
             return  # the emulator has gone: so do we
         try:
-            enc, _ = ks.asm(source, base, as_bytes=True)
+            enc, statements = ks.asm(source, base, as_bytes=True)
             tag, body = b"K", enc or b""
+            if not statements and source.strip():
+                # Keystone gives up on some input without a word (a number it cannot read,
+                # such as 0o17 or 1_000): no code and no statements, as if the source were empty
+                tag, body = b"E", SILENT.encode()
         except keystone.KsError as e:
             tag, body = b"E", str(e).encode()
         stdout.write(ANSWER.pack(tag, len(body)) + body)
