@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, os.fspath(ROOT))
+sys.path.insert(0, os.fspath(ROOT / "tests"))  # http1: the one HTTP client, shared with the tests
 
 KIB_FILE = "1k.txt"
 BIG_FILE = "big.bin"

@@ -9,7 +9,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+import h11
 from common import CONNECTIONS
+from http1 import client, read_one
 
 
 # ============================================================ load generators
@@ -70,28 +72,6 @@ def wrk_load(port: int, path: str, seconds: float, keepalive: bool) -> Load:
     return parse_wrk(proc.stdout)
 
 
-def read_response(sock: socket.socket, buf: bytearray) -> tuple[int, bool]:
-    """One response framed by Content-Length: (status, server closes after it)."""
-    while (end := buf.find(b"\r\n\r\n")) < 0:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed before the end of a head")
-        buf += chunk
-    head = bytes(buf[:end]).decode("latin-1").lower()
-    status = int(head.split(" ", 2)[1])
-    m = re.search(r"\r\ncontent-length:\s*(\d+)", head)
-    length = int(m.group(1)) if m else 0
-    close = bool(re.search(r"\r\nconnection:\s*close", head)) or head.startswith("http/1.0")
-    need = end + 4 + length
-    while len(buf) < need:
-        chunk = sock.recv(max(65536, need - len(buf)))
-        if not chunk:
-            raise ConnectionError("closed inside a body")
-        buf += chunk
-    del buf[:need]
-    return status, close
-
-
 def py_load(port: int, path: str, seconds: float, keepalive: bool, conns: int = CONNECTIONS) -> Load:
     """The built-in load generator: ``conns`` threads, each one connection at a time, for ``seconds``."""
     req = (
@@ -114,14 +94,15 @@ def py_load(port: int, path: str, seconds: float, keepalive: bool, conns: int = 
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     buf = bytearray()
                 sock.sendall(req)
-                status, close = read_response(sock, buf)
+                answer = read_one(sock, buf, version=None)  # python's http.server answers HTTP/1.0
+                status, close = answer.status, answer.closes
                 lat[i].append(time.perf_counter() - t0)
                 if not 200 <= status < 400:
                     bad[i] += 1
                 if close or not keepalive:
                     sock.close()
                     sock = None
-            except OSError:
+            except (OSError, h11.ProtocolError):
                 errs[i] += 1
                 if sock is not None:
                     sock.close()
@@ -162,13 +143,12 @@ def bulk_get(port: int, path: str, size: int) -> float:
                 raise RuntimeError(f"closed before the end of the head: {head[:200]!r}")
             head += chunk
         head, _, rest = head.partition(b"\r\n\r\n")
-        m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-        if (
-            not head.startswith(b"HTTP/1.")
-            or b" 200 " not in head.split(b"\r\n", 1)[0]
-            or not m
-            or int(m.group(1)) != size
-        ):
+        # h11 reads the head; the body is only counted, at full speed, into one buffer
+        conn = client()
+        conn.receive_data(head + b"\r\n\r\n")
+        answer = conn.next_event()
+        length = dict(answer.headers).get(b"content-length") if isinstance(answer, h11.Response) else None
+        if not isinstance(answer, h11.Response) or answer.status_code != 200 or length != str(size).encode():
             raise RuntimeError(f"unexpected head for {path}: {head[:300]!r}")
         got = len(rest)
         while got < size:

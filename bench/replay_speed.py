@@ -18,7 +18,6 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,23 +25,12 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT  # (common puts the project and tests/ on the path)
+from servers import free_port, http_get
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"GET /1k.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-        return out
+def ok(port: int) -> bool:
+    return http_get(port, "/1k.txt").status == 200
 
 
 def serve(site: Path, extra: list[str]) -> tuple[subprocess.Popen, int]:
@@ -55,7 +43,7 @@ def serve(site: Path, extra: list[str]) -> tuple[subprocess.Popen, int]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if get(port).startswith(b"HTTP/1.1 200"):
+            if ok(port):
                 return proc, port
         except OSError:
             time.sleep(0.02)
@@ -70,7 +58,7 @@ def load(port: int, seconds: float, clients: int) -> float:
     def worker(i: int) -> None:
         while time.perf_counter() < stop:
             try:
-                if get(port).startswith(b"HTTP/1.1 200"):
+                if ok(port):
                     counts[i] += 1
             except OSError:
                 pass

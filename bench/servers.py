@@ -14,7 +14,9 @@ import threading
 import time
 from pathlib import Path
 
+import h11
 from common import KIB_FILE, PY10, ROOT
+from http1 import Answer, exchange
 
 
 # ============================================================ servers
@@ -24,13 +26,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_get(port: int, path: str, timeout: float = 10.0) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-        return out
+def http_get(port: int, path: str, timeout: float = 10.0) -> Answer:
+    """One GET on its own connection, read by h11 (the server must then close)."""
+    raw = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    return exchange(port, raw, timeout=timeout)
 
 
 class Running:
@@ -61,9 +60,9 @@ class Running:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
                 raise RuntimeError(f"{name} exited with {self.proc.returncode}: {err.strip()[-500:]}")
             try:
-                if http_get(port, "/" + KIB_FILE, timeout=5).split(b" ", 2)[1:2] == [b"200"]:
+                if http_get(port, "/" + KIB_FILE, timeout=5).status == 200:
                     break
-            except (OSError, IndexError):
+            except (OSError, h11.ProtocolError):
                 pass
             if time.perf_counter() - t0 > limit:
                 self.stop()

@@ -16,10 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import h11
+from http1 import parse_response
 
 from emu.control import ask
 
@@ -190,71 +189,6 @@ class Server:
         except ProcessLookupError:
             pass
         self.proc.communicate()
-
-
-def _answer(conn: h11.Connection, more: Callable[[], bytes]) -> tuple[int, dict[str, str], bytes]:
-    """The next whole answer h11 (a strict HTTP/1.1 client) reads on ``conn``; ``more`` gives
-    bytes from the wire (b"": closed).  A framing error, another version, or a header sent
-    twice fails the test."""
-    code, headers, body = 0, {}, b""
-    while True:
-        event = conn.next_event()
-        if event is h11.NEED_DATA:
-            conn.receive_data(more())
-        elif isinstance(event, h11.Response):
-            assert event.http_version == b"1.1", event
-            code = event.status_code
-            for name, value in event.headers:
-                key = name.decode().lower()
-                assert key not in headers, f"{key} sent twice: {headers[key]!r}, {value!r}"
-                headers[key] = value.decode("latin-1")
-        elif isinstance(event, h11.InformationalResponse):  # 100 Continue: an answer of its own here
-            return event.status_code, {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}, b""
-        elif isinstance(event, h11.Data):
-            body += bytes(event.data)
-        elif isinstance(event, h11.EndOfMessage):
-            return code, headers, body
-        else:
-            raise AssertionError(f"unexpected {event!r}")
-
-
-def _client(method: str) -> h11.Connection:
-    """An h11 client that has sent ``method`` (only HEAD changes how the answer is framed)."""
-    conn = h11.Connection(h11.CLIENT)
-    conn.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
-    conn.send(h11.EndOfMessage())
-    return conn
-
-
-def parse_response(raw: bytes, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-    """The one answer on a connection the server then closed (``raw``: all it sent)."""
-    conn = _client(method)
-    chunks = [raw, b""]
-    code, headers, body = _answer(conn, lambda: chunks.pop(0) if chunks else b"")
-    left, _ = conn.trailing_data
-    assert not left, f"bytes after the answer: {left[:200]!r}"
-    return code, headers, body
-
-
-def read_response(
-    sock: socket.socket, buffered: bytearray, head_only: bool = False
-) -> tuple[int, dict[str, str], bytes]:
-    """Read exactly one answer from a kept-alive connection (h11 frames it); what came after
-    it stays in ``buffered`` for the next."""
-    conn = _client("HEAD" if head_only else "GET")
-    if buffered:  # (h11 takes b"" as the end of the connection)
-        conn.receive_data(bytes(buffered))
-    del buffered[:]
-
-    def more() -> bytes:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed before a whole answer")
-        return chunk
-
-    answer = _answer(conn, more)
-    buffered += conn.trailing_data[0]
-    return answer
 
 
 def closed_within(sock: socket.socket, seconds: float) -> bool:

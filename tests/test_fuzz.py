@@ -35,7 +35,9 @@ import threading
 import time
 from pathlib import Path
 
+import h11
 import pytest
+from http1 import next_answer
 from server import ROOT
 from test_load import KIB, DrainedServer, complete_response, descriptors, wait_until
 
@@ -49,8 +51,6 @@ WORKERS = 4  # connections in flight at once
 CONN_DEADLINE = 15.0  # one connection: connect, send, read to the end
 TOTAL_BUDGET = 100.0  # the whole exchange (measured: 10-25 s on 2 noisy cores)
 
-STATUS_LINE = re.compile(rb"HTTP/1\.1 ([1-5][0-9][0-9]) [\x20-\x7e]*")
-HEADER_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t]*[\x20-\x7e]*?[ \t]*")
 
 # ---------------------------------------------------------------- the site
 FILES = {
@@ -365,68 +365,32 @@ HEAD_LINE = re.compile(rb"HEAD [\x21-\xff]+ HTTP/[0-9]\.[0-9]\r\n")
 
 
 def frame(data: bytes, head_first: bool) -> tuple[int, str | None]:
-    """(whole responses, None) when ``data`` is a sequence of whole HTTP/1.1 responses, else the problem."""
-    pos = n = 0
-    while pos < len(data):
-        end = data.find(b"\r\n\r\n", pos)
-        if end < 0:
-            return n, f"response {n}: a head without its end at byte {pos}: {data[pos : pos + 200]!r}"
-        lines = data[pos:end].split(b"\r\n")
-        m = STATUS_LINE.fullmatch(lines[0])
-        if not m:
-            return n, f"response {n}: bad status line {lines[0][:200]!r}"
-        lengths = []
-        chunked = False
-        for line in lines[1:]:
-            if not HEADER_LINE.fullmatch(line):
-                return n, f"response {n}: bad header line {line[:200]!r}"
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                lengths.append(value.strip())
-            if name.lower() == b"transfer-encoding":
-                if value.strip() != b"chunked" or chunked:
-                    return n, f"response {n}: Transfer-Encoding {value!r}"
-                chunked = True
-        status = int(m.group(1))
-        length = 0
-        no_body = status < 200 or status in (204, 304) or (head_first and n == 0)
-        if chunked and (lengths or status < 200 or status in (204, 304)):
-            return n, f"response {n}: chunked with {lengths!r}, status {status}"
-        closes = any(line.lower() == b"connection: close" for line in lines[1:])
-        if chunked:
-            if not no_body:
-                length, bad = _chunked_length(data, end + 4)
-                if bad:
-                    return n, f"response {n}: {bad}"
-        elif not lengths and closes and not no_body:  # close-delimited (an HTTP/1.0 listing)
-            length = len(data) - end - 4
-        elif status >= 200 and status not in (204, 304):  # these have no body, with or without a length
-            if len(lengths) != 1 or not lengths[0].isdigit():
-                return n, f"response {n}: Content-Length {lengths!r} in {data[pos:end][:300]!r}"
-            if not (head_first and n == 0):
-                length = int(lengths[0])
-        pos = end + 4 + length
-        if pos > len(data):
-            return n, f"response {n}: body of {len(data) - end - 4} bytes, Content-Length {length}"
-        if status >= 200:
-            n += 1
-    return n, None
-
-
-def _chunked_length(data: bytes, start: int) -> tuple[int, str | None]:
-    """Bytes from ``start`` to the end of a chunked body (RFC 9112 7.1, no trailers), or the problem."""
-    pos = start
+    """(whole responses, None) when ``data`` is a sequence of whole HTTP/1.1 responses, as h11
+    reads them, else the problem.  Stricter than h11 in one way: a response with a body says
+    its length once (Content-Length or chunked), unless it is close-delimited."""
+    conn = h11.Connection(h11.CLIENT)
+    feed = [data, b""]
+    n = 0
     while True:
-        eol = data.find(b"\r\n", pos)
-        if eol < 0 or not re.fullmatch(rb"[0-9a-f]+", data[pos:eol]):
-            return 0, f"bad chunk size line at byte {pos}: {data[pos : pos + 40]!r}"
-        size = int(data[pos:eol], 16)
-        pos = eol + 2 + size
-        if data[pos : pos + 2] != b"\r\n":
-            return 0, f"chunk of {size} bytes not followed by CRLF"
-        pos += 2
-        if size == 0:
-            return pos - start, None
+        if not conn.trailing_data[0] and not any(feed):
+            return n, None  # closed between two responses
+        conn.send(h11.Request(method="HEAD" if head_first and n == 0 else "GET", target="/", headers=[("Host", "x")]))
+        conn.send(h11.EndOfMessage())
+        try:
+            a = next_answer(conn, lambda: feed.pop(0) if feed else b"")
+        except (h11.ProtocolError, AssertionError) as e:
+            return n, f"response {n}: {type(e).__name__}: {e}"
+        lengths = [v for k, v in a.headers if k == "content-length"]
+        has_body = a.status not in (204, 304) and not (head_first and n == 0)
+        if has_body and not a.chunked and len(lengths) != 1 and not a.closes:
+            return n, f"response {n}: status {a.status} with Content-Length {lengths!r} and no close"
+        if a.chunked and lengths:
+            return n, f"response {n}: chunked with Content-Length {lengths!r}"
+        n += 1
+        if conn.their_state is not h11.DONE:  # it closes after this one
+            left = bytes(conn.trailing_data[0]) + b"".join(feed)
+            return n, None if not left else f"{len(left)} bytes after response {n - 1}, which closes: {left[:200]!r}"
+        conn.start_next_cycle()
 
 
 def exchange(port: int, reqs: list[bytes], head_first: bool) -> tuple[int, str | None, bytes]:
@@ -465,6 +429,29 @@ def exchange(port: int, reqs: list[bytes], head_first: bool) -> tuple[int, str |
         if bad2 is None and not HEAD_LINE.match(reqs[0]):
             n, bad = n2, None  # its request line does not parse: ymawky cannot know it was a HEAD
     return n, problem or bad, bytes(got)
+
+
+OK_200 = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+
+
+@pytest.mark.parametrize(
+    ("data", "head_first", "want"),
+    [
+        (OK_200 + OK_200, False, (2, None)),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n" + OK_200, True, (2, None)),  # HEAD: no body
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end", False, (1, None)),
+        (OK_200 + b"x" + OK_200, False, (1, "response 1")),  # a body longer than its length
+        (OK_200[:-1], False, (0, "response 0")),  # closed inside the body
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nhi", False, (0, "response 0")),
+        (b"HTTP/1.1 200 OK\r\n\r\nhi", False, (0, "no close")),  # no length, and it keeps the connection
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi!", False, (1, "1 bytes after")),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", False, (0, "response 0")),
+    ],
+)
+def test_the_framer_itself_finds_bad_framing(data: bytes, head_first: bool, want: tuple[int, str | None]) -> None:
+    n, bad = frame(data, head_first)
+    assert n == want[0]
+    assert (bad is None) == (want[1] is None) and (bad is None or want[1] in bad), bad
 
 
 def test_10000_generated_and_mutated_requests(site: Path) -> None:

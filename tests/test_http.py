@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http1 import exchange
-from server import ROOT, Server, build_with_apple_toolchain, closed_within, parse_response, read_response
+from http1 import exchange, parse_response, read_response
+from server import ROOT, Server, build_with_apple_toolchain, closed_within
 
 RANGE_TEXT = b"0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server import Server, parse_response
+from http1 import parse_response
+from server import Server
 
 MARK = b"TOPSECRET-7f3a"
 
