@@ -18,6 +18,7 @@ import pytest
 
 from emu.assembler import Assembly, assemble_file, assemble_text
 from emu.dwarf import routines
+from emu.elf_debug import write_elf_debug
 from emu.loader import load_macho
 from emu.macho import build_macho
 from emu.run import build_ymawky, debug_path
@@ -107,6 +108,32 @@ def test_dwarfdump_verify_accepts_both_files(built: tuple[Path, Path, Assembly])
     for path in built[:2]:
         out = tool(dump, "--verify", str(path))
         assert "No errors." in out, out
+
+
+def test_macho_debug_sections_are_in_the_dwarf_segment(built: tuple[Path, Path, Assembly]) -> None:
+    readobj = need("llvm-readobj", "llvm")
+    out = tool(readobj, "--sections", str(built[0]))
+    found = []
+    for block in out.split("Section {")[1:]:
+        field = dict(re.findall(r"^\s+(Name|Segment|Attributes):? (?:\[ \(0x)?(\w+)", block, re.M))
+        if field["Name"].startswith("__debug_"):
+            found.append((field["Name"], field["Segment"], field["Attributes"]))
+    names = {name for name, _, _ in found}
+    assert {"__debug_abbrev", "__debug_info", "__debug_line", "__debug_aranges", "__debug_str"} == names
+    # S_ATTR_DEBUG (0x02000000, loader.h), printed by llvm-readobj without its low byte
+    assert all(seg == "__DWARF" and flags == "20000" for _, seg, flags in found), found
+
+
+def test_a_small_program_gets_valid_dwarf(tmp_path: Path) -> None:
+    dump = need("llvm-dwarfdump", "llvm")
+    src = ".globl _main\n_main:\n    mov x0, #0\n    mov x16, #1\n    svc #0x80\n"
+    asm = assemble_text(src, "tiny.s")
+    exe = tmp_path / "tiny"
+    exe.write_bytes(build_macho(asm, identifier="tiny"))
+    write_elf_debug(asm, tmp_path / "tiny.debug")
+    for path in (exe, tmp_path / "tiny.debug"):
+        assert "No errors." in tool(dump, "--verify", str(path))
+        assert line_rows(dump, path) == [(asm.base + 4 * i, 3 + i) for i in range(3)]
 
 
 def line_rows(dump: str, path: Path) -> list[tuple[int, int]]:
