@@ -31,7 +31,7 @@ examples:
   run_emulated.py                         serve ./www on http://127.0.0.1:8080/
   run_emulated.py --port 9000             the same on port 9000
   run_emulated.py --root /srv/site        serve /srv/site/www (the guest's / is /srv/site)
-  run_emulated.py --build ymawky.macho    only write the arm64 Mach-O a Mac would run
+  run_emulated.py --build ymawky.macho    only write the arm64 Mach-O a Mac would run (and ymawky.macho.debug)
   run_emulated.py --macho prog -- a b     run an arm64 Mach-O with argv [prog, a, b]
   run_emulated.py --trace t --trace-children --strace t/   trace each request, one file per process
   run_emulated.py --coverage ymawky.info  lcov counts of ymawky.s lines (genhtml ymawky.info -o cov)
@@ -71,7 +71,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--macho", metavar="FILE", help="run this arm64 Mach-O instead of ymawky; arguments after -- are its argv[1:]"
     )
-    p.add_argument("--build", metavar="OUT", help="assemble and write the Mach-O to OUT, then stop")
+    p.add_argument(
+        "--build",
+        metavar="OUT",
+        help="assemble and write the Mach-O to OUT and its ELF symbol file (for gdb-multiarch) to OUT.debug, then stop",
+    )
     p.add_argument(
         "--slide",
         type=lambda s: int(s, 0),
@@ -172,7 +176,7 @@ def _main(argv: list[str] | None) -> int:
         faulthandler.enable()  # a crash of ours in native code (Unicorn, LIEF) says where every thread was
     except (ValueError, OSError):
         pass  # stderr is not a file (called from a test that captures it)
-    from emu.run import build_ymawky, run_macho
+    from emu.run import build_ymawky, debug_path, run_macho
     from emu.trace import TraceError, options_from_args
 
     root = Path(opts.root) if opts.root else default_root()
@@ -198,7 +202,7 @@ def _main(argv: list[str] | None) -> int:
         source = Path(opts.source) if opts.source else PROJECT / "ymawky.s"
         exe, asm = build_ymawky(source, Path(opts.build) if opts.build else None)
         if opts.build:
-            print(f"wrote {exe}")
+            print(f"wrote {exe} (arm64 Mach-O, DWARF for lldb) and {debug_path(exe)} (ELF symbols for gdb-multiarch)")
             return 0
         warn_without_www(root)
         if not 0 < opts.port < 65536:

@@ -161,6 +161,7 @@ class Assembly:
     symbols: dict[str, int]
     line_addrs: list[int] = field(repr=False)
     line_nums: list[int] = field(repr=False)
+    text: str = field(default="", repr=False, compare=False)  # the source, for debug info (emu/dwarf.py)
 
     def line_of(self, addr: int) -> int | None:
         """The source line whose bytes hold ``addr`` (None outside the image)."""
@@ -578,7 +579,7 @@ def assemble_text(text: str, path: str = "<source>", base: int = DEFAULT_BASE, c
     ).hexdigest()
     cached = cache_dir() / f"asm-{key}.json"
     if cache:
-        hit = _load(cached, path, base)
+        hit = _load(cached, path, base, text)
         if hit is not None:
             return hit
     asm = _assemble(text, path, base)
@@ -609,7 +610,7 @@ def _assemble(text: str, path: str, base: int) -> Assembly:
         probe = min(KS_TIMEOUT, 2.0 if e.timed_out else max(2.0, 4 * took))
         raise _locate(path, scan, base, str(e), probe) from None
     symbols, addrs, nums = _symbol_pass(path, scan, base, code)
-    asm = Assembly(path, base, code, symbols, addrs, nums)
+    asm = Assembly(path, base, code, symbols, addrs, nums, text)
     if len(code) > MAX_IMAGE:
         line = asm.line_of(base + MAX_IMAGE)
         raise AssemblyError(
@@ -650,15 +651,15 @@ def _store(target: Path, asm: Assembly) -> None:
                 pass
 
 
-def _load(cached: Path, path: str, base: int) -> Assembly | None:
+def _load(cached: Path, path: str, base: int, text: str) -> Assembly | None:
     """The cached Assembly, or None when it is missing, unreadable or damaged."""
     try:
-        return _from_json(path, json.loads(cached.read_text()), base)
+        return _from_json(path, json.loads(cached.read_text()), base, text)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _from_json(path: str, doc: dict[str, Any], base: int) -> Assembly:
+def _from_json(path: str, doc: dict[str, Any], base: int, text: str) -> Assembly:
     if doc["base"] != base:
         raise ValueError("cached for another base")
     code = base64.b64decode(doc["code"], validate=True)
@@ -669,4 +670,4 @@ def _from_json(path: str, doc: dict[str, Any], base: int) -> Assembly:
     nums = [int(n) for n in doc["line_nums"]]
     if len(addrs) != len(nums) or addrs != sorted(addrs):
         raise ValueError("cached line map damaged")
-    return Assembly(path, base, code, symbols, addrs, nums)
+    return Assembly(path, base, code, symbols, addrs, nums, text)

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 
 PAGE = PAGE_SIZE
-CACHE_VERSION = "1"  # bump when Image or the parse changes
+CACHE_VERSION = "2"  # bump when Image or the parse changes
 
 _CPU_NAMES = {
     7: "i386",
@@ -215,8 +215,8 @@ def _parse(whole: bytes, path: str) -> Image:
     segments: list[Segment] = []
     header = None
     for seg in b.segments:
-        if seg.virtual_size == 0 or (seg.init_protection == 0 and seg.file_size == 0):
-            continue  # __PAGEZERO and empty segments
+        if seg.virtual_size == 0 or seg.init_protection == 0:
+            continue  # __PAGEZERO, empty segments, and __DWARF (debug info: no access, nothing for the guest)
         if seg.file_offset + seg.file_size > len(raw):
             raise LoadError(f"{path}: truncated: segment {seg.name} runs past the end of the file")
         if seg.virtual_address % PAGE:

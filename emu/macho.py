@@ -6,6 +6,9 @@ __bss as zero-fill not stored in the file), __LINKEDIT (symbols, strings,
 code signature), LC_MAIN, LC_LOAD_DYLINKER, LC_LOAD_DYLIB libSystem,
 LC_BUILD_VERSION, 16 KiB pages, and the ad-hoc signature in the form
 ld64.lld writes.  Runs nothing; LIEF reads the result back.
+The DWARF of emu/dwarf.py (ymawky.s lines, routines) goes in a ``__DWARF``
+segment between __DATA and __LINKEDIT, with no access rights: nothing of
+the program is in it, so the loader does not map it.
 
 The assembly is split at two labels of the source: ``data_start`` (16 KiB
 aligned, where writable data begins) and ``bss_start`` (after which the
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emu.assembler import Assembly
+from emu.dwarf import debug_sections
 from emu.macho_format import (
     CPU_SUBTYPE_ARM64_ALL,
     CPU_TYPE_ARM64,
@@ -54,10 +58,12 @@ from emu.macho_format import (
     N_SECT,
     PLATFORM_MACOS,
     REFERENCED_DYNAMICALLY,
+    S_ATTR_DEBUG,
     S_ATTR_PURE_INSTRUCTIONS,
     S_ATTR_SOME_INSTRUCTIONS,
     S_REGULAR,
     S_ZEROFILL,
+    SEG_DWARF,
     TOOL_LD,
     VM_PROT_EXECUTE,
     VM_PROT_READ,
@@ -190,8 +196,12 @@ def _segment(
     return head + b"".join(s.pack() for s in sections)
 
 
-def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main") -> bytes:
-    """The signed executable for ``asm`` (assembled at TEXT_VMADDR + PAGE)."""
+def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main", comp_dir: str = ".") -> bytes:
+    """The signed executable for ``asm`` (assembled at TEXT_VMADDR + PAGE).
+
+    ``comp_dir``: the folder the DWARF names the source from (``.``: wherever the
+    debugger runs, so the bytes do not depend on where the checkout lies).
+    """
     if asm.base != TEXT_VMADDR + PAGE:
         raise ValueError(f"assemble at {TEXT_VMADDR + PAGE:#x} to build an executable, not {asm.base:#x}")
     if entry not in asm.symbols:
@@ -232,6 +242,17 @@ def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main")
         sections += data_secs
         fileoff += data_filesize
         vmaddr = data_at + data_vmsize
+
+    dwarf_off, dwarf = fileoff, b""
+    dwarf_secs = []
+    for name, blob in debug_sections(asm, data_at, comp_dir, entry).items():
+        at = len(dwarf)
+        dwarf_secs.append(_Section(f"__{name}", SEG_DWARF, vmaddr + at, len(blob), fileoff + at, 0, S_ATTR_DEBUG))
+        dwarf += blob
+    dwarf_size = _align(len(dwarf), PAGE)
+    segs.append((SEG_DWARF, vmaddr, dwarf_size, fileoff, dwarf_size, 0, dwarf_secs))
+    fileoff += dwarf_size  # (symbols name only the program's sections, numbered before these)
+    vmaddr += dwarf_size
 
     # symbols: locals, then externals sorted by name (LC_DYSYMTAB's rule)
     def sect_of(addr: int) -> int:
@@ -302,6 +323,7 @@ def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main")
     out[PAGE : PAGE + len(text)] = text
     if data:
         out[text_filesize : text_filesize + len(data)] = data
+    out[dwarf_off : dwarf_off + len(dwarf)] = dwarf
     out[symoff : symoff + len(nlist)] = nlist
     out[stroff : stroff + len(strtab)] = strtab
     # a content-derived UUID keeps the output reproducible, as ld64 does
@@ -310,9 +332,9 @@ def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main")
     return bytes(out)
 
 
-def write_macho(asm: Assembly, path: str | Path, entry: str = "_main") -> Path:
+def write_macho(asm: Assembly, path: str | Path, entry: str = "_main", comp_dir: str = ".") -> Path:
     """Write the executable for ``asm`` to ``path`` (mode 0755)."""
     p = Path(path)
-    p.write_bytes(build_macho(asm, identifier=p.name, entry=entry))
+    p.write_bytes(build_macho(asm, identifier=p.name, entry=entry, comp_dir=comp_dir))
     p.chmod(0o755)
     return p

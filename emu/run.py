@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from emu.assembler import Assembly, assemble_file, cache_dir
+from emu.elf_debug import write_elf_debug
 from emu.host import Host
 from emu.loader import load_macho
 from emu.machine import Machine, Terminated
@@ -21,10 +22,24 @@ from emu.macho import build_macho
 from emu.trace import TraceOptions, Tracer
 
 
+def debug_path(out: Path) -> Path:
+    """Where ``--build OUT`` puts the ELF symbol file for gdb: ``OUT.debug``."""
+    return out.with_name(out.name + ".debug")
+
+
 def build_ymawky(source: Path, out: Path | None = None) -> tuple[Path, Assembly]:
-    """Assemble ``source`` and write its executable (cached by content when ``out`` is None)."""
+    """Assemble ``source`` and write its executable (cached by content when ``out`` is None).
+
+    With ``out``, also ``debug_path(out)``; both name the source's folder in their
+    DWARF, so a debugger finds ymawky.s from anywhere.  The cached executable names
+    ``.`` instead: its bytes, and so the sha256 a recording carries, must not depend
+    on where the checkout lies.
+    """
     asm = assemble_file(source)
-    image = build_macho(asm, identifier=out.name if out else "ymawky")
+    comp_dir = str(source.resolve().parent) if out else "."
+    image = build_macho(asm, identifier=out.name if out else "ymawky", comp_dir=comp_dir)
+    if out is not None:
+        write_elf_debug(asm, debug_path(out), comp_dir)
     if out is None:
         out = cache_dir() / f"ymawky-{hashlib.sha256(image).hexdigest()[:16]}"
         if out.exists():

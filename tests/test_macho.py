@@ -209,7 +209,7 @@ def test_lief_reads_the_layout_a_mac_requires(asm: Assembly, exe: Path) -> None:
     assert b.header.has(lief.MachO.Header.FLAGS.PIE) and b.header.has(lief.MachO.Header.FLAGS.DYLDLINK)
 
     segs = {s.name: s for s in b.segments}
-    assert list(segs) == ["__PAGEZERO", "__TEXT", "__DATA", "__LINKEDIT"]
+    assert list(segs) == ["__PAGEZERO", "__TEXT", "__DATA", "__DWARF", "__LINKEDIT"]
     zero = segs["__PAGEZERO"]
     assert (zero.virtual_address, zero.virtual_size, zero.file_size) == (0, 0x1_0000_0000, 0)
     assert (zero.init_protection, zero.max_protection) == (0, 0)
@@ -234,6 +234,10 @@ def test_lief_reads_the_layout_a_mac_requires(asm: Assembly, exe: Path) -> None:
         # __LINKEDIT's file size ends with the signature; its vmsize is rounded up
         sizes = [s.virtual_address, s.file_offset, s.virtual_size] + ([] if s.name == "__LINKEDIT" else [s.file_size])
         assert all(v % 0x4000 == 0 for v in sizes), (s.name, [hex(v) for v in sizes])
+    dwarf = segs["__DWARF"]  # debug info only: no access, not mapped (emu/loader.py)
+    assert (dwarf.init_protection, dwarf.max_protection) == (0, 0)
+    assert dwarf.virtual_address == data.virtual_address + data.virtual_size
+    assert {s.name for s in dwarf.sections} >= {"__debug_info", "__debug_abbrev", "__debug_line"}
     linkedit = segs["__LINKEDIT"]
     assert linkedit.file_offset + linkedit.file_size == exe.stat().st_size
     assert linkedit.virtual_size >= linkedit.file_size
