@@ -251,76 +251,37 @@ class _Scan:
 
 
 def _scan(path: str, text: str) -> _Scan:
+    """Every line checked and classified before Keystone sees any (see the module's rules)."""
     raw = text.split("\n")
     bares, in_comment, resume, lex_errors, unclosed = _lex(raw)
     s = _Scan([], [], [], in_comment, [], {}, set(), {}, {})
     stack: list[_Block] = []
     for i, line in enumerate(raw):
         s.closers.append(tuple(b.closer for b in reversed(stack)))
-        bare = bares[i]
         if "\0" in line:
             raise AssemblyError(path, i + 1, "NUL character: Keystone ignores the rest of the source", line)
         if i in lex_errors:
             raise AssemblyError(path, i + 1, lex_errors[i], line)
-        names: list[str] = []
-        rest = bare
-        while (m := _LABEL_RE.match(rest)) is not None:
-            names.append(m.group(1))
-            rest = rest[m.end() :]
-        stmt = rest.strip()
+        names, stmt = _split_labels(bares[i])
         s.stmts.append(stmt)
         d = _DIRECTIVE_RE.match(stmt)
         directive = d.group(1).lower() if d else ""
         arg = stmt[d.end() :].strip() if d else ""
-
         if not any(b.apple for b in stack):
-            if _NUMERIC_LABEL.match(stmt):
-                raise AssemblyError(path, i + 1, "numeric labels are rejected by Keystone: use a named label", line)
-            for pattern, why in _FORBIDDEN:
-                if pattern.search(stmt):
-                    raise AssemblyError(path, i + 1, why, line)
-            if ";" in bare:
-                raise AssemblyError(
-                    path,
-                    i + 1,
-                    "';' separates statements under Keystone but starts a comment under clang: use //",
-                    line,
-                )
+            _lint(path, i, line, bares[i], stmt)
         if directive in _SYMBOL_ONLY:
             line = " ".join(f"{name}:" for name in names)
-
         # may Keystone assemble this line as written, at top level or in a taken .if branch?
         live = all(b.kind == "cond" and not b.apple for b in stack)
         if live:
-            for name in names:
-                first = s.labels.get(name)
-                if first is not None and not stack and not first[1]:
-                    raise AssemblyError(path, i + 1, f"label {name!r} already defined on line {first[0] + 1}", line)
-                if first is None:
-                    s.labels[name] = (i, bool(stack))
-            emits = bool(stmt) and directive not in _NO_BYTES and not _ASSIGN_RE.match(stmt)
-            if emits:
+            _note_labels(s, path, i, line, names, bool(stack))
+            if stmt and directive not in _NO_BYTES and not _ASSIGN_RE.match(stmt):  # it emits bytes
                 s.marks.append(i)
                 if in_comment[i]:
                     s.mark_at[i] = resume[i]
                 if stack:
                     s.guarded.add(i)
-
-        if directive in _REPEAT_OPEN:
-            block = _Block(_REPEAT_OPEN[directive], "macro" if directive == "macro" else "rept", i)
-            if directive == "macro" and live and arg:
-                block.macro = re.split(r"[\s,]", arg, maxsplit=1)[0]
-            stack.append(block)
-        elif directive in _COND_OPEN:
-            on_apple = directive if directive in ("ifdef", "ifndef") and arg == "APPLE" else ""
-            stack.append(_Block(".endif", "cond", i, apple=on_apple == "ifdef", apple_if=on_apple))
-        elif directive in ("else", "elseif") and stack and stack[-1].kind == "cond":
-            if stack[-1].apple_if:  # the other branch of an APPLE test: Keystone's side flips
-                stack[-1].apple = stack[-1].apple_if == "ifndef"
-        elif directive in _CLOSE and stack:
-            block = stack.pop()
-            if block.macro:
-                s.macros.setdefault(block.macro, []).append((block.line, i))
+        _track_block(s, stack, i, directive, arg, live)
         s.lines.append(line)
     s.closers.append(tuple(b.closer for b in reversed(stack)))
     if unclosed is not None:
@@ -329,6 +290,57 @@ def _scan(path: str, text: str) -> _Scan:
         b = stack[-1]
         raise AssemblyError(path, b.line + 1, f"block never closed: {b.closer} missing", raw[b.line])
     return s
+
+
+def _split_labels(bare: str) -> tuple[list[str], str]:
+    """The labels that start a line (``a: b: insn``) and the statement after them."""
+    names: list[str] = []
+    while (m := _LABEL_RE.match(bare)) is not None:
+        names.append(m.group(1))
+        bare = bare[m.end() :]
+    return names, bare.strip()
+
+
+def _lint(path: str, i: int, line: str, bare: str, stmt: str) -> None:
+    """Refuse what Keystone gets wrong (hangs, truncates, or reads unlike clang) on line ``i``."""
+    if _NUMERIC_LABEL.match(stmt):
+        raise AssemblyError(path, i + 1, "numeric labels are rejected by Keystone: use a named label", line)
+    for pattern, why in _FORBIDDEN:
+        if pattern.search(stmt):
+            raise AssemblyError(path, i + 1, why, line)
+    if ";" in bare:
+        raise AssemblyError(
+            path, i + 1, "';' separates statements under Keystone but starts a comment under clang: use //", line
+        )
+
+
+def _note_labels(s: _Scan, path: str, i: int, line: str, names: list[str], in_block: bool) -> None:
+    """Labels Keystone defines on line ``i``; a second definition at top level is an error."""
+    for name in names:
+        first = s.labels.get(name)
+        if first is not None and not in_block and not first[1]:
+            raise AssemblyError(path, i + 1, f"label {name!r} already defined on line {first[0] + 1}", line)
+        if first is None:
+            s.labels[name] = (i, in_block)
+
+
+def _track_block(s: _Scan, stack: list[_Block], i: int, directive: str, arg: str, live: bool) -> None:
+    """Open or close a .macro/.rept/.if block on line ``i`` (and flip sides of an APPLE test)."""
+    if directive in _REPEAT_OPEN:
+        block = _Block(_REPEAT_OPEN[directive], "macro" if directive == "macro" else "rept", i)
+        if directive == "macro" and live and arg:
+            block.macro = re.split(r"[\s,]", arg, maxsplit=1)[0]
+        stack.append(block)
+    elif directive in _COND_OPEN:
+        on_apple = directive if directive in ("ifdef", "ifndef") and arg == "APPLE" else ""
+        stack.append(_Block(".endif", "cond", i, apple=on_apple == "ifdef", apple_if=on_apple))
+    elif directive in ("else", "elseif") and stack and stack[-1].kind == "cond":
+        if stack[-1].apple_if:  # the other branch of an APPLE test: Keystone's side flips
+            stack[-1].apple = stack[-1].apple_if == "ifndef"
+    elif directive in _CLOSE and stack:
+        block = stack.pop()
+        if block.macro:
+            s.macros.setdefault(block.macro, []).append((block.line, i))
 
 
 # ---------------------------------------------------------------- keystone, isolated

@@ -39,6 +39,9 @@ from emu.macho_format import (
     MH_EXECUTE,
     MH_MAGIC,
     MH_MAGIC_64,
+    N_SECT,
+    N_STAB,
+    N_TYPE,
 )
 from syscalls.consts import PAGE_SIZE
 
@@ -205,13 +208,20 @@ def _interrupts_deferred() -> Iterator[None]:
 
 def _parse(whole: bytes, path: str) -> Image:
     """The image at its preferred address (slide 0), read by LIEF."""
-    slide = 0
     raw = _arm64_slice(whole, str(path))
     entries = _check_commands(raw, str(path))
     if entries != 1:
         raise LoadError(f"{path}: {entries} LC_MAIN/LC_UNIXTHREAD commands, not exactly one")
     b = _binary(raw, str(path))
+    segments, header = _segments(b, raw, path)
+    entry, kind = _entry(b, header, path)
+    if not any(s.prot & 4 and s.vmaddr <= entry < s.vmaddr + s.vmsize for s in segments):
+        raise LoadError(f"{path}: entry point {entry:#x} is not in an executable segment")
+    return Image(str(path), hashlib.sha256(whole).hexdigest(), 0, header, entry, kind, segments, _symbols(b))
 
+
+def _segments(b: lief.MachO.Binary, raw: bytes, path: str) -> tuple[list[Segment], int]:
+    """The segments the guest sees, and the address of the Mach-O header among them."""
     segments: list[Segment] = []
     header = None
     for seg in b.segments:
@@ -222,38 +232,42 @@ def _parse(whole: bytes, path: str) -> Image:
         if seg.virtual_address % PAGE:
             raise LoadError(f"{path}: segment {seg.name} at {seg.virtual_address:#x} is not 16 KiB aligned")
         if seg.file_offset == 0 and seg.file_size:
-            header = seg.virtual_address + slide
+            header = seg.virtual_address
         size = (seg.virtual_size + PAGE - 1) // PAGE * PAGE  # ld64.lld leaves __LINKEDIT's unrounded
         data = raw[seg.file_offset : seg.file_offset + min(seg.file_size, seg.virtual_size)]
-        segments.append(Segment(seg.name, seg.virtual_address + slide, size, seg.init_protection, data))
+        segments.append(Segment(seg.name, seg.virtual_address, size, seg.init_protection, data))
     if header is None:
         raise LoadError(f"{path}: no segment maps the Mach-O header")
     spans = sorted((s.vmaddr, s.vmaddr + s.vmsize, s.name) for s in segments)
     for (_, end, name), (start, _, other) in zip(spans, spans[1:], strict=False):
         if start < end:
             raise LoadError(f"{path}: segments {name} and {other} overlap")
+    return segments, header
 
+
+def _entry(b: lief.MachO.Binary, header: int, path: str) -> tuple[int, str]:
+    """The entry point and the command that gives it (LC_MAIN: an offset from the header)."""
     if b.has_main_command:
-        entry, kind = header + b.main_command.entrypoint, "LC_MAIN"
-    elif b.has_thread_command:
+        return header + b.main_command.entrypoint, "LC_MAIN"
+    if b.has_thread_command:
         thread = b.thread_command
         if thread.flavor != ARM_THREAD_STATE64 or thread.count != ARM_THREAD_STATE64_COUNT:
             raise LoadError(
                 f"{path}: LC_UNIXTHREAD flavor {thread.flavor} count {thread.count}, not ARM_THREAD_STATE64"
             )
-        entry, kind = thread.pc + slide, "LC_UNIXTHREAD"
-    else:
-        raise LoadError(f"{path}: no LC_MAIN or LC_UNIXTHREAD")
-    if not any(s.prot & 4 and s.vmaddr <= entry < s.vmaddr + s.vmsize for s in segments):
-        raise LoadError(f"{path}: entry point {entry:#x} is not in an executable segment")
+        return thread.pc, "LC_UNIXTHREAD"
+    raise LoadError(f"{path}: no LC_MAIN or LC_UNIXTHREAD")
 
+
+def _symbols(b: lief.MachO.Binary) -> dict[str, int]:
+    """Defined section symbols (N_SECT, not a stab) by name."""
     symbols = {}
     for sym in b.symbols:
         if not isinstance(sym.name, str):
             continue  # LIEF hands back bytes for a name that is not text: not a label anyone wrote
-        if sym.value and sym.name and sym.raw_type & 0xE0 == 0 and sym.raw_type & 0x0E == 0x0E:  # N_SECT, no stab
-            symbols[sym.name] = sym.value + slide
-    return Image(str(path), hashlib.sha256(whole).hexdigest(), slide, header, entry, kind, segments, symbols)
+        if sym.value and sym.name and not sym.raw_type & N_STAB and sym.raw_type & N_TYPE == N_SECT:
+            symbols[sym.name] = sym.value
+    return symbols
 
 
 def _slid(image: Image, path: str, slide: int) -> Image:

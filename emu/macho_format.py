@@ -32,6 +32,7 @@ S_ATTR_PURE_INSTRUCTIONS, S_ATTR_SOME_INSTRUCTIONS = 0x80000000, 0x400
 S_ATTR_DEBUG = 0x02000000  # a debug section: not part of the program
 SEG_DWARF = "__DWARF"  # the segment of the debug sections (__debug_line ...), as in a dSYM
 N_SECT, N_EXT = 0xE, 0x1
+N_STAB, N_TYPE = 0xE0, 0x0E  # n_type masks: a debugger entry; the symbol's kind (N_SECT ...)
 REFERENCED_DYNAMICALLY = 0x10
 PLATFORM_MACOS = 1
 TOOL_LD = 3

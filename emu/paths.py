@@ -41,6 +41,48 @@ def check_path(path: str) -> None:
         raise _err(errno.ENAMETOOLONG, path)
 
 
+_DIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # a step of the walk: a folder, never a link
+
+
+class _Walk:
+    """Where a walk is: a host descriptor for the root and for each folder below it, with names."""
+
+    def __init__(self, root_fd: int, bare: bool) -> None:
+        self.stack, self.names, self.bare, self.links = [os.dup(root_fd)], [], bare, 0
+
+    def enter(self, name: str) -> None:
+        self.stack.append(os.open(name, _DIR, dir_fd=self.stack[-1]))
+        self.names.append(name)
+
+    def climb(self) -> None:
+        """``..``: up one folder, but never above the root."""
+        if len(self.stack) > 1:
+            os.close(self.stack.pop())
+            self.names.pop()
+
+    def link(self, name: str, path: str) -> list[str]:
+        """The components of symlink ``name``'s target; an absolute one restarts at the root."""
+        self.links += 1
+        if self.links > MAXSYMLINKS:
+            raise _err(errno.ELOOP, path)
+        target = os.readlink(name, dir_fd=self.stack[-1])
+        if not target:
+            raise _err(errno.ENOENT, path)
+        if target.startswith("/"):
+            while len(self.stack) > 1:
+                self.climb()
+        return target.split("/")
+
+    def land(self, name: str) -> Resolved:
+        """The walk ends at ``name`` in the current folder, whose descriptor the caller now owns."""
+        full = self.names + ([name] if name != "." else [])
+        return Resolved(self.stack.pop(), name, "/" + "/".join(full), self.bare)
+
+    def close(self) -> None:
+        for fd in self.stack:
+            os.close(fd)
+
+
 def resolve(root_fd: int, base: list[str], path: str, follow_last: bool, no_symlinks: bool) -> Resolved:
     """Where ``path`` lands, starting from ``base`` (components below the root) when relative.
 
@@ -48,66 +90,40 @@ def resolve(root_fd: int, base: list[str], path: str, follow_last: bool, no_syml
     any symlink on the way is ELOOP (O_NOFOLLOW_ANY).
     """
     check_path(path)
-    bare = path.strip("/") == ""
-    names: list[str] = [] if path.startswith("/") else list(base)
-    todo = path.split("/")
-    stack = [os.dup(root_fd)]
-
-    def here(name: str) -> Resolved:
-        full = names + ([name] if name != "." else [])
-        return Resolved(stack.pop(), name, "/" + "/".join(full), bare)
-
+    walk = _Walk(root_fd, bare=path.strip("/") == "")
     try:
-        for name in names:
-            stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1]))
-        links = 0
+        for name in [] if path.startswith("/") else base:
+            walk.enter(name)
+        todo = path.split("/")
         while todo:
             name, todo = todo[0], todo[1:]
             last = all(p == "" for p in todo)
             slash = last and bool(todo)  # "name/": it must be a directory
             if len(os.fsencode(name)) > NAME_MAX:
                 raise _err(errno.ENAMETOOLONG, path)
-            if name in ("", "."):
+            if name in ("", ".", ".."):
+                if name == "..":
+                    walk.climb()
                 if last:
-                    return here(".")
-                continue
-            if name == "..":
-                if len(stack) > 1:
-                    os.close(stack.pop())
-                    names.pop()
-                if last:
-                    return here(".")
+                    return walk.land(".")
                 continue
             try:
-                st = os.stat(name, dir_fd=stack[-1], follow_symlinks=False)
+                st = os.stat(name, dir_fd=walk.stack[-1], follow_symlinks=False)
             except FileNotFoundError:
                 if last:
-                    return here(name)
+                    return walk.land(name)
                 raise
-            if stat.S_ISLNK(st.st_mode) and (not last or follow_last or slash):
+            if stat.S_ISLNK(st.st_mode):
                 if no_symlinks:
                     raise _err(errno.ELOOP, path)
-                links += 1
-                if links > MAXSYMLINKS:
-                    raise _err(errno.ELOOP, path)
-                target = os.readlink(name, dir_fd=stack[-1])
-                if not target:
-                    raise _err(errno.ENOENT, path)
-                if target.startswith("/"):
-                    while len(stack) > 1:
-                        os.close(stack.pop())
-                    names = []
-                todo = target.split("/") + (todo if not last else ([""] if slash else []))
-                continue
-            if stat.S_ISLNK(st.st_mode) and no_symlinks:
-                raise _err(errno.ELOOP, path)
+                if not last or follow_last or slash:
+                    todo = walk.link(name, path) + (todo if not last else ([""] if slash else []))
+                    continue
             if last and not (slash and not stat.S_ISDIR(st.st_mode)):
-                return here(name)
+                return walk.land(name)
             if not stat.S_ISDIR(st.st_mode):
                 raise _err(errno.ENOTDIR, path)
-            stack.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1]))
-            names.append(name)
-        return here(".")
+            walk.enter(name)
+        return walk.land(".")
     finally:
-        for fd in stack:
-            os.close(fd)
+        walk.close()

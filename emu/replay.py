@@ -349,6 +349,36 @@ class Replayer:
         machine.log = self
 
     def call(self, num: int, regs: list[int]) -> tuple[int, int, bool]:
+        call = self._next(num, regs)
+        self.recent.append(call)
+        self.replayed += 1
+        self._ended(call, num, regs)
+        assert call.ret is not None
+        row = SYSCALLS.get(num)
+        if row is not None and row.rerun:
+            # the address space or the signal state: run again, so that a recorded signal
+            # finds the same handler, mask and frame, and memory the same mappings
+            got = self.machine.kernel.call(num, regs)
+            if got != call.ret:
+                raise self._diverged(num, regs, call, f"{row.rerun} differs: {got} now, {call.ret} recorded")
+        else:
+            for addr, data in call.writes:
+                self.machine.mem.write(addr, data)
+        if row is not None and row.forks:
+            child = self._forked(call)
+            if child is not None:
+                return child
+        self._signals_after(call.i)
+        log = self.log
+        killed = log.end.get("killed") if log.end is not None and self.pos == len(log.calls) else None
+        if killed:
+            # the process died by a signal delivered as its last call returned (SIGPIPE on a
+            # write, a kill to itself): the same signal, at the same moment
+            self.machine.proc.signals.pending.add(int(killed))
+        return call.ret
+
+    def _next(self, num: int, regs: list[int]) -> Call:
+        """The recorded call this one must be (or how the log says the process stopped)."""
         log = self.log
         if self.pos >= len(log.calls):
             if log.end is None or log.end.get("status") in INTERRUPT_STATUSES:
@@ -364,8 +394,10 @@ class Replayer:
         why = self._compare(call, num, regs)
         if why is not None:
             raise self._diverged(num, regs, call, why)
-        self.recent.append(call)
-        self.replayed += 1
+        return call
+
+    def _ended(self, call: Call, num: int, regs: list[int]) -> None:
+        """A call that did not return in the recording ends the same way now."""
         if call.exit is not None:
             raise GuestExit(call.exit)
         if call.killed is not None:
@@ -380,36 +412,19 @@ class Replayer:
                 raise stop
             self.truncated = True
             raise LogEnd
-        assert call.ret is not None
-        row = SYSCALLS.get(num)
-        if row is not None and row.rerun:
-            # the address space or the signal state: run again, so that a recorded signal
-            # finds the same handler, mask and frame, and memory the same mappings
-            got = self.machine.kernel.call(num, regs)
-            if got != call.ret:
-                raise self._diverged(num, regs, call, f"{row.rerun} differs: {got} now, {call.ret} recorded")
-        else:
-            for addr, data in call.writes:
-                self.machine.mem.write(addr, data)
-        forks = row is not None and row.forks
-        if forks and not call.ret[2]:
-            self.forks += 1
-            if self.chain and self.chain[0] == f"{log.proc}.{self.forks}":
-                child = self.rec.processes[self.chain.pop(0)]
-                self.log, self.pos, self.forks = child, 0, 0
-                if self.tracer is not None:
-                    self.tracer.next_child = (child.proc, child.pid)
-                assert child.fork is not None
-                return child.fork
-        elif forks:
-            self.forks += 1
-        self._signals_after(call.i)
-        killed = log.end.get("killed") if log.end is not None and self.pos == len(log.calls) else None
-        if killed:
-            # the process died by a signal delivered as its last call returned (SIGPIPE on a
-            # write, a kill to itself): the same signal, at the same moment
-            self.machine.proc.signals.pending.add(int(killed))
-        return call.ret
+
+    def _forked(self, call: Call) -> tuple[int, int, bool] | None:
+        """A fork: count it; if its child is on the way to the target, follow it (the child's
+        return is replayed instead of the parent's)."""
+        self.forks += 1
+        if call.ret is None or call.ret[2] or not self.chain or self.chain[0] != f"{self.log.proc}.{self.forks}":
+            return None
+        child = self.rec.processes[self.chain.pop(0)]
+        self.log, self.pos, self.forks = child, 0, 0
+        if self.tracer is not None:
+            self.tracer.next_child = (child.proc, child.pid)
+        assert child.fork is not None
+        return child.fork
 
     def _signals_after(self, index: int) -> None:
         """The signals the recorded process took after call ``index``: as the call returns,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 
 from syscalls.consts import O_ACCESS, OPEN_FLAGS, POLL_BITS
 from syscalls.consts_sys import FCNTL_CMDS, FD_CLOEXEC, IOCTLS, O_SETFL_MASK, OPEN_MAX
@@ -47,47 +48,79 @@ def guest_flags(k: Kernel, fd: int) -> int:
 
 
 def sys_fcntl(k: Kernel, fd: int, cmd: int, arg: int) -> Ret:
-    name = FCNTL_CMDS.get(cmd)
     k.host.check(fd)
-    if name in ("F_DUPFD", "F_DUPFD_CLOEXEC"):
+    command = _FCNTL.get(FCNTL_CMDS.get(cmd, ""))
+    if command is None:
+        raise DarwinError("EINVAL", f"fcntl cmd {cmd}")
+    return command(k, fd, arg)
+
+
+def _dupfd(cloexec: bool) -> Callable[[Kernel, int, int], Ret]:
+    def dupfd(k: Kernel, fd: int, arg: int) -> Ret:
         low = s32(arg)
         if low < 0 or low >= k.host.fd_limit:
             raise DarwinError("EINVAL", f"F_DUPFD from {low}")
-        return Ret(k.host.dup(fd, lowest=low, cloexec=name == "F_DUPFD_CLOEXEC"))
-    if name == "F_GETFD":
-        return Ret(FD_CLOEXEC if k.host.is_cloexec(fd) else 0)
-    if name == "F_SETFD":
-        k.host.set_cloexec(fd, bool(arg & FD_CLOEXEC))
-        return Ret(0)
-    if name == "F_GETFL":
-        return Ret(guest_flags(k, fd))
-    if name == "F_SETFL":
-        keep = k.host.get_flags(fd) & ~OPEN_FLAGS.to_host(O_SETFL_MASK)
-        k.host.set_flags(fd, keep | OPEN_FLAGS.to_host(s32(arg) & O_SETFL_MASK))
-        return Ret(0)
-    if name == "F_GETPATH":
-        if k.host.kind(fd) not in ("file", "dir"):
-            raise DarwinError("EBADF", "F_GETPATH of a non-vnode")
-        path = k.host.getpath(fd).encode("utf-8", errors="surrogateescape") + b"\0"
-        if len(path) > MAXPATHLEN:
-            raise DarwinError("ENOSPC")
-        k.probe_writable(arg, MAXPATHLEN)  # the kernel copies out into a MAXPATHLEN buffer
-        return Ret(0, writes=[(arg, path)])
-    if name == "F_NOCACHE":
-        if k.host.kind(fd) not in ("file", "dir"):
-            raise DarwinError("EBADF")
-        return Ret(0)
-    if name == "F_FULLFSYNC":
-        if k.host.kind(fd) not in ("file", "dir"):
-            raise DarwinError("EBADF")
-        k.host.fsync(fd)
-        return Ret(0)
-    if name == "F_SETNOSIGPIPE":
-        k.host.set_nosigpipe(fd, bool(arg))
-        return Ret(0)
-    if name == "F_GETNOSIGPIPE":
-        return Ret(1 if k.host.nosigpipe(fd) else 0)
-    raise DarwinError("EINVAL", f"fcntl cmd {cmd}")
+        return Ret(k.host.dup(fd, lowest=low, cloexec=cloexec))
+
+    return dupfd
+
+
+def _setfd(k: Kernel, fd: int, arg: int) -> Ret:
+    k.host.set_cloexec(fd, bool(arg & FD_CLOEXEC))
+    return Ret(0)
+
+
+def _setfl(k: Kernel, fd: int, arg: int) -> Ret:
+    keep = k.host.get_flags(fd) & ~OPEN_FLAGS.to_host(O_SETFL_MASK)
+    k.host.set_flags(fd, keep | OPEN_FLAGS.to_host(s32(arg) & O_SETFL_MASK))
+    return Ret(0)
+
+
+def _vnode(k: Kernel, fd: int, what: str) -> None:
+    """Some commands take only a file or a folder (a vnode): EBADF for a socket or a pipe."""
+    if k.host.kind(fd) not in ("file", "dir"):
+        raise DarwinError("EBADF", f"{what} of a non-vnode")
+
+
+def _getpath(k: Kernel, fd: int, arg: int) -> Ret:
+    _vnode(k, fd, "F_GETPATH")
+    path = k.host.getpath(fd).encode("utf-8", errors="surrogateescape") + b"\0"
+    if len(path) > MAXPATHLEN:
+        raise DarwinError("ENOSPC")
+    k.probe_writable(arg, MAXPATHLEN)  # the kernel copies out into a MAXPATHLEN buffer
+    return Ret(0, writes=[(arg, path)])
+
+
+def _nocache(k: Kernel, fd: int, arg: int) -> Ret:
+    _vnode(k, fd, "F_NOCACHE")
+    return Ret(0)
+
+
+def _fullfsync(k: Kernel, fd: int, arg: int) -> Ret:
+    _vnode(k, fd, "F_FULLFSYNC")
+    k.host.fsync(fd)
+    return Ret(0)
+
+
+def _setnosigpipe(k: Kernel, fd: int, arg: int) -> Ret:
+    k.host.set_nosigpipe(fd, bool(arg))
+    return Ret(0)
+
+
+# the fcntl commands we answer, by name (consts_sys.FCNTL_CMDS has their numbers); others EINVAL
+_FCNTL: dict[str, Callable[[Kernel, int, int], Ret]] = {
+    "F_DUPFD": _dupfd(cloexec=False),
+    "F_DUPFD_CLOEXEC": _dupfd(cloexec=True),
+    "F_GETFD": lambda k, fd, _arg: Ret(FD_CLOEXEC if k.host.is_cloexec(fd) else 0),
+    "F_SETFD": _setfd,
+    "F_GETFL": lambda k, fd, _arg: Ret(guest_flags(k, fd)),
+    "F_SETFL": _setfl,
+    "F_GETPATH": _getpath,
+    "F_NOCACHE": _nocache,
+    "F_FULLFSYNC": _fullfsync,
+    "F_SETNOSIGPIPE": _setnosigpipe,
+    "F_GETNOSIGPIPE": lambda k, fd, _arg: Ret(1 if k.host.nosigpipe(fd) else 0),
+}
 
 
 def sys_ioctl(k: Kernel, fd: int, request: int, arg: int) -> Ret:
