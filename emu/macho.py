@@ -196,102 +196,48 @@ def _segment(
     return head + b"".join(s.pack() for s in sections)
 
 
+@dataclass
+class _Seg:
+    """One LC_SEGMENT_64, its sections, and the bytes it places at ``fileoff``."""
+
+    name: str
+    vmaddr: int
+    vmsize: int
+    fileoff: int
+    filesize: int
+    prot: int
+    sections: list[_Section]
+    content: bytes = b""
+
+    def command(self) -> bytes:
+        return _segment(self.name, self.vmaddr, self.vmsize, self.fileoff, self.filesize, self.prot, self.sections)
+
+
 def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main", comp_dir: str = ".") -> bytes:
     """The signed executable for ``asm`` (assembled at TEXT_VMADDR + PAGE).
 
     ``comp_dir``: the folder the DWARF names the source from (``.``: wherever the
     debugger runs, so the bytes do not depend on where the checkout lies).
     """
-    if asm.base != TEXT_VMADDR + PAGE:
-        raise ValueError(f"assemble at {TEXT_VMADDR + PAGE:#x} to build an executable, not {asm.base:#x}")
-    if entry not in asm.symbols:
-        raise ValueError(f"no entry label {entry!r} in {asm.path}")
-    end = asm.base + len(asm.code)
-    data_at = asm.symbols.get("data_start", end)
-    bss_at = asm.symbols.get("bss_start", end)
-    if "data_start" in asm.symbols and data_at % PAGE:
-        raise ValueError(f"data_start must be 16 KiB aligned (.p2align 14), it is at {data_at:#x}")
-    if not asm.base <= data_at <= bss_at <= end:
-        raise ValueError("data_start and bss_start out of order")
-    off = lambda addr: addr - asm.base  # noqa: E731 - offset into asm.code
-    if any(asm.code[off(bss_at) :]):
-        raise ValueError("bytes after bss_start must all be zero")
+    data_at, bss_at = _split(asm, entry)
+    segs = _program(asm, data_at, bss_at)
+    sections = [sec for seg in segs for sec in seg.sections]  # numbered from 1 in this order
+    segs.append(_dwarf(asm, data_at, comp_dir, entry, segs[-1]))
+    nlist, strtab, nlocal, nexternal = _symbols(asm, sections, entry)
 
-    text = asm.code[: off(data_at)]
-    data = asm.code[off(data_at) : off(bss_at)]
-    bss_size = end - bss_at
-    text_filesize = _align(PAGE + len(text), PAGE)
-    sections = [
-        _Section("__text", "__TEXT", asm.base, len(text), PAGE, 2, S_ATTR_PURE_INSTRUCTIONS | S_ATTR_SOME_INSTRUCTIONS)
-    ]
-    segs: list[tuple[str, int, int, int, int, int, list[_Section]]] = [
-        ("__PAGEZERO", 0, TEXT_VMADDR, 0, 0, 0, []),
-        ("__TEXT", TEXT_VMADDR, text_filesize, 0, text_filesize, VM_PROT_READ | VM_PROT_EXECUTE, sections[:1]),
-    ]
-    fileoff = text_filesize
-    vmaddr = TEXT_VMADDR + text_filesize
-    if data or bss_size:
-        data_secs = []
-        if data:
-            data_secs.append(_Section("__data", "__DATA", data_at, len(data), fileoff, 3, S_REGULAR))
-        if bss_size:
-            data_secs.append(_Section("__bss", "__DATA", bss_at, bss_size, 0, 3, S_ZEROFILL))
-        data_filesize = _align(len(data), PAGE)
-        data_vmsize = _align(end - data_at, PAGE)
-        segs.append(("__DATA", data_at, data_vmsize, fileoff, data_filesize, VM_PROT_READ | VM_PROT_WRITE, data_secs))
-        sections += data_secs
-        fileoff += data_filesize
-        vmaddr = data_at + data_vmsize
-
-    dwarf_off, dwarf = fileoff, b""
-    dwarf_secs = []
-    for name, blob in debug_sections(asm, data_at, comp_dir, entry).items():
-        at = len(dwarf)
-        dwarf_secs.append(_Section(f"__{name}", SEG_DWARF, vmaddr + at, len(blob), fileoff + at, 0, S_ATTR_DEBUG))
-        dwarf += blob
-    dwarf_size = _align(len(dwarf), PAGE)
-    segs.append((SEG_DWARF, vmaddr, dwarf_size, fileoff, dwarf_size, 0, dwarf_secs))
-    fileoff += dwarf_size  # (symbols name only the program's sections, numbered before these)
-    vmaddr += dwarf_size
-
-    # symbols: locals, then externals sorted by name (LC_DYSYMTAB's rule)
-    def sect_of(addr: int) -> int:
-        for n, s in reversed(list(enumerate(sections, 1))):
-            if addr >= s.addr:
-                return n
-        return 1
-
-    externals = {"__mh_execute_header": TEXT_VMADDR, entry: asm.symbols[entry]}
-    local = sorted((a, n) for n, a in asm.symbols.items() if n not in externals)
-    strtab = bytearray(b" \0")
-    nlist = bytearray()
-
-    def add_sym(name: str, addr: int, ntype: int, desc: int = 0) -> None:
-        nlist.extend(struct.pack("<IBBHQ", len(strtab), ntype, sect_of(addr), desc, addr))
-        strtab.extend(name.encode() + b"\0")
-
-    for addr, name in local:
-        add_sym(name, addr, N_SECT)
-    for name in sorted(externals):
-        add_sym(name, externals[name], N_SECT | N_EXT, REFERENCED_DYNAMICALLY if name == "__mh_execute_header" else 0)
-    nsyms = len(local) + len(externals)
-    strtab = bytes(strtab).ljust(_align(len(strtab), 8), b"\0")
-
-    linkedit_off = fileoff
-    symoff = linkedit_off
+    symoff = segs[-1].fileoff + segs[-1].filesize
     stroff = symoff + len(nlist)
     sig_off = _align(stroff + len(strtab), 16)
     sig_size = signature_size(sig_off, identifier)
-    linkedit_filesize = sig_off + sig_size - linkedit_off
-    segs.append(
-        ("__LINKEDIT", vmaddr, _align(linkedit_filesize, PAGE), linkedit_off, linkedit_filesize, VM_PROT_READ, [])
-    )
+    linkedit_size = sig_off + sig_size - symoff
+    after = segs[-1].vmaddr + segs[-1].vmsize
+    segs.append(_Seg("__LINKEDIT", after, _align(linkedit_size, PAGE), symoff, linkedit_size, VM_PROT_READ, []))
 
-    cmds = [_segment(*s) for s in segs]
+    cmds = [seg.command() for seg in segs]
     cmds.append(struct.pack("<II10I", LC_DYLD_INFO_ONLY, 48, *([0] * 10)))
-    cmds.append(struct.pack("<IIIIII", LC_SYMTAB, 24, symoff, nsyms, stroff, len(strtab)))
+    cmds.append(struct.pack("<IIIIII", LC_SYMTAB, 24, symoff, nlocal + nexternal, stroff, len(strtab)))
     cmds.append(
-        struct.pack("<II18I", LC_DYSYMTAB, 80, 0, len(local), len(local), len(externals), nsyms, 0, *([0] * 12))
+        struct.pack("<II18I", LC_DYSYMTAB, 80, 0, nlocal, nlocal, nexternal, nlocal + nexternal, 0, *([0] * 12))
     )
     cmds.append(_str_cmd(LC_LOAD_DYLINKER, struct.pack("<I", 12), DYLD_PATH))
     uuid_at = 32 + sum(map(len, cmds)) + 8
@@ -303,6 +249,7 @@ def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main",
     cmds.append(struct.pack("<IIQQ", LC_MAIN, 24, asm.symbols[entry] - TEXT_VMADDR, 0))
     cmds.append(_str_cmd(LC_LOAD_DYLIB, struct.pack("<IIII", 24, 2, LIBSYSTEM_VERSION, 1 << 16), LIBSYSTEM))
     cmds.append(struct.pack("<IIII", LC_CODE_SIGNATURE, 16, sig_off, sig_size))
+    flags = MH_NOUNDEFS | MH_DYLDLINK | MH_TWOLEVEL | MH_PIE
     header = struct.pack(
         "<IiiIIIII",
         MH_MAGIC_64,
@@ -311,7 +258,7 @@ def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main",
         MH_EXECUTE,
         len(cmds),
         sum(map(len, cmds)),
-        MH_NOUNDEFS | MH_DYLDLINK | MH_TWOLEVEL | MH_PIE,
+        flags,
         0,
     )
     head = header + b"".join(cmds)
@@ -319,17 +266,100 @@ def build_macho(asm: Assembly, identifier: str = "ymawky", entry: str = "_main",
         raise ValueError("load commands do not fit in the first page")
 
     out = bytearray(sig_off)
+    for seg in segs:
+        out[seg.fileoff : seg.fileoff + len(seg.content)] = seg.content
     out[: len(head)] = head
-    out[PAGE : PAGE + len(text)] = text
-    if data:
-        out[text_filesize : text_filesize + len(data)] = data
-    out[dwarf_off : dwarf_off + len(dwarf)] = dwarf
     out[symoff : symoff + len(nlist)] = nlist
     out[stroff : stroff + len(strtab)] = strtab
     # a content-derived UUID keeps the output reproducible, as ld64 does
     out[uuid_at : uuid_at + 16] = hashlib.md5(bytes(out)).digest()
-    out += adhoc_signature(bytes(out), identifier, 0, text_filesize)
+    out += adhoc_signature(bytes(out), identifier, 0, segs[1].filesize)
     return bytes(out)
+
+
+def _split(asm: Assembly, entry: str) -> tuple[int, int]:
+    """Where ``__data`` and ``__bss`` start (the ``data_start``/``bss_start`` labels, else the end)."""
+    if asm.base != TEXT_VMADDR + PAGE:
+        raise ValueError(f"assemble at {TEXT_VMADDR + PAGE:#x} to build an executable, not {asm.base:#x}")
+    if entry not in asm.symbols:
+        raise ValueError(f"no entry label {entry!r} in {asm.path}")
+    end = asm.base + len(asm.code)
+    data_at = asm.symbols.get("data_start", end)
+    bss_at = asm.symbols.get("bss_start", end)
+    if "data_start" in asm.symbols and data_at % PAGE:
+        raise ValueError(f"data_start must be 16 KiB aligned (.p2align 14), it is at {data_at:#x}")
+    if not asm.base <= data_at <= bss_at <= end:
+        raise ValueError("data_start and bss_start out of order")
+    if any(asm.code[bss_at - asm.base :]):
+        raise ValueError("bytes after bss_start must all be zero")
+    return data_at, bss_at
+
+
+def _program(asm: Assembly, data_at: int, bss_at: int) -> list[_Seg]:
+    """__PAGEZERO, __TEXT (the header page, then the code) and, if there is any, __DATA."""
+    end = asm.base + len(asm.code)
+    text = asm.code[: data_at - asm.base]
+    data = asm.code[data_at - asm.base : bss_at - asm.base]
+    text_size = _align(PAGE + len(text), PAGE)
+    code = _Section(
+        "__text", "__TEXT", asm.base, len(text), PAGE, 2, S_ATTR_PURE_INSTRUCTIONS | S_ATTR_SOME_INSTRUCTIONS
+    )
+    segs = [
+        _Seg("__PAGEZERO", 0, TEXT_VMADDR, 0, 0, 0, []),
+        _Seg("__TEXT", TEXT_VMADDR, text_size, 0, text_size, VM_PROT_READ | VM_PROT_EXECUTE, [code]),
+    ]
+    segs[1].content = bytes(PAGE) + text  # the header goes over the first page, once it is known
+    if data or end > bss_at:
+        secs = []
+        if data:
+            secs.append(_Section("__data", "__DATA", data_at, len(data), text_size, 3, S_REGULAR))
+        if end > bss_at:
+            secs.append(_Section("__bss", "__DATA", bss_at, end - bss_at, 0, 3, S_ZEROFILL))
+        prot = VM_PROT_READ | VM_PROT_WRITE
+        segs.append(
+            _Seg("__DATA", data_at, _align(end - data_at, PAGE), text_size, _align(len(data), PAGE), prot, secs)
+        )
+        segs[-1].content = data
+    return segs
+
+
+def _dwarf(asm: Assembly, data_at: int, comp_dir: str, entry: str, last: _Seg) -> _Seg:
+    """The __DWARF segment after ``last``: debug sections only, no access, not mapped."""
+    fileoff, vmaddr = last.fileoff + last.filesize, last.vmaddr + last.vmsize
+    blob, secs = b"", []
+    for name, part in debug_sections(asm, data_at, comp_dir, entry).items():
+        secs.append(
+            _Section(f"__{name}", SEG_DWARF, vmaddr + len(blob), len(part), fileoff + len(blob), 0, S_ATTR_DEBUG)
+        )
+        blob += part
+    size = _align(len(blob), PAGE)
+    # (symbols name only the program's sections, numbered before these)
+    return _Seg(SEG_DWARF, vmaddr, size, fileoff, size, 0, secs, blob)
+
+
+def _symbols(asm: Assembly, sections: list[_Section], entry: str) -> tuple[bytes, bytes, int, int]:
+    """nlist entries and their string table: locals, then externals sorted by name (LC_DYSYMTAB's rule)."""
+
+    def sect_of(addr: int) -> int:
+        for n, sec in reversed(list(enumerate(sections, 1))):
+            if addr >= sec.addr:
+                return n
+        return 1
+
+    externals = {"__mh_execute_header": TEXT_VMADDR, entry: asm.symbols[entry]}
+    local = sorted((a, n) for n, a in asm.symbols.items() if n not in externals)
+    strtab = bytearray(b" \0")
+    nlist = bytearray()
+
+    def add(name: str, addr: int, ntype: int, desc: int = 0) -> None:
+        nlist.extend(struct.pack("<IBBHQ", len(strtab), ntype, sect_of(addr), desc, addr))
+        strtab.extend(name.encode() + b"\0")
+
+    for addr, name in local:
+        add(name, addr, N_SECT)
+    for name in sorted(externals):
+        add(name, externals[name], N_SECT | N_EXT, REFERENCED_DYNAMICALLY if name == "__mh_execute_header" else 0)
+    return bytes(nlist), bytes(strtab).ljust(_align(len(strtab), 8), b"\0"), len(local), len(externals)
 
 
 def write_macho(asm: Assembly, path: str | Path, entry: str = "_main", comp_dir: str = ".") -> Path:
