@@ -94,6 +94,16 @@ def test_recording_replays(name: str, assert_replays) -> None:
         assert end is not None and r.status == end["status"], r
 
 
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_recording_strace_is_as_committed(name: str, tmp_path: Path, ymawky) -> None:
+    """What --strace shows of a recording's replay stays byte for byte what is committed beside it."""
+    out = tmp_path / "strace.txt"
+    done, text = replay_of(name, ymawky, trace=TraceOptions(strace=str(out)))
+    assert done.ok, text
+    want = (REPLAYS / name / sessions.STRACE).read_text()
+    assert out.read_text() == want, f"--strace output changed; if meant: scripts/record-replays --strace-only {name}"
+
+
 def test_replay_opens_no_socket(monkeypatch: pytest.MonkeyPatch, ymawky) -> None:
     """Done when: every recording replays with the network disabled for this process."""
 

@@ -5,7 +5,10 @@ a client would.  ``record(name)`` starts ``run_emulated.py --record`` on a
 fresh root (www/ and err/ copied from the project, plus the fixed files
 below, all with a fixed mtime), runs the session, waits until every
 connection's process has ended, stops the server with SIGINT and leaves
-the recording in ``tests/replays/<name>/``.
+the recording in ``tests/replays/<name>/``, with ``strace.txt``: what
+``--strace`` shows of its replay, which tests/test_replay.py keeps byte for
+byte (``scripts/record-replays --strace-only`` rewrites just those files after
+a deliberate change to how calls are shown).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+STRACE = "strace.txt"  # beside each recording: its replay under --strace
 MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z: Last-Modified and ETag stay the same
 FILES = {
     "www/range.txt": b"".join(b"%02d" % i for i in range(50)),  # 100 bytes: 000102...49
@@ -161,10 +165,25 @@ def record(name: str, out: Path | None = None) -> list[bytes]:
     manifest["root"] = "(a temporary copy of www/ and err/ made by tests/replays/sessions.py)"
     manifest["session"] = name
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    write_strace(out)
     return responses
 
 
+def write_strace(folder: Path) -> None:
+    """``folder/strace.txt``: the replay's syscalls as --strace shows them, every process in one file."""
+    target = folder / STRACE
+    target.unlink(missing_ok=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "run_emulated.py"), "--replay", str(folder), "--strace", str(target)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
 def main(argv: list[str]) -> int:
+    strace_only = "--strace-only" in argv
+    argv = [a for a in argv if a != "--strace-only"]
     names = argv or list(SESSIONS)
     unknown = [n for n in names if n not in SESSIONS]
     if unknown:
@@ -172,6 +191,10 @@ def main(argv: list[str]) -> int:
         return 2
     for name in names:
         t = time.monotonic()
+        if strace_only:
+            write_strace(HERE / name)
+            print(f"{name:<12} {STRACE} {time.monotonic() - t:5.1f} s")
+            continue
         responses = record(name)
         size = sum(f.stat().st_size for f in (HERE / name).iterdir())
         first = responses[0].split(b"\r\n", 1)[0].decode(errors="replace") if responses and responses[0] else "-"
