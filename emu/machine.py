@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Protocol
 from unicorn import (
     UC_ARCH_ARM64,
     UC_HOOK_BLOCK,
-    UC_HOOK_INTR,
     UC_HOOK_MEM_INVALID,
     UC_MODE_ARM,
     UC_PROT_EXEC,
@@ -39,6 +38,7 @@ from emu.host import Host
 from emu.loader import Image
 from emu.regs import GuestBytes, RegisterBatch
 from emu.symbols import Symbolizer
+from emu.trace_hooks import Hooks
 from emu.vm import UnicornVM
 from syscalls.consts import PAGE_SIZE, SA_FLAGS
 from syscalls.errno import DARWIN_ERRNO, DarwinError
@@ -203,7 +203,9 @@ class Cpu:
         self.bytes = GuestBytes(self.uc)
         self.trap_in = RegisterBatch(self.uc, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV])
         self.trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
-        self.uc.hook_add(UC_HOOK_INTR, lambda uc, intno, d: self.owner._on_interrupt(uc, intno, d))
+        # the trap, straight through the C library: it is on the path of every syscall
+        self.hooks = Hooks(self.uc)
+        self.hooks.interrupt(lambda _h, intno, _d: self.owner._on_interrupt(self.uc, intno, None))
         self.uc.hook_add(
             UC_HOOK_MEM_INVALID,
             lambda uc, access, addr, size, value, d: self.owner._on_bad_access(uc, access, addr, size, value, d),

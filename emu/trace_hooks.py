@@ -26,6 +26,7 @@ from unicorn.unicorn_py3 import unicorn as _ucpy
 from emu.regs import reg_read_batch
 
 CODE_CFUNC = _ucpy.HOOK_CODE_CFUNC
+INTR_CFUNC = _ucpy.HOOK_INTR_CFUNC
 MEM_CFUNC = _ucpy.HOOK_MEM_ACCESS_CFUNC
 MAX_BATCH = 16
 
@@ -45,6 +46,10 @@ class Hooks:
     ) -> int:
         """``callback(handle, address, size, user)`` before each instruction (or block)."""
         return self._add(U.UC_HOOK_BLOCK if block else U.UC_HOOK_CODE, CODE_CFUNC(callback), begin, end)
+
+    def interrupt(self, callback: Callable[[int, int, int], None]) -> int:
+        """``callback(handle, intno, user)`` at each CPU exception (``svc`` is EXCP_SWI)."""
+        return self._add(U.UC_HOOK_INTR, INTR_CFUNC(callback), 1, 0)
 
     def memory(self, callback: Callable[[int, int, int, int, int, int], None]) -> int:
         """``callback(handle, access, address, size, value, user)`` after each load, before each store."""
