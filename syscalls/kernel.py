@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from syscalls.errno import DARWIN_ERRNO, DarwinError, from_host
-from syscalls.kinds import MASK64, Fd, Kind, Memory
+from syscalls.kinds import MASK64, Fd, Kind, Memory, s32
 from syscalls.sigstate import SignalState
 
 if TYPE_CHECKING:
@@ -67,6 +67,10 @@ class Syscall:
     # the process state it changes, which a replay rebuilds by running the call again
     # rather than by writing back what it copied out ("the address space", "the signal state")
     rerun: str = ""
+    fds: tuple[int, ...] = field(init=False, repr=False, compare=False)  # which arguments are descriptors
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fds", tuple(i for i, kind in enumerate(self.args) if isinstance(kind, Fd)))
 
 
 class VirtualMemory(Protocol):
@@ -127,10 +131,10 @@ class Kernel:
         try:
             # the kernel looks a descriptor up before it copies anything in:
             # write(99, bad_ptr, n) is EBADF, not EFAULT
-            for i, kind in enumerate(row.args):
-                if isinstance(kind, Fd):
-                    self.host.check(kind.decode(regs, i, self.mem))
-            args: list[Any] = [kind.decode(regs, i, self.mem) for i, kind in enumerate(row.args)]
+            for i in row.fds:
+                self.host.check(s32(regs[i]))
+            mem = self.mem
+            args: list[Any] = [kind.decode(regs, i, mem) for i, kind in enumerate(row.args)]
             ret = row.handler(self, *args)
             for addr, data in ret.writes:
                 self.mem.write(addr, data)
