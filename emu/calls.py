@@ -111,6 +111,7 @@ class CallStack:
         self.stack: tuple[str, ...] = ()  # the names of frames, outermost first: a profile's key
         self.mark = 0  # bytes already given to a stack in ``track.profile``
         self.handle: list[int] = []
+        self.ranged = False  # --trace-range: only blocks that start in the ranges are seen
 
     # ------------------------------------------------------------ time and counts
     def now(self) -> int:
@@ -124,7 +125,8 @@ class CallStack:
     def enable(self, hooks: Hooks, pc: int, ranges: list[tuple[int, int]]) -> None:
         """Hook blocks (all, or those starting in ``ranges``); the stack starts in the routine at ``pc``."""
         self.st[1] = None
-        if not self.frames:
+        self.ranged = bool(ranges)
+        if not self.frames and not self.ranged:
             self._push(self.code.routine(pc), None, self.now(), self.st[0])
         cb = self.hook()
         spans = [(lo, hi - 1) for lo, hi in ranges] or [(1, 0)]
@@ -145,7 +147,7 @@ class CallStack:
 
     def hook(self) -> Callable[[int, int, int, int], None]:
         st, get, move = self.st, self.code.enders.get, self._move
-        clock = self.clock
+        clock, frames, ranged, enter = self.clock, self.frames, self.ranged, self._enter
 
         def on_block(_h: int, addr: int, size: int, _u: int) -> None:
             if st[7]:
@@ -154,6 +156,8 @@ class CallStack:
                     return  # the same block again, right after a stop (rule 4)
             if st[1] is not None:
                 move(addr)
+            if ranged and not frames:
+                enter(addr)
             n = st[0] + size
             st[0], st[5], st[6] = n, addr, size
             end = addr + size
@@ -187,8 +191,12 @@ class CallStack:
                     self._pop(t, n)
                 return
         self._pop(t, n)
-        if not self.frames:
+        if not self.frames and not self.ranged:
             self._push(self.code.routine(addr), None, t, n)
+
+    def _enter(self, addr: int) -> None:
+        """--trace-range: a block in a range, after none was open (its routine starts now)."""
+        self._push(self.code.routine(addr), None, self.now(), self.st[0])
 
     # ------------------------------------------------------------ frames
     def _count(self, n: int) -> None:

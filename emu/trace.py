@@ -219,6 +219,10 @@ class Tracer:
         return code
 
     def syscall_enter(self, num: int, regs: list[int]) -> None:
+        if not (self.active or self.opts.strace or num == FORK):
+            # outside a trace window nothing shows the call (a fork names the next child): not decoded
+            self.pending_sys = None
+            return
         rec = self.sysdec.enter(num, regs)
         rec.pc = self.reader.read(self.pc_regs)
         if self.active:
