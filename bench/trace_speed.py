@@ -7,7 +7,8 @@ Machine with no tracing; with --strace; with an instruction trace
 without register values (block hooks); with register values; with
 registers and memory; with coverage; with --timeline and --profile; and
 with a trace window (--trace-from mark) over the last 1 % of the loops,
-where the guest calls ``mark`` once.  Prints million instructions per
+where the guest calls ``mark`` once, and with one that never opens (the
+speed outside a window).  Prints million instructions per
 second, the ratio to bare Unicorn and the ratio to the untraced Machine
 (issue 17's targets: timeline and profile >= 5 M instructions/s, a 1 %
 window >= 0.8x untraced).  Traces go to a temporary folder.
@@ -63,6 +64,9 @@ Lnot_yet:
     svc     #0x80
 
 mark:
+    ret
+
+never:                                   // never called: a window that never opens
     ret
 
 copy:
@@ -186,6 +190,8 @@ def main() -> int:
             ("--no-trace-regs, 1 % window", TraceOptions(trace_dir=tmp / "w3", regs=False, start="mark")),
             ("--timeline, 1 % window", TraceOptions(timeline=tmp / "w1.json", start="mark")),
             ("--profile, 1 % window", TraceOptions(profile=tmp / "w2.folded", start="mark")),
+            ("--trace, window not reached", TraceOptions(trace_dir=tmp / "n0", start="never")),
+            ("--timeline, not reached", TraceOptions(timeline=tmp / "n1.json", start="never")),
         ]
         bare = min(run_bare(exe) for _ in range(args.repeat))
         rows = [("bare Unicorn", bare)]

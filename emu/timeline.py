@@ -123,7 +123,7 @@ def _us(ns: int) -> int | float:
 def chrome_trace(tracks: list[Track]) -> str:
     """The Chrome trace event JSON of ``tracks`` (what Perfetto UI and chrome://tracing open)."""
     events: list[dict[str, Any]] = []
-    ends = {(ph, key) for t in tracks for ph, key, _ in t.flows}
+    ends = {(ph, key) for t in tracks for ph, key, _ in list(t.flows)}
     arrows = sorted({key for ph, key in ends if ph == "s" and ("f", key) in ends}, key=_tree_key)
     flow_id = {key: i + 1 for i, key in enumerate(arrows)}
     for index, t in enumerate(tracks):
@@ -134,9 +134,10 @@ def chrome_trace(tracks: list[Track]) -> str:
             ("thread_name", {"name": t.path}),
         ):
             events.append({"ph": "M", "name": meta, **ids, "args": args})
-        order = sorted(range(len(t.events)), key=lambda i: (t.events[i][3], t.events[i][3] - t.events[i][4], i))
+        spans = list(t.events)  # a copy: after Ctrl-C a process that has not ended may still add some
+        order = sorted(range(len(spans)), key=lambda i: (spans[i][3], spans[i][3] - spans[i][4], i))
         for i in order:
-            ph, name, cat, t0, t1, args = t.events[i]
+            ph, name, cat, t0, t1, args = spans[i]
             ev: dict[str, Any] = {"ph": ph, "name": name, "cat": cat, **ids, "ts": _us(t0)}
             if ph == "X":
                 ev["dur"] = _us(t1 - t0)
@@ -144,7 +145,7 @@ def chrome_trace(tracks: list[Track]) -> str:
                 ev["s"] = "t"  # an instant on its thread's track
             ev["args"] = args
             events.append(ev)
-        for ph, key, at in t.flows:
+        for ph, key, at in list(t.flows):
             if key in flow_id:
                 ev = {"ph": ph, "name": "fork", "cat": "fork", "id": flow_id[key], **ids, "ts": _us(at)}
                 if ph == "f":
@@ -161,7 +162,7 @@ def _tree_key(path: str) -> list[int]:
 def _merged(tracks: list[Track]) -> dict[tuple[str, ...], int]:
     total: dict[tuple[str, ...], int] = defaultdict(int)
     for t in tracks:
-        for stack, n in t.profile.items():
+        for stack, n in dict(t.profile).items():  # copied in one step (see chrome_trace)
             total[stack] += n
     return total
 
@@ -179,7 +180,7 @@ def speedscope(tracks: list[Track], name: str = "ymawky") -> str:
     profiles = []
     for t in tracks:
         samples, weights = [], []
-        for stack, n in sorted(t.profile.items()):
+        for stack, n in sorted(dict(t.profile).items()):
             if n:
                 samples.append([frames.setdefault(f, len(frames)) for f in stack])
                 weights.append(n)

@@ -749,4 +749,19 @@ def options_from_args(ns: argparse.Namespace) -> TraceOptions | None:
         profile=ns.profile,
         profile_format=ns.profile_format,
     )
+    if ns.profile_format != PROFILE_FORMATS[0] and opts.profile is None:
+        raise TraceError(f"--profile-format {ns.profile_format}: needs --profile FILE")
+    for option, path in (("--timeline", opts.timeline), ("--profile", opts.profile)):
+        if path is not None:
+            _check_writable(option, Path(path))
     return opts if opts.wanted() else None
+
+
+def _check_writable(option: str, path: Path) -> None:
+    """Before the run, not after it: the file is written when the process tree ends."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TraceError(f"{option} {path}: cannot make its folder ({e.strerror})") from None
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        raise TraceError(f"{option} {path}: cannot write a file there")

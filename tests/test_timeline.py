@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -321,3 +322,28 @@ def test_a_signal_is_an_instant_and_its_handler_a_span(tmp_path: Path) -> None:
     counts = dict(x.rsplit(" ", 1) for x in (tmp_path / "sig.folded").read_text().splitlines())
     assert "_main;SIGUSR1 handler;on_signal" in counts  # entered from the guest's trampoline by blr
     assert sum(int(n) for n in counts.values()) == executed[0]
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["--timeline", "/proc/no/such/t.json"],
+            "--timeline /proc/no/such/t.json: cannot make its folder (No such file or directory)",
+        ),
+        (["--profile", "/tmp"], "--profile /tmp: cannot write a file there"),
+        (["--profile-format", "speedscope"], "--profile-format speedscope: needs --profile FILE"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_one_line_before_the_run(args: list[str], says: str) -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "run_emulated.py"), "--replay", str(ROOT / "tests" / "replays" / "get"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr == f"run_emulated.py: {says}\n"
