@@ -331,7 +331,8 @@ class ReplayTracer(Tracer):
                 self.track.fork_in(t)
             else:
                 self.calls.track = self.track
-        if self.opts.trace_dir is not None and not self.active and not self.opts.start and self._eligible():
+        wanted = self.opts.trace_dir is not None or self.calls is not None
+        if wanted and not self.active and not self.opts.start and self._eligible():
             self._enable()  # safe here: the trap runs outside any translated block
 
 

@@ -226,6 +226,17 @@ def test_a_range_counts_only_its_own_instructions(live: Path, ymawky, tmp_path: 
     assert (tmp_path / "r.folded").read_text() == f"do_get {own}\n"
 
 
+def test_children_only_leaves_the_server_out(live: Path, ymawky, tmp_path: Path) -> None:
+    replay_outputs(live / "rec", ymawky, tmp_path, profile=tmp_path / "all.json", profile_format="speedscope")
+    per_process = {
+        p["name"].split()[0]: p["endValue"] for p in json.loads((tmp_path / "all.json").read_text())["profiles"]
+    }
+    replay_outputs(live / "rec", ymawky, tmp_path, profile=tmp_path / "kids.folded", children_only=True)
+    counts = dict(x.rsplit(" ", 1) for x in (tmp_path / "kids.folded").read_text().splitlines())
+    assert not [k for k in counts if k.startswith("_main")]  # a child starts where fork returned to it
+    assert sum(map(int, counts.values())) == sum(n for p, n in per_process.items() if p != "0")
+
+
 # ---------------------------------------------------------------- speedscope, in a browser
 
 
