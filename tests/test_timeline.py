@@ -358,3 +358,21 @@ def test_an_output_that_cannot_be_written_is_one_line_before_the_run(args: list[
     )
     assert run.returncode == 2
     assert run.stderr == f"run_emulated.py: {says}\n"
+
+
+# ---------------------------------------------------------------- a window, in a small guest
+
+
+def test_a_window_counts_what_an_instruction_trace_of_the_same_window_counts(tmp_path: Path) -> None:
+    """--trace-from opens both at once: the profile has every instruction the trace has, and only those."""
+    from test_trace import CALL_UTOA_TWICE, run
+
+    opts = TraceOptions(trace_dir=tmp_path / "t", fmt="jsonl", profile=tmp_path / "w.folded", start="Lsecond")
+    run(CALL_UTOA_TWICE, opts, tmp_path)  # warmed first: the hooks must reach code already translated
+    counts = dict(x.rsplit(" ", 1) for x in (tmp_path / "w.folded").read_text().splitlines())
+    assert set(counts) == {"_main", "_main;utoa"}  # from Lsecond in _main: the second call only
+    (trace,) = (tmp_path / "t").glob("0-pid*.jsonl")
+    insns = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert sum(map(int, counts.values())) == insns[-1]["insns"]
+    in_utoa = [r for r in insns if r["type"] == "insn" and r["sym"].startswith(("utoa", "Lutoa"))]
+    assert int(counts["_main;utoa"]) == len(in_utoa) > 0
