@@ -2,8 +2,10 @@
 
 Owns: the tracing options, one trace file per emulated process named by
 its place in the fork tree (docs/trace-format.md), the strace-style log,
-switching instruction hooks on and off (filters), and handing block
-counts to emu/coverage.py.  Never changes guest registers or memory.
+switching instruction hooks on and off (filters), handing block
+counts to emu/coverage.py, and the routine stack of each process to
+emu/calls.py for --timeline and --profile (emu/timeline.py writes them).
+Never changes guest registers or memory.
 
 Rules:
 1. Nothing asked, nothing hooked: ``run_macho`` builds no Tracer at all
@@ -78,7 +80,7 @@ class TraceOptions:
     coverage: Path | None = None  # --coverage FILE (lcov)
     timeline: Path | None = None  # --timeline FILE.json (Chrome trace events)
     profile: Path | None = None  # --profile FILE
-    profile_format: str = "collapsed"  # --profile-format collapsed | speedscope
+    profile_format: str = PROFILE_FORMATS[0]  # --profile-format collapsed | speedscope
     # the tracks of every process of this command (every replayed process's too): emu/timeline.py
     outputs: Outputs | None = field(default=None, compare=False, repr=False)
 
