@@ -118,8 +118,9 @@ class CallStack:
         """This moment on the track's clock (ns)."""
         return self.clock() if self.clock is not None else self.st[0] // INSN * 1000
 
-    def insns(self) -> int:
-        return self.st[0] // INSN
+    def depth(self) -> int:
+        """How many routines are open (what a syscall made now is inside)."""
+        return len(self.frames)
 
     # ------------------------------------------------------------ hooks
     def enable(self, hooks: Hooks, pc: int, ranges: list[tuple[int, int]]) -> None:
@@ -216,7 +217,7 @@ class CallStack:
         self._count(n)
         name, _ret, t0, n0 = self.frames.pop()[:4]
         self.stack = self.stack[:-1]
-        self.track.span(name, "routine", t0, t, {"insns": (n - n0) // INSN})
+        self.track.span(name, "routine", t0, t, {"insns": (n - n0) // INSN}, len(self.frames))
 
     def push_signal(self, name: str, t: int, pc: int) -> None:
         """A signal handler starts at ``t`` (entered by the kernel, not by a bl): a frame of its own.
@@ -254,8 +255,8 @@ class CallStack:
         parent's track and go on, from ``t``, on the child's."""
         n = self.st[0]
         self._count(n)
-        for name, _ret, t0, n0, *_ in self.frames:
-            self.track.span(name, "routine", t0, t, {"insns": (n - n0) // INSN})
+        for depth, (name, _ret, t0, n0, *_) in enumerate(self.frames):
+            self.track.span(name, "routine", t0, t, {"insns": (n - n0) // INSN}, depth)
         self.track.insns = sum(self.track.profile.values())
         self.track = track
         for f in self.frames:

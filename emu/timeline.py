@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from emu.calls import CodeMap
 
 PROFILE_FORMATS = ("collapsed", "speedscope")
+# The host clock's step on a live timeline: 1/8 µs is exact as a binary fraction and as whole ns,
+# so every reader's ts + dur (in double µs, or ns) is exact and spans that nest on our clock nest
+# in the viewer too (a span ending with its parent does not end a rounding error after it).
+TICK_NS = 125
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 
 
@@ -43,17 +47,18 @@ class Track:
 
     def __init__(self, path: str, pid: int) -> None:
         self.path, self.pid = path, pid
-        self.events: list[tuple[Any, ...]] = []  # (ph, name, cat, t0 ns, t1 ns, args)
+        self.events: list[tuple[Any, ...]] = []  # (ph, name, cat, t0 ns, t1 ns, args, depth in the stack)
         self.flows: list[tuple[str, str, int]] = []  # ("s" | "f", child's path, t ns)
         self.profile: dict[tuple[str, ...], int] = {}  # stack -> guest instructions
         self.insns = 0  # guest instructions traced, set when the track ends
         self.forks = 0  # successful forks seen: the next child is path.N
 
-    def span(self, name: str, cat: str, t0: int, t1: int, args: dict[str, Any]) -> None:
-        self.events.append(("X", name, cat, t0, max(t0, t1), args))
+    def span(self, name: str, cat: str, t0: int, t1: int, args: dict[str, Any], depth: int) -> None:
+        """``depth``: how many spans hold it (0: outermost), which orders spans that start and end together."""
+        self.events.append(("X", name, cat, t0, max(t0, t1), args, depth))
 
     def instant(self, name: str, cat: str, t: int, args: dict[str, Any]) -> None:
-        self.events.append(("i", name, cat, t, t, args))
+        self.events.append(("i", name, cat, t, t, args, 0))
 
     def fork_out(self, t: int, drawn: bool = True) -> None:
         """This process forked (parent side): the arrow to its next child starts at ``t``
@@ -78,8 +83,8 @@ class Outputs:
         self.lock = threading.Lock()
 
     def clock(self) -> int:
-        """ns since the run started (live runs only; rule 3)."""
-        return time.perf_counter_ns() - self.origin
+        """ns since the run started, in steps of ``TICK_NS`` (live runs only; rule 3)."""
+        return (time.perf_counter_ns() - self.origin) // TICK_NS * TICK_NS
 
     def track(self, path: str, pid: int) -> Track:
         t = Track(path, pid)
@@ -135,9 +140,9 @@ def chrome_trace(tracks: list[Track]) -> str:
         ):
             events.append({"ph": "M", "name": meta, **ids, "args": args})
         spans = list(t.events)  # a copy: after Ctrl-C a process that has not ended may still add some
-        order = sorted(range(len(spans)), key=lambda i: (spans[i][3], spans[i][3] - spans[i][4], i))
+        order = sorted(range(len(spans)), key=lambda i: (spans[i][3], spans[i][3] - spans[i][4], spans[i][6], i))
         for i in order:
-            ph, name, cat, t0, t1, args = spans[i]
+            ph, name, cat, t0, t1, args, _depth = spans[i]
             ev: dict[str, Any] = {"ph": ph, "name": name, "cat": cat, **ids, "ts": _us(t0)}
             if ph == "X":
                 ev["dur"] = _us(t1 - t0)

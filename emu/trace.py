@@ -234,7 +234,7 @@ class Tracer:
         if self.calls is not None and self.calls.handle:
             self.sys_t0 = self.calls.now()
             if num == SIGRETURN:  # it does not return: every register comes from the signal frame
-                self.track.span(rec.name, "syscall", self.sys_t0, self.sys_t0, {"args": rec.args})
+                self.track.span(rec.name, "syscall", self.sys_t0, self.sys_t0, {"args": rec.args}, self.calls.depth())
                 self.calls.pop_signal()
 
     def syscall_exit(self, x0: int, x1: int, carry: bool) -> None:
@@ -407,9 +407,8 @@ class Tracer:
             result: object = "?"
         else:
             result = f"-1 {rec.errno}" if rec.errno else rec.ret
-        self.track.span(
-            rec.name, "syscall", self.sys_t0, self.calls.now(), {"args": rec.args, "result": result, "call": rec.text()}
-        )
+        args = {"args": rec.args, "result": result, "call": rec.text()}
+        self.track.span(rec.name, "syscall", self.sys_t0, self.calls.now(), args, self.calls.depth())
 
     # ------------------------------------------------------------ instruction hooks
     # Output waits in memory and goes to the file in large writes.  Block mode

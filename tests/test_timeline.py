@@ -271,10 +271,15 @@ def test_speedscope_opens_the_profile(live: Path, ymawky, tmp_path: Path) -> Non
 )
 def test_speedscope_reads_the_timeline_as_chrome_trace_events(live: Path, ymawky, tmp_path: Path) -> None:
     """An outside reader of the Trace Event Format: it takes every span without a warning."""
-    timeline = tmp_path / "get.json"
-    replay_outputs(live / "rec", ymawky, tmp_path, timeline=timeline)
-    dom = _open_in_chromium(_speedscope_url(timeline), tmp_path / "chromium", "Importing as Trace Event Format profile")
-    assert f"<title>{timeline.name} - speedscope</title>" in dom
+    replayed = tmp_path / "get.json"
+    replay_outputs(live / "rec", ymawky, tmp_path, timeline=replayed)
+    lived = tmp_path / "live.json"
+    shutil.copy(live / "live.json", lived)  # the host clock's µs, with fractions
+    for timeline in (replayed, lived):
+        dom = _open_in_chromium(
+            _speedscope_url(timeline), tmp_path / f"chromium-{timeline.stem}", "Importing as Trace Event Format profile"
+        )
+        assert f"<title>{timeline.name} - speedscope</title>" in dom
 
 
 def _speedscope_url(path: Path) -> str:
