@@ -19,6 +19,12 @@ Rules:
    routine already open goes back to it.  A return that matches no frame
    closes one (the bottom one is replaced by the routine it lands in: the
    stack starts where tracing started, its callers unknown).
+3. A signal handler is a frame of its own, from the kernel's entry into
+   the trampoline to ``sigreturn``; a block counted just as a signal came
+   in (a hook delivers at block starts) did not run, and is taken back.
+   With ``--trace-range`` only blocks that start in a range are seen: a
+   call out of it is not followed, and a routine opens at its first block
+   seen.
 4. After a stop, Unicorn may call a block hook twice for the first block
    it runs (unicorn-engine/unicorn#1193), with nothing run in between:
    the second call is not counted.  (A block that loops to itself right
