@@ -183,7 +183,11 @@ def _main(argv: list[str] | None) -> int:
     if not root.is_dir():
         print(f"{PROG}: --root {root}: not a folder", file=sys.stderr)
         return 2
-    trace = options_from_args(opts)
+    try:
+        trace = options_from_args(opts)
+    except TraceError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
     if opts.replay is not None:
         return _replay(opts, trace)
     try:

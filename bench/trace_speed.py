@@ -5,8 +5,13 @@ The same guest (copies of ymawky's first utoa and copy loops, and one getpid sys
 ~1400 instructions) runs: on bare Unicorn with only a syscall hook; in a
 Machine with no tracing; with --strace; with an instruction trace
 without register values (block hooks); with register values; with
-registers and memory; with coverage.  Prints million instructions per
-second and the ratio to bare Unicorn.  Traces go to a temporary folder.
+registers and memory; with coverage; with --timeline and --profile; and
+with a trace window (--trace-from mark) over the last 1 % of the loops,
+where the guest calls ``mark`` once, and with one that never opens (the
+speed outside a window).  Prints million instructions per
+second, the ratio to bare Unicorn and the ratio to the untraced Machine
+(issue 17's targets: timeline and profile >= 5 M instructions/s, a 1 %
+window >= 0.8x untraced).  Traces go to a temporary folder.
 
     .venv/bin/python bench/trace_speed.py [--loops N] [--repeat R]
 """
@@ -37,6 +42,7 @@ GUEST = """
 .globl _main
 _main:
     ldr     x20, =LOOPS
+    ldr     x21, =WINDOW
 Louter:
     adr     x0, buf
     ldr     x1, =1234567890123
@@ -47,11 +53,21 @@ Louter:
     bl      copy
     mov     x16, #20                     // getpid
     svc     #0x80
+    cmp     x20, x21
+    b.ne    Lnot_yet
+    bl      mark                         // the last WINDOW loops begin: --trace-from mark
+Lnot_yet:
     sub     x20, x20, #1
     cbnz    x20, Louter
     mov     x0, #0
     mov     x16, #1                      // exit
     svc     #0x80
+
+mark:
+    ret
+
+never:                                   // never called: a window that never opens
+    ret
 
 copy:
     cbz     x2, Lcopy_done
@@ -95,7 +111,8 @@ buf2: .zero 512
 
 
 def build(loops: int, tmp: Path) -> tuple[Path, Assembly]:
-    asm = assemble_text(f".equ LOOPS, {loops}\n" + GUEST, "bench-guest.s")
+    window = max(1, loops // 100)  # 1 % of the run
+    asm = assemble_text(f".equ LOOPS, {loops}\n.equ WINDOW, {window}\n" + GUEST, "bench-guest.s")
     exe = tmp / "bench-guest"
     exe.write_bytes(build_macho(asm, identifier="bench-guest"))
     return exe, asm
@@ -166,15 +183,25 @@ def main() -> int:
             ("--trace --trace-mem", TraceOptions(trace_dir=tmp / "t2", mem=True)),
             ("--trace-format jsonl", TraceOptions(trace_dir=tmp / "t3", fmt="jsonl")),
             ("--coverage FILE", TraceOptions(coverage=tmp / "c.info")),
+            ("--timeline FILE", TraceOptions(timeline=tmp / "tl.json")),
+            ("--profile FILE", TraceOptions(profile=tmp / "p.folded")),
+            ("--profile speedscope", TraceOptions(profile=tmp / "p.json", profile_format="speedscope")),
+            ("--trace, 1 % window", TraceOptions(trace_dir=tmp / "w0", start="mark")),
+            ("--no-trace-regs, 1 % window", TraceOptions(trace_dir=tmp / "w3", regs=False, start="mark")),
+            ("--timeline, 1 % window", TraceOptions(timeline=tmp / "w1.json", start="mark")),
+            ("--profile, 1 % window", TraceOptions(profile=tmp / "w2.folded", start="mark")),
+            ("--trace, window not reached", TraceOptions(trace_dir=tmp / "n0", start="never")),
+            ("--timeline, not reached", TraceOptions(timeline=tmp / "n1.json", start="never")),
         ]
         bare = min(run_bare(exe) for _ in range(args.repeat))
         rows = [("bare Unicorn", bare)]
         for name, opts in modes:
             rows.append((name, min(run_machine(exe, asm, tmp, opts) for _ in range(args.repeat))))
+        untraced = rows[1][1]
         print(f"{n} guest instructions, {args.loops} syscalls; best of {args.repeat}")
-        print(f"{'configuration':<26} {'M insn/s':>10} {'vs bare':>9}")
+        print(f"{'configuration':<26} {'M insn/s':>10} {'vs bare':>9} {'vs untraced':>12}")
         for name, secs in rows:
-            print(f"{name:<26} {n / secs / 1e6:>10.2f} {bare / secs:>9.3f}")
+            print(f"{name:<26} {n / secs / 1e6:>10.2f} {bare / secs:>9.3f} {untraced / secs:>12.3f}")
     return 0
 
 

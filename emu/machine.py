@@ -592,6 +592,8 @@ class Machine:
         self.host.clear_wake()
         while (sig := self.proc.signals.take()) is not None:
             what = self.proc.signals.disposition(sig)
+            if self.tracer is not None and what != "ignore":
+                self.tracer.signal(sig, what)
             if what == "kill":
                 raise GuestKilled(sig)
             if what == "handler":

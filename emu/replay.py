@@ -286,10 +286,14 @@ class ReplayTracer(Tracer):
         self.pid, self.ppid = pid, ppid
         self.next_child: tuple[str, int] | None = None  # (place in the fork tree, pid)
 
+    replayed = True  # the timeline's clock is the guest's instruction count (emu/calls.py)
+
     def attach(self, machine: Machine) -> None:
         pid, ppid = self.pid, self.ppid
         super().attach(machine)
         self.pid, self.ppid, self.path = pid, ppid, "0"  # the recording's, not this run's
+        if self.track is not None:
+            self.track.path, self.track.pid = self.path, pid
 
     def syscall_exit(self, x0: int, x1: int, carry: bool) -> None:
         child = self.next_child is not None
@@ -314,7 +318,16 @@ class ReplayTracer(Tracer):
         self.tfile = self.sfile = None
         if self.coverage is not None:
             self.coverage.reset()
-        if self.opts.trace_dir is not None and not self.active and not self.opts.start and self._eligible():
+        if self.calls is not None and self.opts.outputs is not None:
+            self.track = self.opts.outputs.track(self.path, self.pid)
+            if self.calls.handle:
+                t = self.calls.now()
+                self.calls.switch(self.track, t)
+                self.track.fork_in(t)
+            else:
+                self.calls.track = self.track
+        wanted = self.opts.trace_dir is not None or self.calls is not None
+        if wanted and not self.active and not self.opts.start and self._eligible():
             self._enable()  # safe here: the trap runs outside any translated block
 
 

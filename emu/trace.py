@@ -2,8 +2,10 @@
 
 Owns: the tracing options, one trace file per emulated process named by
 its place in the fork tree (docs/trace-format.md), the strace-style log,
-switching instruction hooks on and off (filters), and handing block
-counts to emu/coverage.py.  Never changes guest registers or memory.
+switching instruction hooks on and off (filters), handing block
+counts to emu/coverage.py, and the routine stack of each process to
+emu/calls.py for --timeline and --profile (emu/timeline.py writes them).
+Never changes guest registers or memory.
 
 Rules:
 1. Nothing asked, nothing hooked: ``run_macho`` builds no Tracer at all
@@ -41,16 +43,21 @@ from typing import IO, TYPE_CHECKING
 
 from unicorn import arm64_const as A
 
+from emu.calls import CallStack, CodeMap
 from emu.coverage import Coverage
+from emu.timeline import PROFILE_FORMATS, Outputs, Track
 from emu.trace_hooks import Hooks, Prepared, RegReader, _reg_read_batch
 from emu.trace_insn import Decoder, Insn, make_format
 from emu.trace_sys import SyscallDecoder, SyscallRecord
+from syscalls.consts import SIGNALS
+from syscalls.table import NUMBER
 
 if TYPE_CHECKING:
     from emu.machine import Machine
 
 BATCH = 4096  # lines (or blocks) kept before a write
 COVERAGE_ENV = "YMAWKY_COVERAGE"
+FORK, SIGRETURN = NUMBER["fork"], NUMBER["sigreturn"]
 
 
 class TraceError(Exception):
@@ -71,9 +78,20 @@ class TraceOptions:
     max_insns: int | None = None  # --trace-max N (per process)
     bytes_shown: int = 64  # --trace-bytes N
     coverage: Path | None = None  # --coverage FILE (lcov)
+    timeline: Path | None = None  # --timeline FILE.json (Chrome trace events)
+    profile: Path | None = None  # --profile FILE
+    profile_format: str = PROFILE_FORMATS[0]  # --profile-format collapsed | speedscope
+    # the tracks of every process of this command (every replayed process's too): emu/timeline.py
+    outputs: Outputs | None = field(default=None, compare=False, repr=False)
 
     def wanted(self) -> bool:
-        return bool(self.trace_dir or self.strace or self.coverage)
+        return bool(self.trace_dir or self.strace or self.coverage or self.timeline or self.profile)
+
+    def spans(self) -> Outputs | None:
+        """The timeline and profile collector of this command, made on first use (None: neither asked)."""
+        if self.outputs is None and (self.timeline or self.profile):
+            self.outputs = Outputs(self.timeline, self.profile, self.profile_format)
+        return self.outputs
 
 
 @dataclass(slots=True)
@@ -111,6 +129,12 @@ class Tracer:
         self.coverage: Coverage | None = None
         self.trace_handles: list[int] = []
         self.inherit_sfd: int | None = None  # a forked child's: the parent's shared strace descriptor
+        self.calls: CallStack | None = None  # --timeline / --profile: the routine stack (emu/calls.py)
+        self.track: Track | None = None  # ... and where its spans go
+        self.parent_calls: CallStack | None = None  # a forked child's: the parent's stack at the fork
+        self.sys_t0 = 0  # when the pending syscall was entered, on the track's clock
+
+    replayed = False  # a replay's tracer: the timeline's clock is the instruction count
 
     # ------------------------------------------------------------ wiring (called by Machine)
     def fork(self, child: Machine) -> Tracer:
@@ -122,6 +146,8 @@ class Tracer:
                 f.flush()  # the server's trace so far is on disk at each fork: readable while it runs
         t = Tracer(self.opts)
         t.inherit_sfd = self.sfd
+        if self.calls is not None and self.calls.handle:
+            t.parent_calls = self.calls
         t.attach(child)
         if self.pending_sys is not None:
             t.pending_sys = copy.copy(self.pending_sys)
@@ -167,23 +193,49 @@ class Tracer:
             else:
                 self.coverage = Coverage(opts.coverage, machine.symbols.assembly, machine.image.slide)
                 self.coverage.attach(self.hooks)
-        if opts.trace_dir is not None:
-            Path(opts.trace_dir).mkdir(parents=True, exist_ok=True)
+        outputs = opts.spans()
+        if outputs is not None:
+            self.track = outputs.track(self.path, self.pid)
+            self.calls = CallStack(self._code_map(outputs), None if self.replayed else outputs.clock, self.track)
+            if self.parent_calls is not None and self._eligible():
+                t = self.calls.now()
+                self.calls.inherit(self.parent_calls, t)
+                self.track.fork_in(t)
+        if opts.trace_dir is not None or self.calls is not None:
+            if opts.trace_dir is not None:
+                Path(opts.trace_dir).mkdir(parents=True, exist_ok=True)
             if opts.start:
                 self.hooks.code(self._on_start, *_bounds(resolve(opts.start, symbols)))
             if opts.stop:
                 self.hooks.code(self._on_stop, *_bounds(resolve(opts.stop, symbols)))
-            if self._eligible() and not opts.start:
+            if self._eligible() and (not opts.start or self.parent_calls is not None):
                 self._enable()
         self.hooks.flush()
 
+    def _code_map(self, outputs: Outputs) -> CodeMap:
+        """The program's calls and returns, found once per command (a fork shares them)."""
+        key = (self.machine.image.path, self.machine.image.slide)
+        code = outputs.code.get(key)
+        if code is None:
+            code = outputs.code[key] = CodeMap(self.machine.image)
+        return code
+
     def syscall_enter(self, num: int, regs: list[int]) -> None:
+        if not (self.active or self.opts.strace or num == FORK):
+            # outside a trace window nothing shows the call (a fork names the next child): not decoded
+            self.pending_sys = None
+            return
         rec = self.sysdec.enter(num, regs)
         rec.pc = self.reader.read(self.pc_regs)
         if self.active:
             self._flush_lines()
         rec.seq = self.st[1]
         self.pending_sys = rec
+        if self.calls is not None and self.calls.handle:
+            self.sys_t0 = self.calls.now()
+            if num == SIGRETURN:  # it does not return: every register comes from the signal frame
+                self.track.span(rec.name, "syscall", self.sys_t0, self.sys_t0, {"args": rec.args}, self.calls.depth())
+                self.calls.pop_signal()
 
     def syscall_exit(self, x0: int, x1: int, carry: bool) -> None:
         """After the kernel call, with x0, x1 and NZCV already written back."""
@@ -200,11 +252,29 @@ class Tracer:
             err, self.error = self.error, None
             raise err
         want, self.want = self.want, None
+        if self.calls is not None:
+            self.calls.restarted()
         if want == "on" and not self.active:
             self._enable()
         elif want == "off" and self.active:
             self._disable()
         return want is not None
+
+    def signal(self, sig: int, action: str) -> None:
+        """Machine: a signal is acted on (``action`` is "handler" or "kill"): an instant on the timeline."""
+        if self.calls is None or not self.calls.handle:
+            return
+        name, t = SIGNALS.get(sig, f"signal {sig}"), self.calls.now()
+        self.track.instant(name, "signal", t, {"signal": sig, "action": action})
+        if action == "handler":
+            m = self.machine
+            pc = m._resume if m._resume is not None else self.uc.reg_read(A.UC_ARM64_REG_PC)
+            self.calls.push_signal(f"{name} handler", t, pc)
+
+    def finish_tree(self) -> None:
+        """The process tree has ended (ProcessTree.run, also after Ctrl-C): the timeline and profile files."""
+        if self.opts.outputs is not None:
+            self.opts.outputs.write()
 
     def finish(self, status: int) -> None:
         """The process ends: last lines, exit record, coverage.  Safe to call twice."""
@@ -216,6 +286,9 @@ class Tracer:
         rec, self.pending_sys = self.pending_sys, None
         if rec is not None:
             self._log_syscall(rec)
+        if self.calls is not None:
+            self.calls.close_all(self.calls.now())
+            self.track.insns = sum(self.track.profile.values())
         from emu.machine import SIGNUM
 
         fault = self.machine.fault
@@ -309,8 +382,10 @@ class Tracer:
         self.sfile.write(text)
 
     def _log_syscall(self, rec: SyscallRecord) -> None:
+        if self.track is not None and not rec.child:
+            self._span_syscall(rec)
         jsonl = self.fmt.name == "jsonl"
-        if self.active:
+        if self.active and self.opts.trace_dir is not None:
             self._flush_lines()
             self._trace().write(rec.json() + "\n" if jsonl else self.fmt.note(rec.text()))
         if self.opts.strace:
@@ -321,6 +396,20 @@ class Tracer:
             else:
                 self._strace_line(rec.text() + "\n")
 
+    def _span_syscall(self, rec: SyscallRecord) -> None:
+        """A syscall's span: its decoded arguments and result (emu/trace_sys.py's record)."""
+        drawn = self.calls is not None and bool(self.calls.handle)
+        if rec.num == FORK and rec.x0 is not None and not rec.carry:
+            self.track.fork_out(self.sys_t0, drawn)  # counted even outside a window: it names the children
+        if not drawn or rec.num == SIGRETURN:
+            return
+        if rec.x0 is None:
+            result: object = "?"
+        else:
+            result = f"-1 {rec.errno}" if rec.errno else rec.ret
+        args = {"args": rec.args, "result": result, "call": rec.text()}
+        self.track.span(rec.name, "syscall", self.sys_t0, self.calls.now(), args, self.calls.depth())
+
     # ------------------------------------------------------------ instruction hooks
     # Output waits in memory and goes to the file in large writes.  Block mode
     # keeps one tuple of line bodies per executed block and numbers the lines
@@ -329,6 +418,15 @@ class Tracer:
     # syscall line, a fork, a switch and the end.
 
     def _enable(self) -> None:
+        opts, hooks = self.opts, self.hooks
+        if self.calls is not None:
+            self.calls.enable(hooks, self.uc.reg_read(A.UC_ARM64_REG_PC) or self.machine.image.entry, self.ranges)
+        if opts.trace_dir is not None:
+            self._enable_trace()
+        self.active = True
+        hooks.flush()
+
+    def _enable_trace(self) -> None:
         opts, hooks = self.opts, self.hooks
         spans = [(lo, hi - 1) for lo, hi in self.ranges] or [(1, 0)]
         self.block_mode = not opts.regs and not opts.mem
@@ -341,12 +439,12 @@ class Tracer:
         else:
             cb = self._insn_hook()
             self.trace_handles = [hooks.code(cb, lo, hi) for lo, hi in spans]
-        self.active = True
-        hooks.flush()
 
     def _disable(self) -> None:
         self._emit_prev()
         self._flush_lines()
+        if self.calls is not None:
+            self.calls.disable(self.hooks, self.uc.reg_read(A.UC_ARM64_REG_PC))
         self.hooks.remove(self.trace_handles)
         self.trace_handles = []
         self.active = False
@@ -612,6 +710,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="add the counts of the source lines that ran to FILE, an lcov tracefile for genhtml "
         f"(all processes; counts add up across runs; default: ${COVERAGE_ENV})",
     )
+    g.add_argument(
+        "--timeline",
+        metavar="FILE.json",
+        type=Path,
+        help="write a timeline of every process (routines, syscalls, signals, forks) as Chrome trace "
+        "event JSON, for ui.perfetto.dev or chrome://tracing (docs/timeline.md)",
+    )
+    g.add_argument(
+        "--profile",
+        metavar="FILE",
+        type=Path,
+        help="write the guest instructions run under each call stack, for flame graphs (docs/timeline.md)",
+    )
+    g.add_argument(
+        "--profile-format",
+        choices=PROFILE_FORMATS,
+        default=PROFILE_FORMATS[0],
+        help="collapsed stacks for flamegraph.pl and inferno (default), or speedscope JSON",
+    )
 
 
 def options_from_args(ns: argparse.Namespace) -> TraceOptions | None:
@@ -629,5 +746,23 @@ def options_from_args(ns: argparse.Namespace) -> TraceOptions | None:
         max_insns=ns.trace_max,
         bytes_shown=ns.trace_bytes,
         coverage=Path(ns.coverage) if ns.coverage else None,
+        timeline=ns.timeline,
+        profile=ns.profile,
+        profile_format=ns.profile_format,
     )
+    if ns.profile_format != PROFILE_FORMATS[0] and opts.profile is None:
+        raise TraceError(f"--profile-format {ns.profile_format}: needs --profile FILE")
+    for option, path in (("--timeline", opts.timeline), ("--profile", opts.profile)):
+        if path is not None:
+            _check_writable(option, Path(path))
     return opts if opts.wanted() else None
+
+
+def _check_writable(option: str, path: Path) -> None:
+    """Before the run, not after it: the file is written when the process tree ends."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TraceError(f"{option} {path}: cannot make its folder ({e.strerror})") from None
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        raise TraceError(f"{option} {path}: cannot write a file there")

@@ -222,6 +222,8 @@ class ProcessTree:
             log = self.first.log
             if log is not None:
                 log.finish_tree(self.procs.history)
+            if self.first.tracer is not None:
+                self.first.tracer.finish_tree()  # one timeline and profile for every process
             with self.lock:
                 idle, self.idle, self.over = self.idle, [], True
             for worker in idle:

@@ -16,6 +16,7 @@ benchmark, not a check.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -91,7 +92,7 @@ def user_env(port: int) -> dict[str, str]:
 
 
 def test_every_block_is_run_here_or_named_with_its_reason() -> None:
-    run_here = ("./scripts/serve --trace", "./scripts/serve --record", "clang -target")
+    run_here = ("./scripts/serve --trace", "./scripts/serve --record", "./scripts/serve --timeline", "clang -target")
     for b in BLOCKS:
         assert any(k in b for k in run_here) or any(k in b for k in NOT_HERE), f"a README block no test runs:\n{b}"
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
@@ -148,6 +149,19 @@ def test_record_and_replay_block(scratch: Path) -> None:
     assert "diverged" not in done.stderr
     (trace,) = (scratch / "t").glob("0.1-pid*.trace")
     assert "do_get" in trace.read_text()
+
+
+@needs_curl
+def test_timeline_block(scratch: Path) -> None:
+    done = paste(scratch, block("--timeline t/timeline.json"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (scratch / "www" / "hello.txt").read_text() in done.stdout
+    doc = json.loads((scratch / "t" / "timeline.json").read_text())
+    assert any(e["name"] == "do_get" for e in doc["traceEvents"])
+    profile = (scratch / "t" / "profile.folded").read_text()
+    assert re.search(r"^_main;accept_loop;handle_connection;answer_request;do_get \d+$", profile, flags=re.M)
+    speedscope = json.loads((scratch / "t" / "get.speedscope.json").read_text())
+    assert {"name": "do_get"} in speedscope["shared"]["frames"]
 
 
 @pytest.mark.skipif(not (shutil.which("clang") and shutil.which("ld64.lld-14")), reason="needs clang and ld64.lld-14")
