@@ -1,0 +1,315 @@
+"""What each routine of ymawky.s really writes, against what its header says.
+
+A routine is a label that does not start with ``L``, from its address to the
+next such label (code only: up to ``Lliterals``).  Capstone decodes the
+Keystone bytes; a routine's writes are its own instructions' (``svc`` writes
+x0 and x1, darwin-abi.md 1.1) plus those of every routine it reaches by
+``bl``, ``blr`` (the method_routines table) or a branch out of its own body
+(a tail call).  A callee-saved register (x19-x28) it stores on the stack
+before it writes it, and loads back, is kept.  x29, x30 and sp are the frame's
+and are not counted.
+
+The header is the ``// --- name ---`` comment block above the label: the
+registers named after ``clobbers:`` (``x9-x11`` ranges, ``nothing``) and those
+named after ``out:``.  Run as a script to print every routine whose header
+differs from the code.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs, CsInsn
+from capstone.arm64 import ARM64_OP_IMM
+
+from emu.assembler import Assembly, assemble_file
+
+SOURCE = Path(__file__).resolve().parent.parent / "ymawky.s"
+CODE_END = "Lliterals"  # the literal pool ends the code
+DISPATCH = "method_routines"  # offsets of the routines that answer_request calls with blr
+KEEP = frozenset(range(19, 29))  # x19-x28: what AAPCS64 makes a callee keep
+FRAME = frozenset({29, 30})
+
+_REG = re.compile(r"\b[xw](\d+)\b")
+_RANGE = re.compile(r"\bx(\d+)(?:-x(\d+))?\b")
+_BANNER = re.compile(r"^// --- (.+?) -+$")
+
+
+@dataclass
+class Routine:
+    name: str
+    start: int
+    end: int
+    writes: set[int] = field(default_factory=set)  # its own instructions
+    stored_first: set[int] = field(default_factory=set)  # x19-x28 saved before written
+    loaded: set[int] = field(default_factory=set)  # x19-x28 loaded back from the stack
+    calls: set[str] = field(default_factory=set)
+    has_call: bool = False  # bl or blr: needs a frame
+    frame: bool = False  # stp x29, x30, [sp, #-N]! ; mov x29, sp before its first call
+    touches_x18: bool = False
+
+
+@dataclass(frozen=True)
+class Header:
+    clobbers: frozenset[int]
+    outs: frozenset[int]
+    text: str
+
+
+def _regnum(name: str) -> int | None:
+    if name in ("fp", "x29"):
+        return 29
+    if name in ("lr", "x30"):
+        return 30
+    m = re.fullmatch(r"[xw](\d+)", name)
+    return int(m.group(1)) if m else None
+
+
+def access(insn: CsInsn) -> tuple[set[int], set[int]]:
+    """Registers an instruction reads and writes, by number (sp, xzr, flags left out)."""
+    read, written = insn.regs_access()
+    regs_r = {n for n in (_regnum(insn.reg_name(x)) for x in read) if n is not None}
+    regs_w = {n for n in (_regnum(insn.reg_name(x)) for x in written) if n is not None}
+    if insn.mnemonic in ("cmp", "cmn", "tst"):  # Capstone 5 lists their first operand as written
+        regs_r |= regs_w
+        regs_w = set()
+    if insn.mnemonic == "svc":
+        regs_w |= {0, 1}
+    return regs_r, regs_w
+
+
+@cache
+def assembly() -> Assembly:
+    return assemble_file(SOURCE, cache=True)
+
+
+def methods() -> dict[str, int]:
+    """The M_* values, as ymawky.s declares them."""
+    text = SOURCE.read_text(encoding="utf-8")
+    return {m: int(v) for m, v in re.findall(r"^\.equ (M_\w+),\s*(\d+)", text, re.M)}
+
+
+def dispatch_targets(a: Assembly) -> dict[int, int]:
+    """M_* -> the routine address method_routines holds for it (int32 offsets from the table)."""
+    at = a.symbols[DISPATCH]
+    out = {}
+    for m in methods().values():
+        (rel,) = struct.unpack_from("<i", a.code, at - a.base + 4 * m)
+        out[m] = at + rel
+    return out
+
+
+def routines() -> dict[str, Routine]:
+    a = assembly()
+    end = a.symbols[CODE_END]
+    names = sorted((addr, n) for n, addr in a.symbols.items() if not n.startswith("L") and addr < end)
+    spans = [(n, addr, names[i + 1][0] if i + 1 < len(names) else end) for i, (addr, n) in enumerate(names)]
+    by_addr = [(s, e, n) for n, s, e in spans]
+    table = list(dispatch_targets(a).values()) if DISPATCH in a.symbols else []
+
+    def owner(addr: int) -> str | None:
+        return next((n for s, e, n in by_addr if s <= addr < e), None)
+
+    md = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+    md.detail = True
+    out: dict[str, Routine] = {}
+    for name, start, stop in spans:
+        r = Routine(name, start, stop)
+        insns = list(md.disasm(a.code[start - a.base : stop - a.base], start))
+        for k, insn in enumerate(insns):
+            regs_r, regs_w = access(insn)
+            if 18 in regs_w | regs_r:
+                r.touches_x18 = True
+            m = insn.mnemonic
+            if m in ("stp", "str") and "[sp" in insn.op_str:
+                r.stored_first |= (regs_r & KEEP) - r.writes
+            if m in ("ldp", "ldr") and "[sp" in insn.op_str:
+                r.loaded |= regs_w & KEEP
+            if m in ("bl", "blr"):
+                if not r.has_call:
+                    r.frame = any(
+                        p.mnemonic == "stp"
+                        and re.fullmatch(r"x29, x30, \[sp, #-\w+\]!", p.op_str) is not None
+                        and q.mnemonic == "mov"
+                        and q.op_str == "x29, sp"
+                        for p, q in zip(insns[:k], insns[1 : k + 1], strict=False)
+                    )
+                r.has_call = True
+                regs_w.discard(30)
+                if m == "blr":
+                    r.calls |= {n for n in (owner(t) for t in table) if n}
+            if m in ("b", "bl", "cbz", "cbnz", "tbz", "tbnz") or m.startswith("b."):
+                target = insn.operands[-1]
+                if target.type == ARM64_OP_IMM and not start <= target.imm < stop:
+                    callee = owner(target.imm)
+                    if callee:
+                        r.calls.add(callee)
+            r.writes |= regs_w
+        out[name] = r
+    return out
+
+
+def clobbers() -> dict[str, set[int]]:
+    """Registers each routine leaves changed (x29, x30 aside), callees included."""
+    rs = routines()
+    kept = {n: r.stored_first & r.loaded for n, r in rs.items()}
+    result = {n: (r.writes - FRAME) - kept[n] for n, r in rs.items()}
+    changed = True
+    while changed:
+        changed = False
+        for n, r in rs.items():
+            more = set().union(*(result[c] for c in r.calls)) - kept[n] if r.calls else set()
+            if not more <= result[n]:
+                result[n] |= more
+                changed = True
+    return result
+
+
+def parse_regs(text: str) -> frozenset[int]:
+    regs: set[int] = set()
+    for lo, hi in _RANGE.findall(text):
+        regs |= set(range(int(lo), int(hi or lo) + 1))
+    return frozenset(regs)
+
+
+def headers(text: str | None = None) -> dict[str, Header]:
+    """Each routine's header, by name (a banner may name several routines)."""
+    lines = (SOURCE.read_text(encoding="utf-8") if text is None else text).splitlines()
+    out: dict[str, Header] = {}
+    for i, line in enumerate(lines):
+        m = _BANNER.match(line)
+        if not m:
+            continue
+        body = []
+        for follow in lines[i + 1 :]:
+            if not follow.startswith("//"):
+                break
+            body.append(follow[2:])
+        head = "\n".join(body)
+        clob = head.split("clobbers:", 1)[1].split("\n")[0] if "clobbers:" in head else ""
+        out_part = head.split("out:", 1)[1].split("clobbers:", 1)[0] if "out:" in head else ""
+        outs = frozenset(int(n) for n in _REG.findall(out_part))
+        for name in m.group(1).split(", "):
+            name = "_main" if name == "main" else name  # the C entry point's label
+            out[name] = Header(parse_regs(clob.split("(")[0]), outs, head)
+    return out
+
+
+def show(regs: set[int] | frozenset[int]) -> str:
+    """x0-x3, x9 style, as the headers write them."""
+    if not regs:
+        return "nothing"
+    parts, run = [], []
+    for n in sorted(regs):
+        if run and n != run[-1] + 1:
+            parts.append(run)
+            run = []
+        run.append(n)
+    parts.append(run)
+    return ", ".join(
+        f"x{p[0]}" if len(p) == 1 else f"x{p[0]}, x{p[1]}" if len(p) == 2 else f"x{p[0]}-x{p[-1]}" for p in parts
+    )
+
+
+def differences(heads: dict[str, Header] | None = None) -> dict[str, tuple[set[int], frozenset[int]]]:
+    """Routines whose header clobbers (out: registers aside) differ from the code's."""
+    found = clobbers()
+    heads = headers() if heads is None else heads
+    diff = {}
+    for name, regs in found.items():
+        h = heads.get(name)
+        declared = h.clobbers if h else frozenset()
+        outs = h.outs if h else frozenset()
+        if regs - outs != declared - outs:
+            diff[name] = (regs - outs, declared - outs)
+    return diff
+
+
+if __name__ == "__main__":
+    heads = headers()
+    for name, (real, said) in differences().items():
+        print(f"{name}: code {show(real)}  header {show(said)}")
+
+
+def stale_reads() -> list[str]:
+    """Reads, after a call, of a register the callee changes and does not return.
+
+    Within the straight line after each ``bl`` (up to the next call, ``b`` or
+    ``ret``): a read of a register before the routine writes it again, when
+    the callee's clobbers (minus its out: registers) hold it.
+    """
+    a = assembly()
+    found = clobbers()
+    heads = headers()
+    md = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+    md.detail = True
+    rs = routines()
+    owner = {r.start: n for n, r in rs.items()}
+    problems = []
+    for name, r in rs.items():
+        insns = list(md.disasm(a.code[r.start - a.base : r.end - a.base], r.start))
+        for k, insn in enumerate(insns):
+            if insn.mnemonic != "bl":
+                continue
+            target = insn.operands[0].imm
+            callee = owner.get(target)
+            if callee is None:
+                continue  # a helper inside this routine
+            h = heads.get(callee)
+            dead = found[callee] - (h.outs if h else frozenset()) - FRAME
+            for later in insns[k + 1 :]:
+                regs_r, regs_w = access(later)
+                m = later.mnemonic
+                bad = regs_r & dead
+                if bad:
+                    line = a.line_of(later.address)
+                    problems.append(f"{name}: ymawky.s:{line} reads {show(bad)}, which {callee} changed")
+                    break
+                dead -= regs_w
+                if m in ("bl", "blr", "b", "ret", "br") or not dead:
+                    break
+    return problems
+
+
+def live_in() -> dict[str, set[int]]:
+    """Registers each routine reads (itself or through a callee) before writing them.
+
+    In the order of the bytes, not of the paths: a read that comes before any
+    write of that register in the routine (or in a callee reached first).
+    """
+    a = assembly()
+    rs = routines()
+    md = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+    md.detail = True
+    owner = {r.start: n for n, r in rs.items()}
+    changes = clobbers()
+    heads = headers()
+    result: dict[str, set[int]] = {n: set() for n in rs}
+    for _ in range(len(rs)):
+        changed = False
+        for name, r in rs.items():
+            written: set[int] = set()
+            need: set[int] = set()
+            for insn in md.disasm(a.code[r.start - a.base : r.end - a.base], r.start):
+                regs_r, regs_w = access(insn)
+                if insn.mnemonic in ("stp", "str") and "[sp" in insn.op_str:
+                    regs_r -= KEEP | FRAME  # saving a register is not using it
+                need |= regs_r - written
+                if insn.mnemonic in ("bl", "b") and insn.operands[0].imm in owner:
+                    callee = owner[insn.operands[0].imm]
+                    if callee != name:
+                        need |= result[callee] - written
+                        h = heads.get(callee)
+                        written |= changes[callee] | (h.outs if h else frozenset())
+                written |= regs_w
+            need -= FRAME
+            if need != result[name]:
+                result[name] = need
+                changed = True
+        if not changed:
+            break
+    return result
