@@ -475,6 +475,7 @@ Lmain_fail:
 // socket, SO_REUSEADDR, bind 127.0.0.1:port, listen.
 //   in:  x0 = port
 //   out: x0 = listening socket; carry set = failed   clobbers: x1-x4, x9-x11, x16
+//   frame: [sp, #16] the option value, then the sockaddr_in
 open_listener:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -543,6 +544,7 @@ Lsweep_temp_files_done:
 // Recursive: each level reads its records into its own stack frame.
 //   in:  x0 = open folder (closed on return), x1 = levels left below it
 //   out: -                               clobbers: x0-x3, x9-x11, x16
+//   frame: x19-x24 saved at [x29, #16], basep at [x29, #64], the records below
 sweep_folder:
     stp     x29, x30, [sp, #-80]!
     mov     x29, sp
@@ -1416,6 +1418,7 @@ Lparse_headers_done:
 // Content-Length must be digits and agree with any earlier one.
 //   in:  x0 = name, x1 = name length, x2 = value, x3 = value length
 //   out: x0 = 0 or 400                   clobbers: x1-x3, x9-x14
+//   frame: [sp, #16] value, value length; [sp, #32] name, name length
 keep_header:
     stp     x29, x30, [sp, #-48]!
     mov     x29, sp
@@ -1806,6 +1809,7 @@ Lserve_file_done:
 // Content-Type (from the extension), Last-Modified, ETag, Accept-Ranges.
 //   in:  x0 = cursor in hdr_buf, path_buf
 //   out: x0 = cursor                     clobbers: x1-x3, x9-x15
+//   frame: [sp, #16] cursor, [sp, #24] the type
 add_file_headers:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -2179,6 +2183,7 @@ Lsend_multipart_done:
 // "\r\n--BOUNDARY\r\nContent-Type: T\r\nContent-Range: bytes A-B/SIZE\r\n\r\n"
 //   in:  x0 = range index, x22 = size, part_type
 //   out: x0 = length of the head in part_buf   clobbers: x1, x2, x9-x13
+//   frame: [sp, #16] first, last
 format_part_head:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -2220,6 +2225,7 @@ format_part_head:
 // any is a stalled client, and the answer ends there.
 //   in:  x0 = file, x1 = offset, x2 = count, x19 = client
 //   out: carry set = failed (client gone, read error)   clobbers: x0-x5, x9-x11, x16
+//   frame: x20-x23 saved at [sp, #16]; [sp, #48] sendfile's *len
 send_file_range:
     stp     x29, x30, [sp, #-64]!
     mov     x29, sp
@@ -2501,6 +2507,7 @@ Llist_keep_done:
 // At most LIST_ROW_MAX bytes, whatever the name.
 //   in:  x0 = cursor, x27 = list_pool record
 //   out: x0 = cursor                     clobbers: x1-x4, x9-x15
+//   frame: [sp, #16] cursor, [sp, #24] the name's length
 list_row:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -2566,6 +2573,7 @@ list_make_room:
 //   in:  x0 = cursor, x19 = client, x28 = req
 //   out: x0 = list_body + CHUNK_ROOM (empty again); carry set = client gone
 //        clobbers: x1, x2, x9-x13, x16
+//   frame: x20, x21 saved at [sp, #16]; [sp, #32] end of the chunk, [sp, #40] its start
 send_chunk:
     stp     x29, x30, [sp, #-48]!
     mov     x29, sp
@@ -2899,6 +2907,7 @@ Lreceive_body_done:
 //   in:  x21 = folder
 //   out: x0 = temp file, temp_name = its name; carry set = failed
 //        clobbers: x0-x3, x9-x13, x16
+//   frame: x20 saved at [sp, #16]
 create_temp_file:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -2931,6 +2940,7 @@ Lcreate_temp_file_done:
 //   in:  -
 //   out: temp_name NUL-terminated; carry set = no random bytes
 //        clobbers: x0-x2, x9-x13, x16
+//   frame: [sp, #16] the random bytes
 make_temp_name:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -3024,6 +3034,7 @@ do_options:
 // "HTTP/1.1 NNN Reason\r\nDate: ...\r\nServer: ymawky\r\n" into hdr_buf.
 //   in:  w0 = status
 //   out: x0 = cursor in hdr_buf; REQ_STATUS set   clobbers: x1, x2, x9-x16
+//   frame: [sp, #16] status, [sp, #24] cursor
 begin_response:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -3092,10 +3103,11 @@ add_crlf:
 // A complete error answer: its page is err/NNN.html when that file exists,
 // else a built-in one; Content-Length is always the page's length.  405 and
 // 501 carry Allow, 503 Retry-After, 416 Content-Range (range_size).
-//   in:  x0 = status, x19 = client, x28 = req
-//   out: -                               clobbers: x0-x5, x9-x16
 // It saves the x20-x23 it uses: the parent's listening socket and the
 // callers' files live there.
+//   in:  x0 = status, x19 = client, x28 = req
+//   out: -                               clobbers: x0-x5, x9-x16
+//   frame: x20-x23 saved at [sp, #16]
 send_error:
     stp     x29, x30, [sp, #-48]!
     mov     x29, sp
@@ -3492,6 +3504,7 @@ split_time:
 // RFC 9110 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
 //   in:  x0 = destination, x1 = seconds since 1970
 //   out: x0 = end                        clobbers: x1, x2, x9-x15
+//   frame: [sp, #16] destination
 format_imf_date:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -3556,6 +3569,7 @@ Lformat_imf_date_clock:
 // Common Log Format: "[10/Oct/2000:13:55:36 +0000]".
 //   in:  x0 = destination, x1 = seconds since 1970
 //   out: x0 = end                        clobbers: x1, x2, x9-x15
+//   frame: [sp, #16] destination
 format_clf_date:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -3587,6 +3601,7 @@ format_clf_date:
 //   in:  x0 = text, x1 = length
 //   out: x0 = seconds since 1970; carry set = not such a date
 //        clobbers: x1-x3, x9-x15
+//   frame: [sp, #16] month, day
 parse_imf_date:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -3677,6 +3692,7 @@ two_digits:
 //   in:  x0 = fd, x1 = buffer, x2 = length
 //   out: carry set = failed or stalled (x0 = errno); x1 = bytes not written
 //        clobbers: x0-x2, x9-x11, x16
+//   frame: [sp, #16] fd, cursor; [sp, #32] bytes left
 write_all:
     stp     x29, x30, [sp, #-48]!
     mov     x29, sp
@@ -3723,6 +3739,7 @@ Lwrite_all_return:
 // closes the connection.
 //   in:  x1 = buffer, x2 = length, x19 = client, x28 = req
 //   out: carry set = failed              clobbers: x0-x2, x9-x11, x16
+//   frame: [sp, #16] length
 send_body:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -4112,7 +4129,7 @@ Lliterals:
 // ===== 12. Tables ===========================================================
 // Read-only.  Offsets (not addresses) keep the program position-independent.
 
-// Methods: 4 bytes an entry, name offset (2), length (1), M_* (1); 0 ends.
+// Methods: MT_SIZE bytes an entry (MT_NAME, MT_LEN, MT_METHOD); 0 ends.
 .p2align 2
 method_table:
     .hword Lmn_get - Lmethod_names
@@ -4149,8 +4166,8 @@ method_routines:
     .word do_delete - method_routines    // M_DELETE
     .word do_options - method_routines   // M_OPTIONS
 
-// Request headers we use: 4 bytes an entry, lowercase name offset (2),
-// length (1), the req field that keeps (pointer, length) (1); 0 ends.
+// Request headers we use: HT_SIZE bytes an entry (HT_NAME, lowercase;
+// HT_LEN; HT_FIELD, the req field that keeps (pointer, length)); 0 ends.
 .p2align 2
 header_table:
     .hword Lhn_host - Lheader_names
@@ -4192,8 +4209,8 @@ Lhn_if_modified_since_end:
 Lhn_if_range:          .ascii "if-range"
 Lhn_if_range_end:
 
-// errno -> status for failed file operations: errno (2), status (2); 0 ends
-// with the fallback.
+// errno -> status for failed file operations: ET_SIZE bytes an entry
+// (ET_ERRNO, ET_STATUS); errno 0 ends it with the fallback.
 .p2align 2
 errno_table:
     .hword ENOENT, HTTP_NOT_FOUND
@@ -4205,7 +4222,8 @@ errno_table:
     .hword ENOTEMPTY, HTTP_CONFLICT
     .hword 0, HTTP_SERVER_ERROR
 
-// HTML character references: char (1), length (1), text (6).
+// HTML character references: HE_SIZE bytes an entry (HE_CHAR, HE_LEN,
+// HE_TEXT padded to 6); 0 ends.
 .p2align 3
 html_escapes:
     .byte CH_AMP, 5
@@ -4259,8 +4277,8 @@ hex_digits_upper: .ascii "0123456789ABCDEF"
 day_names:        .ascii "Sun Mon Tue Wed Thu Fri Sat "
 month_names:      .ascii "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec "
 
-// Statuses: 8 bytes an entry, status (2), reason offset (2), reason length (2),
-// 0 (2); the final entry (status 0) is the fallback reason.
+// Statuses: STT_SIZE bytes an entry (STT_STATUS, STT_TEXT, STT_LEN, 0);
+// the final entry (status 0) is the fallback reason.
 .p2align 3
 status_table:
     .hword 100, Ls_100 - Lstatus_texts, Ls_100_end - Ls_100, 0
@@ -4333,8 +4351,8 @@ Ls_505: .ascii "HTTP Version Not Supported"
 Ls_505_end:
 Ls_other: .ascii "Unknown"
 Ls_other_end:
-// MIME types by extension: 8 bytes an entry, ext offset (2), ext length (1),
-// type length (1), type offset (2), 0 (2); offsets into Lmime_names; 0 ends.
+// MIME types by extension: MX_SIZE bytes an entry (MX_EXT, MX_EXT_LEN,
+// MX_TYPE_LEN, MX_TYPE, 0), offsets into Lmime_names; 0 ends.
 .p2align 3
 mime_table:
     .hword Lmx_html - Lmime_names
