@@ -3950,12 +3950,9 @@ Lstarts_with_no:
 starts_with_ci:
     add     x9, x0, x3
     cmp     x9, x1
-    b.hi    Lstarts_with_ci_no
+    b.hi    Lequal_ci_no                 // shorter than the prefix: equal_ci's "no"
     mov     x1, x3
     b       equal_ci
-Lstarts_with_ci_no:
-    mov     x0, #0
-    ret
 
 // --- equal_ci ---------------------------------------------------------------
 // Are LEN bytes at a equal to LEN bytes at b, ignoring ASCII case?  (b is
@@ -3978,6 +3975,7 @@ Lequal_ci_loop:
 Lequal_ci_compare:
     cmp     w10, w11
     b.eq    Lequal_ci_loop
+Lequal_ci_no:
     mov     x0, #0
     ret
 Lequal_ci_yes:
