@@ -10,9 +10,10 @@ before it writes it, and loads back, is kept.  x29, x30 and sp are the frame's
 and are not counted.
 
 The header is the ``// --- name ---`` comment block above the label: the
-registers named after ``clobbers:`` (``x9-x11`` ranges, ``nothing``) and those
-named after ``out:``.  Run as a script to print every routine whose header
-differs from the code.
+registers named on the ``clobbers:`` line (``x9-x11`` ranges, ``nothing``)
+and those named after ``out:``.  Run as a script (``python tests/ymawky_regs.py``
+from the project root) to print every routine whose header differs from the
+code, and every read of a register a call just changed.
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def dispatch_targets(a: Assembly) -> dict[int, int]:
     return out
 
 
+@cache
 def routines() -> dict[str, Routine]:
+    """Every routine of the code, with what its own instructions do."""
     a = assembly()
     end = a.symbols[CODE_END]
     names = sorted((addr, n) for n, addr in a.symbols.items() if not n.startswith("L") and addr < end)
@@ -229,12 +232,6 @@ def differences(heads: dict[str, Header] | None = None) -> dict[str, tuple[set[i
     return diff
 
 
-if __name__ == "__main__":
-    heads = headers()
-    for name, (real, said) in differences().items():
-        print(f"{name}: code {show(real)}  header {show(said)}")
-
-
 def stale_reads() -> list[str]:
     """Reads, after a call, of a register the callee changes and does not return.
 
@@ -275,41 +272,7 @@ def stale_reads() -> list[str]:
     return problems
 
 
-def live_in() -> dict[str, set[int]]:
-    """Registers each routine reads (itself or through a callee) before writing them.
-
-    In the order of the bytes, not of the paths: a read that comes before any
-    write of that register in the routine (or in a callee reached first).
-    """
-    a = assembly()
-    rs = routines()
-    md = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
-    md.detail = True
-    owner = {r.start: n for n, r in rs.items()}
-    changes = clobbers()
-    heads = headers()
-    result: dict[str, set[int]] = {n: set() for n in rs}
-    for _ in range(len(rs)):
-        changed = False
-        for name, r in rs.items():
-            written: set[int] = set()
-            need: set[int] = set()
-            for insn in md.disasm(a.code[r.start - a.base : r.end - a.base], r.start):
-                regs_r, regs_w = access(insn)
-                if insn.mnemonic in ("stp", "str") and "[sp" in insn.op_str:
-                    regs_r -= KEEP | FRAME  # saving a register is not using it
-                need |= regs_r - written
-                if insn.mnemonic in ("bl", "b") and insn.operands[0].imm in owner:
-                    callee = owner[insn.operands[0].imm]
-                    if callee != name:
-                        need |= result[callee] - written
-                        h = heads.get(callee)
-                        written |= changes[callee] | (h.outs if h else frozenset())
-                written |= regs_w
-            need -= FRAME
-            if need != result[name]:
-                result[name] = need
-                changed = True
-        if not changed:
-            break
-    return result
+if __name__ == "__main__":
+    for name, (real, said) in differences().items():
+        print(f"{name}: the code changes {show(real)}, the header says {show(said)}")
+    print("\n".join(stale_reads()))
