@@ -48,6 +48,8 @@
 // with the carry flag: set = failed, as the kernel does) and, under
 // clobbers:, every register it or anything it calls changes that out:
 // does not name.  Every register not named there comes back as it went in.
+// A local helper that a routine calls (bl Lroutine_helper) has the same
+// in:/out:/clobbers: lines above its label.
 
 // ===== 1. Constants =========================================================
 // Values from xnu bsd/kern/syscalls.master and bsd/sys/*.h.
@@ -2057,7 +2059,9 @@ Lparse_range_invalid:
 Lparse_range_done:
     ldp     x29, x30, [sp], #16
     ret
-// helpers of parse_range: x14 = cursor, x12 = end
+// helper of parse_range: skip spaces and tabs.
+//   in:  x14 = cursor, x12 = end
+//   out: x14 = after them                clobbers: x9
 Lparse_range_skip_ows:
     cmp     x14, x12
     b.hs    Lparse_range_skip_ows_done
@@ -2071,9 +2075,12 @@ Lparse_range_skip_ows_next:
     b       Lparse_range_skip_ows
 Lparse_range_skip_ows_done:
     ret
-// x5 = the decimal number at the cursor; carry set = no digits.  A number
-// too large for 63 bits stays at RANGE_HUGE: past the end of any file, so
-// it clamps like any other (RFC 9110 14.1.1).
+// helper of parse_range: the decimal number at the cursor.  A number too
+// large for 63 bits stays at RANGE_HUGE: past the end of any file, so it
+// clamps like any other (RFC 9110 14.1.1).
+//   in:  x14 = cursor, x12 = end
+//   out: x5 = the number, x14 = after it; carry set = no digits
+//        clobbers: x3, x9-x11
 Lparse_range_number:
     mov     x5, #0
     mov     x10, x14
@@ -2307,7 +2314,9 @@ Lsend_file_range_done:
     ldp     x22, x23, [sp, #32]
     ldp     x29, x30, [sp], #64
     ret
-// helper of send_file_range: x9 bytes went out; move on past them and count them
+// helper of send_file_range: bytes went out; move on past them, count them.
+//   in:  x9 = bytes sent, x21 = offset, x22 = left to send
+//   out: x21, x22 moved on; REQ_SENT counts them   clobbers: x10
 Lsend_file_range_moved:
     add     x21, x21, x9
     sub     x22, x22, x9
@@ -3200,7 +3209,9 @@ Lsend_error_done:
     ldp     x22, x23, [sp, #32]
     ldp     x29, x30, [sp], #48
     ret
-// "NNN Reason" at the cursor in x0 (x20 = status)
+// helper of send_error: "NNN Reason" at the cursor.
+//   in:  x0 = cursor, x20 = status
+//   out: x0 = cursor                     clobbers: x1, x2, x9-x13
 Lsend_error_title:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -3536,7 +3547,9 @@ format_imf_date:
     APPEND  t_gmt, t_gmt_len
     ldp     x29, x30, [sp], #32
     ret
-// "Nov" from date_parts (x15); the CLF date uses it too
+// helper of format_imf_date and format_clf_date: "Nov" from date_parts.
+//   in:  x0 = cursor, x15 = date_parts
+//   out: x0 = cursor                     clobbers: x1, x2, x9, x10
 Lformat_imf_date_month:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -3548,7 +3561,9 @@ Lformat_imf_date_month:
     bl      copy
     ldp     x29, x30, [sp], #16
     ret
-// "HH:MM:SS" from date_parts (x15)
+// helper of format_imf_date and format_clf_date: "HH:MM:SS" from date_parts.
+//   in:  x0 = cursor, x15 = date_parts
+//   out: x0 = cursor                     clobbers: x1, x9, x10
 Lformat_imf_date_clock:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp

@@ -83,3 +83,12 @@ def test_characters_are_named_not_numbered() -> None:
     code = [line.split("//")[0] for line in regs.SOURCE.read_text(encoding="utf-8").splitlines()]
     bare = re.compile(r"^\s+(cmp|mov|sub|add|orr)\s+w\d+,.*#(0x[2-7][0-9a-f]|3[2-9]|[4-9]\d|1[01]\d|12[0-6])\b")
     assert [line.strip() for line in code if bare.match(line)] == []
+
+
+def test_each_local_helper_names_the_registers_it_changes() -> None:
+    found = regs.helpers()
+    assert set(found) >= {"Lparse_range_number", "Lsend_error_title", "Lformat_imf_date_clock"}
+    for name, changed in found.items():
+        h = regs.helper_header(name)
+        assert "in:" in h.text and "out:" in h.text, name
+        assert (regs.show(changed - h.outs), name) == (regs.show(h.clobbers - h.outs), name)

@@ -11,7 +11,9 @@ and are not counted.
 
 The header is the ``// --- name ---`` comment block above the label: the
 registers named on the ``clobbers:`` line (``x9-x11`` ranges, ``nothing``)
-and those named after ``out:``.  Run as a script (``python tests/ymawky_regs.py``
+and those named after ``out:``.  A local helper (``bl Lname``) runs from its
+label to the next label not its own (``Lname_...``); its header is the
+comment right above it.  Run as a script (``python tests/ymawky_regs.py``
 from the project root) to print every routine whose header differs from the
 code, and every read of a register a call just changed.
 """
@@ -179,6 +181,13 @@ def parse_regs(text: str) -> frozenset[int]:
     return frozenset(regs)
 
 
+def _header(body: list[str]) -> Header:
+    head = "\n".join(body)
+    clob = head.split("clobbers:", 1)[1].split("\n")[0] if "clobbers:" in head else ""
+    out_part = head.split("out:", 1)[1].split("clobbers:", 1)[0] if "out:" in head else ""
+    return Header(parse_regs(clob.split("(")[0]), frozenset(int(n) for n in _REG.findall(out_part)), head)
+
+
 def headers(text: str | None = None) -> dict[str, Header]:
     """Each routine's header, by name (a banner may name several routines)."""
     lines = (SOURCE.read_text(encoding="utf-8") if text is None else text).splitlines()
@@ -192,14 +201,20 @@ def headers(text: str | None = None) -> dict[str, Header]:
             if not follow.startswith("//"):
                 break
             body.append(follow[2:])
-        head = "\n".join(body)
-        clob = head.split("clobbers:", 1)[1].split("\n")[0] if "clobbers:" in head else ""
-        out_part = head.split("out:", 1)[1].split("clobbers:", 1)[0] if "out:" in head else ""
-        outs = frozenset(int(n) for n in _REG.findall(out_part))
         for name in m.group(1).split(", "):
             name = "_main" if name == "main" else name  # the C entry point's label
-            out[name] = Header(parse_regs(clob.split("(")[0]), outs, head)
+            out[name] = _header(body)
     return out
+
+
+def helper_header(name: str) -> Header:
+    """The comment lines right above a local helper's label."""
+    lines = SOURCE.read_text(encoding="utf-8").splitlines()
+    at = lines.index(f"{name}:")
+    body: list[str] = []
+    while lines[at - 1 - len(body)].startswith("//"):
+        body.insert(0, lines[at - 1 - len(body)][2:])
+    return _header(body)
 
 
 def show(regs: set[int] | frozenset[int]) -> str:
@@ -276,3 +291,34 @@ if __name__ == "__main__":
     for name, (real, said) in differences().items():
         print(f"{name}: the code changes {show(real)}, the header says {show(said)}")
     print("\n".join(stale_reads()))
+
+
+def helpers() -> dict[str, set[int]]:
+    """Local helpers (``bl Lname``) and the registers each changes, its callees included.
+
+    A helper runs from its label to the next label that is not one of its own
+    (``Lname_...``).
+    """
+    a = assembly()
+    rs = routines()
+    found = clobbers()
+    md = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+    md.detail = True
+    starts = {r.start: n for n, r in rs.items()}
+    labels = sorted((addr, n) for n, addr in a.symbols.items() if addr < a.symbols[CODE_END])
+    targets = set()
+    for r in rs.values():
+        for insn in md.disasm(a.code[r.start - a.base : r.end - a.base], r.start):
+            if insn.mnemonic == "bl" and insn.operands[0].imm not in starts:
+                targets.add(insn.operands[0].imm)
+    out = {}
+    for addr in sorted(targets):
+        name = next(n for at, n in labels if at == addr and n.startswith("L"))
+        end = next(at for at, n in labels if at > addr and not n.startswith(name + "_"))
+        regs: set[int] = set()
+        for insn in md.disasm(a.code[addr - a.base : end - a.base], addr):
+            regs |= access(insn)[1]
+            if insn.mnemonic == "bl" and insn.operands[0].imm in starts:
+                regs |= found[starts[insn.operands[0].imm]]
+        out[name] = regs - FRAME
+    return out
