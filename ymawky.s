@@ -11,7 +11,7 @@
 //   program for a real Mac, with adrp/add and a __DATA section.
 //
 // Contents
-//   1. Constants      syscall numbers, flags, struct offsets, limits
+//   1. Constants      syscall numbers, flags, struct and table layouts, limits
 //   2. Macros         SYSCALL, LOAD_ADDR, SEND, SET_CARRY, CLEAR_CARRY
 //   3. Start-up       main: port from argv[1], stale temp files swept, listen
 //   4. Accept loop    accept, reap finished children, fork, 503 when full
@@ -733,6 +733,7 @@ Lreap_children_done:
 // --- handle_connection ------------------------------------------------------
 //   in:  x0 = client socket
 //   out: -                               clobbers: x0-x16, x19-x28
+//   frame: [sp] the socket options' value, for a moment
 handle_connection:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -1046,6 +1047,7 @@ wait_writable:
 //   in:  x0 = fd, x1 = events (POLLIN, POLLOUT), x2 = timeout in ms
 //   out: x0 = 1 ready (or poll failed: the next call will say why), 0 timed out
 //        clobbers: x1, x2, x9-x11, x16
+//   frame: [sp] the struct pollfd
 wait_fd:
     sub     sp, sp, #16
     mov     x9, x0
@@ -1075,6 +1077,7 @@ Lwait_fd_error:
 // Milliseconds since 1970 (gettimeofday).
 //   in:  -
 //   out: x0 = ms                         clobbers: x1, x2, x9, x10, x16
+//   frame: [sp] the struct timeval
 now_ms:
     sub     sp, sp, #16
     mov     x0, sp
@@ -1093,6 +1096,7 @@ now_ms:
 // --- now_seconds ------------------------------------------------------------
 //   in:  -
 //   out: x0 = seconds since 1970         clobbers: x1, x2, x16
+//   frame: [sp] the struct timeval
 now_seconds:
     sub     sp, sp, #16
     mov     x0, sp
@@ -3320,6 +3324,7 @@ Lmime_type_done:
 //   127.0.0.1 - - [01/Dec/2026:19:31:27 +0000] "GET / HTTP/1.1" 200 591
 //   in:  x28 = req, peer_addr, in_buf (the request line)
 //   out: -                               clobbers: x0-x2, x9-x16
+//   frame: x9, x10 pushed around utoa, x0 around now_seconds
 log_request:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp

@@ -85,10 +85,11 @@ def test_characters_are_named_not_numbered() -> None:
     assert [line.strip() for line in code if bare.match(line)] == []
 
 
-def test_each_local_helper_names_the_registers_it_changes() -> None:
+def test_each_local_helper_names_the_registers_it_changes_and_makes_its_frame() -> None:
     found = regs.helpers()
     assert set(found) >= {"Lparse_range_number", "Lsend_error_title", "Lformat_imf_date_clock"}
-    for name, changed in found.items():
+    for name, helper in found.items():
         h = regs.helper_header(name)
         assert "in:" in h.text and "out:" in h.text, name
-        assert (regs.show(changed - h.outs), name) == (regs.show(h.clobbers - h.outs), name)
+        assert (regs.show(helper.writes - h.outs), name) == (regs.show(h.clobbers - h.outs), name)
+        assert helper.frame or not helper.has_call, name

@@ -136,13 +136,7 @@ def routines() -> dict[str, Routine]:
                 r.loaded |= regs_w & KEEP
             if m in ("bl", "blr"):
                 if not r.has_call:
-                    r.frame = any(
-                        p.mnemonic == "stp"
-                        and re.fullmatch(r"x29, x30, \[sp, #-\w+\]!", p.op_str) is not None
-                        and q.mnemonic == "mov"
-                        and q.op_str == "x29, sp"
-                        for p, q in zip(insns[:k], insns[1 : k + 1], strict=False)
-                    )
+                    r.frame = _opens_frame(insns[:k])
                 r.has_call = True
                 regs_w.discard(30)
                 if m == "blr":
@@ -287,14 +281,19 @@ def stale_reads() -> list[str]:
     return problems
 
 
-if __name__ == "__main__":
-    for name, (real, said) in differences().items():
-        print(f"{name}: the code changes {show(real)}, the header says {show(said)}")
-    print("\n".join(stale_reads()))
+def _opens_frame(insns: list[CsInsn]) -> bool:
+    """stp x29, x30, [sp, #-N]! then mov x29, sp, somewhere in these instructions."""
+    return any(
+        p.mnemonic == "stp"
+        and re.fullmatch(r"x29, x30, \[sp, #-\w+\]!", p.op_str) is not None
+        and q.mnemonic == "mov"
+        and q.op_str == "x29, sp"
+        for p, q in zip(insns, insns[1:], strict=False)
+    )
 
 
-def helpers() -> dict[str, set[int]]:
-    """Local helpers (``bl Lname``) and the registers each changes, its callees included.
+def helpers() -> dict[str, Routine]:
+    """Local helpers (``bl Lname``): what each changes (callees included) and whether it makes a frame.
 
     A helper runs from its label to the next label that is not one of its own
     (``Lname_...``).
@@ -315,10 +314,21 @@ def helpers() -> dict[str, set[int]]:
     for addr in sorted(targets):
         name = next(n for at, n in labels if at == addr and n.startswith("L"))
         end = next(at for at, n in labels if at > addr and not n.startswith(name + "_"))
-        regs: set[int] = set()
-        for insn in md.disasm(a.code[addr - a.base : end - a.base], addr):
-            regs |= access(insn)[1]
-            if insn.mnemonic == "bl" and insn.operands[0].imm in starts:
-                regs |= found[starts[insn.operands[0].imm]]
-        out[name] = regs - FRAME
+        h = Routine(name, addr, end)
+        insns = list(md.disasm(a.code[addr - a.base : end - a.base], addr))
+        for k, insn in enumerate(insns):
+            h.writes |= access(insn)[1]
+            if insn.mnemonic == "bl":
+                h.frame = h.frame or (not h.has_call and _opens_frame(insns[:k]))
+                h.has_call = True
+                if insn.operands[0].imm in starts:
+                    h.writes |= found[starts[insn.operands[0].imm]]
+        h.writes -= FRAME
+        out[name] = h
     return out
+
+
+if __name__ == "__main__":
+    for name, (real, said) in differences().items():
+        print(f"{name}: the code changes {show(real)}, the header says {show(said)}")
+    print("\n".join(stale_reads()))
