@@ -48,8 +48,8 @@
 // with the carry flag: set = failed, as the kernel does) and, under
 // clobbers:, every register it or anything it calls changes that out:
 // does not name.  Every register not named there comes back as it went in.
-// A local helper that a routine calls (bl Lroutine_helper) has the same
-// in:/out:/clobbers: lines above its label.
+// frame: names what a routine keeps on its stack.  A local helper that a
+// routine calls (bl Lroutine_helper) has the same lines above its label.
 
 // ===== 1. Constants =========================================================
 // Values from xnu bsd/kern/syscalls.master and bsd/sys/*.h.
@@ -173,7 +173,7 @@
 .equ ENAMETOOLONG,     63
 .equ ENOTEMPTY,        66
 
-// methods, as stored in REQ_METHOD
+// methods, as stored in REQ_METHOD; each indexes method_routines (section 12)
 .equ M_GET,            1
 .equ M_HEAD,           2
 .equ M_PUT,            3
