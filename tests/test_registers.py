@@ -93,3 +93,25 @@ def test_each_local_helper_names_the_registers_it_changes_and_makes_its_frame() 
         assert "in:" in h.text and "out:" in h.text, name
         assert (regs.show(helper.writes - h.outs), name) == (regs.show(h.clobbers - h.outs), name)
         assert helper.frame or not helper.has_call, name
+
+
+def wrong_ins(heads: dict[str, regs.Header]) -> dict[str, tuple[str, str]]:
+    """Routines whose in: differs from what the code reads first (x19, x28 aside: every routine may)."""
+    connection = {19, 28}
+    return {
+        n: (regs.show(reads - connection), regs.show(heads[n].ins - connection))
+        for n, reads in regs.live_in().items()
+        if reads - connection != heads[n].ins - connection
+    }
+
+
+def test_each_header_names_exactly_the_registers_its_code_takes() -> None:
+    assert wrong_ins(regs.headers()) == {}
+
+
+def test_a_header_that_leaves_out_an_argument_is_caught() -> None:
+    text = regs.SOURCE.read_text(encoding="utf-8")
+    line = "//   in:  x0 = value, x1 = length, x2 = file size\n"
+    assert text.count(line) == 1
+    heads = regs.headers(text.replace(line, "//   in:  x0 = value, x1 = length\n"))
+    assert wrong_ins(heads) == {"parse_range": ("x0-x2", "x0, x1")}

@@ -7,11 +7,12 @@ x0 and x1, darwin-abi.md 1.1) plus those of every routine it reaches by
 ``bl``, ``blr`` (the method_routines table) or a branch out of its own body
 (a tail call).  A callee-saved register (x19-x28) it stores on the stack
 before it writes it, and loads back, is kept.  x29, x30 and sp are the frame's
-and are not counted.
+and are not counted.  What a routine takes (live_in) is what it, or a callee
+before the call, reads before writing it, in the order of the bytes.
 
 The header is the ``// --- name ---`` comment block above the label: the
-registers named on the ``clobbers:`` line (``x9-x11`` ranges, ``nothing``)
-and those named after ``out:``.  A local helper (``bl Lname``) runs from its
+registers named on the ``clobbers:`` line (``x9-x11`` ranges, ``nothing``),
+those named after ``in:`` and those named after ``out:``.  A local helper (``bl Lname``) runs from its
 label to the next label not its own (``Lname_...``); its header is the
 comment right above it.  Run as a script (``python tests/ymawky_regs.py``
 from the project root) to print every routine whose header differs from the
@@ -60,6 +61,7 @@ class Routine:
 class Header:
     clobbers: frozenset[int]
     outs: frozenset[int]
+    ins: frozenset[int]
     text: str
 
 
@@ -179,7 +181,9 @@ def _header(body: list[str]) -> Header:
     head = "\n".join(body)
     clob = head.split("clobbers:", 1)[1].split("\n")[0] if "clobbers:" in head else ""
     out_part = head.split("out:", 1)[1].split("clobbers:", 1)[0] if "out:" in head else ""
-    return Header(parse_regs(clob.split("(")[0]), frozenset(int(n) for n in _REG.findall(out_part)), head)
+    in_part = head.split("in:", 1)[1].split("out:", 1)[0] if "in:" in head else ""
+    outs = frozenset(int(n) for n in _REG.findall(out_part))
+    return Header(parse_regs(clob.split("(")[0]), outs, frozenset(int(n) for n in _REG.findall(in_part)), head)
 
 
 def headers(text: str | None = None) -> dict[str, Header]:
@@ -328,7 +332,70 @@ def helpers() -> dict[str, Routine]:
     return out
 
 
+def live_in() -> dict[str, set[int]]:
+    """Registers each routine reads before it writes them, its callees included.
+
+    In the order of the bytes: a read that comes before any write of that
+    register in the routine, or a callee's such read before the call.  Saving
+    a callee-saved register on the stack is not reading it.
+    """
+    a = assembly()
+    rs = routines()
+    changes = clobbers()
+    heads = headers()
+    local = helpers()
+    md = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+    md.detail = True
+    spans = [(r.start, r.end, n) for n, r in rs.items()]
+    helper_at = {a.symbols[n]: n for n in local}
+    table = list(dispatch_targets(a).values())
+
+    def owner(addr: int) -> str | None:
+        return next((n for s, e, n in spans if s <= addr < e), None)
+
+    def returns(callee: str) -> set[int]:
+        h = heads.get(callee)
+        return changes[callee] | (h.outs if h else frozenset())
+
+    result: dict[str, set[int]] = {n: set() for n in rs}
+    changed = True
+    while changed:
+        changed = False
+        for name, r in rs.items():
+            written: set[int] = set()
+            need: set[int] = set()
+            for insn in md.disasm(a.code[r.start - a.base : r.end - a.base], r.start):
+                regs_r, regs_w = access(insn)
+                m = insn.mnemonic
+                if m in ("stp", "str") and "[sp" in insn.op_str:
+                    regs_r -= KEEP | FRAME
+                need |= regs_r - written
+                callees: list[str] = []
+                if m == "blr":
+                    callees = [n for n in (owner(t) for t in table) if n]
+                elif m in ("b", "bl", "cbz", "cbnz") or m.startswith("b."):
+                    target = insn.operands[-1].imm
+                    if m == "bl" and target in helper_at:
+                        written |= local[helper_at[target]].writes
+                    elif not r.start <= target < r.end and owner(target):
+                        callees = [owner(target)]  # type: ignore[list-item]
+                for callee in callees:
+                    need |= result[callee] - written
+                for callee in callees:
+                    written |= returns(callee)
+                written |= regs_w
+            need -= FRAME
+            if need != result[name]:
+                result[name] = need
+                changed = True
+    return result
+
+
 if __name__ == "__main__":
     for name, (real, said) in differences().items():
         print(f"{name}: the code changes {show(real)}, the header says {show(said)}")
+    heads = headers()
+    for name, reads in live_in().items():
+        if reads - {19, 28} != heads[name].ins - {19, 28}:
+            print(f"{name}: the code takes {show(reads)}, in: says {show(heads[name].ins)}")
     print("\n".join(stale_reads()))
