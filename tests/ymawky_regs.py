@@ -28,7 +28,6 @@ from functools import cache
 from pathlib import Path
 
 from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs, CsInsn
-from capstone.arm64 import ARM64_OP_IMM
 
 from emu.assembler import Assembly, assemble_file
 
@@ -144,8 +143,8 @@ def routines() -> dict[str, Routine]:
                 if m == "blr":
                     r.calls |= {n for n in (owner(t) for t in table) if n}
             if m in ("b", "bl", "cbz", "cbnz", "tbz", "tbnz") or m.startswith("b."):
-                target = insn.operands[-1]
-                if target.type == ARM64_OP_IMM and not start <= target.imm < stop:
+                target = insn.operands[-1]  # a direct branch: always an address
+                if not start <= target.imm < stop:
                     callee = owner(target.imm)
                     if callee:
                         r.calls.add(callee)
