@@ -7,12 +7,17 @@ Capstone, tests/ymawky_regs.py), so a header cannot drift from its code.
 from __future__ import annotations
 
 import re
+import struct
+from pathlib import Path
 
 import pytest
 import ymawky_regs as regs
+from server import build_with_apple_toolchain
 
 # main and accept_loop never return: nothing is clobbered for a caller
 NEVER_RETURN = {"_main", "accept_loop"}
+# the routine that answers each method (HEAD is GET without the body)
+ANSWERS = {"M_GET": "do_get", "M_HEAD": "do_get", "M_PUT": "do_put", "M_DELETE": "do_delete", "M_OPTIONS": "do_options"}
 # the routines that set the connection's registers
 CONNECTION = {"_main": {28}, "accept_loop": {19}, "handle_connection": {19, 28}}
 
@@ -71,11 +76,8 @@ def test_no_routine_reads_a_register_its_callee_just_changed() -> None:
 def test_method_routines_answer_each_method_by_its_number() -> None:
     a = regs.assembly()
     m = regs.methods()
-    by_method = {name: a.symbols[r] for name, r in {"M_GET": "do_get", "M_HEAD": "do_get"}.items()}
-    by_method |= {"M_PUT": a.symbols["do_put"], "M_DELETE": a.symbols["do_delete"]}
-    by_method |= {"M_OPTIONS": a.symbols["do_options"]}
-    assert regs.dispatch_targets(a) == {m[name]: addr for name, addr in by_method.items()}
-    assert set(m) == set(by_method)
+    assert set(m) == set(ANSWERS)
+    assert regs.dispatch_targets(a) == {m[name]: a.symbols[r] for name, r in ANSWERS.items()}
 
 
 def test_characters_are_named_not_numbered() -> None:
@@ -115,3 +117,24 @@ def test_a_header_that_leaves_out_an_argument_is_caught() -> None:
     assert text.count(line) == 1
     heads = regs.headers(text.replace(line, "//   in:  x0 = value, x1 = length\n"))
     assert wrong_ins(heads) == {"parse_range": ("x0-x2", "x0, x1")}
+
+
+def test_method_routines_resolve_the_same_in_the_apple_build(tmp_path: Path) -> None:
+    """clang writes the table's differences as relocations; ld64.lld must resolve them to the routines."""
+    import lief
+
+    exe = build_with_apple_toolchain(tmp_path)
+    binary = lief.parse(str(exe))
+    symbols = {s.name: s.value for s in binary.symbols}
+    at = symbols["method_routines"]
+    m = regs.methods()
+    raw = bytes(binary.get_content_from_virtual_address(at, 4 * (max(m.values()) + 1)))
+    got = {v: at + struct.unpack_from("<i", raw, 4 * v)[0] for v in m.values()}
+    want = {
+        "M_GET": "do_get",
+        "M_HEAD": "do_get",
+        "M_PUT": "do_put",
+        "M_DELETE": "do_delete",
+        "M_OPTIONS": "do_options",
+    }
+    assert got == {m[name]: symbols[r] for name, r in want.items()}
