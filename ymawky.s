@@ -11,7 +11,7 @@
 //   program for a real Mac, with adrp/add and a __DATA section.
 //
 // Contents
-//   1. Constants      syscall numbers, flags, struct offsets, limits
+//   1. Constants      syscall numbers, flags, struct and table layouts, limits
 //   2. Macros         SYSCALL, LOAD_ADDR, SEND, SET_CARRY, CLEAR_CARRY
 //   3. Start-up       main: port from argv[1], stale temp files swept, listen
 //   4. Accept loop    accept, reap finished children, fork, 503 when full
@@ -26,9 +26,30 @@
 //  13. Texts          fixed response pieces (read-only)
 //  14. Buffers        writable data and zero-filled buffers, last
 //
-// Registers in the child, for the whole connection:
-//   x19 = client socket, x28 = the request record (req, section 14).
-//   x20-x27 belong to whichever method routine runs and are saved by it.
+// Registers: one rule for every routine (tests/test_registers.py checks
+// each header against the code).
+//   x0-x7    arguments and results.
+//   x8-x16   scratch; x16 also carries the syscall number (SYSCALL).
+//            x17 is not used; x18 never is (the kernel zeroes it).
+//   x19, x28 the connection: x19 = client socket, x28 = the request record
+//            (req, section 14).  accept_loop and handle_connection set them
+//            (main sets x28 for the parent's 503); no other routine writes
+//            them, and every routine may read them.
+//   x20-x27  the state of one phase, named under each section's banner
+//            (the listening socket; the file being served; PUT's folder and
+//            temp file).  A routine either saves the ones it writes and
+//            restores them, or names them under clobbers: and its callers
+//            keep nothing there across the call.
+//   x29, x30 a routine that calls another first makes a frame
+//            (stp x29, x30, [sp, #-N]! then mov x29, sp) and undoes it
+//            before ret; a leaf makes none.  Only main and accept_loop,
+//            which never return, have no frame.
+// A routine's header says what it takes (in:), what it gives back (out:,
+// with the carry flag: set = failed, as the kernel does) and, under
+// clobbers:, every register it or anything it calls changes that out:
+// does not name.  Every register not named there comes back as it went in.
+// frame: names what a routine keeps on its stack.  A local helper that a
+// routine calls (bl Lroutine_helper) has the same lines above its label.
 
 // ===== 1. Constants =========================================================
 // Values from xnu bsd/kern/syscalls.master and bsd/sys/*.h.
@@ -84,9 +105,15 @@
 .equ SO_NOSIGPIPE,     0x1022       // EPIPE instead of SIGPIPE when the client has gone
 .equ IPPROTO_TCP,      6
 .equ TCP_NODELAY,      0x1          // bsd/netinet/tcp.h
+// struct sockaddr_in -- uint8 sin_len, uint8 sin_family, uint16 port (big-endian),
+// uint32 addr, 8 zero bytes
 .equ SOCKADDR_IN_LEN,  16
+.equ SIN_LEN,          0
+.equ SIN_FAMILY,       1
 .equ SIN_PORT,         2
 .equ SIN_ADDR,         4
+.equ SIN_ZERO,         8
+.equ IPV4_BYTES,       4
 .equ LOOPBACK_BE,      0x0100007f   // 127.0.0.1 as stored little-endian in sin_addr
 .equ BACKLOG,          128          // SOMAXCONN
 
@@ -94,6 +121,9 @@
 .equ POLLIN,           0x1
 .equ POLLOUT,          0x4
 .equ POLLFD_SIZE,      8
+.equ PFD_FD,           0            // int32
+.equ PFD_EVENTS,       4            // int16
+.equ PFD_REVENTS,      6            // int16
 
 // wait4(2) -- bsd/sys/wait.h
 .equ WAIT_ANY,         -1
@@ -122,7 +152,11 @@
 .equ LREC_NAME,        16           // the name, "/" after a folder's, NUL
 
 // struct timeval -- int64 tv_sec, int32 tv_usec
+.equ TV_SEC,           0
 .equ TV_USEC,          8
+
+// main's argv: 8-byte pointers
+.equ ARGV_PORT,        8            // argv[1]
 
 // errno -- bsd/sys/errno.h
 .equ ENOENT,           2
@@ -139,7 +173,7 @@
 .equ ENAMETOOLONG,     63
 .equ ENOTEMPTY,        66
 
-// methods, as stored in REQ_METHOD
+// methods, as stored in REQ_METHOD; each indexes method_routines (section 12)
 .equ M_GET,            1
 .equ M_HEAD,           2
 .equ M_PUT,            3
@@ -180,12 +214,26 @@
 .equ SECS_PER_DAY,     86400
 .equ DAYS_0000_TO_1970, 719468      // days from 0000-03-01 to 1970-01-01 (civil calendar)
 .equ DAYS_PER_ERA,     146097       // 400 Gregorian years
+.equ YEARS_PER_ERA,    400
+.equ YEARS_PER_CENTURY, 100
+.equ DAYS_PER_YEAR,    365          // a common year
+.equ DAYS_PER_4_YEARS, 1460         // four common years: a leap day is due
+.equ DAYS_PER_CENTURY, 36524        // 100 years with 24 leap days
 .equ SECS_PER_HOUR,    3600
 .equ SECS_PER_MINUTE,  60
 .equ DAYS_PER_WEEK,    7
 .equ EPOCH_WEEKDAY,    4            // 1970-01-01 was a Thursday (0 = Sunday)
 .equ EPOCH_YEAR,       1970
 .equ IMF_DATE_LEN,     29           // "Sun, 06 Nov 1994 08:49:37 GMT"
+.equ IMF_COMMA,        3            // where each field of it starts
+.equ IMF_DAY,          5
+.equ IMF_MONTH,        8
+.equ IMF_YEAR,         12
+.equ IMF_HOUR,         17
+.equ IMF_MINUTE,       20
+.equ IMF_SECOND,       23
+.equ ABBR_LEN,         3            // "Sun", "Nov": day_names, month_names ...
+.equ ABBR_SIZE,        4            // ... hold one every 4 bytes (indexed as "lsl #2")
 .equ LOG_LINE_MAX,     512          // request-line bytes kept in a log line
 .equ RANGES_MAX,       16           // more byte ranges than this: the header is ignored
 .equ RANGE_HUGE,       0x4000000000000000  // a range number of more than 18 digits, saturated
@@ -215,13 +263,17 @@
 .equ CH_QUESTION,      0x3f
 .equ CH_A,             0x41
 .equ CH_Z,             0x5a
+.equ CH_LBRACKET,      0x5b
 .equ CH_a,             0x61
 .equ CH_f,             0x66
+.equ CH_w,             0x77
 .equ CH_z,             0x7a
+.equ CH_TILDE,         0x7e
 .equ CH_DEL,           0x7f
 .equ CASE_BIT,         0x20         // 'A' | 0x20 = 'a'
-.equ CRLF_LE,          0x0a0d       // "\r\n" as a little-endian halfword
-.equ END_OF_HEAD,      0x0a0d0a0d   // "\r\n\r\n" as a little-endian word
+.equ CRLF_LE,          (CH_LF << 8) | CH_CR         // "\r\n" as a little-endian halfword
+.equ DOTDOT_LE,        (CH_DOT << 8) | CH_DOT       // ".." as a little-endian halfword
+.equ END_OF_HEAD,      (CRLF_LE << 16) | CRLF_LE    // "\r\n\r\n" as a little-endian word
 
 // HTTP statuses (RFC 9110 15) used by the code; their texts are in status_table
 .equ HTTP_CONTINUE,               100
@@ -273,6 +325,65 @@
 .equ REQ_H_IMS,        224          // If-Modified-Since
 .equ REQ_H_IFRANGE,    240
 .equ REQ_SIZE,         256
+.equ PAIR_LEN,         8            // in a (pointer, length) pair: the length
+
+// the version at the end of the request line: "HTTP/1.1"
+.equ VERSION_LEN,      8
+.equ VERSION_MAJOR,    5            // after "HTTP/"
+.equ VERSION_DOT,      6
+.equ VERSION_MINOR,    7
+
+// path_buf: "www" + the decoded target
+.equ ROOT_LEN,         3            // "www"
+
+// date_parts (section 14): split_time's calendar fields, 8 bytes each
+.equ DP_YEAR,          0
+.equ DP_MONTH,         8            // 1-12
+.equ DP_DAY,           16           // 1-31
+.equ DP_HOUR,          24
+.equ DP_MINUTE,        32
+.equ DP_SECOND,        40
+.equ DP_WEEKDAY,       48           // 0 = Sunday
+
+// range_list (section 14): (first, last) byte pairs, 16 bytes a range
+.equ RANGE_FIRST,      0
+.equ RANGE_LAST,       8
+.equ RANGE_SIZE,       16           // indexed as "lsl #4": Keystone takes no name for a shift
+
+// Entries of the tables in section 12.  A name is an offset (uint16) into the
+// table's text block, so no entry holds an address.
+// method_table: a method name and the M_* it means; length 0 ends it
+.equ MT_NAME,          0            // uint16: offset in Lmethod_names
+.equ MT_LEN,           2            // uint8
+.equ MT_METHOD,        3            // uint8: M_*
+.equ MT_SIZE,          4
+// method_routines: per M_*, answer_request's routine as an int32 offset from
+// the table (4 bytes, so ldrsw's "lsl #2" indexes it)
+// header_table: a request header we keep and its req field; length 0 ends it
+.equ HT_NAME,          0            // uint16: offset in Lheader_names (lowercase)
+.equ HT_LEN,           2            // uint8
+.equ HT_FIELD,         3            // uint8: REQ_H_*, a (pointer, length) pair
+.equ HT_SIZE,          4
+// status_table: a status and its reason phrase; status 0 ends it (the fallback)
+.equ STT_STATUS,       0            // uint16
+.equ STT_TEXT,         2            // uint16: offset in Lstatus_texts
+.equ STT_LEN,          4            // uint16
+.equ STT_SIZE,         8
+// errno_table: errno 0 ends it with the fallback status
+.equ ET_ERRNO,         0            // uint16
+.equ ET_STATUS,        2            // uint16
+.equ ET_SIZE,          4
+// mime_table: an extension and its Content-Type; length 0 ends it
+.equ MX_EXT,           0            // uint16: offset in Lmime_names
+.equ MX_EXT_LEN,       2            // uint8
+.equ MX_TYPE_LEN,      3            // uint8
+.equ MX_TYPE,          4            // uint16: offset in Lmime_names
+.equ MX_SIZE,          8
+// html_escapes: a character and its reference; character 0 ends it
+.equ HE_CHAR,          0            // uint8
+.equ HE_LEN,           1            // uint8
+.equ HE_TEXT,          2            // up to 6 bytes
+.equ HE_SIZE,          8
 
 // ===== 2. Macros ============================================================
 
@@ -366,6 +477,7 @@ Lmain_fail:
 // socket, SO_REUSEADDR, bind 127.0.0.1:port, listen.
 //   in:  x0 = port
 //   out: x0 = listening socket; carry set = failed   clobbers: x1-x4, x9-x11, x16
+//   frame: [sp, #16] the option value, then the sockaddr_in
 open_listener:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -387,14 +499,14 @@ open_listener:
     b.cs    Lopen_listener_done
     // struct sockaddr_in { len, family, port (big-endian), addr } for 127.0.0.1:port
     mov     w9, #SOCKADDR_IN_LEN
-    strb    w9, [sp, #16]
+    strb    w9, [sp, #16 + SIN_LEN]
     mov     w9, #AF_INET
-    strb    w9, [sp, #17]
+    strb    w9, [sp, #16 + SIN_FAMILY]
     rev16   w9, w11
     strh    w9, [sp, #16 + SIN_PORT]
     ldr     w9, =LOOPBACK_BE
     str     w9, [sp, #16 + SIN_ADDR]
-    str     xzr, [sp, #24]
+    str     xzr, [sp, #16 + SIN_ZERO]
     mov     x0, x10
     add     x1, sp, #16
     mov     x2, #SOCKADDR_IN_LEN
@@ -413,7 +525,7 @@ Lopen_listener_done:
 // Remove the temp files that PUTs left behind when their process was killed:
 // every ".ymawky-tmp-*" in www/ and in its folders, SWEEP_DEPTH_MAX deep.
 //   in:  -
-//   out: -                               clobbers: x0-x17
+//   out: -                               clobbers: x0-x3, x9-x11, x16
 sweep_temp_files:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -433,7 +545,8 @@ Lsweep_temp_files_done:
 // O_NOFOLLOW_ANY, so a symlinked folder is never entered), then close it.
 // Recursive: each level reads its records into its own stack frame.
 //   in:  x0 = open folder (closed on return), x1 = levels left below it
-//   out: -                               clobbers: x0-x17
+//   out: -                               clobbers: x0-x3, x9-x11, x16
+//   frame: x19-x24 saved at [x29, #16], basep at [x29, #64], the records below
 sweep_folder:
     stp     x29, x30, [sp, #-80]!
     mov     x29, sp
@@ -614,10 +727,13 @@ Lreap_children_done:
 // speaks HTTP/1.0, goes idle for 5 s, stalls for 10 s or errs.  The socket
 // is non-blocking: every wait is a poll with a time limit, so no client can
 // hold this process longer than that.  in_buf holds in_len bytes.
+// x20-x27 hold nothing from one request to the next: read_head, frame_body
+// and the method routines use them as they go.
 
 // --- handle_connection ------------------------------------------------------
 //   in:  x0 = client socket
-//   out: -                               clobbers: everything but x29, x30
+//   out: -                               clobbers: x0-x16, x19-x28
+//   frame: [sp] the socket options' value, for a moment
 handle_connection:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -706,7 +822,7 @@ note_head_method:
 // --- answer_request ---------------------------------------------------------
 // Parse the head now in in_buf and answer it.
 //   in:  x0 = head length
-//   out: -                               clobbers: x0-x17, x20-x27
+//   out: -                               clobbers: x0-x16, x20-x27
 answer_request:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -716,23 +832,11 @@ answer_request:
     bl      parse_request                // x0 = 0, or the error status
     cbnz    x0, Lanswer_request_error
     bl      frame_body                   // a body on GET & co. is skipped, never parsed as a request
-    ldr     x9, [x28, #REQ_METHOD]
-    cmp     x9, #M_OPTIONS
-    b.eq    Lanswer_request_options
-    cmp     x9, #M_PUT
-    b.eq    Lanswer_request_put
-    cmp     x9, #M_DELETE
-    b.eq    Lanswer_request_delete
-    bl      do_get                       // GET and HEAD
-    b       Lanswer_request_done
-Lanswer_request_options:
-    bl      do_options
-    b       Lanswer_request_done
-Lanswer_request_put:
-    bl      do_put
-    b       Lanswer_request_done
-Lanswer_request_delete:
-    bl      do_delete
+    ldr     x9, [x28, #REQ_METHOD]       // an M_*: parse_request knew the method
+    LOAD_ADDR x10, method_routines
+    ldrsw   x11, [x10, x9, lsl #2]
+    add     x10, x10, x11
+    blr     x10                          // do_get, do_put, do_delete or do_options
     b       Lanswer_request_done
 Lanswer_request_error:
     mov     x20, x0
@@ -750,7 +854,7 @@ Lanswer_request_done:
 // (we decode no chunks) or both headers (6.1), answer and close.  PUT reads
 // its own body.
 //   in:  x28 = req, in_buf
-//   out: REQ_BODY_USED / REQ_CLOSE set     clobbers: x0-x17, x20-x22
+//   out: REQ_BODY_USED / REQ_CLOSE set     clobbers: x0-x2, x9-x11, x16, x20
 frame_body:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -801,7 +905,7 @@ Lframe_body_done:
 // --- clear_request ----------------------------------------------------------
 // Zero the request record.
 //   in:  x28 = req
-//   out: -                               clobbers: x9, x10
+//   out: -                               clobbers: x9
 clear_request:
     mov     x9, #0
 Lclear_request_loop:
@@ -819,7 +923,7 @@ Lclear_request_loop:
 //   in:  x19 = client socket
 //   out: x0 = head length, or 0 = close quietly (EOF, idle timeout, error);
 //        carry set = answer x1 (408 timeout, 431 head too large) and close
-//        clobbers: x0-x17, x20-x24
+//        clobbers: x2, x9-x12, x16, x20-x23
 read_head:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -943,15 +1047,16 @@ wait_writable:
 //   in:  x0 = fd, x1 = events (POLLIN, POLLOUT), x2 = timeout in ms
 //   out: x0 = 1 ready (or poll failed: the next call will say why), 0 timed out
 //        clobbers: x1, x2, x9-x11, x16
+//   frame: [sp] the struct pollfd
 wait_fd:
     sub     sp, sp, #16
     mov     x9, x0
     mov     x10, x2
     mov     x11, x1
 Lwait_fd_again:
-    str     w9, [sp]                     // pollfd.fd
-    strh    w11, [sp, #4]                // pollfd.events
-    strh    wzr, [sp, #6]                // pollfd.revents
+    str     w9, [sp, #PFD_FD]
+    strh    w11, [sp, #PFD_EVENTS]
+    strh    wzr, [sp, #PFD_REVENTS]
     mov     x0, sp
     mov     x1, #1
     mov     x2, x10
@@ -972,14 +1077,15 @@ Lwait_fd_error:
 // Milliseconds since 1970 (gettimeofday).
 //   in:  -
 //   out: x0 = ms                         clobbers: x1, x2, x9, x10, x16
+//   frame: [sp] the struct timeval
 now_ms:
     sub     sp, sp, #16
     mov     x0, sp
     mov     x1, #0
     mov     x2, #0
     SYSCALL SYS_gettimeofday
-    ldr     x9, [sp]                     // tv_sec
-    ldr     w10, [sp, #TV_USEC]          // tv_usec (int32)
+    ldr     x9, [sp, #TV_SEC]
+    ldr     w10, [sp, #TV_USEC]          // int32
     mov     x0, #MS_PER_S
     mul     x9, x9, x0
     udiv    x10, x10, x0
@@ -990,13 +1096,14 @@ now_ms:
 // --- now_seconds ------------------------------------------------------------
 //   in:  -
 //   out: x0 = seconds since 1970         clobbers: x1, x2, x16
+//   frame: [sp] the struct timeval
 now_seconds:
     sub     sp, sp, #16
     mov     x0, sp
     mov     x1, #0
     mov     x2, #0
     SYSCALL SYS_gettimeofday
-    ldr     x0, [sp]
+    ldr     x0, [sp, #TV_SEC]
     add     sp, sp, #16
     ret
 
@@ -1004,11 +1111,12 @@ now_seconds:
 // Owns: turning the head in in_buf into the request record.  Errors are
 // statuses: 400 malformed, 414 target too long, 501 unknown method,
 // 505 unsupported version, 403 a ".." segment or one of our temp files.
+// parse_headers walks the head in x20-x25.
 
 // --- parse_request ----------------------------------------------------------
 //   in:  x28 = req (REQ_HEAD_LEN set), in_buf
 //   out: x0 = 0 when the request can be answered, else the error status
-//        clobbers: x0-x17, x20-x27
+//        clobbers: x1-x7, x9-x15, x20-x25
 parse_request:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -1028,7 +1136,7 @@ Lparse_request_close:
 Lparse_request_connection:
     ldr     x0, [x28, #REQ_H_CONN]       // "Connection: close"
     cbz     x0, Lparse_request_target
-    ldr     x1, [x28, #REQ_H_CONN + 8]
+    ldr     x1, [x28, #REQ_H_CONN + PAIR_LEN]
     LOAD_ADDR x2, t_close
     ldr     x3, t_close_len
     bl      contains_ci
@@ -1052,7 +1160,7 @@ Lparse_request_done:
 // "METHOD SP target SP HTTP/1.x CRLF" at the start of in_buf.
 //   in:  x28 = req
 //   out: x0 = 0 or status; REQ_METHOD, REQ_TARGET(_LEN), REQ_MINOR, REQ_LINE_LEN set
-//        clobbers: x0-x15
+//        clobbers: x1-x7, x9-x14
 parse_request_line:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -1120,17 +1228,17 @@ Lparse_request_line_target_end:
     // version: exactly "HTTP/" DIGIT "." DIGIT, then the CR
     add     x14, x14, #1
     sub     x9, x12, x14
-    cmp     x9, #8
+    cmp     x9, #VERSION_LEN
     b.ne    Lparse_request_line_bad
     mov     x0, x14
-    add     x1, x14, #5
+    add     x1, x14, #VERSION_MAJOR
     LOAD_ADDR x2, t_http_slash
     ldr     x3, t_http_slash_len
     bl      starts_with
     cbz     x0, Lparse_request_line_bad
-    ldrb    w9, [x14, #5]                // major
-    ldrb    w10, [x14, #6]               // "."
-    ldrb    w11, [x14, #7]               // minor
+    ldrb    w9, [x14, #VERSION_MAJOR]
+    ldrb    w10, [x14, #VERSION_DOT]
+    ldrb    w11, [x14, #VERSION_MINOR]
     cmp     w10, #CH_DOT
     b.ne    Lparse_request_line_bad
     sub     w9, w9, #CH_0
@@ -1176,21 +1284,21 @@ lookup_method:
     mov     x6, x1
     LOAD_ADDR x7, method_table
 Llookup_method_next:
-    ldrb    w3, [x7, #2]                 // entry: name offset (2), length (1), M_* (1)
+    ldrb    w3, [x7, #MT_LEN]
     cbz     w3, Llookup_method_none
     cmp     x3, x6
     b.ne    Llookup_method_skip
-    ldrh    w9, [x7]
+    ldrh    w9, [x7, #MT_NAME]
     LOAD_ADDR x2, Lmethod_names
     add     x2, x2, x9
     mov     x0, x4
     mov     x1, x5
     bl      starts_with
     cbz     x0, Llookup_method_skip
-    ldrb    w0, [x7, #3]
+    ldrb    w0, [x7, #MT_METHOD]
     b       Llookup_method_done
 Llookup_method_skip:
-    add     x7, x7, #4
+    add     x7, x7, #MT_SIZE
     b       Llookup_method_next
 Llookup_method_none:
     mov     x0, #0
@@ -1203,7 +1311,7 @@ Llookup_method_done:
 //   in:  w0 = byte
 //   out: x0 = 1 yes, 0 no                clobbers: x9
 is_tchar:
-    cmp     w0, #0x7f
+    cmp     w0, #CH_DEL                  // tchar_map ends before DEL
     b.hs    Lis_tchar_no
     LOAD_ADDR x9, tchar_map
     ldrb    w0, [x9, x0]
@@ -1215,7 +1323,7 @@ Lis_tchar_no:
 // --- parse_headers ----------------------------------------------------------
 // Walk the header lines after the request line; keep the ones we use.
 //   in:  x28 = req
-//   out: x0 = 0 or 400                   clobbers: x0-x15, x20-x25
+//   out: x0 = 0 or 400                   clobbers: x1-x3, x9-x14, x20-x25
 parse_headers:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -1315,7 +1423,8 @@ Lparse_headers_done:
 // If the header is one of header_table, store its value in the request;
 // Content-Length must be digits and agree with any earlier one.
 //   in:  x0 = name, x1 = name length, x2 = value, x3 = value length
-//   out: x0 = 0 or 400                   clobbers: x1-x15
+//   out: x0 = 0 or 400                   clobbers: x1-x3, x9-x14
+//   frame: [sp, #16] value, value length; [sp, #32] name, name length
 keep_header:
     stp     x29, x30, [sp, #-48]!
     mov     x29, sp
@@ -1323,12 +1432,12 @@ keep_header:
     stp     x0, x1, [sp, #32]
     LOAD_ADDR x12, header_table
 Lkeep_header_next:
-    ldrb    w13, [x12, #2]               // entry: name offset (2), length (1), req field (1)
+    ldrb    w13, [x12, #HT_LEN]
     cbz     w13, Lkeep_header_ignore
     ldr     x1, [sp, #40]
     cmp     x13, x1
     b.ne    Lkeep_header_skip
-    ldrh    w9, [x12]
+    ldrh    w9, [x12, #HT_NAME]
     LOAD_ADDR x2, Lheader_names
     add     x2, x2, x9
     ldr     x0, [sp, #32]
@@ -1336,10 +1445,10 @@ Lkeep_header_next:
     bl      equal_ci
     cbnz    x0, Lkeep_header_found
 Lkeep_header_skip:
-    add     x12, x12, #4
+    add     x12, x12, #HT_SIZE
     b       Lkeep_header_next
 Lkeep_header_found:
-    ldrb    w14, [x12, #3]               // req field for (pointer, length)
+    ldrb    w14, [x12, #HT_FIELD]        // req field for (pointer, length)
     cmp     x14, #REQ_H_CLEN
     b.ne    Lkeep_header_store
     ldp     x0, x1, [sp, #16]
@@ -1371,7 +1480,7 @@ Lkeep_header_bad:
 // and "*" (OPTIONS only).
 //   in:  x28 = req (REQ_TARGET set)
 //   out: x0 = 0 or status (400 malformed or %00, 403 ".." or a temp file)
-//        REQ_PATH_LEN set                clobbers: x0-x15
+//        REQ_PATH_LEN set                clobbers: x1-x3, x9-x15
 decode_target:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -1416,7 +1525,7 @@ Ldecode_target_root:
     add     x15, x14, #1
 Ldecode_target_path:
     LOAD_ADDR x12, path_buf
-    mov     w9, #0x77                    // "www"
+    mov     w9, #CH_w                    // "www" (ROOT_LEN bytes)
     strb    w9, [x12], #1
     strb    w9, [x12], #1
     strb    w9, [x12], #1
@@ -1473,7 +1582,7 @@ check_segments:
     LOAD_ADDR x14, path_buf
     ldr     x15, [x28, #REQ_PATH_LEN]
     add     x15, x14, x15
-    add     x14, x14, #3                 // after "www"
+    add     x14, x14, #ROOT_LEN
 Lcheck_segments_next:
     cmp     x14, x15
     b.hs    Lcheck_segments_ok
@@ -1494,7 +1603,7 @@ Lcheck_segments_test:
     cmp     x13, #2
     b.ne    Lcheck_segments_temp
     ldrh    w9, [x14]
-    mov     w10, #0x2e2e                 // ".."
+    mov     w10, #DOTDOT_LE
     cmp     w9, w10
     b.eq    Lcheck_segments_refuse
 Lcheck_segments_temp:
@@ -1522,7 +1631,7 @@ Lcheck_segments_refuse:
 
 // --- do_get -----------------------------------------------------------------
 //   in:  x28 = req, path_buf
-//   out: -                               clobbers: x0-x17, x20-x27
+//   out: -                               clobbers: x0-x16, x20-x27
 do_get:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -1613,7 +1722,7 @@ Lstat_open_file_done:
 // --- serve_file -------------------------------------------------------------
 // 200, 206, 304 or 416 for an open regular file.
 //   in:  x21 = file, x22 = size, x23 = mtime, x28 = req
-//   out: -                               clobbers: x0-x17, x20, x24-x27
+//   out: -                               clobbers: x0-x7, x9-x16, x24-x26
 serve_file:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -1629,7 +1738,7 @@ serve_file:
     bl      if_range_holds               // x0 = 1 when the range may be used
     cbz     x0, Lserve_file_whole
     ldr     x0, [x28, #REQ_H_RANGE]
-    ldr     x1, [x28, #REQ_H_RANGE + 8]
+    ldr     x1, [x28, #REQ_H_RANGE + PAIR_LEN]
     mov     x2, x22
     bl      parse_range                  // x0 = ranges kept; 0 = none satisfiable; -1 = ignore
     cmn     x0, #1
@@ -1644,7 +1753,7 @@ serve_file:
     bl      add_file_headers
     APPEND  h_content_range, h_content_range_len
     LOAD_ADDR x9, range_list
-    ldp     x25, x26, [x9]               // first, last
+    ldp     x25, x26, [x9, #RANGE_FIRST] // first, last
     mov     x1, x25
     bl      utoa
     mov     w9, #CH_DASH
@@ -1705,7 +1814,8 @@ Lserve_file_done:
 // --- add_file_headers -------------------------------------------------------
 // Content-Type (from the extension), Last-Modified, ETag, Accept-Ranges.
 //   in:  x0 = cursor in hdr_buf, path_buf
-//   out: x0 = cursor                     clobbers: x1-x15
+//   out: x0 = cursor                     clobbers: x1-x3, x9-x15
+//   frame: [sp, #16] cursor, [sp, #24] the type
 add_file_headers:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -1754,7 +1864,7 @@ add_validators:
 // --- make_validators --------------------------------------------------------
 // ETag "<mtime hex>-<size hex>" and Last-Modified (IMF-fixdate of mtime).
 //   in:  x22 = size, x23 = mtime
-//   out: etag_buf/etag_len, lm_buf/lm_len   clobbers: x0-x15
+//   out: etag_buf/etag_len, lm_buf/lm_len   clobbers: x0-x2, x9-x15
 make_validators:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -1787,13 +1897,13 @@ make_validators:
 // If-None-Match naming our ETag (or "*"); else If-Modified-Since not older
 // than the file (RFC 9110 13.2.2: If-None-Match wins when both are sent).
 //   in:  x23 = mtime, x28 = req, etag_buf
-//   out: x0 = 1 answer 304, 0 send the file   clobbers: x1-x11
+//   out: x0 = 1 answer 304, 0 send the file   clobbers: x1-x5, x7, x9-x15
 not_modified:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
     ldr     x0, [x28, #REQ_H_INM]
     cbz     x0, Lnot_modified_date
-    ldr     x1, [x28, #REQ_H_INM + 8]
+    ldr     x1, [x28, #REQ_H_INM + PAIR_LEN]
     ldrb    w9, [x0]
     cmp     w9, #CH_STAR
     b.ne    Lnot_modified_etag
@@ -1808,7 +1918,7 @@ Lnot_modified_etag:
 Lnot_modified_date:
     ldr     x0, [x28, #REQ_H_IMS]
     cbz     x0, Lnot_modified_no
-    ldr     x1, [x28, #REQ_H_IMS + 8]
+    ldr     x1, [x28, #REQ_H_IMS + PAIR_LEN]
     bl      parse_imf_date               // x0 = seconds; carry = not a date (ignored)
     b.cs    Lnot_modified_no
     cmp     x23, x0
@@ -1826,20 +1936,20 @@ Lnot_modified_done:
 // --- if_range_holds ---------------------------------------------------------
 // No If-Range, or one that names our ETag or our Last-Modified exactly.
 //   in:  x28 = req, etag_buf, lm_buf
-//   out: x0 = 1 use the Range, 0 send the whole file   clobbers: x1-x11
+//   out: x0 = 1 use the Range, 0 send the whole file   clobbers: x1-x3, x9-x11
 if_range_holds:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
     ldr     x0, [x28, #REQ_H_IFRANGE]
     cbz     x0, Lif_range_holds_yes
-    ldr     x1, [x28, #REQ_H_IFRANGE + 8]
+    ldr     x1, [x28, #REQ_H_IFRANGE + PAIR_LEN]
     LOAD_ADDR x2, etag_buf
     LOAD_ADDR x9, etag_len
     ldr     x3, [x9]
     bl      equal_bytes
     cbnz    x0, Lif_range_holds_done
     ldr     x0, [x28, #REQ_H_IFRANGE]
-    ldr     x1, [x28, #REQ_H_IFRANGE + 8]
+    ldr     x1, [x28, #REQ_H_IFRANGE + PAIR_LEN]
     LOAD_ADDR x2, lm_buf
     LOAD_ADDR x9, lm_len
     ldr     x3, [x9]
@@ -1857,7 +1967,7 @@ Lif_range_holds_done:
 //   in:  x0 = value, x1 = length, x2 = file size
 //   out: x0 = ranges kept in range_list (pairs first, last), 0 = none
 //        satisfiable (416), -1 = invalid header (ignore it)
-//        clobbers: x1-x15
+//        clobbers: x1-x7, x9-x15
 parse_range:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -1922,7 +2032,7 @@ Lparse_range_have:
     csel    x5, x9, x5, hi               // clamp the end to the size
     LOAD_ADDR x9, range_list
     add     x9, x9, x15, lsl #4
-    stp     x6, x5, [x9]
+    stp     x6, x5, [x9, #RANGE_FIRST]
     add     x15, x15, #1
 Lparse_range_next:
     bl      Lparse_range_skip_ows
@@ -1939,7 +2049,7 @@ Lparse_range_end:
     mov     x11, x15                     // nginx does: the answer stays no larger
 Lparse_range_total:                      // than the file and its part heads
     cbz     x11, Lparse_range_total_done
-    ldp     x3, x4, [x10], #16
+    ldp     x3, x4, [x10], #RANGE_SIZE
     sub     x4, x4, x3
     add     x4, x4, #1
     add     x9, x9, x4
@@ -1953,7 +2063,9 @@ Lparse_range_invalid:
 Lparse_range_done:
     ldp     x29, x30, [sp], #16
     ret
-// helpers of parse_range: x14 = cursor, x12 = end
+// helper of parse_range: skip spaces and tabs.
+//   in:  x14 = cursor, x12 = end
+//   out: x14 = after them                clobbers: x9
 Lparse_range_skip_ows:
     cmp     x14, x12
     b.hs    Lparse_range_skip_ows_done
@@ -1967,9 +2079,12 @@ Lparse_range_skip_ows_next:
     b       Lparse_range_skip_ows
 Lparse_range_skip_ows_done:
     ret
-// x5 = the decimal number at the cursor; carry set = no digits.  A number
-// too large for 63 bits stays at RANGE_HUGE: past the end of any file, so
-// it clamps like any other (RFC 9110 14.1.1).
+// helper of parse_range: the decimal number at the cursor.  A number too
+// large for 63 bits stays at RANGE_HUGE: past the end of any file, so it
+// clamps like any other (RFC 9110 14.1.1).
+//   in:  x14 = cursor, x12 = end
+//   out: x5 = the number, x14 = after it; carry set = no digits
+//        clobbers: x3, x9-x11
 Lparse_range_number:
     mov     x5, #0
     mov     x10, x14
@@ -2002,7 +2117,7 @@ Lparse_range_number_bad:
 // 206 multipart/byteranges: each range as a part with its own Content-Type
 // and Content-Range.  The length is summed first, from the same part heads.
 //   in:  x21 = file, x22 = size, x24 = ranges in range_list
-//   out: -                               clobbers: x0-x17, x20, x25-x27
+//   out: -                               clobbers: x0-x5, x9-x16, x25, x26
 send_multipart:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -2024,7 +2139,7 @@ Lsend_multipart_size:
     add     x26, x26, x0
     LOAD_ADDR x9, range_list
     add     x9, x9, x25, lsl #4
-    ldp     x10, x11, [x9]
+    ldp     x10, x11, [x9, #RANGE_FIRST]
     sub     x11, x11, x10
     add     x11, x11, #1
     add     x26, x26, x11
@@ -2059,7 +2174,7 @@ Lsend_multipart_part:
     b.cs    Lsend_multipart_done
     LOAD_ADDR x9, range_list
     add     x9, x9, x25, lsl #4
-    ldp     x1, x11, [x9]
+    ldp     x1, x11, [x9, #RANGE_FIRST]
     sub     x2, x11, x1
     add     x2, x2, #1
     mov     x0, x21
@@ -2078,13 +2193,14 @@ Lsend_multipart_done:
 // --- format_part_head -------------------------------------------------------
 // "\r\n--BOUNDARY\r\nContent-Type: T\r\nContent-Range: bytes A-B/SIZE\r\n\r\n"
 //   in:  x0 = range index, x22 = size, part_type
-//   out: x0 = length of the head in part_buf   clobbers: x1-x13
+//   out: x0 = length of the head in part_buf   clobbers: x1, x2, x9-x13
+//   frame: [sp, #16] first, last
 format_part_head:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
     LOAD_ADDR x9, range_list
     add     x9, x9, x0, lsl #4
-    ldp     x10, x11, [x9]
+    ldp     x10, x11, [x9, #RANGE_FIRST]
     stp     x10, x11, [sp, #16]
     LOAD_ADDR x0, part_buf
     APPEND  t_part_start, t_part_start_len
@@ -2119,7 +2235,8 @@ format_part_head:
 // in memory.  When the socket is full, wait for room: SEND_IDLE_MS without
 // any is a stalled client, and the answer ends there.
 //   in:  x0 = file, x1 = offset, x2 = count, x19 = client
-//   out: carry set = failed (client gone, read error)   clobbers: x0-x17
+//   out: carry set = failed (client gone, read error)   clobbers: x0-x5, x9-x11, x16
+//   frame: x20-x23 saved at [sp, #16]; [sp, #48] sendfile's *len
 send_file_range:
     stp     x29, x30, [sp, #-64]!
     mov     x29, sp
@@ -2201,7 +2318,9 @@ Lsend_file_range_done:
     ldp     x22, x23, [sp, #32]
     ldp     x29, x30, [sp], #64
     ret
-// helper of send_file_range: x9 bytes went out; move on past them and count them
+// helper of send_file_range: bytes went out; move on past them, count them.
+//   in:  x9 = bytes sent, x21 = offset, x22 = left to send
+//   out: x21, x22 moved on; REQ_SENT counts them   clobbers: x10
 Lsend_file_range_moved:
     add     x21, x21, x9
     sub     x22, x22, x9
@@ -2215,7 +2334,7 @@ Lsend_file_range_moved:
 // the raw target): percent-encoded again, runs of "/" made one, so neither
 // "//host" nor a "#fragment" or query can get into Location.
 //   in:  x28 = req, path_buf
-//   out: -                               clobbers: x0-x15
+//   out: -                               clobbers: x0-x4, x9-x16
 send_redirect:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -2223,9 +2342,9 @@ send_redirect:
     bl      begin_response
     APPEND  h_location, h_location_len
     LOAD_ADDR x1, path_buf
-    add     x1, x1, #3                   // after "www"
+    add     x1, x1, #ROOT_LEN            // after "www"
     ldr     x2, [x28, #REQ_PATH_LEN]
-    sub     x2, x2, #3
+    sub     x2, x2, #ROOT_LEN
     LOAD_ADDR x4, path_map
     bl      append_url_encoded
     mov     w9, #CH_SLASH
@@ -2245,7 +2364,7 @@ send_redirect:
 // chunks of at most LIST_BODY bytes (HTTP/1.1), or until the close (1.0);
 // entries beyond LIST_MAX or LIST_POOL are not shown but counted on it.
 //   in:  x21 = open folder, path_buf = "www" + its path (ends in "/")
-//   out: -                               clobbers: x0-x17, x20, x22, x24-x27
+//   out: -                               clobbers: x0-x16, x20, x22, x24-x27
 list_directory:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -2298,7 +2417,7 @@ Llist_directory_head:
     bl      add_list_title
     APPEND  t_list_table, t_list_table_len
     ldr     x9, [x28, #REQ_PATH_LEN]
-    cmp     x9, #4                       // "www/": the root has no parent to link
+    cmp     x9, #ROOT_LEN + 1            // "www/": the root has no parent to link
     b.eq    Llist_directory_rows
     APPEND  t_list_up, t_list_up_len
 Llist_directory_rows:
@@ -2400,7 +2519,8 @@ Llist_keep_done:
 // One row of the table: the link, the size ("-" for a folder), the date.
 // At most LIST_ROW_MAX bytes, whatever the name.
 //   in:  x0 = cursor, x27 = list_pool record
-//   out: x0 = cursor                     clobbers: x1-x15
+//   out: x0 = cursor                     clobbers: x1-x4, x9-x15
+//   frame: [sp, #16] cursor, [sp, #24] the name's length
 list_row:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -2449,7 +2569,7 @@ Llist_row_date:
 // Before a row: send what the page holds if fewer than LIST_ROW_MAX bytes of
 // list_body are left.
 //   in:  x0 = cursor in list_body
-//   out: x0 = cursor; carry set = the client is gone   clobbers: x1-x13, x16
+//   out: x0 = cursor; carry set = the client is gone   clobbers: x1, x2, x9-x13, x16
 list_make_room:
     LOAD_ADDR x9, list_body
     ldr     x10, =CHUNK_ROOM + LIST_BODY - LIST_ROW_MAX
@@ -2465,7 +2585,8 @@ list_make_room:
 // it), or as it is when the close ends the body (HTTP/1.0).
 //   in:  x0 = cursor, x19 = client, x28 = req
 //   out: x0 = list_body + CHUNK_ROOM (empty again); carry set = client gone
-//        clobbers: x1-x13, x16
+//        clobbers: x1, x2, x9-x13, x16
+//   frame: x20, x21 saved at [sp, #16]; [sp, #32] end of the chunk, [sp, #40] its start
 send_chunk:
     stp     x29, x30, [sp, #-48]!
     mov     x29, sp
@@ -2505,14 +2626,14 @@ Lsend_chunk_done:
 // --- add_list_title ---------------------------------------------------------
 // The folder's path as the client asked for it ("/docs/"), HTML-escaped.
 //   in:  x0 = cursor, path_buf
-//   out: x0 = cursor                     clobbers: x1-x11
+//   out: x0 = cursor                     clobbers: x1-x3, x9-x12
 add_list_title:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
     LOAD_ADDR x1, path_buf
-    add     x1, x1, #3                   // after "www"
+    add     x1, x1, #ROOT_LEN            // after "www"
     ldr     x2, [x28, #REQ_PATH_LEN]
-    sub     x2, x2, #3
+    sub     x2, x2, #ROOT_LEN
     bl      append_html_escaped
     ldp     x29, x30, [sp], #16
     ret
@@ -2520,7 +2641,7 @@ add_list_title:
 // --- sort_names -------------------------------------------------------------
 // Insertion sort of list_index by the bytes of the names it points at.
 //   in:  x0 = count
-//   out: -                               clobbers: x0-x15
+//   out: -                               clobbers: x0, x1, x6-x15
 sort_names:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -2608,7 +2729,7 @@ Lopen_parent_forbidden:
 // readers see the old file or the new one, never half of one.  A client that
 // stops early or is too slow leaves the old file as it was, and no temp file.
 //   in:  x28 = req, in_buf (head, maybe body bytes after it)
-//   out: -                               clobbers: x0-x17, x20-x27
+//   out: -                               clobbers: x0-x5, x7, x9-x16, x20-x26
 do_put:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -2648,7 +2769,7 @@ Ldo_put_new:
     // "Expect: 100-continue": tell the client to go on
     ldr     x0, [x28, #REQ_H_EXPECT]
     cbz     x0, Ldo_put_body
-    ldr     x1, [x28, #REQ_H_EXPECT + 8]
+    ldr     x1, [x28, #REQ_H_EXPECT + PAIR_LEN]
     LOAD_ADDR x2, t_100_continue
     ldr     x3, t_100_continue_len
     bl      contains_ci
@@ -2733,7 +2854,7 @@ Ldo_put_done:
 // length the client declared.
 //   in:  x22 = temp file, x24 = body length, x19 = client, x28 = req
 //   out: x0 = 0 all stored, 408 stalled, 500 write failed, 1 client gone
-//        clobbers: x0-x17, x20, x26
+//        clobbers: x1, x2, x9-x11, x16, x20, x26
 receive_body:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -2799,6 +2920,7 @@ Lreceive_body_done:
 //   in:  x21 = folder
 //   out: x0 = temp file, temp_name = its name; carry set = failed
 //        clobbers: x0-x3, x9-x13, x16
+//   frame: x20 saved at [sp, #16]
 create_temp_file:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -2831,6 +2953,7 @@ Lcreate_temp_file_done:
 //   in:  -
 //   out: temp_name NUL-terminated; carry set = no random bytes
 //        clobbers: x0-x2, x9-x13, x16
+//   frame: [sp, #16] the random bytes
 make_temp_name:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -2851,7 +2974,7 @@ Lmake_temp_name_done:
 // --- do_delete --------------------------------------------------------------
 // 204 when the file is gone, 404 when it was not there, 409 for a folder.
 //   in:  x28 = req, path_buf
-//   out: -                               clobbers: x0-x17, x21, x25
+//   out: -                               clobbers: x0-x5, x9-x16, x21, x25
 do_delete:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -2905,7 +3028,7 @@ Ldo_delete_done:
 // --- do_options -------------------------------------------------------------
 // 204 with the methods we allow, for any target and for "*".
 //   in:  x28 = req
-//   out: -                               clobbers: x0-x15
+//   out: -                               clobbers: x0-x2, x9-x16
 do_options:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -2923,7 +3046,8 @@ do_options:
 // --- begin_response ---------------------------------------------------------
 // "HTTP/1.1 NNN Reason\r\nDate: ...\r\nServer: ymawky\r\n" into hdr_buf.
 //   in:  w0 = status
-//   out: x0 = cursor in hdr_buf; REQ_STATUS set   clobbers: x1-x15
+//   out: x0 = cursor in hdr_buf; REQ_STATUS set   clobbers: x1, x2, x9-x16
+//   frame: [sp, #16] status, [sp, #24] cursor
 begin_response:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -2992,9 +3116,11 @@ add_crlf:
 // A complete error answer: its page is err/NNN.html when that file exists,
 // else a built-in one; Content-Length is always the page's length.  405 and
 // 501 carry Allow, 503 Retry-After, 416 Content-Range (range_size).
+// It saves the x20-x23 it uses: the parent's listening socket and the
+// callers' files live there.
 //   in:  x0 = status, x19 = client, x28 = req
-//   out: -                               clobbers: x0-x17 (keeps x20-x23: the
-//        parent's listening socket and the callers' files live there)
+//   out: -                               clobbers: x0-x5, x9-x16
+//   frame: x20-x23 saved at [sp, #16]
 send_error:
     stp     x29, x30, [sp, #-48]!
     mov     x29, sp
@@ -3087,39 +3213,41 @@ Lsend_error_done:
     ldp     x22, x23, [sp, #32]
     ldp     x29, x30, [sp], #48
     ret
-// "NNN Reason" at the cursor in x0 (x20 = status)
+// helper of send_error: "NNN Reason" at the cursor.
+//   in:  x0 = cursor, x20 = status
+//   out: x0 = cursor                     clobbers: x1, x2, x9-x13
 Lsend_error_title:
-    stp     x0, x30, [sp, #-16]!
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
     mov     x1, x20
     bl      utoa
     mov     w9, #CH_SPACE
     strb    w9, [x0], #1
-    str     x0, [sp]
+    str     x0, [sp, #16]                // the cursor
     mov     x0, x20
     bl      status_reason
     mov     x2, x1
     mov     x1, x0
-    ldr     x0, [sp]
+    ldr     x0, [sp, #16]
     bl      copy
-    ldr     x30, [sp, #8]
-    add     sp, sp, #16
+    ldp     x29, x30, [sp], #32
     ret
 
 // --- status_reason ----------------------------------------------------------
 //   in:  x0 = status
-//   out: x0 = reason phrase, x1 = its length   clobbers: x9-x11
+//   out: x0 = reason phrase, x1 = its length   clobbers: x9, x10
 status_reason:
     LOAD_ADDR x9, status_table
 Lstatus_reason_next:
-    ldrh    w10, [x9]                    // entry: status (2), text offset (2), length (2), 0 (2)
+    ldrh    w10, [x9, #STT_STATUS]
     cbz     w10, Lstatus_reason_found    // the last entry is the fallback
     cmp     x10, x0
     b.eq    Lstatus_reason_found
-    add     x9, x9, #8
+    add     x9, x9, #STT_SIZE
     b       Lstatus_reason_next
 Lstatus_reason_found:
-    ldrh    w10, [x9, #2]
-    ldrh    w1, [x9, #4]
+    ldrh    w10, [x9, #STT_TEXT]
+    ldrh    w1, [x9, #STT_LEN]
     LOAD_ADDR x0, Lstatus_texts
     add     x0, x0, x10
     ret
@@ -3132,21 +3260,21 @@ Lstatus_reason_found:
 errno_status:
     LOAD_ADDR x9, errno_table
 Lerrno_status_next:
-    ldrh    w10, [x9]                    // entry: errno (2), status (2); 0 ends with the fallback
+    ldrh    w10, [x9, #ET_ERRNO]         // 0: the fallback
     cbz     w10, Lerrno_status_found
     cmp     x10, x0
     b.eq    Lerrno_status_found
-    add     x9, x9, #4
+    add     x9, x9, #ET_SIZE
     b       Lerrno_status_next
 Lerrno_status_found:
-    ldrh    w0, [x9, #2]
+    ldrh    w0, [x9, #ET_STATUS]
     ret
 
 // --- mime_type --------------------------------------------------------------
 // Content-Type from the file name's extension (case-insensitive), from
 // mime_table; application/octet-stream when unknown.
 //   in:  x0 = path, x1 = length
-//   out: x0 = type, x1 = length          clobbers: x2-x7, x9-x15
+//   out: x0 = type, x1 = length          clobbers: x2, x3, x9-x15
 mime_type:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -3165,22 +3293,22 @@ Lmime_type_dot:
     sub     x14, x12, x13
     LOAD_ADDR x15, mime_table
 Lmime_type_next:
-    ldrb    w3, [x15, #2]                // entry: ext offset (2), ext length (1), type length (1), type offset (2), 0 (2)
+    ldrb    w3, [x15, #MX_EXT_LEN]
     cbz     w3, Lmime_type_unknown
     cmp     x3, x14
     b.ne    Lmime_type_skip
-    ldrh    w9, [x15]
+    ldrh    w9, [x15, #MX_EXT]
     LOAD_ADDR x2, Lmime_names
     add     x2, x2, x9
     mov     x0, x13
     bl      equal_ci
     cbnz    x0, Lmime_type_found
 Lmime_type_skip:
-    add     x15, x15, #8
+    add     x15, x15, #MX_SIZE
     b       Lmime_type_next
 Lmime_type_found:
-    ldrh    w9, [x15, #4]
-    ldrb    w1, [x15, #3]
+    ldrh    w9, [x15, #MX_TYPE]
+    ldrb    w1, [x15, #MX_TYPE_LEN]
     LOAD_ADDR x0, Lmime_names
     add     x0, x0, x9
     b       Lmime_type_done
@@ -3195,7 +3323,8 @@ Lmime_type_done:
 // One Common Log Format line on stdout:
 //   127.0.0.1 - - [01/Dec/2026:19:31:27 +0000] "GET / HTTP/1.1" 200 591
 //   in:  x28 = req, peer_addr, in_buf (the request line)
-//   out: -                               clobbers: x0-x15
+//   out: -                               clobbers: x0-x2, x9-x16
+//   frame: x9, x10 pushed around utoa, x0 around now_seconds
 log_request:
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
@@ -3209,7 +3338,7 @@ Llog_request_ip:
     bl      utoa
     ldp     x9, x10, [sp], #16
     add     x10, x10, #1
-    cmp     x10, #4
+    cmp     x10, #IPV4_BYTES
     b.eq    Llog_request_ip_done
     mov     w11, #CH_DOT
     strb    w11, [x0], #1
@@ -3234,7 +3363,7 @@ Llog_request_line:
     b.eq    Llog_request_odd
     cmp     w9, #CH_SPACE
     b.lo    Llog_request_odd
-    cmp     w9, #0x7e
+    cmp     w9, #CH_TILDE                // the last printable byte
     b.ls    Llog_request_put
 Llog_request_odd:
     mov     w9, #CH_QUESTION
@@ -3282,23 +3411,23 @@ civil_from_days:
     ldr     x10, =DAYS_PER_ERA
     udiv    x11, x9, x10                 // era
     msub    x12, x11, x10, x9            // doe: day of era, 0..146096
-    mov     x13, #1460                   // yoe = (doe - doe/1460 + doe/36524 - doe/146096) / 365
+    mov     x13, #DAYS_PER_4_YEARS       // yoe = (doe - doe/1460 + doe/36524 - doe/146096) / 365
     udiv    x9, x12, x13
     sub     x9, x12, x9
-    ldr     x13, =36524
+    ldr     x13, =DAYS_PER_CENTURY
     udiv    x10, x12, x13
     add     x9, x9, x10
-    ldr     x13, =146096
+    ldr     x13, =DAYS_PER_ERA - 1
     udiv    x10, x12, x13
     sub     x9, x9, x10
-    mov     x13, #365
+    mov     x13, #DAYS_PER_YEAR
     udiv    x9, x9, x13                  // yoe, 0..399
-    mov     x13, #HTTP_BAD_REQUEST
+    mov     x13, #YEARS_PER_ERA
     madd    x0, x11, x13, x9             // year counted from March
-    mov     x13, #365                    // doy = doe - (365*yoe + yoe/4 - yoe/100)
+    mov     x13, #DAYS_PER_YEAR          // doy = doe - (365*yoe + yoe/4 - yoe/100)
     mul     x10, x9, x13
     add     x10, x10, x9, lsr #2
-    mov     x13, #HTTP_CONTINUE
+    mov     x13, #YEARS_PER_CENTURY
     udiv    x11, x9, x13
     sub     x10, x10, x11
     sub     x12, x12, x10                // doy, 0..365 (March 1 = 0)
@@ -3328,7 +3457,7 @@ days_from_civil:
     cmp     x1, #2
     cset    x9, ls
     sub     x0, x0, x9                   // years start in March
-    mov     x13, #HTTP_BAD_REQUEST
+    mov     x13, #YEARS_PER_ERA
     udiv    x10, x0, x13                 // era
     msub    x11, x10, x13, x0            // yoe
     add     x12, x1, #9                  // m > 2 ? m - 3 : m + 9
@@ -3342,10 +3471,10 @@ days_from_civil:
     udiv    x12, x12, x13
     add     x12, x12, x2
     sub     x12, x12, #1
-    mov     x13, #365                    // doe = yoe*365 + yoe/4 - yoe/100 + doy
+    mov     x13, #DAYS_PER_YEAR          // doe = yoe*365 + yoe/4 - yoe/100 + doy
     mul     x9, x11, x13
     add     x9, x9, x11, lsr #2
-    mov     x13, #HTTP_CONTINUE
+    mov     x13, #YEARS_PER_CENTURY
     udiv    x13, x11, x13
     sub     x9, x9, x13
     add     x9, x9, x12
@@ -3372,25 +3501,26 @@ split_time:
     mov     x10, #DAYS_PER_WEEK
     udiv    x11, x9, x10
     msub    x9, x11, x10, x9
-    str     x9, [x15, #48]
+    str     x9, [x15, #DP_WEEKDAY]
     bl      civil_from_days
-    stp     x0, x1, [x15]
-    str     x2, [x15, #16]
+    stp     x0, x1, [x15, #DP_YEAR]      // year, month
+    str     x2, [x15, #DP_DAY]
     mov     x9, #SECS_PER_HOUR
     udiv    x10, x14, x9                 // hour
     msub    x14, x10, x9, x14
     mov     x9, #SECS_PER_MINUTE
     udiv    x11, x14, x9                 // minute
     msub    x12, x11, x9, x14            // second
-    stp     x10, x11, [x15, #24]
-    str     x12, [x15, #40]
+    stp     x10, x11, [x15, #DP_HOUR]    // hour, minute
+    str     x12, [x15, #DP_SECOND]
     ldp     x29, x30, [sp], #16
     ret
 
 // --- format_imf_date --------------------------------------------------------
 // RFC 9110 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
 //   in:  x0 = destination, x1 = seconds since 1970
-//   out: x0 = end                        clobbers: x1-x15
+//   out: x0 = end                        clobbers: x1, x2, x9-x15
+//   frame: [sp, #16] destination
 format_imf_date:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -3398,23 +3528,23 @@ format_imf_date:
     bl      split_time
     ldr     x0, [sp, #16]
     LOAD_ADDR x15, date_parts
-    ldr     x9, [x15, #48]               // "Sun, "
+    ldr     x9, [x15, #DP_WEEKDAY]       // "Sun, "
     LOAD_ADDR x10, day_names
     add     x1, x10, x9, lsl #2
-    mov     x2, #3
+    mov     x2, #ABBR_LEN
     bl      copy
     mov     w9, #CH_COMMA
     strb    w9, [x0], #1
     mov     w9, #CH_SPACE
     strb    w9, [x0], #1
-    ldr     x1, [x15, #16]               // "06 "
+    ldr     x1, [x15, #DP_DAY]           // "06 "
     bl      two_digits
     mov     w9, #CH_SPACE
     strb    w9, [x0], #1
     bl      Lformat_imf_date_month       // "Nov "
     mov     w9, #CH_SPACE
     strb    w9, [x0], #1
-    ldr     x1, [x15]                    // "1994 "
+    ldr     x1, [x15, #DP_YEAR]          // "1994 "
     bl      utoa
     mov     w9, #CH_SPACE
     strb    w9, [x0], #1
@@ -3422,29 +3552,35 @@ format_imf_date:
     APPEND  t_gmt, t_gmt_len
     ldp     x29, x30, [sp], #32
     ret
-// "Nov" from date_parts (x15); the CLF date uses it too
+// helper of format_imf_date and format_clf_date: "Nov" from date_parts.
+//   in:  x0 = cursor, x15 = date_parts
+//   out: x0 = cursor                     clobbers: x1, x2, x9, x10
 Lformat_imf_date_month:
     stp     x29, x30, [sp, #-16]!
-    ldr     x9, [x15, #8]
+    mov     x29, sp
+    ldr     x9, [x15, #DP_MONTH]
     sub     x9, x9, #1
-    LOAD_ADDR x10, month_names           // 4 bytes a name
+    LOAD_ADDR x10, month_names
     add     x1, x10, x9, lsl #2
-    mov     x2, #3
+    mov     x2, #ABBR_LEN
     bl      copy
     ldp     x29, x30, [sp], #16
     ret
-// "HH:MM:SS" from date_parts (x15)
+// helper of format_imf_date and format_clf_date: "HH:MM:SS" from date_parts.
+//   in:  x0 = cursor, x15 = date_parts
+//   out: x0 = cursor                     clobbers: x1, x9, x10
 Lformat_imf_date_clock:
     stp     x29, x30, [sp, #-16]!
-    ldr     x1, [x15, #24]
+    mov     x29, sp
+    ldr     x1, [x15, #DP_HOUR]
     bl      two_digits
     mov     w9, #CH_COLON
     strb    w9, [x0], #1
-    ldr     x1, [x15, #32]
+    ldr     x1, [x15, #DP_MINUTE]
     bl      two_digits
     mov     w9, #CH_COLON
     strb    w9, [x0], #1
-    ldr     x1, [x15, #40]
+    ldr     x1, [x15, #DP_SECOND]
     bl      two_digits
     ldp     x29, x30, [sp], #16
     ret
@@ -3452,7 +3588,8 @@ Lformat_imf_date_clock:
 // --- format_clf_date --------------------------------------------------------
 // Common Log Format: "[10/Oct/2000:13:55:36 +0000]".
 //   in:  x0 = destination, x1 = seconds since 1970
-//   out: x0 = end                        clobbers: x1-x15
+//   out: x0 = end                        clobbers: x1, x2, x9-x15
+//   frame: [sp, #16] destination
 format_clf_date:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -3460,16 +3597,16 @@ format_clf_date:
     bl      split_time
     ldr     x0, [sp, #16]
     LOAD_ADDR x15, date_parts
-    mov     w9, #0x5b                    // "["
+    mov     w9, #CH_LBRACKET
     strb    w9, [x0], #1
-    ldr     x1, [x15, #16]
+    ldr     x1, [x15, #DP_DAY]
     bl      two_digits
     mov     w9, #CH_SLASH
     strb    w9, [x0], #1
     bl      Lformat_imf_date_month
     mov     w9, #CH_SLASH
     strb    w9, [x0], #1
-    ldr     x1, [x15]
+    ldr     x1, [x15, #DP_YEAR]
     bl      utoa
     mov     w9, #CH_COLON
     strb    w9, [x0], #1
@@ -3483,17 +3620,18 @@ format_clf_date:
 // HTTP/1.1 sender must use (RFC 9110 5.6.7).
 //   in:  x0 = text, x1 = length
 //   out: x0 = seconds since 1970; carry set = not such a date
-//        clobbers: x1-x15
+//        clobbers: x1-x3, x9-x15
+//   frame: [sp, #16] month, day
 parse_imf_date:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
     cmp     x1, #IMF_DATE_LEN
     b.ne    Lparse_imf_date_bad
     mov     x14, x0
-    ldrb    w9, [x14, #3]                // "Www, "
+    ldrb    w9, [x14, #IMF_COMMA]        // "Www, "
     cmp     w9, #CH_COMMA
     b.ne    Lparse_imf_date_bad
-    add     x0, x14, #5                  // day
+    add     x0, x14, #IMF_DAY
     mov     x1, #2
     bl      parse_decimal
     b.cs    Lparse_imf_date_bad
@@ -3504,9 +3642,9 @@ Lparse_imf_date_month:
     b.hs    Lparse_imf_date_bad
     LOAD_ADDR x2, month_names
     add     x2, x2, x12, lsl #2
-    add     x0, x14, #8
-    mov     x1, #3
-    mov     x3, #3
+    add     x0, x14, #IMF_MONTH
+    mov     x1, #ABBR_LEN
+    mov     x3, #ABBR_LEN
     stp     x12, x15, [sp, #16]
     bl      equal_bytes
     ldp     x12, x15, [sp, #16]
@@ -3516,7 +3654,7 @@ Lparse_imf_date_month:
 Lparse_imf_date_year:
     add     x13, x12, #1
     stp     x13, x15, [sp, #16]          // month, day
-    add     x0, x14, #12
+    add     x0, x14, #IMF_YEAR
     mov     x1, #4
     bl      parse_decimal
     b.cs    Lparse_imf_date_bad
@@ -3526,19 +3664,19 @@ Lparse_imf_date_year:
     bl      days_from_civil
     ldr     x9, =SECS_PER_DAY
     mul     x15, x0, x9                  // seconds at midnight
-    add     x0, x14, #17                 // "HH:MM:SS"
+    add     x0, x14, #IMF_HOUR           // "HH:MM:SS"
     mov     x1, #2
     bl      parse_decimal
     b.cs    Lparse_imf_date_bad
     mov     x9, #SECS_PER_HOUR
     madd    x15, x0, x9, x15
-    add     x0, x14, #20
+    add     x0, x14, #IMF_MINUTE
     mov     x1, #2
     bl      parse_decimal
     b.cs    Lparse_imf_date_bad
     mov     x9, #SECS_PER_MINUTE
     madd    x15, x0, x9, x15
-    add     x0, x14, #23
+    add     x0, x14, #IMF_SECOND
     mov     x1, #2
     bl      parse_decimal
     b.cs    Lparse_imf_date_bad
@@ -3565,7 +3703,7 @@ two_digits:
     ret
 
 // ===== 11. Utilities ========================================================
-// Small routines that touch only x0-x15 and the bytes they are given.
+// Small routines that touch only x0-x16 and the bytes they are given.
 
 // --- write_all --------------------------------------------------------------
 // Write every byte, looping over short writes.  A descriptor that would
@@ -3574,6 +3712,7 @@ two_digits:
 //   in:  x0 = fd, x1 = buffer, x2 = length
 //   out: carry set = failed or stalled (x0 = errno); x1 = bytes not written
 //        clobbers: x0-x2, x9-x11, x16
+//   frame: [sp, #16] fd, cursor; [sp, #32] bytes left
 write_all:
     stp     x29, x30, [sp, #-48]!
     mov     x29, sp
@@ -3620,6 +3759,7 @@ Lwrite_all_return:
 // closes the connection.
 //   in:  x1 = buffer, x2 = length, x19 = client, x28 = req
 //   out: carry set = failed              clobbers: x0-x2, x9-x11, x16
+//   frame: [sp, #16] length
 send_body:
     stp     x29, x30, [sp, #-32]!
     mov     x29, sp
@@ -3786,7 +3926,7 @@ parse_port:
     mov     x29, sp
     cmp     x0, #2
     b.lo    Lparse_port_default
-    ldr     x11, [x1, #8]                // argv[1]
+    ldr     x11, [x1, #ARGV_PORT]
     mov     x0, x11
     bl      strlen_z
     mov     x1, x0
@@ -3812,7 +3952,7 @@ Lparse_port_done:
 // --- starts_with ------------------------------------------------------------
 // Does the data begin with the prefix?
 //   in:  x0 = data, x1 = data end, x2 = prefix, x3 = prefix length
-//   out: x0 = 1 yes, 0 no                clobbers: x9-x11
+//   out: x0 = 1 yes, 0 no                clobbers: x1, x9-x11
 starts_with:
     add     x9, x0, x3
     cmp     x9, x1
@@ -3826,11 +3966,11 @@ Lstarts_with_no:
 // --- starts_with_ci ---------------------------------------------------------
 // starts_with, ignoring ASCII case (the prefix is lowercase).
 //   in:  x0 = data, x1 = data end, x2 = prefix, x3 = prefix length
-//   out: x0 = 1 yes, 0 no                clobbers: x9-x11
+//   out: x0 = 1 yes, 0 no                clobbers: x1, x9-x11
 starts_with_ci:
     add     x9, x0, x3
     cmp     x9, x1
-    b.hi    Lstarts_with_ci_no
+    b.hi    Lequal_ci_no                 // shorter than the prefix: equal_ci's "no"
     mov     x1, x3
     b       equal_ci
 
@@ -3855,7 +3995,7 @@ Lequal_ci_loop:
 Lequal_ci_compare:
     cmp     w10, w11
     b.eq    Lequal_ci_loop
-Lstarts_with_ci_no:
+Lequal_ci_no:
     mov     x0, #0
     ret
 Lequal_ci_yes:
@@ -3888,7 +4028,7 @@ Lequal_bytes_yes:
 // --- contains ---------------------------------------------------------------
 // Does the text contain the needle (exact bytes)?
 //   in:  x0 = text, x1 = its length, x2 = needle, x3 = its length
-//   out: x0 = 1 yes, 0 no                clobbers: x1, x4-x7, x9-x11
+//   out: x0 = 1 yes, 0 no                clobbers: x1, x4, x5, x7, x9-x11
 contains:
     mov     x7, #0                       // case-sensitive
     b       Lcontains_start
@@ -3896,13 +4036,14 @@ contains:
 // --- contains_ci ------------------------------------------------------------
 // contains, ignoring ASCII case (the needle is lowercase).
 //   in:  x0 = text, x1 = its length, x2 = needle, x3 = its length
-//   out: x0 = 1 yes, 0 no                clobbers: x1, x4-x7, x9-x11
+//   out: x0 = 1 yes, 0 no                clobbers: x1, x4, x5, x7, x9-x11
 contains_ci:
     mov     x7, #1
 Lcontains_start:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
     mov     x4, x0
     add     x5, x0, x1                   // end
-    mov     x6, x30
 Lcontains_at:
     add     x9, x4, x3
     cmp     x9, x5
@@ -3920,34 +4061,34 @@ Lcontains_test:
     b       Lcontains_at
 Lcontains_no:
     mov     x0, #0
-    mov     x30, x6
+    ldp     x29, x30, [sp], #16
     ret
 Lcontains_yes:
     mov     x0, #1
-    mov     x30, x6
+    ldp     x29, x30, [sp], #16
     ret
 
 // --- append_html_escaped ----------------------------------------------------
 // Copy text, writing & < > " ' as character references.
 //   in:  x0 = cursor, x1 = text, x2 = length
-//   out: x0 = cursor                     clobbers: x1-x3, x9-x12
+//   out: x0 = cursor                     clobbers: x1, x3, x9-x12
 append_html_escaped:
     add     x3, x1, x2
 Lappend_html_escaped_byte:
     cmp     x1, x3
     b.hs    Lappend_html_escaped_done
     ldrb    w9, [x1], #1
-    LOAD_ADDR x10, html_escapes          // entry: char (1), length (1), text (6)
+    LOAD_ADDR x10, html_escapes
 Lappend_html_escaped_find:
-    ldrb    w11, [x10]
+    ldrb    w11, [x10, #HE_CHAR]
     cbz     w11, Lappend_html_escaped_plain
     cmp     w11, w9
     b.eq    Lappend_html_escaped_entity
-    add     x10, x10, #8
+    add     x10, x10, #HE_SIZE
     b       Lappend_html_escaped_find
 Lappend_html_escaped_entity:
-    ldrb    w11, [x10, #1]
-    add     x10, x10, #2
+    ldrb    w11, [x10, #HE_LEN]
+    add     x10, x10, #HE_TEXT
 Lappend_html_escaped_copy:
     ldrb    w12, [x10], #1
     strb    w12, [x0], #1
@@ -3965,7 +4106,7 @@ Lappend_html_escaped_done:
 // A run of "/" (kept by path_map) becomes one: a Location beginning "//"
 // would name another host.
 //   in:  x0 = cursor, x1 = text, x2 = length, x4 = map (unreserved_map, path_map)
-//   out: x0 = cursor                     clobbers: x1-x3, x9-x12
+//   out: x0 = cursor                     clobbers: x1, x3, x9-x12
 append_url_encoded:
     add     x3, x1, x2
     mov     w11, #0                      // the byte before
@@ -4006,7 +4147,7 @@ Lliterals:
 // ===== 12. Tables ===========================================================
 // Read-only.  Offsets (not addresses) keep the program position-independent.
 
-// Methods: 4 bytes an entry, name offset (2), length (1), M_* (1); 0 ends.
+// Methods: MT_SIZE bytes an entry (MT_NAME, MT_LEN, MT_METHOD); 0 ends.
 .p2align 2
 method_table:
     .hword Lmn_get - Lmethod_names
@@ -4032,8 +4173,19 @@ Lmn_delete_end:
 Lmn_options: .ascii "OPTIONS"
 Lmn_options_end:
 
-// Request headers we use: 4 bytes an entry, lowercase name offset (2),
-// length (1), the req field that keeps (pointer, length) (1); 0 ends.
+// The routine that answers each method, indexed by M_*: offsets from the
+// table (int32), which the assembler works out in both builds.
+.p2align 2
+method_routines:
+    .word 0                              // 0: not a method
+    .word do_get - method_routines       // M_GET
+    .word do_get - method_routines       // M_HEAD: do_get sends the head only
+    .word do_put - method_routines       // M_PUT
+    .word do_delete - method_routines    // M_DELETE
+    .word do_options - method_routines   // M_OPTIONS
+
+// Request headers we use: HT_SIZE bytes an entry (HT_NAME, lowercase;
+// HT_LEN; HT_FIELD, the req field that keeps (pointer, length)); 0 ends.
 .p2align 2
 header_table:
     .hword Lhn_host - Lheader_names
@@ -4075,8 +4227,8 @@ Lhn_if_modified_since_end:
 Lhn_if_range:          .ascii "if-range"
 Lhn_if_range_end:
 
-// errno -> status for failed file operations: errno (2), status (2); 0 ends
-// with the fallback.
+// errno -> status for failed file operations: ET_SIZE bytes an entry
+// (ET_ERRNO, ET_STATUS); errno 0 ends it with the fallback.
 .p2align 2
 errno_table:
     .hword ENOENT, HTTP_NOT_FOUND
@@ -4088,7 +4240,8 @@ errno_table:
     .hword ENOTEMPTY, HTTP_CONFLICT
     .hword 0, HTTP_SERVER_ERROR
 
-// HTML character references: char (1), length (1), text (6).
+// HTML character references: HE_SIZE bytes an entry (HE_CHAR, HE_LEN,
+// HE_TEXT padded to 6); 0 ends.
 .p2align 3
 html_escapes:
     .byte CH_AMP, 5
@@ -4142,8 +4295,8 @@ hex_digits_upper: .ascii "0123456789ABCDEF"
 day_names:        .ascii "Sun Mon Tue Wed Thu Fri Sat "
 month_names:      .ascii "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec "
 
-// Statuses: 8 bytes an entry, status (2), reason offset (2), reason length (2),
-// 0 (2); the final entry (status 0) is the fallback reason.
+// Statuses: STT_SIZE bytes an entry (STT_STATUS, STT_TEXT, STT_LEN, 0);
+// the final entry (status 0) is the fallback reason.
 .p2align 3
 status_table:
     .hword 100, Ls_100 - Lstatus_texts, Ls_100_end - Ls_100, 0
@@ -4216,8 +4369,8 @@ Ls_505: .ascii "HTTP Version Not Supported"
 Ls_505_end:
 Ls_other: .ascii "Unknown"
 Ls_other_end:
-// MIME types by extension: 8 bytes an entry, ext offset (2), ext length (1),
-// type length (1), type offset (2), 0 (2); offsets into Lmime_names; 0 ends.
+// MIME types by extension: MX_SIZE bytes an entry (MX_EXT, MX_EXT_LEN,
+// MX_TYPE_LEN, MX_TYPE, 0), offsets into Lmime_names; 0 ends.
 .p2align 3
 mime_table:
     .hword Lmx_html - Lmime_names
