@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 from collections import deque
 from collections.abc import Callable
@@ -44,8 +45,8 @@ from emu.host import Host
 from emu.loader import Image, load_macho
 from emu.machine import INTERRUPT_STATUSES, Machine, Terminated
 from emu.record import FORMAT, MANIFEST, arg_count, fault_signal
-from emu.trace import TraceOptions, Tracer
-from emu.trace_sys import SyscallDecoder
+from emu.trace import TraceOptions, Tracer, open_shared_strace
+from emu.trace_sys import SyscallDecoder, SyscallRecord
 from syscalls.consts import signal_to_host
 from syscalls.kernel import BadAddress, GuestExit
 from syscalls.kinds import Kind
@@ -285,6 +286,7 @@ class ReplayTracer(Tracer):
         super().__init__(opts)
         self.pid, self.ppid = pid, ppid
         self.next_child: tuple[str, int] | None = None  # (place in the fork tree, pid)
+        self.target: str | None = None  # the process replayed: only its calls go to a shared strace
 
     replayed = True  # the timeline's clock is the guest's instruction count (emu/calls.py)
 
@@ -305,6 +307,13 @@ class ReplayTracer(Tracer):
             return
         self.sysdec.leave(rec, x0, x1, carry, child=child)
         self._log_syscall(rec)
+
+    def _log_syscall(self, rec: SyscallRecord) -> None:
+        # a child's replay runs its parents' logs up to its fork: those calls are the parents'
+        # own replays' to show, so a log of every process has each call once
+        if self.sfd is not None and self.target is not None and self.path != self.target:
+            return
+        super()._log_syscall(rec)
 
     def _become_child(self) -> None:
         """The replay follows the fork into the child it replays: that child's files from here."""
@@ -591,12 +600,22 @@ def check_binary(rec: Recording, image: Image, allow_change: bool) -> str | None
 
 
 def replay_process(
-    rec: Recording, image: Image, assembly: Assembly | None, target: str, trace: TraceOptions | None = None
+    rec: Recording,
+    image: Image,
+    assembly: Assembly | None,
+    target: str,
+    trace: TraceOptions | None = None,
+    strace_fd: int | None = None,
 ) -> Result:
-    """Replay one process of ``rec`` (rule 2) in a fresh Machine."""
+    """Replay one process of ``rec`` (rule 2) in a fresh Machine.
+
+    ``strace_fd``: the one --strace FILE (or stderr) every replayed process appends to.
+    """
     m = rec.manifest
     root = rec.processes["0"]
     tracer = ReplayTracer(trace, root.pid, root.ppid) if trace is not None and trace.wanted() else None
+    if tracer is not None:
+        tracer.target, tracer.inherit_sfd = target, strace_fd
     machine = Machine(
         image,
         NoHost(),
@@ -655,11 +674,16 @@ def run_replay(
         print(f"replay: {note}", file=out)
     targets = [process] if process else sorted(rec.order(), key=lambda p: -p.count("."))
     done = Replay()
-    for target in targets:
-        r = replay_process(rec, image, assembly, target, trace)
-        done.results.append(r)
-        if r.divergence is not None:
-            print(r.divergence.report, file=out)
+    strace_fd = open_shared_strace(trace.strace) if trace is not None and trace.strace else None
+    try:
+        for target in targets:
+            r = replay_process(rec, image, assembly, target, trace, strace_fd)
+            done.results.append(r)
+            if r.divergence is not None:
+                print(r.divergence.report, file=out)
+    finally:
+        if strace_fd is not None:
+            os.close(strace_fd)
     calls = sum(r.calls for r in done.results)
     bad = [r.proc for r in done.results if r.divergence is not None]
     verdict = "all as recorded" if not bad else f"diverged: {', '.join(bad)}"

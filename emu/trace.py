@@ -50,14 +50,13 @@ from emu.trace_hooks import Hooks, Prepared, RegReader, _reg_read_batch
 from emu.trace_insn import Decoder, Insn, make_format
 from emu.trace_sys import SyscallDecoder, SyscallRecord
 from syscalls.consts import SIGNALS
-from syscalls.table import NUMBER
+from syscalls.table import SYSCALLS
 
 if TYPE_CHECKING:
     from emu.machine import Machine
 
 BATCH = 4096  # lines (or blocks) kept before a write
 COVERAGE_ENV = "YMAWKY_COVERAGE"
-FORK, SIGRETURN = NUMBER["fork"], NUMBER["sigreturn"]
 
 
 class TraceError(Exception):
@@ -177,11 +176,8 @@ class Tracer:
         self.max = opts.max_insns if opts.max_insns is not None else 1 << 62
         if self.inherit_sfd is not None:
             self.sfd = os.dup(self.inherit_sfd)  # the same log, appended to by every process
-        elif opts.strace == "-":
-            self.sfd = os.dup(2)
-        elif opts.strace and not _is_dir_arg(opts.strace):
-            Path(opts.strace).parent.mkdir(parents=True, exist_ok=True)  # --strace t/all.strace on a fresh clone
-            self.sfd = os.open(opts.strace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        elif opts.strace and (opts.strace == "-" or not _is_dir_arg(opts.strace)):
+            self.sfd = open_shared_strace(opts.strace)
         elif opts.strace:
             Path(opts.strace).mkdir(parents=True, exist_ok=True)
         if opts.coverage is not None:
@@ -221,7 +217,8 @@ class Tracer:
         return code
 
     def syscall_enter(self, num: int, regs: list[int]) -> None:
-        if not (self.active or self.opts.strace or num == FORK):
+        row = SYSCALLS.get(num)
+        if not (self.active or self.opts.strace or (row is not None and row.forks)):
             # outside a trace window nothing shows the call (a fork names the next child): not decoded
             self.pending_sys = None
             return
@@ -233,7 +230,7 @@ class Tracer:
         self.pending_sys = rec
         if self.calls is not None and self.calls.handle:
             self.sys_t0 = self.calls.now()
-            if num == SIGRETURN:  # it does not return: every register comes from the signal frame
+            if row is not None and row.frame_return:  # every register comes from the signal frame
                 self.track.span(rec.name, "syscall", self.sys_t0, self.sys_t0, {"args": rec.args}, self.calls.depth())
                 self.calls.pop_signal()
 
@@ -399,9 +396,10 @@ class Tracer:
     def _span_syscall(self, rec: SyscallRecord) -> None:
         """A syscall's span: its decoded arguments and result (emu/trace_sys.py's record)."""
         drawn = self.calls is not None and bool(self.calls.handle)
-        if rec.num == FORK and rec.x0 is not None and not rec.carry:
+        row = SYSCALLS.get(rec.num)
+        if row is not None and row.forks and rec.x0 is not None and not rec.carry:
             self.track.fork_out(self.sys_t0, drawn)  # counted even outside a window: it names the children
-        if not drawn or rec.num == SIGRETURN:
+        if not drawn or (row is not None and row.frame_return):
             return
         if rec.x0 is None:
             result: object = "?"
@@ -641,6 +639,17 @@ def _json(rec: dict) -> str:
 
 def _bounds(addr: int) -> tuple[int, int]:
     return addr, addr
+
+
+def open_shared_strace(arg: str) -> int | None:
+    """The descriptor of ``--strace FILE`` (emptied) or ``-`` (stderr), which every process
+    appends to; None for ``--strace DIR`` (one file per process)."""
+    if arg == "-":
+        return os.dup(2)
+    if _is_dir_arg(arg):
+        return None
+    Path(arg).parent.mkdir(parents=True, exist_ok=True)  # --strace t/all.strace on a fresh clone
+    return os.open(arg, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
 
 
 def _is_dir_arg(arg: str) -> bool:

@@ -67,6 +67,8 @@ class Syscall:
     # the process state it changes, which a replay rebuilds by running the call again
     # rather than by writing back what it copied out ("the address space", "the signal state")
     rerun: str = ""
+    # does not return to its svc: every register comes back from a signal frame (sigreturn)
+    frame_return: bool = False
     fds: tuple[int, ...] = field(init=False, repr=False, compare=False)  # which arguments are descriptors
 
     def __post_init__(self) -> None:

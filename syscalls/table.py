@@ -208,6 +208,7 @@ SYSCALLS: dict[int, Syscall] = {
         sigframe.sys_sigreturn,
         "the token is always checked (as with SA_VALIDATE_SIGRETURN_FROM_SIGTRAMP)",
         rerun="the signal state",
+        frame_return=True,
     ),
     188: Syscall("stat", "int", (CStr(), Ptr()), None, _NOT_IMPLEMENTED),
     189: Syscall("fstat", "int", (Fd(), Ptr()), None, _NOT_IMPLEMENTED),

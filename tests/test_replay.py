@@ -104,6 +104,20 @@ def test_recording_strace_is_as_committed(name: str, tmp_path: Path, ymawky) -> 
     assert out.read_text() == want, f"--strace output changed; if meant: scripts/record-replays --strace-only {name}"
 
 
+def test_one_strace_file_has_each_process_once(tmp_path: Path, ymawky) -> None:
+    """A child's replay runs its parent's log up to the fork; --strace FILE still shows each
+    recorded call once, and every replayed process appends to the file (none empties it)."""
+    out = tmp_path / "all.strace"
+    done, text = replay_of("keep-alive", ymawky, trace=TraceOptions(strace=str(out)))
+    assert done.ok, text
+    lines = out.read_text().splitlines()
+    rec = load(REPLAYS / "keep-alive")
+    for proc, log in rec.processes.items():
+        tagged = [line for line in lines if line.startswith(f"[{proc} {log.pid}] ")]
+        # its calls, after the fork as the child saw it return (strace -f shows it so too)
+        assert len([t for t in tagged if "+++" not in t]) == len(log.calls) + (log.fork is not None), (proc, tagged)
+
+
 def test_replay_opens_no_socket(monkeypatch: pytest.MonkeyPatch, ymawky) -> None:
     """Done when: every recording replays with the network disabled for this process."""
 
