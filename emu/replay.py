@@ -567,9 +567,15 @@ def check_binary(rec: Recording, image: Image, allow_change: bool) -> str | None
 
 
 def replay_process(
-    rec: Recording, image: Image, assembly: Assembly | None, target: str, trace: TraceOptions | None = None
+    rec: Recording,
+    image: Image,
+    assembly: Assembly | None,
+    target: str,
+    trace: TraceOptions | None = None,
+    gdb: int | None = None,
 ) -> Result:
-    """Replay one process of ``rec`` (rule 2) in a fresh Machine."""
+    """Replay one process of ``rec`` (rule 2) in a fresh Machine; with ``gdb``, under a debugger
+    on 127.0.0.1:``gdb`` that can also run it backwards (emu/gdb/)."""
     m = rec.manifest
     root = rec.processes["0"]
     tracer = ReplayTracer(trace, root.pid, root.ppid) if trace is not None and trace.wanted() else None
@@ -584,12 +590,20 @@ def replay_process(
         tracer=tracer,
     )  # type: ignore[arg-type]
     rp = Replayer(machine, rec, target, tracer)
+    server = None
+    if gdb is not None:
+        from emu.gdb.attach import attach_replay
+
+        server = attach_replay(machine, rp, gdb)
     try:
         status = machine.run()
     except Divergence as d:
         if tracer is not None:
             tracer.finish(1)
         return Result(target, None, rp.replayed, d)
+    finally:
+        if server is not None:
+            server.close()
     return Result(target, status, rp.replayed, None, rp.truncated)
 
 
@@ -601,6 +615,7 @@ def replay(
     trace: TraceOptions | None = None,
     allow_binary_change: bool = False,
     out: IO[str] | None = None,
+    gdb: int | None = None,
 ) -> int:
     """``run_emulated.py --replay``: 0 when every replayed process did what was recorded, 1 if not.
 
@@ -610,7 +625,7 @@ def replay(
     to its fork).
     """
     out = out or sys.stderr
-    result = run_replay(folder, exe, assembly, process, trace, allow_binary_change, out)
+    result = run_replay(folder, exe, assembly, process, trace, allow_binary_change, out, gdb)
     return 0 if result.ok else 1
 
 
@@ -622,6 +637,7 @@ def run_replay(
     trace: TraceOptions | None = None,
     allow_binary_change: bool = False,
     out: IO[str] | None = None,
+    gdb: int | None = None,
 ) -> Replay:
     out = out or sys.stderr
     rec = load(folder)
@@ -630,9 +646,11 @@ def run_replay(
     if note:
         print(f"replay: {note}", file=out)
     targets = [process] if process else sorted(rec.order(), key=lambda p: -p.count("."))
+    if gdb is not None and len(targets) != 1:
+        raise ReplayError("--gdb debugs one process: name it with --process ID")
     done = Replay()
     for target in targets:
-        r = replay_process(rec, image, assembly, target, trace)
+        r = replay_process(rec, image, assembly, target, trace, gdb)
         done.results.append(r)
         if r.divergence is not None:
             print(r.divergence.report, file=out)
