@@ -130,15 +130,20 @@ class Timeline:
             self.seek(self.now - 1)
             return Stop(t.tid)
         end = self.now
-        for start in sorted((k for k in self.snaps if k < end), reverse=True):
+        starts = sorted(k for k in self.snaps if k < end)
+        upto, span = len(starts), 1
+        while upto > 0 and self.dbg.points:
+            # scan back a window of snapshots twice as wide each time: the run is as long as the
+            # way back to the hit, and the restores are a handful even when it is far
+            first = max(0, upto - span)
             hits: list[tuple[int, Stop]] = []
-            self._restore(self.snaps[start])
+            self._restore(self.snaps[starts[first]])
             self._run_to(end, hits)
             if hits:
                 when, stop = max(hits, key=lambda h: h[0])
                 self.seek(when)
                 return stop
-            end = start
+            end, upto, span = starts[first], first, span * 2
         self.seek(0)
         return Stop(t.tid, replaylog="begin")
 

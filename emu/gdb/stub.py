@@ -87,9 +87,6 @@ class Session:
         self.last: Stop | None = debugger.stop
 
     # ------------------------------------------------------------ I/O
-    def send(self, payload: bytes) -> None:
-        self.conn.sendall(frame(payload))
-
     def serve(self) -> None:
         try:
             while not self.done:
@@ -109,11 +106,12 @@ class Session:
             if isinstance(ev, Malformed):
                 self.conn.sendall(b"-")
             elif isinstance(ev, Packet):
-                if self.acks:
-                    self.conn.sendall(b"+")
+                ack = b"+" if self.acks else b""
+                if self.acks and ev.data[:1] in (b"c", b"s", b"C", b"S", b"b", b"v"):
+                    self.conn.sendall(ack)  # the reply may take long: the debugger knows it arrived
+                    ack = b""
                 reply = self.answer(ev.data)
-                if reply is not None:
-                    self.send(reply)
+                self.conn.sendall(ack + (frame(reply) if reply is not None else b""))
                 if self.done:
                     return
             elif isinstance(ev, Interrupt):
@@ -216,6 +214,15 @@ class Session:
             return self._xfer(self._threads_xml(), data.rsplit(b":", 1)[1])
         if data.startswith(b"qSymbol"):
             return b"OK"
+        if data.startswith(b"qRcmd,"):
+            return self._monitor(hex_bytes(data[6:]).decode("utf-8", "replace").strip())
+        return b""
+
+    def _monitor(self, command: str) -> bytes:
+        """gdb's ``monitor``: ``when`` gives a replay's clock (instructions since its start), as rr's does."""
+        timeline = self.dbg.timeline
+        if command == "when" and timeline is not None:
+            return hex_text(f"instruction {timeline.now}\n")
         return b""
 
     def _v(self, data: bytes) -> bytes:

@@ -1,0 +1,203 @@
+"""The GDB stub on a replay (--replay DIR --process ID --gdb PORT): forward, then backwards.
+
+A replay is deterministic, so going back is exact: after ``stepi`` N times,
+``reverse-stepi`` must show the very registers the forward run showed one
+instruction earlier, and ``reverse-continue`` must land on the earlier
+breakpoint with the registers of its first hit.  The recording is
+tests/replays/get, process 0.1: the child that served one GET.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from gdbclient import ROOT, Debuggee, Rsp, gdb_multiarch, run_gdb
+
+from emu.assembler import assemble_file
+
+RECORDING = ROOT / "tests" / "replays" / "get"
+REVERSE_BUDGET_S = 1.0  # one reverse step or continue on this request: well under a second
+MARK = "==mark=="
+REG_NAMES = [f"x{i}" for i in range(31)] + ["sp", "pc", "cpsr"]
+SVC = bytes.fromhex("011000d4")
+
+
+@pytest.fixture(scope="module")
+def sym() -> dict[str, int]:
+    return assemble_file(ROOT / "ymawky.s").symbols
+
+
+@pytest.fixture
+def replay(tmp_path: Path):
+    d = Debuggee(["--replay", str(RECORDING), "--process", "0.1"], tmp_path)
+    yield d
+    d.stop()
+
+
+def _registers(chunk: str) -> dict[str, int]:
+    regs = {m.group(1): int(m.group(2), 16) for m in re.finditer(r"^(\w+)\s+(0x[0-9a-f]+)", chunk, re.M)}
+    assert set(REG_NAMES) <= set(regs), chunk
+    return {n: regs[n] for n in REG_NAMES}
+
+
+def _sendfile_svc(c: Rsp, sym: dict[str, int]) -> int:
+    start = sym["Lsend_file_range_sendfile"]
+    code = bytes.fromhex(c.ask(b"m%x,100" % start).decode())
+    return start + code.index(SVC)
+
+
+@pytest.mark.skipif(gdb_multiarch() is None, reason="gdb-multiarch is not installed (Debian package)")
+def test_reverse_stepi_and_reverse_continue_in_gdb(replay: Debuggee, sym: dict[str, int]) -> None:
+    do_get, later = sym["do_get"], sym["serve_file"]
+    steps = 6
+    cmds = [f"break *{do_get:#x}", "continue", f"echo {MARK}\\n", "info registers"]
+    for _ in range(steps):
+        cmds += ["stepi", f"echo {MARK}\\n", "info registers"]
+    for _ in range(2):
+        cmds += ["reverse-stepi", f"echo {MARK}\\n", "info registers"]
+    cmds += [f"break *{later:#x}", "continue", "reverse-continue", f"echo {MARK}\\n", "info registers"]
+    cmds += ["delete", "reverse-continue", f"echo {MARK}\\n", "info registers", "detach"]
+    out = run_gdb(replay.gdb_port, cmds)
+    chunks = out.split(MARK)[1:]
+    assert len(chunks) == 1 + steps + 2 + 2, out
+    forward = [_registers(c) for c in chunks[: 1 + steps]]
+    assert forward[0]["pc"] == do_get
+    assert forward[1]["pc"] == do_get + 4
+    assert len({r["pc"] for r in forward}) == len(forward), "stepi moved"
+    back1, back2 = _registers(chunks[1 + steps]), _registers(chunks[2 + steps])
+    assert back1 == forward[steps - 1]  # every register as the forward run had it
+    assert back2 == forward[steps - 2]
+    assert f"Breakpoint 2, {later:#018x} in" in out, out
+    at_first = _registers(chunks[3 + steps])
+    assert at_first == forward[0], "reverse-continue lands on the earlier breakpoint, as first hit"
+    assert "No more reverse-execution history." in out, out
+    assert _registers(chunks[4 + steps])["pc"] == sym["_main"]  # the start of the recording
+
+
+def test_reverse_packets_are_exact_and_quick(replay: Debuggee, sym: dict[str, int]) -> None:
+    c = Rsp(replay.gdb_port)
+    feats = c.ask(b"qSupported:multiprocess+")
+    assert b"ReverseStep+" in feats and b"ReverseContinue+" in feats
+    assert c.ask(b"bs").endswith(b"replaylog:begin;")  # nothing before the start
+    assert c.registers()[32] == sym["_main"]
+    svc = _sendfile_svc(c, sym)
+    assert c.ask(b"Z0,%x,4" % sym["do_get"]) == b"OK"
+    assert c.ask(b"Z0,%x,4" % svc) == b"OK"
+    assert c.ask(b"c").startswith(b"T05") and c.registers()[32] == sym["do_get"]
+    at_get = c.registers()
+    assert c.ask(b"c").startswith(b"T05") and c.registers()[32] == svc
+    at_svc = c.registers()
+    when = bytes.fromhex(c.ask(b"qRcmd," + b"when".hex().encode()).decode())
+    assert re.fullmatch(rb"instruction \d+\n", when), when
+    t0 = time.perf_counter()
+    assert c.ask(b"bs").startswith(b"T05")
+    step_s = time.perf_counter() - t0
+    assert c.registers()[32] == svc - 4
+    assert c.ask(b"s").startswith(b"T05") and c.registers() == at_svc
+    t0 = time.perf_counter()
+    assert c.ask(b"bc").startswith(b"T05")
+    cont_s = time.perf_counter() - t0
+    assert c.registers() == at_get
+    assert c.ask(b"bc").endswith(b"replaylog:begin;")
+    print(f"\n{when.decode().strip()} (the sendfile): reverse-stepi {step_s:.3f} s, reverse-continue {cont_s:.3f} s")
+    assert step_s < REVERSE_BUDGET_S and cont_s < REVERSE_BUDGET_S
+    # forward again, through both breakpoints, to the recorded end: the replay still matches its log
+    assert c.ask(b"c").startswith(b"T05") and c.registers() == at_get
+    assert c.ask(b"c").startswith(b"T05") and c.registers() == at_svc
+    assert c.ask(b"c") == b"W00"
+    c.close()
+    assert replay.proc.wait(30) == 0
+    assert "replay: 1 process(es), 45 syscalls: all as recorded" in replay.stderr()
+
+
+def test_a_replay_under_gdb_needs_one_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "run_emulated.py"), "--replay", str(RECORDING), "--gdb", "1"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith("--gdb debugs one process: name it with --process ID")
+
+
+LONG_LOOP = """
+_main:
+    mov     x19, #0
+    movz    x21, #{n}
+Lloop:
+    bl      tick
+    add     x19, x19, #1
+    cmp     x19, x21
+    b.ne    Lloop
+Ldone:
+    mov     x0, #0
+    mov     x16, #1
+    svc     #0x80
+tick:
+    add     x20, x20, x19
+    ret
+"""
+
+
+def test_reverse_on_a_recording_of_a_quarter_million_instructions(tmp_path: Path) -> None:
+    """Time for one reverse step does not grow with the recording: it re-executes from the
+    nearest snapshot only; a reverse continue to a near breakpoint costs about as little."""
+    import subprocess
+    import sys
+
+    from emu.assembler import assemble_text
+    from emu.macho import write_macho
+
+    n = 40000  # 6 instructions a turn
+    asm = assemble_text(LONG_LOOP.format(n=n), "loop.s")
+    exe = write_macho(asm, tmp_path / "loop")
+    rec = tmp_path / "rec"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "run_emulated.py"), "--macho", str(exe), "--record", str(rec)],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    d = Debuggee(["--replay", str(rec), "--macho", str(exe), "--process", "0"], tmp_path)
+    try:
+        c = Rsp(d.gdb_port)
+        assert c.ask(b"Z0,%x,4" % asm.symbols["Ldone"]) == b"OK"
+        assert c.ask(b"c").startswith(b"T05")
+        when = bytes.fromhex(c.ask(b"qRcmd," + b"when".hex().encode()).decode())
+        assert when == b"instruction %d\n" % (2 + 6 * n)
+        t0 = time.perf_counter()
+        assert c.ask(b"bs").startswith(b"T05")
+        step_s = time.perf_counter() - t0
+        regs = c.registers()
+        assert regs[32] == asm.symbols["Ldone"] - 4 and regs[19] == n  # the last b.ne, not taken
+        assert c.ask(b"Z0,%x,4" % asm.symbols["tick"]) == b"OK"
+        t0 = time.perf_counter()
+        assert c.ask(b"bc").startswith(b"T05")
+        cont_s = time.perf_counter() - t0
+        regs = c.registers()
+        assert regs[32] == asm.symbols["tick"] and regs[19] == n - 1  # the last call of tick
+        assert regs[20] == sum(range(n - 1))
+        print(f"\n{2 + 6 * n} instructions: reverse-stepi {step_s:.3f} s, reverse-continue {cont_s:.3f} s")
+        assert step_s < REVERSE_BUDGET_S and cont_s < REVERSE_BUDGET_S
+        assert c.ask(b"Z0,%x,4" % asm.symbols["_main"]) == b"OK"
+        assert c.ask(b"z0,%x,4" % asm.symbols["tick"]) == b"OK"
+        t0 = time.perf_counter()
+        assert c.ask(b"bc").startswith(b"T05")  # all the way back, to a breakpoint on the first instruction
+        far_s = time.perf_counter() - t0
+        assert c.registers()[32] == asm.symbols["_main"]
+        assert bytes.fromhex(c.ask(b"qRcmd," + b"when".hex().encode()).decode()) == b"instruction 0\n"
+        print(f"back to the start: {far_s:.3f} s")
+        assert far_s < 5 * REVERSE_BUDGET_S
+        assert c.ask(b"z0,%x,4" % asm.symbols["_main"]) == b"OK"
+        assert c.ask(b"z0,%x,4" % asm.symbols["Ldone"]) == b"OK"
+        assert c.ask(b"c") == b"W00"
+        c.close()
+        assert d.proc.wait(30) == 0
+    finally:
+        d.stop()
