@@ -201,3 +201,24 @@ def test_reverse_on_a_recording_of_a_quarter_million_instructions(tmp_path: Path
         assert d.proc.wait(30) == 0
     finally:
         d.stop()
+
+
+def test_watchpoint_forward_then_reverse_continue_back_to_it(replay: Debuggee, sym: dict[str, int]) -> None:
+    c = Rsp(replay.gdb_port)
+    path_buf = sym["path_buf"]
+    assert c.ask(b"Z2,%x,1" % path_buf) == b"OK"  # the first byte of path_buf, written by the child
+    stop = c.ask(b"c")
+    assert re.fullmatch(rb"T05thread:[0-9a-f]+;watch:%x;" % path_buf, stop), stop
+    at_write = c.registers()
+    before = bytes.fromhex(c.ask(b"m%x,1" % path_buf).decode())
+    assert c.ask(b"s").startswith(b"T05")  # over the store, the watchpoint still set
+    assert bytes.fromhex(c.ask(b"m%x,1" % path_buf).decode()) == b"w" != before
+    assert c.ask(b"z2,%x,1" % path_buf) == b"OK"
+    assert c.ask(b"Z0,%x,4" % sym["do_get"]) == b"OK"
+    assert c.ask(b"c").startswith(b"T05") and c.registers()[32] == sym["do_get"]
+    assert c.ask(b"Z2,%x,1" % path_buf) == b"OK"
+    stop = c.ask(b"bc")  # back past every later access, to the store
+    assert b"watch:%x;" % path_buf in stop, stop
+    assert c.registers() == at_write
+    assert bytes.fromhex(c.ask(b"m%x,1" % path_buf).decode()) == before  # memory as it was then
+    c.close()

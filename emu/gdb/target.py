@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, Uc, UcError
+from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE, Uc, UcError
 from unicorn import arm64_const as A
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ class Thread:
     quiet: bool = False  # hooks ignore hits (that one instruction)
     last: Stop | None = None
     pending: Stop | None = None  # a hit another process's stop got ahead of
+    undo: tuple[int, bytes] | None = None  # what a watched store overwrote (put back: see _on_mem)
     hooks: list[int] = field(default_factory=list)
     generation: int = -1  # of the breakpoint set its hooks stand for
 
@@ -153,6 +154,9 @@ class Debugger:
     def after_run(self, m: Machine) -> None:
         """Machine.run_process, after a run of Unicorn that ended without ending the process."""
         t = self.threads[m]
+        if t.undo is not None:
+            m.uc.mem_write(*t.undo)
+            t.undo = None
         if self.timeline is not None:
             done = self.timeline.stepped(t)
         else:
@@ -241,7 +245,10 @@ class Debugger:
             if self.timeline is not None and not self.timeline.watch_hit(t, p, addr):
                 return True
             # the access is within the instruction, which Unicorn starts again after the stop:
-            # the stop is before it, as aarch64's watchpoints are (gdb then steps over it)
+            # the stop is before it, as aarch64's watchpoints are (gdb then steps over it).  A
+            # store is still made before the stop takes effect, so what it overwrites is put back
+            if access == UC_MEM_WRITE:
+                t.undo = (addr, bytes(uc.mem_read(addr, size)))
             self.report(t, Stop(t.tid, watch=(WATCH_NAMES[p.kind], max(addr, p.addr))))
             uc.emu_stop()
             return True
