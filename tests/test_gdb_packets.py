@@ -8,6 +8,7 @@ on Ctrl-C in a blocking call, and serves on after ``D``.
 
 from __future__ import annotations
 
+import socket
 import struct
 import subprocess
 import sys
@@ -203,7 +204,7 @@ def test_step_and_breakpoint_then_ctrl_c_in_accept_then_detach(ymawky: Debuggee,
     pc = c.registers()[32]
     assert bytes.fromhex(c.ask(b"m%x,4" % pc).decode()) == SVC  # held at the blocking call, to restart it
     assert c.ask(b"D") == b"OK"
-    with __import__("socket").create_connection(("127.0.0.1", ymawky.http_port), timeout=10) as s:
+    with socket.create_connection(("127.0.0.1", ymawky.http_port), timeout=10) as s:
         s.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         raw = b""
         while chunk := s.recv(65536):
@@ -232,3 +233,38 @@ _main:
     finally:
         d.stop()
     assert "read of unmapped memory at 0x0" in d.stderr()
+
+
+def test_ctrl_c_while_waiting_for_a_debugger_ends_quietly(ymawky: Debuggee) -> None:
+    t0 = time.monotonic()
+    assert ymawky.stop() == 130
+    assert time.monotonic() - t0 < 5
+    assert "Traceback" not in ymawky.stderr()
+
+
+def test_kill_ends_the_run(ymawky: Debuggee) -> None:
+    c = Rsp(ymawky.gdb_port)
+    c.packet(b"k")
+    assert c.ack() == b"+"
+    assert ymawky.proc.wait(30) == 137  # 128 + SIGKILL
+    assert "Traceback" not in ymawky.stderr()
+
+
+def test_a_debugger_that_goes_away_lets_the_server_run(ymawky: Debuggee) -> None:
+    c = Rsp(ymawky.gdb_port)
+    assert c.ask(b"?").startswith(b"T05")
+    c.close()  # no D: as when gdb is killed
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            s = socket.create_connection(("127.0.0.1", ymawky.http_port), timeout=10)
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the server never listened"
+            time.sleep(0.1)
+    with s:
+        s.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    assert parse_response(raw)[0] == 200

@@ -14,6 +14,7 @@ import select
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 
 from emu.gdb.packets import (
@@ -32,7 +33,7 @@ from emu.gdb.packets import (
 from emu.gdb.target import REG_BYTES, Debugger, Stop, Thread
 
 LOOPBACK = ("127.0.0.1", "localhost")
-POLL_S = 0.05
+CLOSE_WAIT_S = 5.0  # at the end of the run: how long the session gets to finish
 E_ARG, E_NOTHREAD, E_FAULT, E_INVAL = b"E01", b"E03", b"E0e", b"E16"  # errno-style codes
 MAX_READ = (MAX_PACKET - 8) // 2  # memory bytes that fit one reply as hex
 REG_NAMES = [f"x{i}" for i in range(31)] + ["sp", "pc", "cpsr"]
@@ -89,6 +90,7 @@ class Session:
     # ------------------------------------------------------------ I/O
     def serve(self) -> None:
         try:
+            self.dbg.hold_all()  # the first process is at its gate (its pc the entry point) before any answer
             while not self.done:
                 data = self.conn.recv(65536)
                 if not data:
@@ -149,6 +151,12 @@ class Session:
         except PacketError:
             return E_ARG
         except (ValueError, IndexError, KeyError, OverflowError):
+            return E_ARG
+        except (OSError, ConnectionError):
+            raise
+        except Exception:  # noqa: BLE001 - our bug: said once, and the session goes on
+            print(f"gdb stub: internal error answering {data[:40]!r}:", file=sys.stderr)
+            traceback.print_exc()
             return E_ARG
 
     def _dispatch(self, data: bytes) -> bytes | None:
@@ -391,7 +399,10 @@ class Server:
         Session(self.dbg, conn, self.reverse).serve()
 
     def close(self) -> None:
+        """The run is over: stop listening, and let the session send its last reply (W or X)."""
         try:
-            self.sock.close()
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes an accept still waiting (close alone does not)
         except OSError:
             pass
+        self.sock.close()
+        self.thread.join(CLOSE_WAIT_S)
