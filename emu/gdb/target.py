@@ -176,7 +176,7 @@ class Debugger:
 
     def ended(self, m: Machine, status: int) -> None:
         """The process is over (its own thread): its hooks go, the debugger hears if it was the last."""
-        t = self.threads[m]
+        t = self.threads.pop(m)
         for h in t.hooks:
             m.uc.hook_del(h)
         if t.hooks:
@@ -187,6 +187,11 @@ class Debugger:
             self.order = [x for x in self.order if x is not t]
             if not self.order and not self.detached:
                 self.stop = Stop(t.tid, exited=status)
+                self.running = False
+            elif self.running and self.stop is None and not any(x.mode for x in self.order):
+                # it was the one process let run (a step), the others are held: say so, or the
+                # debugger would wait for ever
+                self.stop = Stop(self.order[0].tid, signal=0)
                 self.running = False
             self.cond.notify_all()
 
