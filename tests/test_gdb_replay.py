@@ -145,16 +145,14 @@ tick:
 """
 
 
-def test_reverse_on_a_recording_of_a_quarter_million_instructions(tmp_path: Path) -> None:
-    """Time for one reverse step does not grow with the recording: it re-executes from the
-    nearest snapshot only; a reverse continue to a near breakpoint costs about as little."""
+def _recorded_loop(tmp_path: Path, n: int) -> tuple[object, Path, Path]:
+    """LONG_LOOP of ``n`` turns, recorded: (its Assembly, the executable, the recording)."""
     import subprocess
     import sys
 
     from emu.assembler import assemble_text
     from emu.macho import write_macho
 
-    n = 40000  # 6 instructions a turn
     asm = assemble_text(LONG_LOOP.format(n=n), "loop.s")
     exe = write_macho(asm, tmp_path / "loop")
     rec = tmp_path / "rec"
@@ -164,6 +162,14 @@ def test_reverse_on_a_recording_of_a_quarter_million_instructions(tmp_path: Path
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+    return asm, exe, rec
+
+
+def test_reverse_on_a_recording_of_a_quarter_million_instructions(tmp_path: Path) -> None:
+    """Time for one reverse step does not grow with the recording: it re-executes from the
+    nearest snapshot only; a reverse continue to a near breakpoint costs about as little."""
+    n = 40000  # 6 instructions a turn
+    asm, exe, rec = _recorded_loop(tmp_path, n)
     d = Debuggee(["--replay", str(rec), "--macho", str(exe), "--process", "0"], tmp_path)
     try:
         c = Rsp(d.gdb_port)
@@ -222,3 +228,33 @@ def test_watchpoint_forward_then_reverse_continue_back_to_it(replay: Debuggee, s
     assert c.registers() == at_write
     assert bytes.fromhex(c.ask(b"m%x,1" % path_buf).decode()) == before  # memory as it was then
     c.close()
+
+
+def test_ctrl_c_on_a_replay_stops_at_an_exact_instruction(tmp_path: Path) -> None:
+    """Interrupted anywhere, the clock still counts exactly: one step back and one forward
+    give back the registers the interrupt showed."""
+    n = 60000
+    asm, exe, rec = _recorded_loop(tmp_path, n)
+    d = Debuggee(["--replay", str(rec), "--macho", str(exe), "--process", "0"], tmp_path)
+    try:
+        c = Rsp(d.gdb_port)
+        c.packet(b"c")
+        assert c.ack() == b"+"
+        time.sleep(0.3)
+        c.raw(b"\x03")
+        stop = c.reply()
+        assert stop.startswith(b"T02"), stop  # else the loop ended first: make n larger
+        at_stop = c.registers()
+        when = int(bytes.fromhex(c.ask(b"qRcmd," + b"when".hex().encode()).decode()).split()[1])
+        assert 0 < when < 2 + 6 * n
+        turn = at_stop[19]
+        assert at_stop[20] in (sum(range(turn)), sum(range(turn + 1)))  # tick's sum, just before or after
+        assert c.ask(b"bs").startswith(b"T05")
+        assert c.ask(b"s").startswith(b"T05")
+        assert c.registers() == at_stop
+        assert bytes.fromhex(c.ask(b"qRcmd," + b"when".hex().encode()).decode()) == b"instruction %d\n" % when
+        assert c.ask(b"c") == b"W00"
+        c.close()
+        assert d.proc.wait(30) == 0
+    finally:
+        d.stop()

@@ -65,6 +65,7 @@ class Timeline:
         self.snaps: dict[int, Snapshot] = {}
         self.base: dict[int, bytes] = {}  # writable memory at time 0, by region start
         self.thread: Thread | None = None
+        self.halt = False  # the debugger wants the run stopped (Ctrl-C, all-stop): at the next hook
         debugger.timeline = self
 
     # ------------------------------------------------------------ hooks (the process's thread)
@@ -78,7 +79,7 @@ class Timeline:
 
     def _on_code(self, uc: Uc, addr: int, _size: int, _data: object) -> None:
         now = self.now
-        if now == self.target:
+        if now == self.target or self.halt:
             uc.emu_stop()
             return
         if now % self.every == 0 and now not in self.snaps:
@@ -111,6 +112,7 @@ class Timeline:
 
     # ------------------------------------------------------------ forward (Debugger.gate)
     def forward(self, t: Thread, mode: str | None) -> int:
+        self.halt = False
         self.skip_at = self.now
         self.target = self.now + 1 if mode == "step" else None
         self.quiet, self.scan = False, None
@@ -156,6 +158,7 @@ class Timeline:
     def _run_to(self, when: int, scan: list[tuple[int, Stop]] | None) -> None:
         m = self.machine
         self.target, self.scan, self.quiet, self.skip_at = when, scan, scan is None, None
+        self.halt = False
         try:
             while self.now < when:
                 pc, m._resume = (m._resume or m.uc.reg_read(A.UC_ARM64_REG_PC)), None

@@ -281,6 +281,7 @@ class Debugger:
             self.stop = Stop(t.tid, SIGINT)
             self.running = False
             self.cond.notify_all()
+        # hold_all stops the processes (the debugger's thread calls it after this)
 
     def hold_all(self) -> None:
         while True:
@@ -293,8 +294,10 @@ class Debugger:
             with self.cond:
                 self.cond.wait(KICK_S)
 
-    @staticmethod
-    def _kick(m: Machine) -> None:
+    def _kick(self, m: Machine) -> None:
+        if self.timeline is not None:  # a stop from this thread could land between the clock's hook
+            self.timeline.halt = True  # and its instruction: the hook stops the run itself
+            return
         with m.cpu_lock:
             if not m.ended:
                 m.host.interrupt()
