@@ -70,7 +70,7 @@ def test_breakpoint_in_a_child_holds_the_parent_and_hooks_live_only_while_set(tm
     hit = dbg.wait_stop()
     assert hit is not None and hit.tid != m.proc.pid  # the child stopped
     child = dbg.thread(hit.tid)
-    assert child is not None and child.name == f"process 0.1 (pid {hit.tid})"
+    assert child is not None and (child.place, child.what) == ("0.1", f"process 0.1 (pid {hit.tid})")
     assert dbg.read_registers(child)[32] == sym["child_work"]
     assert len(child.hooks) == 1 and len(parent.hooks) == 1  # one code hook each, for the breakpoint
     assert parent.parked and child.parked

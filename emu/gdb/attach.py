@@ -28,7 +28,7 @@ def attach_replay(machine: Machine, replayer: Replayer, port: int) -> Server:
     thread carries the recorded pid and place in the fork tree of the process replayed."""
     assert machine.tree is not None
     target = replayer.rec.processes[replayer.target]
-    name = f"process {target.proc} (recorded pid {target.pid})"
-    dbg = Debugger(machine.tree, name=lambda _m: (target.pid, name))
+    what = f"process {target.proc} (recorded pid {target.pid})"
+    dbg = Debugger(machine.tree, identity=lambda _m: (target.pid, target.proc, what))
     Timeline(dbg, machine, replayer)
     return Server(dbg, port, reverse=True)

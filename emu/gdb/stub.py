@@ -10,6 +10,7 @@ connection's end, like ``D``, lets every process run on.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import sys
@@ -215,7 +216,7 @@ class Session:
             return b"l"
         if data.startswith(b"qThreadExtraInfo,"):
             t = self.dbg.thread(hex_int(data.split(b",", 1)[1]))
-            return hex_text(t.name) if t else E_NOTHREAD
+            return hex_text(t.what) if t else E_NOTHREAD
         if data.startswith(b"qXfer:features:read:target.xml:"):
             return self._xfer(target_xml(), data.rsplit(b":", 1)[1])
         if data.startswith(b"qXfer:threads:read::"):
@@ -261,10 +262,7 @@ class Session:
         return (b"m" if start + length < len(doc) else b"l") + chunk
 
     def _threads_xml(self) -> bytes:
-        rows = "".join(
-            f'<thread id="{t.tid:x}" name="{t.name.split()[1] if " " in t.name else t.name}">{t.name}</thread>'
-            for t in self.dbg.order
-        )
+        rows = "".join(f'<thread id="{t.tid:x}" name="{t.place}">{t.what}</thread>' for t in self.dbg.order)
         return f'<?xml version="1.0"?><threads>{rows}</threads>'.encode()
 
     # ------------------------------------------------------------ threads
@@ -381,7 +379,11 @@ class Server:
 
     def __init__(self, debugger: Debugger, port: int, reverse: bool = False, name: str = "ymawky-emu") -> None:
         self.dbg, self.reverse = debugger, reverse
-        self.sock = socket.create_server(("127.0.0.1", port))
+        try:
+            self.sock = socket.create_server(("127.0.0.1", port))
+        except OSError as e:
+            why = os.strerror(e.errno) if e.errno else str(e)
+            raise OSError(f"--gdb {port}: cannot listen on 127.0.0.1:{port} ({why})") from None
         self.port = self.sock.getsockname()[1]
         print(f"{name}: waiting for gdb on 127.0.0.1:{self.port} (target remote :{self.port})", file=sys.stderr)
         self.thread = threading.Thread(target=self._run, name="gdb stub", daemon=True)

@@ -78,8 +78,9 @@ class Thread:
     """A guest process as the debugger sees it."""
 
     machine: Machine
-    tid: int
-    name: str
+    tid: int  # the guest pid
+    place: str  # in the fork tree: "0", "0.1" ... (gdb's thread name)
+    what: str  # "process 0.1 (pid 1234)" (gdb's extra thread info)
     mode: str | None = None  # "run", "step", "reverse-step", "reverse-continue"; None: stay parked
     parked: bool = False
     ended: bool = False
@@ -95,7 +96,7 @@ class Thread:
 class Debugger:
     """The debugger's side of a ProcessTree (``tree.debug``)."""
 
-    def __init__(self, tree: ProcessTree, name: Callable[[Machine], tuple[int, str]] | None = None) -> None:
+    def __init__(self, tree: ProcessTree, identity: Callable[[Machine], tuple[int, str, str]] | None = None) -> None:
         self.tree = tree
         self.cond = threading.Condition()
         self.threads: dict[Machine, Thread] = {}
@@ -106,7 +107,8 @@ class Debugger:
         self.new_mode: str | None = None  # what a process forked while running does
         self.detached = False
         self.timeline: Timeline | None = None  # a replay's reverse execution (reverse.py)
-        self._name = name or (lambda m: (m.proc.pid, f"process {m.proc.path} (pid {m.proc.pid})"))
+        # a process's thread id, place and description: its own, or a replay's recorded ones
+        self._identity = identity or (lambda m: (m.proc.pid, m.proc.path, f"process {m.proc.path} (pid {m.proc.pid})"))
         self.order: list[Thread] = []
         tree.debug = self
         for m in list(tree.running):
@@ -117,9 +119,9 @@ class Debugger:
     # ------------------------------------------------------------ processes (their own threads)
     def join(self, m: Machine) -> None:
         """A new process (the first, or a fork): it runs if everything runs, else it waits."""
-        tid, name = self._name(m)
+        tid, place, what = self._identity(m)
         with self.cond:
-            t = Thread(m, tid, name, mode=self.new_mode if self.running else None)
+            t = Thread(m, tid, place, what, mode=self.new_mode if self.running else None)
             self.threads[m] = t
             self.order.append(t)
 
