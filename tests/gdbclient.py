@@ -80,7 +80,7 @@ class Rsp:
     def registers(self) -> list[int]:
         raw = bytes.fromhex(self.ask(b"g").decode())
         return [int.from_bytes(raw[8 * i : 8 * i + 8], "little") for i in range(33)] + [
-            int.from_bytes(raw[264 - 4 :], "little")
+            int.from_bytes(raw[264:268], "little")
         ]
 
     def close(self) -> None:

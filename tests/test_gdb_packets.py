@@ -112,6 +112,7 @@ def test_first_process_waits_at_its_entry_point(ymawky: Debuggee, symbols: dict[
     assert b"qXfer:features:read+" in feats and b"ReverseStep+" not in feats
     stop = c.ask(b"?")
     assert stop.startswith(b"T05thread:")
+    assert len(c.ask(b"g")) == 2 * (33 * 8 + 4)  # x0-x30, sp, pc of 8 bytes, cpsr of 4
     regs = c.registers()
     assert regs[32] == symbols["_main"]  # pc
     assert regs[31] % 16 == 0 and regs[31] > 0x1_0000_0000  # sp: the initial stack
