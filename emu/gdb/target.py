@@ -88,7 +88,7 @@ class Thread:
     quiet: bool = False  # hooks ignore hits (that one instruction)
     last: Stop | None = None
     pending: Stop | None = None  # a hit another process's stop got ahead of
-    undo: tuple[int, bytes] | None = None  # what a watched store overwrote (put back: see _on_mem)
+    undo: list[tuple[int, bytes]] = field(default_factory=list)  # what watched stores overwrote (_on_mem)
     hooks: list[int] = field(default_factory=list)
     generation: int = -1  # of the breakpoint set its hooks stand for
 
@@ -156,9 +156,9 @@ class Debugger:
     def after_run(self, m: Machine) -> None:
         """Machine.run_process, after a run of Unicorn that ended without ending the process."""
         t = self.threads[m]
-        if t.undo is not None:
-            m.uc.mem_write(*t.undo)
-            t.undo = None
+        for addr, old in reversed(t.undo):
+            m.uc.mem_write(addr, old)
+        t.undo.clear()
         if self.timeline is not None:
             done = self.timeline.stepped(t)
         else:
@@ -255,7 +255,7 @@ class Debugger:
             # the stop is before it, as aarch64's watchpoints are (gdb then steps over it).  A
             # store is still made before the stop takes effect, so what it overwrites is put back
             if access == UC_MEM_WRITE:
-                t.undo = (addr, bytes(uc.mem_read(addr, size)))
+                t.undo.append((addr, bytes(uc.mem_read(addr, size))))
             self.report(t, Stop(t.tid, watch=(WATCH_NAMES[p.kind], max(addr, p.addr))))
             uc.emu_stop()
             return True
