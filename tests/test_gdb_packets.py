@@ -285,3 +285,80 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"run_emulated.py: --gdb {port}: cannot listen on 127.0.0.1:{port} (Address already in use)"
     ]
+
+
+def test_random_packets_never_end_the_session(ymawky: Debuggee) -> None:
+    """A bounded fuzz: 400 packets of random letters, hex and punctuation, each answered."""
+    import random
+
+    rng = random.Random(16)
+    alphabet = b"mMgGpPXZzHTqQvbsc?:;,=0123456789abcdefxyz-+*}"
+    safe = (b"c", b"s", b"C", b"S", b"D", b"k", b"v", b"b", b"vCont;c", b"vCont;s", b"vKill")
+    c = Rsp(ymawky.gdb_port)
+    sent = 0
+    while sent < 400:
+        body = bytes(rng.choice(alphabet) for _ in range(rng.randrange(1, 40)))
+        if body.startswith(safe):
+            continue  # resuming, detaching or killing is not what this test is about
+        c.packet(body)
+        if c.ack() == b"-":  # a run-length marker or escape that does not decode: refused, no reply
+            assert b"*" in body or b"}" in body, body
+            sent += 1
+            continue
+        reply = c.reply()
+        assert (
+            reply == b""
+            or reply.startswith((b"E", b"O", b"m", b"l", b"Q", b"T"))
+            or all(ch in b"0123456789abcdef" for ch in reply)
+        ), (body, reply)
+        sent += 1
+    assert c.ask(b"?").startswith(b"T05")
+    c.close()
+
+
+def _get(port: int, out: list[bytes]) -> None:
+    """GET /hello.txt once the server listens; the raw answer appended to ``out``."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        except ConnectionRefusedError:
+            time.sleep(0.1)
+            continue
+        with s:
+            s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            raw = b""
+            while chunk := s.recv(65536):
+                raw += chunk
+        out.append(raw)
+        return
+
+
+def test_each_request_is_a_new_thread(ymawky: Debuggee, symbols: dict[str, int]) -> None:
+    import threading
+
+    c = Rsp(ymawky.gdb_port)
+    server = int(c.ask(b"?").split(b"thread:")[1].split(b";")[0], 16)
+    assert c.ask(b"Z0,%x,4" % symbols["do_get"]) == b"OK"
+    answers: list[bytes] = []
+    first = threading.Thread(target=_get, args=(ymawky.http_port, answers), daemon=True)
+    first.start()
+    stop = c.ask(b"vCont;c")
+    child1 = int(stop.split(b"thread:")[1].split(b";")[0], 16)
+    assert child1 != server and c.registers()[32] == symbols["do_get"]
+    assert set(c.ask(b"qfThreadInfo")[1:].split(b",")) == {b"%x" % server, b"%x" % child1}
+    c.packet(b"vCont;c")
+    assert c.ack() == b"+"
+    first.join(30)
+    assert len(answers) == 1 and parse_response(answers[0])[0] == 200  # the first child answered
+    second = threading.Thread(target=_get, args=(ymawky.http_port, answers), daemon=True)
+    second.start()
+    stop = c.reply()  # the next child, at the same breakpoint
+    child2 = int(stop.split(b"thread:")[1].split(b";")[0], 16)
+    assert child2 not in (server, child1) and c.registers()[32] == symbols["do_get"]
+    names = c.ask(b"qXfer:threads:read::0,fff")
+    assert b'name="0.2"' in names
+    assert c.ask(b"D") == b"OK"
+    second.join(30)
+    assert len(answers) == 2 and parse_response(answers[1])[2] == (ROOT / "www" / "hello.txt").read_bytes()
+    c.close()
