@@ -362,3 +362,10 @@ def test_each_request_is_a_new_thread(ymawky: Debuggee, symbols: dict[str, int])
     second.join(30)
     assert len(answers) == 2 and parse_response(answers[1])[2] == (ROOT / "www" / "hello.txt").read_bytes()
     c.close()
+
+
+def test_a_plain_pip_install_ships_the_stub() -> None:
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    assert "emu.gdb" in packages  # listed by name: setuptools would leave the folder out
