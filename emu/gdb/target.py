@@ -162,9 +162,8 @@ class Debugger:
         if self.timeline is not None:
             done = self.timeline.stepped(t)
         else:
-            done = t.mode == "step" and (not t.over or t.quiet)
-            if t.over:
-                t.over = t.quiet = False
+            done = t.mode == "step"  # one instruction ran (over a breakpoint, or not)
+            t.over = t.quiet = False
         if done and self.stop is None:
             self.report(t, Stop(t.tid))
 
