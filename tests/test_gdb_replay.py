@@ -43,6 +43,10 @@ def _registers(chunk: str) -> dict[str, int]:
     return {n: regs[n] for n in REG_NAMES}
 
 
+def at_stop_tid(stop: bytes) -> int:
+    return int(stop.split(b"thread:")[1].split(b";")[0], 16)
+
+
 def _sendfile_svc(c: Rsp, sym: dict[str, int]) -> int:
     start = sym["Lsend_file_range_sendfile"]
     code = bytes.fromhex(c.ask(b"m%x,100" % start).decode())
@@ -107,7 +111,13 @@ def test_reverse_packets_are_exact_and_quick(replay: Debuggee, sym: dict[str, in
     # forward again, through both breakpoints, to the recorded end: the replay still matches its log
     assert c.ask(b"c").startswith(b"T05") and c.registers() == at_get
     assert c.ask(b"c").startswith(b"T05") and c.registers() == at_svc
-    assert c.ask(b"c") == b"W00"
+    # the end of the log: a stop before the exit call, from which the way back is still open
+    assert c.ask(b"c").endswith(b"replaylog:end;")
+    end = c.registers()
+    assert bytes.fromhex(c.ask(b"m%x,4" % end[32]).decode()) == SVC and end[16] == 1  # svc, x16 = SYS_exit
+    assert c.ask(b"bc").startswith(b"T05") and c.registers() == at_svc
+    assert c.ask(b"c").endswith(b"replaylog:end;") and c.registers() == end
+    assert c.ask(b"c") == b"W00"  # and on from the end: the process exits as recorded
     c.close()
     assert replay.proc.wait(30) == 0
     assert "replay: 1 process(es), 45 syscalls: all as recorded" in replay.stderr()
@@ -202,6 +212,8 @@ def test_reverse_on_a_recording_of_a_quarter_million_instructions(tmp_path: Path
         assert far_s < 5 * REVERSE_BUDGET_S
         assert c.ask(b"z0,%x,4" % asm.symbols["_main"]) == b"OK"
         assert c.ask(b"z0,%x,4" % asm.symbols["Ldone"]) == b"OK"
+        assert c.ask(b"c").endswith(b"replaylog:end;")
+        assert c.registers()[32] == asm.symbols["Ldone"] + 8  # the exit call
         assert c.ask(b"c") == b"W00"
         c.close()
         assert d.proc.wait(30) == 0
@@ -253,6 +265,7 @@ def test_ctrl_c_on_a_replay_stops_at_an_exact_instruction(tmp_path: Path) -> Non
         assert c.ask(b"s").startswith(b"T05")
         assert c.registers() == at_stop
         assert bytes.fromhex(c.ask(b"qRcmd," + b"when".hex().encode()).decode()) == b"instruction %d\n" % when
+        assert c.ask(b"c") == b"T05thread:%x;replaylog:end;" % at_stop_tid(stop)
         assert c.ask(b"c") == b"W00"
         c.close()
         assert d.proc.wait(30) == 0
@@ -293,7 +306,8 @@ def test_stepped_registers_match_the_instruction_trace_of_the_same_replay(tmp_pa
                 assert regs[index[name]] == int(value, 16), (rec, name)
             compared += 1
         assert compared >= 5
-        c.ask(b"D")
+        assert c.ask(b"D") == b"OK"
         c.close()
+        assert d.proc.wait(30) == 0  # detached: no hook left, the replay runs to its recorded end
     finally:
         d.stop()

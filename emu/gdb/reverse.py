@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 SNAPSHOT_EVERY = 4096  # instructions between snapshots: the most a reverse step re-executes
 PAGE = 4096
+SVC = 0xD4001001  # svc #0x80: where the replay can reach the end of its log
 # what a replayed process keeps outside Unicorn that a run changes (besides the clock)
 MACHINE_FIELDS = ("status", "fault", "error", "_resume", "trapped", "killed", "_blocks", "_signalled")
 REPLAYER_FIELDS = ("pos", "forks", "log", "replayed", "truncated")
@@ -66,6 +67,7 @@ class Timeline:
         self.base: dict[int, bytes] = {}  # writable memory at time 0, by region start
         self.thread: Thread | None = None
         self.halt = False  # the debugger wants the run stopped (Ctrl-C, all-stop): at the next hook
+        self.svcs = _svc_addresses(machine)
         debugger.timeline = self
 
     # ------------------------------------------------------------ hooks (the process's thread)
@@ -84,6 +86,11 @@ class Timeline:
             return
         if now % self.every == 0 and now not in self.snaps:
             self.snaps[now] = self._snapshot(addr)
+        if addr in self.svcs and self.scan is None and not self.quiet and now != self.skip_at and self._at_end():
+            # the next call ends the recorded process: stop before it, so the way back stays open
+            self.dbg.report(self.thread, Stop(self.thread.tid, replaylog="end"))
+            uc.emu_stop()
+            return
         if addr in self.breaks and not self.quiet and now != self.skip_at:
             stop = Stop(self.thread.tid)
             if self.scan is not None:
@@ -93,6 +100,16 @@ class Timeline:
                 uc.emu_stop()
                 return
         self.now = now + 1
+
+    def _at_end(self) -> bool:
+        """The replay's next syscall ends the process (exit, a signal, the log's end), on the last log."""
+        rp = self.replayer
+        if rp.chain:
+            return False  # a parent's log: the replay goes on in a child
+        if rp.pos >= len(rp.log.calls):
+            return True
+        call = rp.log.calls[rp.pos]
+        return call.ret is None or call.exit is not None or call.killed is not None
 
     def watch_hit(self, t: Thread, p: Point, addr: int) -> bool:
         """A watched access by instruction ``now - 1``: True to stop before it (it runs again)."""
@@ -215,3 +232,16 @@ class Timeline:
                     copy = deque(value, maxlen=value.maxlen)
                 setattr(self.replayer, name, copy)
         self.now = snap.time
+
+
+def _svc_addresses(machine: Machine) -> frozenset[int]:
+    """Every ``svc #0x80`` of the executable's code, found by its encoding."""
+    import struct
+
+    found = set()
+    for seg in machine.image.segments:
+        if seg.prot & 4:
+            for i, (word,) in enumerate(struct.iter_unpack("<I", seg.data[: len(seg.data) // 4 * 4])):
+                if word == SVC:
+                    found.add(seg.vmaddr + 4 * i)
+    return frozenset(found)

@@ -221,7 +221,7 @@ class Debugger:
         t.hooks = []
         t.generation = self.generation
         points = [] if self.detached else list(self.points.values())
-        if self.timeline is not None:
+        if self.timeline is not None and not self.detached:  # detached: the clock's hook goes too
             self.timeline.sync(t, points)
         else:
             for p in points:
