@@ -3,8 +3,9 @@
 Owns: the replayed process's clock (instructions executed since its
 start, counted by one code hook installed only while a debugger is on a
 replay), a snapshot every ``every`` instructions (registers by
-``context_save``, the writable pages that differ from the start, and the
-replay's own position in the syscall log), and the two reverse motions:
+``context_save``, the writable pages that differ from the start, the
+replay's own position in the syscall log and the process's signal state),
+the stop before the call that ends the log, and the two reverse motions:
 ``reverse-step`` goes to time ``now - 1`` and ``reverse-continue`` to the
 last breakpoint or watchpoint hit before now (or to the start).
 
@@ -207,6 +208,8 @@ class Timeline:
         state["r.chain"] = list(self.replayer.chain)
         state["r.recent"] = deque(self.replayer.recent, maxlen=self.replayer.recent.maxlen)
         state["pc"] = pc
+        sig = m.proc.signals
+        state["signals"] = (dict(sig.actions), sig.mask, set(sig.pending), sig.catching, sig._token_key)
         return Snapshot(self.now, ctx, list(uc.mem_regions()), pages, state)
 
     def _restore(self, snap: Snapshot) -> None:
@@ -222,6 +225,9 @@ class Timeline:
                     uc.mem_write(lo + off, want)
         uc.context_restore(snap.context)
         uc.reg_write(A.UC_ARM64_REG_PC, snap.state["pc"])
+        sig = m.proc.signals
+        actions, sig.mask, pending, sig.catching, sig._token_key = snap.state["signals"]
+        sig.actions, sig.pending = dict(actions), set(pending)
         for key, value in snap.state.items():
             who, _, name = key.partition(".")
             if who == "m":
