@@ -311,3 +311,43 @@ def test_stepped_registers_match_the_instruction_trace_of_the_same_replay(tmp_pa
         assert d.proc.wait(30) == 0  # detached: no hook left, the replay runs to its recorded end
     finally:
         d.stop()
+
+
+def test_going_back_over_a_signal_handler_replays_it_again(tmp_path: Path) -> None:
+    """A recorded kill(getpid(), SIGUSR1) enters the guest's handler through its trampoline;
+    reverse-continue from the end lands in the handler again with the same registers, and
+    the replay still ends as recorded (the signal state is part of every snapshot)."""
+    from guest import guest_source, record_guest
+    from test_signal_delivery import ASM, INSTALL_USR1, KILL_SELF_USR1, TEXT, data
+
+    from emu.assembler import assemble_text
+
+    pad = """
+    movz    x9, #3000                // a snapshot falls between sigaction and kill
+Lpad:
+    subs    x9, x9, #1
+    b.ne    Lpad
+"""
+    asm = assemble_text(guest_source(ASM + INSTALL_USR1 + pad + KILL_SELF_USR1, TEXT, data()), "guest.s")
+    live, exe = record_guest(asm, tmp_path)
+    assert live.status == 0
+    d = Debuggee(["--replay", str(tmp_path / "rec"), "--macho", str(exe), "--process", "0"], tmp_path)
+    try:
+        c = Rsp(d.gdb_port)
+        assert c.ask(b"Z0,%x,4" % asm.symbols["on_signal"]) == b"OK"
+        assert c.ask(b"c").startswith(b"T05")
+        in_handler = c.registers()
+        assert in_handler[32] == asm.symbols["on_signal"] and in_handler[0] == 30  # signo: SIGUSR1
+        assert c.ask(b"c").endswith(b"replaylog:end;")
+        assert c.registers()[16] == 1  # at the exit call (not at sigreturn, which also does not return)
+        back = c.ask(b"bc")
+        assert back.startswith(b"T05"), d.stderr()
+        assert c.registers() == in_handler
+        assert c.ask(b"z0,%x,4" % asm.symbols["on_signal"]) == b"OK"
+        assert c.ask(b"c").endswith(b"replaylog:end;")
+        assert c.ask(b"c") == b"W00"
+        c.close()
+        assert d.proc.wait(30) == 0
+    finally:
+        d.stop()
+    assert "all as recorded" in d.stderr()

@@ -110,6 +110,8 @@ class Timeline:
         if rp.pos >= len(rp.log.calls):
             return True
         call = rp.log.calls[rp.pos]
+        if call.raised == "SigReturn":
+            return False  # no return value, but the process goes on where the signal came in
         return call.ret is None or call.exit is not None or call.killed is not None
 
     def watch_hit(self, t: Thread, p: Point, addr: int) -> bool:
@@ -179,6 +181,7 @@ class Timeline:
         self.halt = False
         try:
             while self.now < when:
+                m._deliver()  # as Machine.run_process does between runs: a signal the log delivers here
                 pc, m._resume = (m._resume or m.uc.reg_read(A.UC_ARM64_REG_PC)), None
                 m.uc.emu_start(pc, 1)
                 if m.status is not None or m.error is not None or m.trapped or m.fault is not None:
