@@ -184,8 +184,9 @@ class Timeline:
                 m._deliver()  # as Machine.run_process does between runs: a signal the log delivers here
                 pc, m._resume = (m._resume or m.uc.reg_read(A.UC_ARM64_REG_PC)), None
                 m.uc.emu_start(pc, 1)
-                if m.status is not None or m.error is not None or m.trapped or m.fault is not None:
+                if m.status is not None or m.error is not None or m.trapped or m.killed is not None:
                     raise ReverseError(f"the process ended while going back to instruction {when}")
+                m.fault = None  # as in run_process: a stop is not a fault
         finally:
             self.target, self.scan, self.quiet = None, None, False
 

@@ -22,6 +22,7 @@ Rules:
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -145,13 +146,23 @@ class Debugger:
                 return 0
             if mode in ("reverse-step", "reverse-continue"):
                 assert self.timeline is not None
-                self.report(t, self.timeline.reverse(t, mode))
+                self.report(t, self._reverse(t, mode))
                 continue
             break
         if self.timeline is not None:
             return self.timeline.forward(t, mode)
         t.quiet = t.over
         return 1 if mode == "step" or t.over else 0
+
+    def _reverse(self, t: Thread, mode: str) -> Stop:
+        from emu.gdb.reverse import ReverseError
+
+        assert self.timeline is not None
+        try:
+            return self.timeline.reverse(t, mode)
+        except ReverseError as e:  # said in one line; the debugger gets a stop where the run is
+            print(f"{t.machine.name}: gdb: {mode}: {e}", file=sys.stderr, flush=True)
+            return Stop(t.tid, signal=0)
 
     def after_run(self, m: Machine) -> None:
         """Machine.run_process, after a run of Unicorn that ended without ending the process."""
