@@ -31,13 +31,12 @@ from emu.gdb.packets import (
     hex_int,
     hex_text,
 )
-from emu.gdb.target import REG_BYTES, Debugger, Stop, Thread
+from emu.gdb.target import REG_BYTES, REGISTERS, Debugger, Stop, Thread
 
 LOOPBACK = ("127.0.0.1", "localhost")
 CLOSE_WAIT_S = 5.0  # at the end of the run: how long the session gets to finish
 E_ARG, E_NOTHREAD, E_FAULT, E_INVAL = b"E01", b"E03", b"E0e", b"E16"  # errno-style codes
 MAX_READ = (MAX_PACKET - 8) // 2  # memory bytes that fit one reply as hex
-REG_NAMES = [f"x{i}" for i in range(31)] + ["sp", "pc", "cpsr"]
 REG_TYPES = {"sp": "data_ptr", "pc": "code_ptr"}
 
 
@@ -57,8 +56,7 @@ def parse_listen(text: str) -> int:
 
 def target_xml() -> bytes:
     regs = "".join(
-        f'<reg name="{n}" bitsize="{8 * size}" type="{REG_TYPES.get(n, "int")}"/>'
-        for n, size in zip(REG_NAMES, REG_BYTES, strict=True)
+        f'<reg name="{n}" bitsize="{8 * size}" type="{REG_TYPES.get(n, "int")}"/>' for n, _, size in REGISTERS
     )
     return (
         '<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd"><target version="1.0">'

@@ -44,16 +44,14 @@ MAX_WATCH_LEN = 1 << 16
 KICK_S = 0.01  # how often a process that has not parked yet is stopped again
 PARK_POLL_S = 0.1  # a parked process looks at the run's end this often
 
-# the registers in org.gnu.gdb.aarch64.core's order: x0-x30, sp, pc (64 bits), cpsr (32)
-REGS = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(29)] + [
-    A.UC_ARM64_REG_X29,
-    A.UC_ARM64_REG_X30,
-    A.UC_ARM64_REG_SP,
-    A.UC_ARM64_REG_PC,
-    A.UC_ARM64_REG_NZCV,
+# org.gnu.gdb.aarch64.core's registers in gdb's order: (name, Unicorn's register, bytes)
+REGISTERS = [(f"x{i}", getattr(A, f"UC_ARM64_REG_X{i}"), 8) for i in range(31)] + [
+    ("sp", A.UC_ARM64_REG_SP, 8),
+    ("pc", A.UC_ARM64_REG_PC, 8),
+    ("cpsr", A.UC_ARM64_REG_NZCV, 4),  # NZCV: the only part of PSTATE that EL0 code sees
 ]
-REG_BYTES = [8] * 33 + [4]
-PC = 32
+REGS = [reg for _, reg, _ in REGISTERS]
+REG_BYTES = [size for *_, size in REGISTERS]
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ class Stop:
     tid: int
     signal: int = SIGTRAP
     watch: tuple[str, int] | None = None  # ("watch" | "rwatch" | "awatch", data address)
-    replaylog: str | None = None  # "begin": a reverse run reached the start of the recording
+    replaylog: str | None = None  # "begin" / "end": a replay reached the start / the end of its log
     exited: int | None = None  # the run ended with this status
 
 
