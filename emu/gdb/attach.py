@@ -31,4 +31,4 @@ def attach_replay(machine: Machine, replayer: Replayer, port: int) -> Server:
     what = f"process {target.proc} (recorded pid {target.pid})"
     dbg = Debugger(machine.tree, identity=lambda _m: (target.pid, target.proc, what))
     Timeline(dbg, machine, replayer)
-    return Server(dbg, port, reverse=True)
+    return Server(dbg, port)

@@ -78,8 +78,9 @@ def stop_reply(stop: Stop) -> bytes:
 class Session:
     """One debugger connection; ``serve`` answers packets until detach, kill or disconnect."""
 
-    def __init__(self, debugger: Debugger, conn: socket.socket, reverse: bool = False) -> None:
-        self.dbg, self.conn, self.reverse = debugger, conn, reverse
+    def __init__(self, debugger: Debugger, conn: socket.socket) -> None:
+        self.dbg, self.conn = debugger, conn
+        self.reverse = debugger.timeline is not None  # a replay: it also runs backwards
         self.reader = Reader()
         self.acks = True
         self.g_tid = self.c_tid = 0  # 0 / -1: any thread
@@ -375,8 +376,8 @@ class Session:
 class Server:
     """Listens on 127.0.0.1:``port`` and serves one debugger connection on a thread."""
 
-    def __init__(self, debugger: Debugger, port: int, reverse: bool = False, name: str = "ymawky-emu") -> None:
-        self.dbg, self.reverse = debugger, reverse
+    def __init__(self, debugger: Debugger, port: int, name: str = "ymawky-emu") -> None:
+        self.dbg = debugger
         try:
             self.sock = socket.create_server(("127.0.0.1", port))
         except OSError as e:
@@ -396,7 +397,7 @@ class Server:
         finally:
             self.sock.close()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        Session(self.dbg, conn, self.reverse).serve()
+        Session(self.dbg, conn).serve()
 
     def close(self) -> None:
         """The run is over: stop listening, and let the session send its last reply (W or X)."""
