@@ -235,8 +235,7 @@ class Session:
 
     def _v(self, data: bytes) -> bytes:
         if data == b"vCont?":
-            cont = b"vCont;c;C;s;S"
-            return cont + b";bs;bc" if self.reverse else cont
+            return b"vCont;c;C;s;S"  # going back has packets of its own (bs, bc), announced in qSupported
         if data.startswith(b"vCont;"):
             modes: dict[int, str] = {}
             others: str | None = None
