@@ -38,6 +38,8 @@ examples:
   run_emulated.py --record rec            serve, logging every syscall of every process into rec/
   run_emulated.py --replay rec            replay every recorded process, no network or files
   run_emulated.py --replay rec --process 0.3 --trace t   the instruction trace of one recorded request
+  run_emulated.py --gdb 1234              serve, waiting for gdb (target remote :1234) at the entry point
+  run_emulated.py --replay rec --process 0.3 --gdb 1234   debug one recorded request, also backwards
 """
 
 
@@ -102,6 +104,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=Path,
         help="answer 'ps' and 'kill PID SIGNAL' on this Unix socket: the guest's processes "
         "live inside the emulator, where a host kill cannot reach them",
+    )
+    p.add_argument(
+        "--gdb",
+        metavar="PORT",
+        help="wait at the entry point for a GDB remote debugger on 127.0.0.1:PORT "
+        "(with --replay: one --process, which also runs backwards)",
     )
     g = p.add_argument_group("record and replay (docs/replay-format.md)")
     g.add_argument(
@@ -188,6 +196,17 @@ def _main(argv: list[str] | None) -> int:
     except TraceError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 2
+    if opts.gdb is not None:
+        from emu.gdb.stub import AddressError, parse_listen
+
+        try:
+            opts.gdb = parse_listen(opts.gdb)
+        except AddressError as e:
+            print(f"{PROG}: {e}", file=sys.stderr)
+            return 2
+        if trace is not None and trace.wanted():
+            print(f"{PROG}: --gdb cannot be combined with tracing", file=sys.stderr)
+            return 2
     if opts.replay is not None:
         return _replay(opts, trace)
     try:
@@ -202,6 +221,7 @@ def _main(argv: list[str] | None) -> int:
                 record=opts.record,
                 entropy_seed=opts.entropy_seed,
                 control=opts.control,
+                gdb=opts.gdb,
             )
         source = Path(opts.source) if opts.source else PROJECT / "ymawky.s"
         exe, asm = build_ymawky(source, Path(opts.build) if opts.build else None)
@@ -223,6 +243,7 @@ def _main(argv: list[str] | None) -> int:
             record=opts.record,
             entropy_seed=opts.entropy_seed,
             control=opts.control,
+            gdb=opts.gdb,
         )
     except TraceError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
@@ -260,7 +281,13 @@ def _replay(opts: argparse.Namespace, trace: object) -> int:
         else:
             exe, asm = build_ymawky(Path(opts.source) if opts.source else PROJECT / "ymawky.s")
         return replay(
-            opts.replay, exe, asm, process=opts.process, trace=trace, allow_binary_change=opts.allow_binary_change
+            opts.replay,
+            exe,
+            asm,
+            process=opts.process,
+            trace=trace,
+            allow_binary_change=opts.allow_binary_change,
+            gdb=opts.gdb,
         )
     except ReplayError as e:
         print(f"{PROG}: --replay {opts.replay}: {e}", file=sys.stderr)

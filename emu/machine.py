@@ -487,19 +487,29 @@ class Machine:
         assert self.tree is not None and self.proc is not None
         try:
             while not self.tree.halted:
+                dbg = self.tree.debug  # a debugger (emu/gdb/target.py): it may hold this process here
+                count = dbg.gate(self) if dbg is not None else 0
+                if self.tree.halted:
+                    continue
                 self._deliver()  # may move the pc (a handler) or end the process
                 pc, self._resume = (self._resume or self.uc.reg_read(A.UC_ARM64_REG_PC)), None
                 try:
-                    self.uc.emu_start(pc, 1)  # "until" an odd address: never
+                    self.uc.emu_start(pc, 1, count=count)  # "until" an odd address: never
                 except UcError as e:
                     sig, what = _FAULTS.get(e.errno, ("SIGSEGV", str(e)))
                     if self.fault is None or e.errno == U.UC_ERR_INSN_INVALID:
                         self.fault = Fault(sig, what)
+                    if dbg is not None:
+                        dbg.faulted(self, SIGNUM[self.fault.signal])
                     break
                 if self.killed is not None:
                     raise GuestKilled(self.killed)
+                if self.trapped and dbg is not None and self.fault is not None:
+                    dbg.faulted(self, SIGNUM[self.fault.signal])
                 if self.status is not None or self.error is not None or self.trapped:
                     break
+                if dbg is not None:
+                    dbg.after_run(self)
                 if self.tracer is not None:
                     self.tracer.resume()
                 self.fault = None  # see _run: a stop is not a fault
@@ -569,8 +579,9 @@ class Machine:
         self.uc.ctl_flush_tb()  # blocks translated before the hook would not call it
 
     def _wants_cpu(self) -> bool:
-        """kernel.interrupted: a blocking call should give up (EINTR) for a signal or the end."""
-        return self.tree.halted or self.proc.signals.urgent()
+        """kernel.interrupted: a blocking call should give up (EINTR) for a signal, the end, or a debugger's hold."""
+        dbg = self.tree.debug
+        return self.tree.halted or self.proc.signals.urgent() or (dbg is not None and not dbg.running)
 
     def _restarts(self) -> bool:
         """An EINTR from a wait a signal broke: True when the call should run again instead.

@@ -606,8 +606,10 @@ def replay_process(
     target: str,
     trace: TraceOptions | None = None,
     strace_fd: int | None = None,
+    gdb: int | None = None,
 ) -> Result:
-    """Replay one process of ``rec`` (rule 2) in a fresh Machine.
+    """Replay one process of ``rec`` (rule 2) in a fresh Machine; with ``gdb``, under a debugger
+    on 127.0.0.1:``gdb`` that can also run it backwards (emu/gdb/).
 
     ``strace_fd``: the one --strace FILE (or stderr) every replayed process appends to.
     """
@@ -627,12 +629,20 @@ def replay_process(
         tracer=tracer,
     )  # type: ignore[arg-type]
     rp = Replayer(machine, rec, target, tracer)
+    server = None
+    if gdb is not None:
+        from emu.gdb.attach import attach_replay
+
+        server = attach_replay(machine, rp, gdb)
     try:
         status = machine.run()
     except Divergence as d:
         if tracer is not None:
             tracer.finish(1)
         return Result(target, None, rp.replayed, d)
+    finally:
+        if server is not None:
+            server.close()
     return Result(target, status, rp.replayed, None, rp.truncated)
 
 
@@ -644,6 +654,7 @@ def replay(
     trace: TraceOptions | None = None,
     allow_binary_change: bool = False,
     out: IO[str] | None = None,
+    gdb: int | None = None,
 ) -> int:
     """``run_emulated.py --replay``: 0 when every replayed process did what was recorded, 1 if not.
 
@@ -653,7 +664,7 @@ def replay(
     to its fork).
     """
     out = out or sys.stderr
-    result = run_replay(folder, exe, assembly, process, trace, allow_binary_change, out)
+    result = run_replay(folder, exe, assembly, process, trace, allow_binary_change, out, gdb)
     return 0 if result.ok else 1
 
 
@@ -665,6 +676,7 @@ def run_replay(
     trace: TraceOptions | None = None,
     allow_binary_change: bool = False,
     out: IO[str] | None = None,
+    gdb: int | None = None,
 ) -> Replay:
     out = out or sys.stderr
     rec = load(folder)
@@ -673,11 +685,13 @@ def run_replay(
     if note:
         print(f"replay: {note}", file=out)
     targets = [process] if process else sorted(rec.order(), key=lambda p: -p.count("."))
+    if gdb is not None and len(targets) != 1:
+        raise ReplayError("--gdb debugs one process: name it with --process ID")
     done = Replay()
     strace_fd = open_shared_strace(trace.strace) if trace is not None and trace.strace else None
     try:
         for target in targets:
-            r = replay_process(rec, image, assembly, target, trace, strace_fd)
+            r = replay_process(rec, image, assembly, target, trace, strace_fd, gdb)
             done.results.append(r)
             if r.divergence is not None:
                 print(r.divergence.report, file=out)

@@ -63,6 +63,7 @@ def run_macho(
     record: Path | None = None,
     entropy_seed: int | None = None,
     control: Path | None = None,
+    gdb: int | None = None,
 ) -> int:
     """Run an arm64 Mach-O until it exits; returns its exit status.
 
@@ -70,6 +71,7 @@ def run_macho(
     ``record``: log every syscall of every process into this folder (emu/record.py).
     ``entropy_seed``: getentropy gives the same bytes every run (tests; never for real use).
     ``control``: a Unix socket answering ps / kill for the guest's processes (emu/control.py).
+    ``gdb``: the first process waits at its entry point for gdb on 127.0.0.1:``gdb`` (emu/gdb/).
     """
     image = load_macho(path, slide=slide)
     host = Host(os.fspath(root), entropy_seed=entropy_seed)
@@ -97,6 +99,11 @@ def run_macho(
         from emu.control import Control
 
         handle = Control(control, machine.tree)
+    server = None
+    if gdb is not None:
+        from emu.gdb.attach import attach_live
+
+        server = attach_live(machine, gdb)
     # SIGTERM ends the server like Ctrl-C: children stopped, status 143
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -105,6 +112,8 @@ def run_macho(
         signal.signal(signal.SIGTERM, previous)
         if handle is not None:
             handle.close()
+        if server is not None:
+            server.close()
     if status and host.addr_in_use is not None:
         # the guest's own message cannot say which address, nor why: we know both
         where = host.addr_in_use

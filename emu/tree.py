@@ -30,6 +30,7 @@ from syscalls.itimer import RealTimer
 from syscalls.procs import Proc, ProcessTable, cpu_usage
 
 if TYPE_CHECKING:
+    from emu.gdb.target import Debugger
     from emu.machine import Cpu, Machine
 
 KICK_S = 0.05  # how often the supervisor stops again a process a signal is waiting for
@@ -70,6 +71,7 @@ class ProcessTree:
         self.halt_status = 0
         self.failure: BaseException | None = None  # an emulator bug in the first process
         self.first_status: int | None = None
+        self.debug: Debugger | None = None  # a debugger holds the processes (emu/gdb/target.py)
         self._join(first, self.procs.first)
 
     def _join(self, m: Machine, proc: Proc) -> None:
@@ -82,6 +84,8 @@ class ProcessTree:
         proc.wake = m.wake
         with self.lock:
             self.running.add(m)
+        if self.debug is not None:
+            self.debug.join(m)
 
     # ------------------------------------------------------------ fork and exit
     def fork(self, parent: Machine) -> int:
@@ -189,6 +193,8 @@ class ProcessTree:
                         self.failure = e  # the caller's to see (a replay's divergence at the end)
                     else:
                         traceback.print_exc()
+        if self.debug is not None:
+            self.debug.ended(m, status)  # its hooks go before its Unicorn may be handed on
         if m.kernel.itimer is not None:
             m.kernel.itimer.cancel()
         m.host.close_all()
