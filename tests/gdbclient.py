@@ -132,11 +132,14 @@ def gdb_multiarch() -> str | None:
     return shutil.which("gdb-multiarch")
 
 
-def run_gdb(port: int, commands: list[str], timeout: float = 120.0) -> str:
-    """gdb-multiarch -batch against 127.0.0.1:PORT: its whole output."""
+def run_gdb(port: int, commands: list[str], timeout: float = 120.0, symbols: Path | None = None) -> str:
+    """gdb-multiarch -batch against 127.0.0.1:PORT: its whole output.  ``symbols``: an ELF
+    symbol file (``run_emulated.py --build OUT`` writes OUT.debug) for names and source lines."""
     exe = gdb_multiarch()
     assert exe is not None
     args = [exe, "-batch", "-nx", "-ex", "set architecture aarch64", "-ex", "set pagination off"]
+    if symbols is not None:
+        args += ["-ex", f"file {symbols}"]
     args += ["-ex", f"target remote 127.0.0.1:{port}"]
     for c in commands:
         args += ["-ex", c]

@@ -92,7 +92,13 @@ def user_env(port: int) -> dict[str, str]:
 
 
 def test_every_block_is_run_here_or_named_with_its_reason() -> None:
-    run_here = ("./scripts/serve --trace", "./scripts/serve --record", "./scripts/serve --timeline", "clang -target")
+    run_here = (
+        "./scripts/serve --trace",
+        "./scripts/serve --record",
+        "./scripts/serve --timeline",
+        "clang -target",
+        "--gdb 123",
+    )
     for b in BLOCKS:
         assert any(k in b for k in run_here) or any(k in b for k in NOT_HERE), f"a README block no test runs:\n{b}"
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
@@ -162,6 +168,46 @@ def test_timeline_block(scratch: Path) -> None:
     assert re.search(r"^_main;accept_loop;handle_connection;answer_request;do_get \d+$", profile, flags=re.M)
     speedscope = json.loads((scratch / "t" / "get.speedscope.json").read_text())
     assert {"name": "do_get"} in speedscope["shared"]["frames"]
+
+
+def fenced(info: str) -> list[str]:
+    """The README's fenced blocks whose opening fence says ``info`` ("" for plain text)."""
+    blocks: list[str] = []
+    opened: str | None = None  # the info string of the block we are in
+    lines: list[str] = []
+    for line in README.splitlines():
+        if line.startswith("```"):
+            if opened is None:
+                opened, lines = line[3:].strip(), []
+            else:
+                if opened == info:
+                    blocks.append("\n".join(lines))
+                opened = None
+        elif opened is not None:
+            lines.append(line)
+    return blocks
+
+
+@needs_curl
+@pytest.mark.skipif(shutil.which("gdb-multiarch") is None, reason="needs gdb-multiarch (apt-get install gdb-multiarch)")
+def test_debugging_blocks(scratch: Path) -> None:
+    done = paste(scratch, block("--gdb 1234").replace("1234", str(free_port())))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (scratch / "www" / "hello.txt").read_text() in done.stdout  # curl's answer, after detach
+    # the transcript the README shows is what gdb says, line for line (thread ids aside)
+    (shown,) = [t for t in fenced("") if "hit Breakpoint 1, do_get" in t]
+    for line in shown.splitlines():
+        if not re.search(r"Thread \d+\]$", line):
+            assert line in done.stdout.splitlines(), f"README transcript line not in gdb's output: {line!r}"
+    done = paste(scratch, block("--gdb 1235").replace("1235", str(free_port())))
+    assert done.returncode == 0, done.stdout + done.stderr
+    hits = re.findall(r"^Breakpoint (\d), (\w+) \(\) at ymawky\.s:\d+$", done.stdout, re.M)
+    assert hits == [("1", "send_file_range"), ("2", "do_get")], done.stdout  # the second by reverse-continue
+    lines = re.findall(r"^(\d+)\t(.*)$", done.stdout, re.M)
+    assert "SYSCALL SYS_open" in lines[-2][1], done.stdout  # next 5: do_get's open
+    assert int(lines[-1][0]) == int(lines[-2][0]) - 1, done.stdout  # reverse-step: the line before
+    assert '<path_buf>:\t"www/hello.txt"' in done.stdout
+    assert "replay: 1 process(es), 45 syscalls: all as recorded" in done.stderr
 
 
 @pytest.mark.skipif(not (shutil.which("clang") and shutil.which("ld64.lld-14")), reason="needs clang and ld64.lld-14")
