@@ -185,7 +185,7 @@ def _main(argv: list[str] | None) -> int:
     except (ValueError, OSError):
         pass  # stderr is not a file (called from a test that captures it)
     from emu.run import build_ymawky, debug_path, run_macho
-    from emu.trace import TraceError, options_from_args
+    from emu.trace import COVERAGE_ENV, TraceError, options_from_args
 
     root = Path(opts.root) if opts.root else default_root()
     if not root.is_dir():
@@ -204,6 +204,8 @@ def _main(argv: list[str] | None) -> int:
         except AddressError as e:
             print(f"{PROG}: {e}", file=sys.stderr)
             return 2
+        if trace is not None and trace.coverage is not None and os.environ.get(COVERAGE_ENV) == str(trace.coverage):
+            trace.coverage = None  # the test suite's $YMAWKY_COVERAGE counts servers, not debugger sessions
         if trace is not None and trace.wanted():
             print(f"{PROG}: --gdb cannot be combined with tracing", file=sys.stderr)
             return 2
