@@ -395,9 +395,10 @@ class Machine:
         self._trap_out.write([x0, x1, (nzcv | CARRY) if carry else (nzcv & ~CARRY)])
         if self.tracer is not None:  # after the write-back, and in a forked child, in the child
             self.tracer.syscall_exit(x0, x1, carry)
-        if self.tree.halted or self.proc.signals.deliverable():
+        signals = self.proc.signals
+        if self.tree.halted or (signals.pending and signals.deliverable()):
             uc.emu_stop()  # a signal is delivered as the call returns (run_process)
-        if self._sig_hook is None and self.proc.signals.catching:
+        if self._sig_hook is None and signals.catching:
             self._watch_signals()
 
     def _on_bad_access(self, uc: Uc, access: int, addr: int, size: int, value: int, _data: object) -> bool:

@@ -10,9 +10,9 @@ failure).  Host OSErrors become Darwin errno values here, by name.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from syscalls.errno import DARWIN_ERRNO, DarwinError, from_host
 from syscalls.kinds import MASK64, Fd, Kind, Memory, s32
@@ -43,13 +43,22 @@ class Unimplemented(Exception):
     """A syscall the table has no handler for, under --strict."""
 
 
-@dataclass
 class Ret:
-    """A handler's answer: x0, x1, and bytes to copy out to the guest."""
+    """A handler's answer: x0, x1, and bytes to copy out to the guest.  A plain class with
+    slots: one is made at every syscall."""
 
-    value: int = 0
-    value2: int = 0
-    writes: list[tuple[int, bytes]] = field(default_factory=list)
+    __slots__ = ("value", "value2", "writes")
+
+    def __init__(self, value: int = 0, value2: int = 0, writes: Sequence[tuple[int, bytes]] = ()) -> None:
+        self.value, self.value2, self.writes = value, value2, writes
+
+    def __repr__(self) -> str:
+        return f"Ret({self.value}, {self.value2}, writes={list(self.writes)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Ret):
+            return NotImplemented
+        return (self.value, self.value2, list(self.writes)) == (other.value, other.value2, list(other.writes))
 
 
 @dataclass(frozen=True)
@@ -135,9 +144,11 @@ class Kernel:
             # write(99, bad_ptr, n) is EBADF, not EFAULT
             for i in row.fds:
                 self.host.check(s32(regs[i]))
-            mem = self.mem
-            args: list[Any] = [kind.decode(regs, i, mem) for i, kind in enumerate(row.args)]
-            ret = row.handler(self, *args)
+            if row.args:
+                mem = self.mem
+                ret = row.handler(self, *[kind.decode(regs, i, mem) for i, kind in enumerate(row.args)])
+            else:
+                ret = row.handler(self)
             for addr, data in ret.writes:
                 self.mem.write(addr, data)
         except DarwinError as e:
