@@ -210,6 +210,19 @@ def test_debugging_blocks(scratch: Path) -> None:
     assert "replay: 1 process(es), 45 syscalls: all as recorded" in done.stderr
 
 
+@pytest.mark.skipif(shutil.which("gdb-multiarch") is None, reason="needs gdb-multiarch (apt-get install gdb-multiarch)")
+def test_the_debugging_docs_block_runs_as_pasted(scratch: Path) -> None:
+    """docs/debugging.md's session on a recording: forward to serve_file, one instruction back, back to do_get."""
+    (text,) = re.findall(r"```sh\n(.*?)```", (ROOT / "docs" / "debugging.md").read_text(), flags=re.S)
+    done = paste(scratch, text.replace("1235", str(free_port())))
+    assert done.returncode == 0, done.stdout + done.stderr
+    whens = [int(n) for n in re.findall(r"^instruction (\d+)$", done.stdout + done.stderr, re.M)]
+    assert len(whens) == 2 and whens[1] == whens[0] - 1, done.stdout + done.stderr
+    hits = re.findall(r"^Breakpoint (\d), (\w+) \(\)", done.stdout, re.M)
+    assert hits == [("1", "do_get"), ("2", "serve_file"), ("1", "do_get")], done.stdout
+    assert "replay: 1 process(es), 45 syscalls: all as recorded" in done.stderr
+
+
 @pytest.mark.skipif(not (shutil.which("clang") and shutil.which("ld64.lld-14")), reason="needs clang and ld64.lld-14")
 def test_apple_toolchain_block_builds_an_arm64_macho(scratch: Path) -> None:
     done = paste(scratch, block("clang -target"))
