@@ -2,7 +2,7 @@
 
 Owns: the routines of a program (which labels start code, and where each
 ends), and the bytes of ``.debug_abbrev``, ``.debug_info``, ``.debug_aranges``,
-``.debug_line`` and ``.debug_str`` for them.  One writer for both containers:
+``.debug_line``, ``.debug_str`` and ``.debug_frame`` for them.  One writer for both containers:
 emu/macho.py puts the sections in a ``__DWARF`` segment, emu/elf_debug.py in
 the ELF symbol file that gdb-multiarch reads.  Knows no container format.
 
@@ -13,7 +13,9 @@ per routine.  A routine is a label that is not local (``L…`` / ``.L…`` are
 local, as in Mach-O and ELF assemblers), lies in ``__text``, and whose first
 bytes come from an instruction (or macro) line rather than a data directive.
 It ends at the next non-local label, or at the end of ``__text``, so a
-routine never covers the tables that follow it.
+routine never covers the tables that follow it.  ``.debug_frame`` has an FDE
+only for the routines whose header says they never return (main, the accept
+loop): there a backtrace ends, and every other frame is gdb's prologue reading.
 """
 
 from __future__ import annotations
@@ -219,4 +221,44 @@ def debug_sections(asm: Assembly, code_end: int, comp_dir: str = ".", entry: str
         "debug_aranges": _aranges(asm, code_end),
         "debug_line": _line(asm, code_end),
         "debug_str": bytes(strp.data),
+        "debug_frame": _frame(outermost(asm, found)),
     }
+
+
+# call frame information (DWARF 4, section 6.4): only for routines that never return
+DW_CFA_nop, DW_CFA_undefined, DW_CFA_def_cfa = 0x00, 0x07, 0x0C
+CIE_ID = 0xFFFFFFFF
+REG_SP, REG_LR = 31, 30  # DWARF numbers for aarch64 (sp, x30)
+_NEVER_RETURNS = re.compile(r"^\s*//\s*out:\s*never returns")
+
+
+def outermost(asm: Assembly, found: list[Routine]) -> list[Routine]:
+    """The routines whose header says ``out: never returns`` (main, the accept loop): a
+    backtrace ends there, instead of gdb guessing a caller from a frame they never made."""
+    lines = asm.text.splitlines() if asm.text else []
+    out = []
+    for r in found:
+        header = lines[max(0, r.line - 12) : r.line - 1]
+        if any(_NEVER_RETURNS.match(h) for h in header[-8:]):
+            out.append(r)
+    return out
+
+
+def _pad(entry: bytearray) -> bytes:
+    """A CIE or FDE with its length in front, padded with DW_CFA_nop to the address size."""
+    while (len(entry) + 4) % ADDR_SIZE:
+        entry.append(DW_CFA_nop)
+    return struct.pack("<I", len(entry)) + bytes(entry)
+
+
+def _frame(ends: list[Routine]) -> bytes:
+    """One CIE (the CFA is sp, the return address x30) and, for each routine that never
+    returns, an FDE saying its return address is undefined: the outermost frame."""
+    cie = bytearray(struct.pack("<IBBBB", CIE_ID, DWARF_VERSION, 0, ADDR_SIZE, 0))  # no augmentation
+    cie += uleb(4) + sleb(-8) + uleb(REG_LR) + bytes([DW_CFA_def_cfa]) + uleb(REG_SP) + uleb(0)
+    out = _pad(cie)
+    for r in ends:
+        fde = bytearray(struct.pack("<IQQ", 0, r.low, r.high - r.low))  # CIE at offset 0
+        fde += bytes([DW_CFA_undefined]) + uleb(REG_LR)
+        out += _pad(fde)
+    return out

@@ -110,6 +110,20 @@ def test_dwarfdump_verify_accepts_both_files(built: tuple[Path, Path, Assembly])
         assert "No errors." in out, out
 
 
+def test_call_frame_info_ends_a_backtrace_at_the_routines_that_never_return(
+    built: tuple[Path, Path, Assembly],
+) -> None:
+    """.debug_frame has one FDE per routine whose header says "never returns" (main, the accept
+    loop), each with its return address undefined; every other routine is left to gdb's prologue
+    reading (a CFI guessed for all would be wrong in leaf routines)."""
+    dump = need("llvm-dwarfdump", "llvm")
+    asm = built[2]
+    for path in built[:2]:
+        out = tool(dump, "--debug-frame", str(path))
+        fdes = re.findall(r"FDE cie=00000000 pc=([0-9a-f]+)\.\.\.([0-9a-f]+)\n(?:.*\n)*?\s+DW_CFA_undefined: W30", out)
+        assert [int(lo, 16) for lo, _ in fdes] == [asm.symbols["_main"], asm.symbols["accept_loop"]], out
+
+
 def test_macho_debug_sections_are_in_the_dwarf_segment(built: tuple[Path, Path, Assembly]) -> None:
     readobj = need("llvm-readobj", "llvm")
     out = tool(readobj, "--sections", str(built[0]))
@@ -119,7 +133,8 @@ def test_macho_debug_sections_are_in_the_dwarf_segment(built: tuple[Path, Path, 
         if field["Name"].startswith("__debug_"):
             found.append((field["Name"], field["Segment"], field["Attributes"]))
     names = {name for name, _, _ in found}
-    assert {"__debug_abbrev", "__debug_info", "__debug_line", "__debug_aranges", "__debug_str"} == names
+    want = {"__debug_abbrev", "__debug_info", "__debug_line", "__debug_aranges", "__debug_str", "__debug_frame"}
+    assert want == names
     # S_ATTR_DEBUG (0x02000000, loader.h), printed by llvm-readobj without its low byte
     assert all(seg == "__DWARF" and flags == "20000" for _, seg, flags in found), found
 
