@@ -128,6 +128,25 @@ def served(tmp: Path) -> tuple[Path, int]:
     return site, free_port()
 
 
+def get_when_listening(port: int, path: str, out: list[bytes], deadline_s: float = 90.0) -> None:
+    """GET ``path`` as soon as the server listens (from a thread, while gdb holds it); the raw
+    answer, read to the close, appended to ``out``."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        except OSError:
+            time.sleep(0.1)
+            continue
+        with s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            raw = b""
+            while chunk := s.recv(65536):
+                raw += chunk
+        out.append(raw)
+        return
+
+
 def gdb_multiarch() -> str | None:
     return shutil.which("gdb-multiarch")
 

@@ -9,36 +9,16 @@ after ``detach`` the client gets its whole answer.
 from __future__ import annotations
 
 import re
-import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from gdbclient import ROOT, Debuggee, gdb_multiarch, run_gdb, served
+from gdbclient import ROOT, Debuggee, gdb_multiarch, get_when_listening, run_gdb, served
 from http1 import parse_response
 
 from emu.assembler import assemble_file
 
 pytestmark = pytest.mark.skipif(gdb_multiarch() is None, reason="gdb-multiarch is not installed (Debian package)")
-
-
-def _get_when_listening(port: int, out: dict[str, bytes], deadline_s: float = 90.0) -> None:
-    """GET /index.html as soon as the server listens; the raw answer in ``out``."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        except OSError:
-            time.sleep(0.1)
-            continue
-        with s:
-            s.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            raw = b""
-            while chunk := s.recv(65536):
-                raw += chunk
-        out["raw"] = raw
-        return
 
 
 def _reg(out: str, name: str) -> int:
@@ -50,8 +30,8 @@ def test_break_in_do_get_inspect_step_watch_detach(tmp_path: Path) -> None:
     do_get, path_buf = sym["do_get"], sym["path_buf"]
     site, port = served(tmp_path)
     d = Debuggee(["--root", str(site), "--port", str(port)], tmp_path)
-    answer: dict[str, bytes] = {}
-    client = threading.Thread(target=_get_when_listening, args=(port, answer), daemon=True)
+    answer: list[bytes] = []
+    client = threading.Thread(target=get_when_listening, args=(port, "/index.html", answer), daemon=True)
     client.start()
     try:
         out = run_gdb(
@@ -89,5 +69,5 @@ def test_break_in_do_get_inspect_step_watch_detach(tmp_path: Path) -> None:
     assert f'{path_buf:#x}:\t"www/index.html"' in out, out
     assert f"after stepi {do_get + 4:#x}" in out, out
     assert "[Inferior 1 (Remote target) detached]" in out, out
-    status, _headers, body = parse_response(answer["raw"])
+    status, _headers, body = parse_response(answer[0])
     assert status == 200 and body == (ROOT / "www" / "index.html").read_bytes()

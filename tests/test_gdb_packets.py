@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from gdbclient import ROOT, Debuggee, Rsp, served
+from gdbclient import ROOT, Debuggee, Rsp, get_when_listening, served
 from http1 import parse_response
 
 from emu.assembler import assemble_file, assemble_text
@@ -316,24 +316,6 @@ def test_random_packets_never_end_the_session(ymawky: Debuggee) -> None:
     c.close()
 
 
-def _get(port: int, out: list[bytes]) -> None:
-    """GET /hello.txt once the server listens; the raw answer appended to ``out``."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        except ConnectionRefusedError:
-            time.sleep(0.1)
-            continue
-        with s:
-            s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            raw = b""
-            while chunk := s.recv(65536):
-                raw += chunk
-        out.append(raw)
-        return
-
-
 def test_each_request_is_a_new_thread(ymawky: Debuggee, symbols: dict[str, int]) -> None:
     import threading
 
@@ -341,7 +323,7 @@ def test_each_request_is_a_new_thread(ymawky: Debuggee, symbols: dict[str, int])
     server = int(c.ask(b"?").split(b"thread:")[1].split(b";")[0], 16)
     assert c.ask(b"Z0,%x,4" % symbols["do_get"]) == b"OK"
     answers: list[bytes] = []
-    first = threading.Thread(target=_get, args=(ymawky.http_port, answers), daemon=True)
+    first = threading.Thread(target=get_when_listening, args=(ymawky.http_port, "/hello.txt", answers), daemon=True)
     first.start()
     stop = c.ask(b"vCont;c")
     child1 = int(stop.split(b"thread:")[1].split(b";")[0], 16)
@@ -351,7 +333,7 @@ def test_each_request_is_a_new_thread(ymawky: Debuggee, symbols: dict[str, int])
     assert c.ack() == b"+"
     first.join(30)
     assert len(answers) == 1 and parse_response(answers[0])[0] == 200  # the first child answered
-    second = threading.Thread(target=_get, args=(ymawky.http_port, answers), daemon=True)
+    second = threading.Thread(target=get_when_listening, args=(ymawky.http_port, "/hello.txt", answers), daemon=True)
     second.start()
     stop = c.reply()  # the next child, at the same breakpoint
     child2 = int(stop.split(b"thread:")[1].split(b";")[0], 16)

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from gdbclient import ROOT, Debuggee, gdb_multiarch, run_gdb, served
+from gdbclient import ROOT, Debuggee, gdb_multiarch, get_when_listening, run_gdb, served
 from http1 import parse_response
 
 from emu.assembler import assemble_file
@@ -46,24 +44,6 @@ def line_after(label: str, text: str) -> int:
     return next(i for i in range(start, len(SOURCE)) if SOURCE[i].strip().startswith(text)) + 1
 
 
-def _get(port: int, out: dict[str, bytes]) -> None:
-    """GET /index.html as soon as the server listens."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        except OSError:
-            time.sleep(0.1)
-            continue
-        with s:
-            s.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            raw = b""
-            while chunk := s.recv(65536):
-                raw += chunk
-        out["raw"] = raw
-        return
-
-
 @needs_gdb
 def test_gdb_breaks_in_do_get_by_name_and_steps_by_source_line(built: Path, tmp_path: Path) -> None:
     asm = assemble_file(ROOT / "ymawky.s")
@@ -72,8 +52,8 @@ def test_gdb_breaks_in_do_get_by_name_and_steps_by_source_line(built: Path, tmp_
     assert first is not None and second is not None and second > first
     site, port = served(tmp_path)
     d = Debuggee(["--root", str(site), "--port", str(port)], tmp_path)
-    answer: dict[str, bytes] = {}
-    client = threading.Thread(target=_get, args=(port, answer), daemon=True)
+    answer: list[bytes] = []
+    client = threading.Thread(target=get_when_listening, args=(port, "/index.html", answer), daemon=True)
     client.start()
     try:
         out = run_gdb(
@@ -93,7 +73,7 @@ def test_gdb_breaks_in_do_get_by_name_and_steps_by_source_line(built: Path, tmp_
     assert "Backtrace stopped" not in out, out  # the accept loop is the outermost frame (.debug_frame)
     assert '<path_buf>:\t"www/index.html"' in out, out
     assert "[Inferior 1 (Remote target) detached]" in out, out
-    status, _headers, body = parse_response(answer["raw"])
+    status, _headers, body = parse_response(answer[0])
     assert status == 200 and body == (ROOT / "www" / "index.html").read_bytes()
 
 

@@ -28,7 +28,7 @@ from syscalls import consts
 from syscalls.errno import DARWIN_ERRNO, from_host
 from syscalls.kernel import Syscall
 from syscalls.kinds import MASK32, MASK64, CStr, InBuf, Int, Long, Off, Ptr, Size, UInt, ULong
-from syscalls.table import SYSCALLS
+from syscalls.table import NOCANCEL, SYSCALLS
 
 # --- bsd/sys/errno.h (the index holds one version, commit 94d3b452): the #define lines of 1..ELAST
 ERRNO_H = """
@@ -437,26 +437,10 @@ def test_every_row_matches_syscalls_master(num: int) -> None:
 
 
 def test_nocancel_twins_are_their_base_calls() -> None:
-    twins = {
-        396: 3,
-        397: 4,
-        398: 5,
-        399: 6,
-        400: 7,
-        403: 29,
-        404: 30,
-        406: 92,
-        407: 93,
-        408: 95,
-        409: 98,
-        411: 120,
-        412: 121,
-        413: 133,
-        414: 153,
-        415: 154,
-        417: 230,
-        464: 463,
-    }
+    # the twins as XNU names them: every X_nocancel of the pinned excerpt and the row named X
+    by_name = {user_name(name): num for num, (_, name, _) in master_rows().items()}
+    twins = {n: by_name[name.removesuffix("_nocancel")] for name, n in by_name.items() if name.endswith("_nocancel")}
+    assert twins == NOCANCEL
     for num, base in twins.items():
         assert SYSCALLS[num].name == SYSCALLS[base].name + "_nocancel"
         assert SYSCALLS[num].handler is SYSCALLS[base].handler
