@@ -274,7 +274,7 @@ def failure_status(e: Exception) -> int:
 
 def _replay(opts: argparse.Namespace, trace: object) -> int:
     """--replay DIR: the program is ymawky.s (or --source / --macho) as built now."""
-    from emu.replay import ReplayError, replay
+    from emu.replay import ReplayError, run_replay
     from emu.run import build_ymawky
 
     try:
@@ -282,7 +282,7 @@ def _replay(opts: argparse.Namespace, trace: object) -> int:
             exe, asm = Path(opts.macho), None
         else:
             exe, asm = build_ymawky(Path(opts.source) if opts.source else PROJECT / "ymawky.s")
-        return replay(
+        done = run_replay(
             opts.replay,
             exe,
             asm,
@@ -291,6 +291,7 @@ def _replay(opts: argparse.Namespace, trace: object) -> int:
             allow_binary_change=opts.allow_binary_change,
             gdb=opts.gdb,
         )
+        return 0 if done.ok else 1
     except ReplayError as e:
         print(f"{PROG}: --replay {opts.replay}: {e}", file=sys.stderr)
         return 2

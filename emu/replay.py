@@ -646,28 +646,6 @@ def replay_process(
     return Result(target, status, rp.replayed, None, rp.truncated)
 
 
-def replay(
-    folder: Path | str,
-    exe: Path,
-    assembly: Assembly | None = None,
-    process: str | None = None,
-    trace: TraceOptions | None = None,
-    allow_binary_change: bool = False,
-    out: IO[str] | None = None,
-    gdb: int | None = None,
-) -> int:
-    """``run_emulated.py --replay``: 0 when every replayed process did what was recorded, 1 if not.
-
-    Without ``process`` every process is replayed, deepest in the fork tree
-    first (so that, with --trace, each process's own full replay is the last
-    to write its trace file; a child's replay also runs its parents' logs up
-    to its fork).
-    """
-    out = out or sys.stderr
-    result = run_replay(folder, exe, assembly, process, trace, allow_binary_change, out, gdb)
-    return 0 if result.ok else 1
-
-
 def run_replay(
     folder: Path | str,
     exe: Path,
@@ -678,6 +656,13 @@ def run_replay(
     out: IO[str] | None = None,
     gdb: int | None = None,
 ) -> Replay:
+    """``run_emulated.py --replay``: every replayed process did what was recorded when ``.ok``.
+
+    Without ``process`` every process is replayed, deepest in the fork tree
+    first (so that, with --trace, each process's own full replay is the last
+    to write its trace file; a child's replay also runs its parents' logs up
+    to its fork).
+    """
     out = out or sys.stderr
     rec = load(folder)
     image = load_macho(exe, slide=int(rec.manifest.get("slide", 0)))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from syscalls.errno import DARWIN_ERRNO, DarwinError, from_host
 from syscalls.kinds import MASK64, Fd, Kind, Memory, s32
+from syscalls.procs import DEFAULT_UMASK
 from syscalls.sigstate import SignalState
 
 if TYPE_CHECKING:
@@ -164,8 +165,6 @@ class Kernel:
     @property
     def umask(self) -> int:
         """This process's file-creation mask (a Kernel without a process: launchd's default)."""
-        from syscalls.procs import DEFAULT_UMASK
-
         return self.proc.umask if self.proc is not None else DEFAULT_UMASK
 
     def probe_writable(self, addr: int, n: int) -> None:

@@ -54,6 +54,12 @@ class Seen:
     data_len: int = 0  # bytes moved in all
     struct: dict[str, Any] = field(default_factory=dict)  # stat64 / sockaddr fields
 
+    def moved(self, addr: int, n: int) -> str:
+        """``n`` bytes at ``addr`` the call moved: kept (the first ``cap``) and shown quoted."""
+        self.data = self.mem.read(addr, min(n, self.cap)) if n else b""
+        self.data_len = n
+        return escape(self.data, n)
+
     def u32(self, addr: int) -> int:
         return int.from_bytes(self.mem.read(addr, 4), "little")
 
@@ -188,10 +194,7 @@ class InBuf(Kind):  # bytes the guest passes in; length in register ``len_at``
         return repr(shown)[1:] + ("..." if len(value) > 32 else "")
 
     def enter(self, seen, i):
-        n = seen.regs[self.len_at] & self.len_mask
-        seen.data = seen.mem.read(seen.regs[i], min(n, seen.cap)) if n else b""
-        seen.data_len = n
-        return escape(seen.data, n)
+        return seen.moved(seen.regs[i], seen.regs[self.len_at] & self.len_mask)
 
     def normal(self, regs, i):
         return regs[i]
@@ -312,10 +315,7 @@ class OutBuf(Ptr):
     def leave(self, seen, i, ret):
         if ret is None:
             return None
-        n = ret if self.len_at is None else seen.regs[self.len_at] & MASK64
-        seen.data = seen.mem.read(seen.regs[i], min(n, seen.cap)) if n else b""
-        seen.data_len = n
-        return escape(seen.data, n)
+        return seen.moved(seen.regs[i], ret if self.len_at is None else seen.regs[self.len_at] & MASK64)
 
 
 @dataclass

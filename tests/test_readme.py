@@ -30,7 +30,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-BLOCKS = re.findall(r"```sh\n(.*?)```", README, flags=re.S)
+
+
+def fenced(text: str, info: str) -> list[str]:
+    """The fenced blocks of a Markdown ``text`` whose opening fence says ``info`` ("" for plain text)."""
+    blocks: list[str] = []
+    opened: str | None = None  # the info string of the block we are in
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if opened is None:
+                opened, lines = line[3:].strip(), []
+            else:
+                if opened == info:
+                    blocks.append("\n".join(lines) + "\n")
+                opened = None
+        elif opened is not None:
+            lines.append(line)
+    return blocks
+
+
+BLOCKS = fenced(README, "sh")
 NOT_HERE = {
     "./scripts/test": "the suite itself: CI runs it",
     "YMAWKY_COVERAGE": "runs the whole suite: .ci/run runs it",
@@ -170,24 +190,6 @@ def test_timeline_block(scratch: Path) -> None:
     assert {"name": "do_get"} in speedscope["shared"]["frames"]
 
 
-def fenced(info: str) -> list[str]:
-    """The README's fenced blocks whose opening fence says ``info`` ("" for plain text)."""
-    blocks: list[str] = []
-    opened: str | None = None  # the info string of the block we are in
-    lines: list[str] = []
-    for line in README.splitlines():
-        if line.startswith("```"):
-            if opened is None:
-                opened, lines = line[3:].strip(), []
-            else:
-                if opened == info:
-                    blocks.append("\n".join(lines))
-                opened = None
-        elif opened is not None:
-            lines.append(line)
-    return blocks
-
-
 @needs_curl
 @pytest.mark.skipif(shutil.which("gdb-multiarch") is None, reason="needs gdb-multiarch (apt-get install gdb-multiarch)")
 def test_debugging_blocks(scratch: Path) -> None:
@@ -195,7 +197,7 @@ def test_debugging_blocks(scratch: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert (scratch / "www" / "hello.txt").read_text() in done.stdout  # curl's answer, after detach
     # the transcript the README shows is what gdb says, line for line (thread ids aside)
-    (shown,) = [t for t in fenced("") if "hit Breakpoint 1, do_get" in t]
+    (shown,) = [t for t in fenced(README, "") if "hit Breakpoint 1, do_get" in t]
     for line in shown.splitlines():
         if not re.search(r"Thread \d+\]$", line):
             assert line in done.stdout.splitlines(), f"README transcript line not in gdb's output: {line!r}"
@@ -213,7 +215,7 @@ def test_debugging_blocks(scratch: Path) -> None:
 @pytest.mark.skipif(shutil.which("gdb-multiarch") is None, reason="needs gdb-multiarch (apt-get install gdb-multiarch)")
 def test_the_debugging_docs_block_runs_as_pasted(scratch: Path) -> None:
     """docs/debugging.md's session on a recording: forward to serve_file, one instruction back, back to do_get."""
-    (text,) = re.findall(r"```sh\n(.*?)```", (ROOT / "docs" / "debugging.md").read_text(), flags=re.S)
+    (text,) = fenced((ROOT / "docs" / "debugging.md").read_text(), "sh")
     done = paste(scratch, text.replace("1235", str(free_port())))
     assert done.returncode == 0, done.stdout + done.stderr
     whens = [int(n) for n in re.findall(r"^instruction (\d+)$", done.stdout + done.stderr, re.M)]
