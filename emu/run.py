@@ -38,14 +38,14 @@ def build_ymawky(source: Path, out: Path | None = None) -> tuple[Path, Assembly]
     asm = assemble_file(source)
     comp_dir = str(source.resolve().parent) if out else "."
     image = build_macho(asm, identifier=out.name if out else "ymawky", comp_dir=comp_dir)
+    built = out is not None
     if out is None:
         out = cache_dir() / f"ymawky-{hashlib.sha256(image).hexdigest()[:16]}"
         if out.exists():
             return out, asm
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)  # --build t/ymawky on a fresh clone
+    out.parent.mkdir(parents=True, exist_ok=True)  # the cache, or --build t/ymawky on a fresh clone
+    if built:
         write_elf_debug(asm, debug_path(out), comp_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}")
     tmp.write_bytes(image)
     tmp.chmod(0o755)
