@@ -71,6 +71,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="the assembly to serve with (default: ymawky.s beside this script)",
     )
     p.add_argument(
+        "--python-syscalls",
+        action="store_true",
+        help="answer every syscall in Python (default: read, write, poll, sendfile, gettimeofday and fstat64 "
+        "in C, emu/native/fastcalls.c, when a C compiler is at hand; $YMAWKY_PYTHON_SYSCALLS=1 does the same)",
+    )
+    p.add_argument(
         "--macho", metavar="FILE", help="run this arm64 Mach-O instead of ymawky; arguments after -- are its argv[1:]"
     )
     p.add_argument(
@@ -184,6 +190,11 @@ def _main(argv: list[str] | None) -> int:
         faulthandler.enable()  # a crash of ours in native code (Unicorn, LIEF) says where every thread was
     except (ValueError, OSError):
         pass  # stderr is not a file (called from a test that captures it)
+    from emu.native import fastcalls
+
+    if opts.python_syscalls:
+        fastcalls.disable("--python-syscalls")
+    fastcalls.prepare()  # the C compiler runs while Keystone assembles
     from emu.run import build_ymawky, debug_path, run_macho
     from emu.trace import COVERAGE_ENV, TraceError, options_from_args
 

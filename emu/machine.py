@@ -36,14 +36,17 @@ from unicorn import unicorn_const as U
 from emu.assembler import Assembly
 from emu.host import Host
 from emu.loader import Image
+from emu.native import fastcalls
 from emu.regs import GuestBytes, RegisterBatch
 from emu.symbols import Symbolizer
-from emu.trace_hooks import Hooks
+from emu.trace_hooks import INTR_CFUNC, Hooks
 from emu.vm import UnicornVM
 from syscalls.consts import PAGE_SIZE, SA_FLAGS
 from syscalls.errno import DARWIN_ERRNO, DarwinError
 from syscalls.kernel import BadAddress, GuestExit, GuestKilled, Kernel, Unimplemented
+from syscalls.kinds import s32
 from syscalls.sigframe import SigReturn
+from syscalls.signals import broken_pipe
 from syscalls.sigstate import Action
 from syscalls.table import SYSCALLS
 
@@ -158,10 +161,22 @@ class Fault:
 class GuestMemory:
     """Guest memory as the syscall layer sees it: reads and checked writes."""
 
-    def __init__(self, uc: Uc, fast: GuestBytes | None = None) -> None:
+    def __init__(self, uc: Uc, fast: GuestBytes | None = None, native: fastcalls.NativeCpu | None = None) -> None:
         self.uc = uc
         self.fast = fast or GuestBytes(uc)
-        self.writable: list[tuple[int, int]] = []
+        self.native = native  # fastcalls.c copies out only where this says it may
+        self._writable: list[tuple[int, int]] = []
+
+    @property
+    def writable(self) -> list[tuple[int, int]]:
+        """The writable mappings [lo, hi); change it only by assigning a new list."""
+        return self._writable
+
+    @writable.setter
+    def writable(self, ranges: list[tuple[int, int]]) -> None:
+        self._writable = ranges
+        if self.native is not None:
+            self.native.ranges(ranges)
 
     def read(self, addr: int, n: int) -> bytes:
         data = self.fast.read(addr, n) if n >= 0 else None
@@ -203,9 +218,20 @@ class Cpu:
         self.bytes = GuestBytes(self.uc)
         self.trap_in = RegisterBatch(self.uc, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV])
         self.trap_out = RegisterBatch(self.uc, [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV])
-        # the trap, straight through the C library: it is on the path of every syscall
+        # the trap, straight through the C library: it is on the path of every syscall;
+        # with emu/native/fastcalls.c loaded, C answers the hot calls and hands us the rest
         self.hooks = Hooks(self.uc)
-        self.hooks.interrupt(lambda _h, intno, _d: self.owner._on_interrupt(self.uc, intno, None))
+        python = INTR_CFUNC(lambda _h, intno, _d: self.owner._on_interrupt(self.uc, intno, None))
+        lib = fastcalls.library()
+        self.native: fastcalls.NativeCpu | None = None
+        if lib is None:
+            self.hooks.interrupt_fptr(python)
+        else:
+            self.native = fastcalls.NativeCpu(
+                lib, self.uc, python, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV],
+                [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV],
+            )  # fmt: skip
+            self.hooks.interrupt_fptr(self.native.hook, self.native.ptr)
         self.uc.hook_add(
             UC_HOOK_MEM_INVALID,
             lambda uc, access, addr, size, value, d: self.owner._on_bad_access(uc, access, addr, size, value, d),
@@ -250,6 +276,7 @@ class Machine:
         self.tracer = tracer  # None: no trace hook at all (emu/trace.py)
         if tracer is not None:
             tracer.attach(self)
+        self._bind_native()
 
     def _new_cpu(self, cpu: Cpu | None = None) -> None:
         """This process's Unicorn: a new one, or ``cpu``, one a finished process left
@@ -260,7 +287,7 @@ class Machine:
         self._trap_in, self._trap_out = self.cpu.trap_in, self.cpu.trap_out
         self.ended = False  # the process is over: wake() does nothing
         self.cpu_lock = threading.Lock()  # wake() and handing the Unicorn on
-        self.mem = GuestMemory(self.uc, self.cpu.bytes)
+        self.mem = GuestMemory(self.uc, self.cpu.bytes, self.cpu.native)
         self.status: int | None = None
         self.fault: Fault | None = None
         self.error: BaseException | None = None
@@ -312,14 +339,39 @@ class Machine:
         child.tree, child.proc, child.tracer = None, None, None
         if self._sig_hook is not None:
             child._watch_signals()
+        child._bind_native()
         return child
+
+    def _bind_native(self) -> None:
+        """fastcalls.c answers for this process from now on: its descriptors, its wake pipe."""
+        native = self.cpu.native
+        if native is not None:
+            native.sticky(True)  # until run_process knows who else watches the calls
+            table = getattr(self.host, "fds", None)
+            native.own(getattr(table, "native", None), getattr(self.host, "_wake_r", -1))
+
+    def _native_sticky(self) -> None:
+        """Every call goes to Python while anything but the kernel must see it: a tracer,
+        a recording or replay, a debugger, or signal handlers (whose delivery counts blocks)."""
+        native = self.cpu.native
+        if native is not None:
+            native.sticky(
+                self.tracer is not None
+                or self.log is not None
+                or self.tree is None
+                or self.tree.debug is not None
+                or self._sig_hook is not None
+                or self.proc is None
+                or self.proc.signals.catching
+                or self.kernel.table is not SYSCALLS
+            )
 
     # ------------------------------------------------------------ set-up
     def _map(self, addr: int, size: int, prot: int) -> None:
         perms = sum(uc for bit, uc in _PROT.items() if prot & bit)
         self.uc.mem_map(addr, size, perms)
         if prot & 2:
-            self.mem.writable.append((addr, addr + size))
+            self.mem.writable = [*self.mem.writable, (addr, addr + size)]
 
     def _start_state(self, argv: list[str], envp: list[str]) -> None:
         """Kernel-style argc/argv/envp/apple arrays at the stack top; registers as for main."""
@@ -353,6 +405,11 @@ class Machine:
     # ------------------------------------------------------------ hooks
     def _on_interrupt(self, uc: Uc, intno: int, _data: object) -> None:
         try:
+            if intno == fastcalls.SIGPIPE_UPCALL:  # fastcalls.c met a broken pipe part-way through a write
+                broken_pipe(self.kernel, s32(self.cpu.native.pipe_fd()))
+                if self.proc.signals.pending and self.proc.signals.deliverable():
+                    uc.emu_stop()
+                return
             if intno != EXCP_SWI:
                 self.fault = Fault("SIGTRAP" if intno == 7 else "SIGILL", f"CPU exception {intno}")
                 self.trapped = True  # a real fault, not a stop's stray invalid-fetch report
@@ -400,6 +457,7 @@ class Machine:
             uc.emu_stop()  # a signal is delivered as the call returns (run_process)
         if self._sig_hook is None and signals.catching:
             self._watch_signals()
+        self._native_sticky()
 
     def _on_bad_access(self, uc: Uc, access: int, addr: int, size: int, value: int, _data: object) -> bool:
         sig, what = _BAD_ACCESS.get(access, ("SIGSEGV", f"bad access {access}"))
@@ -486,6 +544,7 @@ class Machine:
         or a ``wake`` from another thread stops the run first.
         """
         assert self.tree is not None and self.proc is not None
+        self._native_sticky()
         try:
             while not self.tree.halted:
                 dbg = self.tree.debug  # a debugger (emu/gdb/target.py): it may hold this process here
@@ -532,6 +591,8 @@ class Machine:
             self.ended = True
         if self.tracer is not None or self._sig_hook is not None:
             return None
+        if self.cpu.native is not None:
+            self.cpu.native.own(None, -1)
         self.cpu.owner = None
         return self.cpu
 
@@ -548,6 +609,8 @@ class Machine:
             if self.ended:
                 return  # its Unicorn may already run another process
             self.host.interrupt()
+            if self.cpu.native is not None:
+                self.cpu.native.kick()  # a call C would answer goes to Python, which delivers
             if self._sig_hook is not None and not self.tree.halted:
                 self._signalled = True
             else:

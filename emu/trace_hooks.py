@@ -51,18 +51,22 @@ class Hooks:
         """``callback(handle, intno, user)`` at each CPU exception (``svc`` is EXCP_SWI)."""
         return self._add(U.UC_HOOK_INTR, INTR_CFUNC(callback), 1, 0)
 
+    def interrupt_fptr(self, fptr: object, user: int | None = None) -> int:
+        """The same with a C function: a ctypes callback, or emu/native's hook and its state."""
+        return self._add(U.UC_HOOK_INTR, fptr, 1, 0, user)
+
     def memory(self, callback: Callable[[int, int, int, int, int, int], None]) -> int:
         """``callback(handle, access, address, size, value, user)`` after each load, before each store."""
         return self._add(U.UC_HOOK_MEM_READ_AFTER | U.UC_HOOK_MEM_WRITE, MEM_CFUNC(callback), 1, 0)
 
-    def _add(self, kind: int, fptr: object, begin: int, end: int) -> int:
+    def _add(self, kind: int, fptr: object, begin: int, end: int, user: int | None = None) -> int:
         handle = _ucpy.uc_hook_h()
         status = _ucpy.uclib.uc_hook_add(
             self.uc._uch,
             ctypes.byref(handle),
             kind,
             ctypes.cast(fptr, ctypes.c_void_p),
-            None,
+            ctypes.c_void_p(user),
             ctypes.c_uint64(begin),
             ctypes.c_uint64(end),
         )

@@ -58,4 +58,4 @@ class UnicornVM:
                 kept.append((end, hi))
         if on:
             kept.append((addr, end))
-        self.mem.writable[:] = sorted(kept)
+        self.mem.writable = sorted(kept)

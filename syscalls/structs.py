@@ -22,10 +22,20 @@ class Layout(struct.Struct):
 
     def __init__(self, *fields: tuple[str, str]) -> None:
         super().__init__("<" + "".join(fmt for _, fmt in fields))
+        self._fields = fields
         self.names = tuple(name for name, _ in fields if name)
 
     def fields(self, raw: bytes) -> dict[str, int]:
         return dict(zip(self.names, self.unpack(raw), strict=True))
+
+    def offsets(self) -> dict[str, int]:
+        """Each named field's byte offset (for emu/native/fastcalls.c)."""
+        out, fmt = {}, "<"
+        for name, f in self._fields:
+            if name:
+                out[name] = struct.calcsize(fmt)
+            fmt += f
+        return out
 
 
 def _timespec(name: str) -> tuple[tuple[str, str], tuple[str, str]]:

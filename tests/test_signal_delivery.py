@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from guest import GuestRun, run_guest
 
+# each test twice: the hot calls answered in C (emu/native/fastcalls.c), and all in Python
+pytestmark = pytest.mark.usefixtures("syscall_path")
+
 EINTR = 4
 SIGALRM, SIGUSR1 = 14, 30
 SA_RESTART, SA_SIGINFO, SA_RESETHAND = 0x2, 0x40, 0x4

@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 from guest import GuestRun, err, ok, run_guest
 
+# each test twice: the hot calls answered in C (emu/native/fastcalls.c), and all in Python
+pytestmark = pytest.mark.usefixtures("syscall_path")
+
 # Darwin values (bsd/sys/errno.h, bsd/sys/fcntl.h, darwin-abi.md 4.1 / 4.2)
 ENOENT, EBADF, EFAULT, EEXIST, ENOTDIR, EISDIR, EINVAL, ESPIPE, ELOOP = 2, 9, 14, 17, 20, 21, 22, 29, 62
 

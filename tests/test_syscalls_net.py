@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 from guest import GuestRun, err, ok, run_guest
 
+# each test twice: the hot calls answered in C (emu/native/fastcalls.c), and all in Python
+pytestmark = pytest.mark.usefixtures("syscall_path")
+
 # Darwin values (bsd/sys/errno.h)
 EBADF, EFAULT, EINVAL, ENOTSOCK, ENOPROTOOPT, EPROTONOSUPPORT = 9, 14, 22, 38, 42, 43
 EAFNOSUPPORT, EADDRINUSE, ENAMETOOLONG = 47, 48, 63

@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from guest import GuestRun, err, ok, run_guest
 
+# each test twice: the hot calls answered in C (emu/native/fastcalls.c), and all in Python
+pytestmark = pytest.mark.usefixtures("syscall_path")
+
 ENOTCONN, ECONNREFUSED, ENOPROTOOPT, ENOTSOCK, EINVAL, ENOTSUP = 57, 61, 42, 38, 22, 45
 
 ASM = """

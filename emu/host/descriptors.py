@@ -22,8 +22,10 @@ import termios
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from emu.native import fastcalls
 
 DEFAULT_FD_LIMIT = 256  # macOS's default soft RLIMIT_NOFILE
 
@@ -52,6 +54,22 @@ class OpenFile:
     dir: DirState | None = None
     nonblock: bool = False  # the guest's O_NONBLOCK (the host fd of a socket or pipe always is)
     refs: int = 1  # guest descriptors, in every process, that stand for it
+    native: Any = field(default=None, repr=False)  # its twin in emu/native/fastcalls.c, if loaded
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "native" and getattr(self, "native", None) is not None:
+            raise AttributeError("an open file's C twin is made once (C tables hold its address)")
+        object.__setattr__(self, name, value)
+        if name in _MIRRORED and self.native is not None:
+            self._mirror()
+
+    def _mirror(self) -> None:
+        """Write this file's state into its C twin, made once: C tables hold its address."""
+        stream = self.sock is not None and self.sock.type == socket.SOCK_STREAM
+        lib = fastcalls.loaded()
+        if self.native is None:
+            object.__setattr__(self, "native", fastcalls.native_file(lib))
+        fastcalls.fill_file(lib, self.native, self.fd, self.kind, stream, self.nonblock, self.nosigpipe)
 
     @property
     def stream(self) -> bool:
@@ -61,6 +79,39 @@ class OpenFile:
     def __post_init__(self) -> None:
         if self.stream:
             os.set_blocking(self.fd, False)
+        if fastcalls.loaded() is not None:
+            self._mirror()
+
+
+_MIRRORED = frozenset({"nonblock", "nosigpipe"})  # what fastcalls.c reads of an open file
+
+
+class FdTable(dict[int, OpenFile]):
+    """A process's descriptor table; with fastcalls.c loaded, each change is made to its C
+    twin too, so that C never sees a descriptor Python has closed.  Only ``[n] = of`` and
+    ``del [n]`` change it."""
+
+    def __init__(self, items: dict[int, OpenFile] | None = None) -> None:
+        super().__init__()
+        lib = fastcalls.loaded()
+        self.native = fastcalls.NativeTable(lib) if lib is not None else None
+        for n, of in (items or {}).items():
+            self[n] = of
+
+    def __setitem__(self, n: int, of: OpenFile) -> None:
+        super().__setitem__(n, of)
+        if self.native is not None:
+            self.native.set(n, of.native)
+
+    def __delitem__(self, n: int) -> None:
+        if self.native is not None:
+            self.native.set(n, None)  # first: the open file (and its twin) may go with the entry
+        super().__delitem__(n)
+
+    def _refuse(self, *_a: object, **_k: object) -> None:
+        raise TypeError("FdTable changes only by [n] = of and del [n]")
+
+    pop = popitem = clear = update = setdefault = __ior__ = _refuse  # type: ignore[assignment]
 
 
 _REFS = threading.Lock()  # OpenFile.refs: descriptors close on several threads

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from emu.host.descriptors import DEFAULT_FD_LIMIT, OpenFile
+from emu.host.descriptors import DEFAULT_FD_LIMIT, FdTable, OpenFile
 from emu.host.files import Files
 from emu.host.network import Network
 from emu.host.system import System
+from emu.native import fastcalls
 
 
 @dataclass
@@ -17,7 +18,7 @@ class Host(Files, Network, System):
 
     root: str
     fd_limit: int = DEFAULT_FD_LIMIT
-    fds: dict[int, OpenFile] = field(default_factory=dict)
+    fds: FdTable = field(default_factory=dict)  # type: ignore[assignment]  # an FdTable from __post_init__
     cloexec: set[int] = field(default_factory=set)  # descriptors with FD_CLOEXEC (per process)
     cwd: list[str] = field(default_factory=list)  # components below root
 
@@ -27,6 +28,8 @@ class Host(Files, Network, System):
     addr_in_use: tuple | None = None  # the last address a bind found taken (EADDRINUSE)
 
     def __post_init__(self) -> None:
+        fastcalls.library()  # decided before the first open file: each gets its C twin, or none does
+        self.fds = FdTable(self.fds)
         self.root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         st = os.fstat(self.root_fd)
         self.root_id = (st.st_dev, st.st_ino)
@@ -44,7 +47,7 @@ class Host(Files, Network, System):
         and a wake pipe of its own (a signal for one process never wakes the other)."""
         child = object.__new__(type(self))
         child.__dict__.update(self.__dict__)  # a shallow copy (copy.copy is several times slower)
-        child.fds = {n: self._share(of) for n, of in self.fds.items()}
+        child.fds = FdTable({n: self._share(of) for n, of in self.fds.items()})
         child.cloexec, child.cwd, child.limits = set(self.cloexec), list(self.cwd), dict(self.limits)
         child.addr_in_use = None
         child._wake_r, child._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
