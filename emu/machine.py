@@ -315,19 +315,16 @@ class Machine:
         mine = list(self.uc.mem_regions())
         for region in kept.difference(mine):
             child.uc.mem_unmap(region[0], region[1] + 1 - region[0])
-        mine_bytes, theirs = self.mem.fast, child.mem.fast  # copies that keep the GIL (emu/regs.py)
         for lo, hi, perms in mine:
             size = hi + 1 - lo
             if (lo, hi, perms) not in kept:
                 child.uc.mem_map(lo, size, perms)
             elif not perms & UC_PROT_WRITE:
-                now = mine_bytes.read(lo, size)
-                if theirs.read(lo, size) != now:
-                    child.uc.mem_write(lo, now)  # changed code (mprotect): Unicorn drops its translations
+                self._copy_to(child, lo, size)  # changed code (mprotect): Unicorn drops its translations
                 continue
             if lo <= sp <= hi:  # the stack: its live part, and what a leaf may keep below sp
                 lo = max(lo, (sp - STACK_SLACK) & ~(PAGE - 1))
-            theirs.write(lo, mine_bytes.read(lo, hi + 1 - lo))
+            self._copy_to(child, lo, hi + 1 - lo)
         child.mem.writable = list(self.mem.writable)
         child.uc.context_restore(self.uc.context_save())
         child.uc.reg_write(A.UC_ARM64_REG_X0, proc.pid)
@@ -341,6 +338,16 @@ class Machine:
             child._watch_signals()
         child._bind_native()
         return child
+
+    def _copy_to(self, child: Machine, lo: int, size: int) -> None:
+        """Memory [lo, lo+size) into the child's Unicorn, only where it differs; in C without
+        the GIL when fastcalls.c is loaded, else with the GIL kept (emu/regs.py)."""
+        native = child.cpu.native
+        if native is not None and native.copy(self.uc, lo, size):
+            return
+        now = self.mem.fast.read(lo, size)
+        if child.mem.fast.read(lo, size) != now:
+            child.mem.fast.write(lo, now)
 
     def _bind_native(self) -> None:
         """fastcalls.c answers for this process from now on: its descriptors, its wake pipe."""

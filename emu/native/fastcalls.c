@@ -134,6 +134,22 @@ void fc_file_init(struct fc_file *f, int host, int kind, int nonblock, int nosig
     f->host = host, f->kind = kind, f->nonblock = nonblock, f->nosigpipe = nosigpipe;
 }
 
+/* fork's copy of memory (emu/machine.py's Machine.forked): from one Unicorn to another,
+ * a page at a time, writing only the pages that differ.  A reused Unicorn already holds
+ * most of the parent's pages, and a new mapping is zeros, as most of a bss is.  Called
+ * without the GIL.  0, or -1 when a page could not be read or written. */
+int fc_copy(struct fc_cpu *c, void *from, void *to, uint64_t lo, uint64_t size) {
+    static __thread char mine[FC_PAGE], theirs[FC_PAGE];
+    for (uint64_t at = lo; at < lo + size; at += FC_PAGE) {
+        uint64_t n = lo + size - at < FC_PAGE ? lo + size - at : FC_PAGE;
+        if (c->mem_read(from, at, mine, n) != 0 || c->mem_read(to, at, theirs, n) != 0)
+            return -1;
+        if (memcmp(mine, theirs, n) != 0 && c->mem_write(to, at, mine, n) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ helpers */
 
 struct call {

@@ -25,6 +25,10 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from unicorn import Uc
 
 SOURCE = Path(__file__).with_name("fastcalls.c")
 TABLE_SIZE = 1024  # guest descriptors the C table holds; a higher one is Python's
@@ -135,12 +139,17 @@ def _build_and_open() -> tuple[ctypes.CDLL | None, str]:
         os.replace(tmp, out)
     lib = ctypes.PyDLL(str(out))  # short calls: keep the GIL rather than queue for it again
     _declare(lib)
+    # fork's copy of memory is long: through a second handle, which gives the GIL up meanwhile
+    lib.fc_copy = ctypes.CDLL(str(out)).fc_copy
+    lib.fc_copy.restype = ctypes.c_int
+    lib.fc_copy.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint64] * 2
     return lib, ""
 
 
 def definitions() -> list[str]:
     """The -D flags: every number fastcalls.c uses, from where it is declared."""
     from emu.machine import CARRY, EXCP_SWI
+    from syscalls.consts import PAGE_SIZE
     from syscalls.fds import POLLERR, POLLHUP, POLLNVAL
     from syscalls.structs import POLLFD, STAT64
     from syscalls.sysinfo import MACH_TICKS_PER_NS
@@ -152,7 +161,8 @@ def definitions() -> list[str]:
         FC_RW=FC_RW, FC_REGULAR=FC_REGULAR, FC_STREAM=FC_STREAM, FC_SOCKET=FC_SOCKET,
         FC_SOCK_STREAM=FC_SOCK_STREAM, FC_STAT=FC_STAT, FC_CARRY=CARRY, EXCP_SWI=EXCP_SWI,
         FC_SIGPIPE_UPCALL=SIGPIPE_UPCALL, POLL_ALWAYS=POLLERR | POLLHUP | POLLNVAL, POLLFD_SIZE=POLLFD.size,
-        MACH_TICKS_NUM=MACH_TICKS_PER_NS[0], MACH_TICKS_DEN=MACH_TICKS_PER_NS[1], STAT64_SIZE=STAT64.size,
+        FC_PAGE=PAGE_SIZE, MACH_TICKS_NUM=MACH_TICKS_PER_NS[0], MACH_TICKS_DEN=MACH_TICKS_PER_NS[1],
+        STAT64_SIZE=STAT64.size,
     )  # fmt: skip
     d.update({f"STAT64_{name.upper()}": off for name, off in STAT64.offsets().items()})
     return [f"-D{k}={v}" for k, v in d.items()]
@@ -206,10 +216,10 @@ class NativeCpu:
     """fastcalls.c's state for one Unicorn: its trap hook answers the hot calls and hands
     the rest to ``python`` (the Cpu's own Python trap hook, a ctypes callback)."""
 
-    def __init__(self, lib: ctypes.CDLL, uc_handle: int, python: object, in_ids: list[int], out_ids: list[int]) -> None:
+    def __init__(self, lib: ctypes.CDLL, uc: Uc, python: object, in_ids: list[int], out_ids: list[int]) -> None:
         from emu.regs import UNICORN
 
-        self.lib = lib
+        self.lib, self.uc = lib, uc
         self.ptr = lib.fc_cpu_new()
         if not self.ptr:
             raise MemoryError("fc_cpu_new")
@@ -246,6 +256,10 @@ class NativeCpu:
         for i, (lo, hi) in enumerate(writable[:n]):
             self._ranges[2 * i], self._ranges[2 * i + 1] = lo, hi
         self.lib.fc_cpu_ranges(self.ptr, self._ranges, n)
+
+    def copy(self, source: Uc, lo: int, size: int) -> bool:
+        """Guest memory [lo, lo+size) from ``source`` into this Unicorn, the pages that differ."""
+        return self.lib.fc_copy(self.ptr, source._uch, self.uc._uch, lo, size) == 0
 
     def counts(self) -> tuple[int, int]:
         """(calls answered in C, calls handed to Python) on this Unicorn so far."""
