@@ -21,6 +21,9 @@ from pathlib import Path
 import pytest
 from guest import GuestRun, err, ok, run_guest
 
+# each test twice: opens through the host kernel's openat2 (emu/native/fastcalls.c) and the walk
+pytestmark = pytest.mark.usefixtures("syscall_path")
+
 # Darwin errno values (bsd/sys/errno.h)
 ENOENT, EEXIST, ENOTDIR, ELOOP = 2, 17, 20, 62
 O_RDONLY, O_WRONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY, O_NOFOLLOW_ANY = 0, 1, 0x200, 0x100, 0x100000, 0x20000000

@@ -228,8 +228,11 @@ class Descriptors:
             last = of.refs == 0
         if not last:
             return
+        lib = fastcalls.loaded()
         if of.sock is not None:
             of.sock.close()
+        elif lib is not None and of.kind == "file":
+            lib.fc_close(of.fd)  # keeps the GIL: a file's close is short, and queueing for it again is not
         else:
             os.close(of.fd)
 

@@ -15,7 +15,8 @@ import stat
 from typing import Any
 
 from emu.host.descriptors import Descriptors, DirState, OpenFile, _err
-from emu.paths import Resolved, check_path, resolve
+from emu.native import fastcalls
+from emu.paths import NAME_MAX, Resolved, check_path, resolve
 
 
 class Files(Descriptors):
@@ -47,6 +48,9 @@ class Files(Descriptors):
         follow = not flags & os.O_NOFOLLOW and not excl
         if self.lowest_free() >= self.fd_limit:
             raise _err(errno.EMFILE)
+        quick = self._open_beneath(path, flags, mode, no_symlinks, at)
+        if quick is not None:
+            return quick
         r = self._walk(path, follow_last=follow, no_symlinks=no_symlinks, at=at)
         try:
             if r.bare and flags & os.O_CREAT:
@@ -62,6 +66,29 @@ class Files(Descriptors):
             dir=DirState() if is_dir else None,
             nonblock=bool(flags & os.O_NONBLOCK),
         )
+        return self._install(of, cloexec=bool(flags & os.O_CLOEXEC))
+
+    def _open_beneath(self, path: str, flags: int, mode: int, no_symlinks: bool, at: int | None) -> int | None:
+        """The guest fd, when the host kernel can look ``path`` up as the walk would, in one
+        call (emu/native/fastcalls.c): no symlink allowed, no "..", nothing created, from
+        the root; else None, and the walk answers."""
+        lib = fastcalls.loaded()
+        if lib is None or not no_symlinks or flags & os.O_CREAT or at is not None and not path.startswith("/"):
+            return None
+        if self.cwd and not path.startswith("/"):
+            return None
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if not parts or ".." in parts or path.endswith("/") or any(len(os.fsencode(p)) > NAME_MAX for p in parts):
+            return None
+        check_path(path)
+        got = fastcalls.open_beneath(
+            lib, self.root_fd, os.fsencode("/".join(parts)), flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode
+        )
+        if got is None:
+            return None
+        fd, is_dir = got
+        of = OpenFile(fd, "dir" if is_dir else "file", "/" + "/".join(parts), dir=DirState() if is_dir else None,
+                      nonblock=bool(flags & os.O_NONBLOCK))  # fmt: skip
         return self._install(of, cloexec=bool(flags & os.O_CLOEXEC))
 
     def stat(self, path: str, follow: bool = True, no_symlinks: bool = False, at: int | None = None) -> os.stat_result:

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
@@ -149,6 +150,40 @@ int fc_copy(struct fc_cpu *c, void *from, void *to, uint64_t lo, uint64_t size) 
     }
     return 0;
 }
+
+/* open's common case in one host call, for emu/host/files.py (Files.open): a path with no
+ * symlink allowed (O_NOFOLLOW_ANY) and no "..", looked up beneath the root's descriptor by
+ * the host kernel (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), which refuses what the
+ * walk in emu/paths.py would refuse.  The descriptor (and *is_dir), or -errno; on any error
+ * Python walks the path itself for the errno a Mac gives. */
+#ifndef SYS_openat2
+#define SYS_openat2 437 /* the same number on every Linux architecture */
+#endif
+struct fc_open_how {
+    uint64_t flags, mode, resolve;
+};
+#define FC_RESOLVE_NO_MAGICLINKS 0x02
+#define FC_RESOLVE_NO_SYMLINKS 0x04
+#define FC_RESOLVE_BENEATH 0x08
+
+int fc_open_beneath(int root, const char *path, int flags, int mode, int *is_dir) {
+    struct fc_open_how how = {(uint64_t)(unsigned)flags, (uint64_t)(unsigned)mode,
+                              FC_RESOLVE_BENEATH | FC_RESOLVE_NO_SYMLINKS | FC_RESOLVE_NO_MAGICLINKS};
+    struct stat st;
+    int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *is_dir = S_ISDIR(st.st_mode);
+    return fd;
+}
+
+/* close(2) for Python with the GIL kept: a file's close is short */
+int fc_close(int fd) { return close(fd) == 0 ? 0 : -errno; }
 
 /* ------------------------------------------------------------ helpers */
 

@@ -184,6 +184,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "fc_table_set": (None, [P, INT, P]),
         "fc_file_size": (INT, []),
         "fc_file_init": (None, [P, INT, INT, INT, INT]),
+        "fc_open_beneath": (INT, [INT, ctypes.c_char_p, INT, INT, ctypes.POINTER(ctypes.c_int)]),
+        "fc_close": (INT, [INT]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -298,3 +300,14 @@ def fill_file(
     """What C needs of an open file, written into its twin."""
     bits = KIND_BITS.get(kind, 0) | (FC_SOCK_STREAM if sock_stream else 0)
     lib.fc_file_init(buf, host, bits, int(nonblock), int(nosigpipe))
+
+
+_is_dir = ctypes.c_int()
+
+
+def open_beneath(lib: ctypes.CDLL, root_fd: int, path: bytes, flags: int, mode: int) -> tuple[int, bool] | None:
+    """(host fd, is a directory) for ``path`` beneath ``root_fd`` with no symlink on the
+    way, in one host call with the GIL kept; None when the host refuses (the caller walks
+    the path itself, for the exact errno).  Called with the GIL held: ``_is_dir`` is safe."""
+    fd = lib.fc_open_beneath(root_fd, path, flags, mode, ctypes.byref(_is_dir))
+    return (fd, bool(_is_dir.value)) if fd >= 0 else None
