@@ -16,6 +16,7 @@ import os
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -298,6 +299,7 @@ class Machine:
         self._sig_hook: int | None = None  # the block hook that delivers signals (wake)
         self._signalled = False  # for it: a signal came
         self._blocks = 0  # for it: blocks entered since the last syscall
+        self._settle: Callable[[], None] | None = None  # Host.settle, when fastcalls.c answers close
         self.replay_signals: list[tuple[int, int, int]] = []  # a replay's (blocks, pc, signal) to come
 
     def forked(self, proc: Proc, host: Host, cpu: Cpu | None = None) -> Machine:
@@ -354,8 +356,9 @@ class Machine:
         native = self.cpu.native
         if native is not None:
             native.sticky(True)  # until run_process knows who else watches the calls
-            table = getattr(self.host, "fds", None)
-            native.own(getattr(table, "native", None), getattr(self.host, "_wake_r", -1))
+            table = getattr(getattr(self.host, "fds", None), "native", None)
+            native.own(table, getattr(self.host, "_wake_r", -1))
+            self._settle = self.host.settle if table is not None else None
 
     def _native_sticky(self) -> None:
         """Every call goes to Python while anything but the kernel must see it: a tracer,
@@ -431,6 +434,8 @@ class Machine:
             uc.emu_stop()
 
     def _syscall(self, uc: Uc) -> None:
+        if self._settle is not None:
+            self._settle()  # first: the descriptors fastcalls.c closed are closed here too
         self._blocks = 0  # signals are placed by blocks since the last call
         *regs, x16, nzcv = self._trap_in.read()  # x0-x7, x16, nzcv in one call
         x16 &= 0xFFFFFFFF

@@ -88,8 +88,9 @@ def test_c_answers_the_hot_calls_as_python_does(tmp_path: Path, capfd: pytest.Ca
     assert capfd.readouterr().out == "hi\nhi\n"
     assert c.results == py.results
     assert c.results[4] == ok(30) and c.results[5] == ok(1) and c.results[7] == err(EBADF)
-    # write, gettimeofday, fstat64, read, poll in C; open, close, the EBADF read and exit in Python
-    assert c.machine.cpu.native.counts() == (5, 4)
+    # write, gettimeofday, fstat64, read, poll and the file's close in C; open, the read after
+    # the close (EBADF: Python closed it too before it answered) and exit in Python
+    assert c.machine.cpu.native.counts() == (6, 3)
     assert py.machine.cpu.native is None
     assert c.read("pfd", 8) == py.read("pfd", 8)
     assert c.read("scratch", 30) == py.read("scratch", 30) == b"0123456789" * 3
@@ -245,3 +246,49 @@ def test_python_syscalls_flag_turns_c_off(tmp_path: Path) -> None:
         [sys.executable, str(ROOT / "run_emulated.py"), "--help"], capture_output=True, text=True, check=True
     )
     assert "--python-syscalls" in helped.stdout
+
+
+def test_a_file_c_closed_is_closed_on_the_host_before_python_answers(tmp_path: Path) -> None:
+    """C answers a file's close; Python closes the host file and frees the number before
+    its next call, so the next open gets the same lowest number, as on a Mac."""
+    body = """
+        adr     x0, path
+        mov     x1, #0
+        mov     x2, #0
+        SYSCALL SYS_open
+        RECORD
+        SYSCALL SYS_close               // x0 = the fd
+        RECORD
+        adr     x0, path
+        mov     x1, #0
+        mov     x2, #0
+        SYSCALL SYS_open
+        RECORD
+"""
+    c, py = both(tmp_path, body, HOT_TEXT)
+    assert c.results == py.results == [ok(3), ok(0), ok(3)]
+    assert sorted(c.machine.host.fds) == [0, 1, 2, 3]  # InspectableHost keeps the first process's open
+
+
+def test_files_c_closes_do_not_stay_open_on_the_host(tmp_path: Path) -> None:
+    body = """
+        mov     x20, #200
+again:  adr     x0, path
+        mov     x1, #0
+        mov     x2, #0
+        SYSCALL SYS_open
+        SYSCALL SYS_close
+        subs    x20, x20, #1
+        b.ne    again
+        adr     x0, path
+        mov     x1, #0
+        mov     x2, #0
+        SYSCALL SYS_open
+        RECORD
+"""
+    before = len(os.listdir("/proc/self/fd"))
+    c, py = both(tmp_path, body, HOT_TEXT)
+    assert c.results == py.results == [ok(3)]
+    assert c.machine.cpu.native.counts()[0] == 200
+    # each run keeps its first process's descriptors (InspectableHost): a few, never 200
+    assert len(os.listdir("/proc/self/fd")) - before < 20

@@ -236,6 +236,14 @@ class Descriptors:
         else:
             os.close(of.fd)
 
+    def settle(self) -> None:
+        """Close on the host what fastcalls.c closed for the guest (it answers a file's close
+        and leaves the rest to us): before any other call of this process is answered here."""
+        native = self.fds.native
+        if native is not None:
+            for gfd in native.take_closed():
+                self.close(gfd)
+
     def close(self, gfd: int) -> None:
         of = self._get(gfd)
         del self.fds[gfd]

@@ -45,6 +45,7 @@ class Host(Files, Network, System):
         """The Host of a child forked inside this emulator: the same root, a copy of the
         descriptor table whose entries share their open files (offset, flags) with ours,
         and a wake pipe of its own (a signal for one process never wakes the other)."""
+        self.settle()  # the child copies what is open now
         child = object.__new__(type(self))
         child.__dict__.update(self.__dict__)  # a shallow copy (copy.copy is several times slower)
         child.fds = FdTable({n: self._share(of) for n, of in self.fds.items()})
@@ -55,6 +56,7 @@ class Host(Files, Network, System):
 
     def close_all(self) -> None:
         """The process has ended: every descriptor goes (a file closes with its last one)."""
+        self.settle()
         for n in list(self.fds):
             self.close(n)
         for fd in (self._wake_r, self._wake_w):

@@ -2,7 +2,7 @@
  *
  * Unicorn calls fc_hook at every CPU exception of a guest process.  For the
  * calls a web server makes per request (read, write, poll, sendfile,
- * gettimeofday, fstat64) it does the host call here and writes x0, x1 and the
+ * gettimeofday, fstat64, a file's close) it does the host call here and writes x0, x1 and the
  * carry back, without Python and so without the GIL, which every guest
  * process's thread would otherwise queue for.  Everything else, and every
  * case these handlers do not fully own, goes to the Python hook (`python`),
@@ -48,9 +48,15 @@ struct fc_file {
     int32_t nosigpipe;  /* SO_NOSIGPIPE / F_SETNOSIGPIPE */
 };
 
-/* One process's descriptor table: guest number -> open file (NULL: closed). */
+/* One process's descriptor table: guest number -> open file (NULL: closed).  A regular
+ * file's close is answered here and noted in `closed`; Python takes the list before it
+ * answers any call of this process (Descriptors.settle), and only then closes the file
+ * on the host and frees the number, so it never sees a number C has closed as open. */
+#define FC_CLOSED 64
 struct fc_table {
     int32_t size;
+    int32_t nclosed;
+    int32_t closed[FC_CLOSED];
     struct fc_file *fd[];
 };
 
@@ -128,6 +134,14 @@ void fc_table_free(struct fc_table *t) { free(t); }
 void fc_table_set(struct fc_table *t, int n, struct fc_file *f) {
     if (n >= 0 && n < t->size)
         t->fd[n] = f;
+}
+
+/* The numbers C closed since the last call (at most FC_CLOSED), into out; their count. */
+int fc_table_take_closed(struct fc_table *t, int32_t *out) {
+    int n = t->nclosed;
+    memcpy(out, t->closed, sizeof(int32_t) * (size_t)n);
+    t->nclosed = 0;
+    return n;
 }
 
 int fc_file_size(void) { return sizeof(struct fc_file); }
@@ -519,6 +533,18 @@ static int do_fstat64(struct call *k) {
     return 1;
 }
 
+/* close(fd) of a regular file: fs.sys_close, the host side left to Python (see fc_table) */
+static int do_close(struct call *k) {
+    struct fc_table *t = k->c->table;
+    struct fc_file *f = file_of(k->c, k->r[0], FC_REGULAR);
+    if (f == NULL || t->nclosed >= FC_CLOSED)
+        return 0;
+    t->fd[(int32_t)k->r[0]] = NULL;
+    t->closed[t->nclosed++] = (int32_t)k->r[0];
+    ok(k, 0);
+    return 1;
+}
+
 /* ------------------------------------------------------------ the trap */
 
 void fc_hook(void *uc, uint32_t intno, void *data) {
@@ -539,6 +565,7 @@ void fc_hook(void *uc, uint32_t intno, void *data) {
             case SYS_SENDFILE: handled = do_sendfile(&k); break;
             case SYS_GETTIMEOFDAY: handled = do_gettimeofday(&k); break;
             case SYS_FSTAT64: handled = do_fstat64(&k); break;
+            case SYS_CLOSE: handled = do_close(&k); break;
             default: break;
             }
         }

@@ -43,7 +43,7 @@ KIND_BITS = {
     "pipe": FC_RW | FC_STREAM | FC_STAT,
     "stdio": FC_RW | FC_STAT,
 }
-CALLS = ("read", "write", "poll", "sendfile", "gettimeofday", "fstat64")
+CALLS = ("read", "write", "poll", "sendfile", "gettimeofday", "fstat64", "close")
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}  # "lib": the CDLL or None; "why": why not; "thread": a build in progress
@@ -182,6 +182,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "fc_table_new": (P, [INT]),
         "fc_table_free": (None, [P]),
         "fc_table_set": (None, [P, INT, P]),
+        "fc_table_take_closed": (INT, [P, P]),
         "fc_file_size": (INT, []),
         "fc_file_init": (None, [P, INT, INT, INT, INT]),
         "fc_open_beneath": (INT, [INT, ctypes.c_char_p, INT, INT, ctypes.POINTER(ctypes.c_int)]),
@@ -277,12 +278,18 @@ class NativeTable:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         self.lib, self.ptr = lib, lib.fc_table_new(TABLE_SIZE)
+        self._closed = (ctypes.c_int32 * 64)()  # FC_CLOSED
         if not self.ptr:
             raise MemoryError("fc_table_new")
         self._free = lib.fc_table_free
 
     def set(self, n: int, file: ctypes.Array | None) -> None:
         self.lib.fc_table_set(self.ptr, n, file)
+
+    def take_closed(self) -> list[int]:
+        """The descriptors C closed since the last look (Descriptors.settle closes them here)."""
+        n = self.lib.fc_table_take_closed(self.ptr, self._closed)
+        return list(self._closed[:n]) if n else []
 
     def __del__(self) -> None:
         self._free(self.ptr)
