@@ -16,7 +16,6 @@ import os
 import struct
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -299,7 +298,7 @@ class Machine:
         self._sig_hook: int | None = None  # the block hook that delivers signals (wake)
         self._signalled = False  # for it: a signal came
         self._blocks = 0  # for it: blocks entered since the last syscall
-        self._settle: Callable[[], None] | None = None  # Host.settle, when fastcalls.c answers close
+        self._settle: fastcalls.NativeTable | None = None  # the table whose closes the Host settles
         self.replay_signals: list[tuple[int, int, int]] = []  # a replay's (blocks, pc, signal) to come
 
     def forked(self, proc: Proc, host: Host, cpu: Cpu | None = None) -> Machine:
@@ -358,7 +357,7 @@ class Machine:
             native.sticky(True)  # until run_process knows who else watches the calls
             table = getattr(getattr(self.host, "fds", None), "native", None)
             native.own(table, getattr(self.host, "_wake_r", -1))
-            self._settle = self.host.settle if table is not None else None
+            self._settle = table if table is not None else None
 
     def _native_sticky(self) -> None:
         """Every call goes to Python while anything but the kernel must see it: a tracer,
@@ -434,8 +433,8 @@ class Machine:
             uc.emu_stop()
 
     def _syscall(self, uc: Uc) -> None:
-        if self._settle is not None:
-            self._settle()  # first: the descriptors fastcalls.c closed are closed here too
+        if self._settle is not None and self._settle.pending():
+            self.host.settle()  # first: the descriptors fastcalls.c closed are closed here too
         self._blocks = 0  # signals are placed by blocks since the last call
         *regs, x16, nzcv = self._trap_in.read()  # x0-x7, x16, nzcv in one call
         x16 &= 0xFFFFFFFF
@@ -469,7 +468,7 @@ class Machine:
             uc.emu_stop()  # a signal is delivered as the call returns (run_process)
         if self._sig_hook is None and signals.catching:
             self._watch_signals()
-        self._native_sticky()
+            self._native_sticky()  # handlers: every call goes to Python from now on
 
     def _on_bad_access(self, uc: Uc, access: int, addr: int, size: int, value: int, _data: object) -> bool:
         sig, what = _BAD_ACCESS.get(access, ("SIGSEGV", f"bad access {access}"))

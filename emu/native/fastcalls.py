@@ -183,6 +183,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "fc_table_free": (None, [P]),
         "fc_table_set": (None, [P, INT, P]),
         "fc_table_take_closed": (INT, [P, P]),
+        "fc_table_nclosed_offset": (INT, []),
         "fc_file_size": (INT, []),
         "fc_file_init": (None, [P, INT, INT, INT, INT]),
         "fc_open_beneath": (INT, [INT, ctypes.c_char_p, INT, INT, ctypes.POINTER(ctypes.c_int)]),
@@ -279,12 +280,17 @@ class NativeTable:
     def __init__(self, lib: ctypes.CDLL) -> None:
         self.lib, self.ptr = lib, lib.fc_table_new(TABLE_SIZE)
         self._closed = (ctypes.c_int32 * 64)()  # FC_CLOSED
+        self._nclosed = ctypes.c_int32.from_address(self.ptr + lib.fc_table_nclosed_offset())
         if not self.ptr:
             raise MemoryError("fc_table_new")
         self._free = lib.fc_table_free
 
     def set(self, n: int, file: ctypes.Array | None) -> None:
         self.lib.fc_table_set(self.ptr, n, file)
+
+    def pending(self) -> int:
+        """How many closes C answered since the last look: read in place, no call into C."""
+        return self._nclosed.value
 
     def take_closed(self) -> list[int]:
         """The descriptors C closed since the last look (Descriptors.settle closes them here)."""
