@@ -164,7 +164,8 @@ def test_o_nonblock_set_by_the_guest_reaches_c(tmp_path: Path) -> None:
 
 
 def test_an_open_files_twin_is_filled_in_again_never_replaced(tmp_path: Path) -> None:
-    """C tables hold the twin's address: changing O_NONBLOCK must not make a new one."""
+    """C tables hold the twin's address: changing O_NONBLOCK or SO_NOSIGPIPE must not make a
+    new one, and must reach it."""
     from emu.host import Host
 
     with fastcalls.forced(LIB):
@@ -173,10 +174,10 @@ def test_an_open_files_twin_is_filled_in_again_never_replaced(tmp_path: Path) ->
         twin = host.fds[r].native
         for on in (True, False, True):
             host.set_nonblocking(r, on)
+            host.fds[r].set_nosigpipe(not on)
             gc.collect()
             assert host.fds[r].native is twin
-        with pytest.raises(AttributeError):
-            host.fds[r].native = fastcalls.native_file(LIB)
+            assert twin.raw[8:16] == bytes([on, 0, 0, 0, not on, 0, 0, 0])  # fc_file's nonblock, nosigpipe
         with pytest.raises(TypeError):
             host.fds.pop(r)
         host.close_all()

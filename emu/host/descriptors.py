@@ -56,11 +56,16 @@ class OpenFile:
     refs: int = 1  # guest descriptors, in every process, that stand for it
     native: Any = field(default=None, repr=False)  # its twin in emu/native/fastcalls.c, if loaded
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "native" and getattr(self, "native", None) is not None:
-            raise AttributeError("an open file's C twin is made once (C tables hold its address)")
-        object.__setattr__(self, name, value)
-        if name in _MIRRORED and self.native is not None:
+    def set_nonblock(self, on: bool) -> None:
+        """The guest's O_NONBLOCK, here and in the C twin (fastcalls.c waits only without it)."""
+        self.nonblock = on
+        if self.native is not None:
+            self._mirror()
+
+    def set_nosigpipe(self, on: bool) -> None:
+        """SO_NOSIGPIPE / F_SETNOSIGPIPE, here and in the C twin."""
+        self.nosigpipe = on
+        if self.native is not None:
             self._mirror()
 
     def _mirror(self) -> None:
@@ -68,7 +73,7 @@ class OpenFile:
         stream = self.sock is not None and self.sock.type == socket.SOCK_STREAM
         lib = fastcalls.loaded()
         if self.native is None:
-            object.__setattr__(self, "native", fastcalls.native_file(lib))
+            self.native = fastcalls.native_file(lib)
         fastcalls.fill_file(lib, self.native, self.fd, self.kind, stream, self.nonblock, self.nosigpipe)
 
     @property
@@ -81,9 +86,6 @@ class OpenFile:
             os.set_blocking(self.fd, False)
         if fastcalls.loaded() is not None:
             self._mirror()
-
-
-_MIRRORED = frozenset({"nonblock", "nosigpipe"})  # what fastcalls.c reads of an open file
 
 
 class FdTable(dict[int, OpenFile]):
@@ -361,12 +363,12 @@ class Descriptors:
 
     def set_flags(self, gfd: int, flags: int) -> None:
         of = self._get(gfd)
-        of.nonblock = bool(flags & os.O_NONBLOCK)
+        of.set_nonblock(bool(flags & os.O_NONBLOCK))
         fcntl.fcntl(of.fd, fcntl.F_SETFL, flags | (os.O_NONBLOCK if of.stream else 0))
 
     def set_nonblocking(self, gfd: int, on: bool) -> None:
         of = self._get(gfd)
-        of.nonblock = on
+        of.set_nonblock(on)
         if not of.stream:
             os.set_blocking(of.fd, not on)
 

@@ -92,4 +92,4 @@ class Network(Descriptors):
 
     def set_nosigpipe(self, gfd: int, on: bool) -> None:
         """SO_NOSIGPIPE (a socket option: the caller checks it is a socket) or F_SETNOSIGPIPE."""
-        self._get(gfd).nosigpipe = on
+        self._get(gfd).set_nosigpipe(on)
