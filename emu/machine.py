@@ -225,13 +225,13 @@ class Cpu:
         lib = fastcalls.library()
         self.native: fastcalls.NativeCpu | None = None
         if lib is None:
-            self.hooks.interrupt_fptr(python)
+            self.hooks.interrupt(python)
         else:
             self.native = fastcalls.NativeCpu(
                 lib, self.uc, python, ARG_REGS + [A.UC_ARM64_REG_X16, A.UC_ARM64_REG_NZCV],
                 [A.UC_ARM64_REG_X0, A.UC_ARM64_REG_X1, A.UC_ARM64_REG_NZCV],
             )  # fmt: skip
-            self.hooks.interrupt_fptr(self.native.hook, self.native.ptr)
+            self.hooks.interrupt(self.native.hook, self.native.ptr)
         self.uc.hook_add(
             UC_HOOK_MEM_INVALID,
             lambda uc, access, addr, size, value, d: self.owner._on_bad_access(uc, access, addr, size, value, d),
@@ -298,7 +298,7 @@ class Machine:
         self._sig_hook: int | None = None  # the block hook that delivers signals (wake)
         self._signalled = False  # for it: a signal came
         self._blocks = 0  # for it: blocks entered since the last syscall
-        self._settle: fastcalls.NativeTable | None = None  # the table whose closes the Host settles
+        self._native_table: fastcalls.NativeTable | None = None  # its closes the Host settles
         self.replay_signals: list[tuple[int, int, int]] = []  # a replay's (blocks, pc, signal) to come
 
     def forked(self, proc: Proc, host: Host, cpu: Cpu | None = None) -> Machine:
@@ -355,9 +355,8 @@ class Machine:
         native = self.cpu.native
         if native is not None:
             native.sticky(True)  # until run_process knows who else watches the calls
-            table = getattr(getattr(self.host, "fds", None), "native", None)
-            native.own(table, getattr(self.host, "_wake_r", -1))
-            self._settle = table if table is not None else None
+            self._native_table = getattr(getattr(self.host, "fds", None), "native", None)
+            native.own(self._native_table, getattr(self.host, "_wake_r", -1))
 
     def _native_sticky(self) -> None:
         """Every call goes to Python while anything but the kernel must see it: a tracer,
@@ -433,7 +432,7 @@ class Machine:
             uc.emu_stop()
 
     def _syscall(self, uc: Uc) -> None:
-        if self._settle is not None and self._settle.pending():
+        if self._native_table is not None and self._native_table.pending():
             self.host.settle()  # first: the descriptors fastcalls.c closed are closed here too
         self._blocks = 0  # signals are placed by blocks since the last call
         *regs, x16, nzcv = self._trap_in.read()  # x0-x7, x16, nzcv in one call

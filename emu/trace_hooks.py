@@ -47,12 +47,9 @@ class Hooks:
         """``callback(handle, address, size, user)`` before each instruction (or block)."""
         return self._add(U.UC_HOOK_BLOCK if block else U.UC_HOOK_CODE, CODE_CFUNC(callback), begin, end)
 
-    def interrupt(self, callback: Callable[[int, int, int], None]) -> int:
-        """``callback(handle, intno, user)`` at each CPU exception (``svc`` is EXCP_SWI)."""
-        return self._add(U.UC_HOOK_INTR, INTR_CFUNC(callback), 1, 0)
-
-    def interrupt_fptr(self, fptr: object, user: int | None = None) -> int:
-        """The same with a C function: a ctypes callback, or emu/native's hook and its state."""
+    def interrupt(self, fptr: object, user: int | None = None) -> int:
+        """A C function at each CPU exception (``svc`` is EXCP_SWI): an ``INTR_CFUNC`` callback
+        ``(handle, intno, user)``, or emu/native's hook and its state as ``user``."""
         return self._add(U.UC_HOOK_INTR, fptr, 1, 0, user)
 
     def memory(self, callback: Callable[[int, int, int, int, int, int], None]) -> int:

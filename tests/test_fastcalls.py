@@ -67,6 +67,12 @@ HOT = """
         SYSCALL SYS_read
         RECORD
 """
+OPEN_F = """
+        adr     x0, path                // open("/f", O_RDONLY): x0 = the fd
+        mov     x1, #0
+        mov     x2, #0
+        SYSCALL SYS_open
+"""
 HOT_TEXT = 'msg: .ascii "hi\\n"\npath: .asciz "/f"\n.p2align 3\n'
 HOT_DATA = "pfd: .word 0\n.short 1\n.short 0\n"
 
@@ -97,17 +103,14 @@ def test_c_answers_the_hot_calls_as_python_does(tmp_path: Path, capfd: pytest.Ca
 
 
 def test_fstat64_from_c_is_pack_stat64(tmp_path: Path) -> None:
-    body = """
-        adr     x0, path
-        mov     x1, #0
-        mov     x2, #0
-        SYSCALL SYS_open
-        mov     x1, x0
-        mov     x0, x1
+    body = (
+        OPEN_F
+        + """
         adr     x1, scratch
         SYSCALL SYS_fstat64
         RECORD
 """
+    )
     c, py = both(tmp_path, body, HOT_TEXT)
     assert c.results == py.results == [ok(0)]
     assert c.machine.cpu.native.counts()[0] == 1
@@ -116,11 +119,9 @@ def test_fstat64_from_c_is_pack_stat64(tmp_path: Path) -> None:
 
 def test_a_buffer_c_may_not_write_goes_to_python_and_is_efault(tmp_path: Path) -> None:
     """A read into the program's text: C copies out only where GuestMemory.writable says."""
-    body = """
-        adr     x0, path
-        mov     x1, #0
-        mov     x2, #0
-        SYSCALL SYS_open
+    body = (
+        OPEN_F
+        + """
         adr     x1, msg                 // read-only
         mov     x2, #4
         SYSCALL SYS_read
@@ -131,6 +132,7 @@ def test_a_buffer_c_may_not_write_goes_to_python_and_is_efault(tmp_path: Path) -
         SYSCALL SYS_gettimeofday
         RECORD
 """
+    )
     c, py = both(tmp_path, body, HOT_TEXT)
     assert c.results == py.results == [err(EFAULT), err(EFAULT)]
     assert c.machine.cpu.native.counts()[0] == 0
@@ -236,13 +238,16 @@ def test_without_a_compiler_every_call_is_pythons(tmp_path: Path) -> None:
 
 
 def test_python_syscalls_flag_turns_c_off(tmp_path: Path) -> None:
+    """The command line's flag reaches fastcalls before anything is built (here the run
+    then stops at a bad --root, exit 2)."""
     code = (
-        "import run_emulated, sys; from emu.native import fastcalls; "
-        "run_emulated.parse_args; sys.argv=['x']; "
-        "fastcalls.disable('--python-syscalls'); print(fastcalls.library(), fastcalls.why_not())"
+        "import run_emulated; from emu.native import fastcalls; "
+        "status = run_emulated.main(['--python-syscalls', '--root', '/no/such/folder']); "
+        "print(status, fastcalls.library(), fastcalls.why_not())"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "None --python-syscalls"
+    env = {**os.environ, "YMAWKY_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "2 None --python-syscalls"
     helped = subprocess.run(
         [sys.executable, str(ROOT / "run_emulated.py"), "--help"], capture_output=True, text=True, check=True
     )
@@ -252,27 +257,15 @@ def test_python_syscalls_flag_turns_c_off(tmp_path: Path) -> None:
 def test_a_file_c_closed_is_closed_on_the_host_before_python_answers(tmp_path: Path) -> None:
     """C answers a file's close; Python closes the host file and frees the number before
     its next call, so the next open gets the same lowest number, as on a Mac."""
-    body = """
-        adr     x0, path
-        mov     x1, #0
-        mov     x2, #0
-        SYSCALL SYS_open
-        RECORD
-        SYSCALL SYS_close               // x0 = the fd
-        RECORD
-        adr     x0, path
-        mov     x1, #0
-        mov     x2, #0
-        SYSCALL SYS_open
-        RECORD
-"""
+    body = OPEN_F + "        RECORD\n        SYSCALL SYS_close\n        RECORD\n" + OPEN_F + "        RECORD\n"
     c, py = both(tmp_path, body, HOT_TEXT)
     assert c.results == py.results == [ok(3), ok(0), ok(3)]
     assert sorted(c.machine.host.fds) == [0, 1, 2, 3]  # InspectableHost keeps the first process's open
 
 
 def test_files_c_closes_do_not_stay_open_on_the_host(tmp_path: Path) -> None:
-    body = """
+    body = (
+        """
         mov     x20, #200
 again:  adr     x0, path
         mov     x1, #0
@@ -281,12 +274,10 @@ again:  adr     x0, path
         SYSCALL SYS_close
         subs    x20, x20, #1
         b.ne    again
-        adr     x0, path
-        mov     x1, #0
-        mov     x2, #0
-        SYSCALL SYS_open
-        RECORD
 """
+        + OPEN_F
+        + "        RECORD\n"
+    )
     before = len(os.listdir("/proc/self/fd"))
     c, py = both(tmp_path, body, HOT_TEXT)
     assert c.results == py.results == [ok(3)]

@@ -58,11 +58,14 @@ class Files(Descriptors):
             fd = os.open(r.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=r.parent)
         finally:
             os.close(r.parent)
-        is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+        return self._opened(fd, stat.S_ISDIR(os.fstat(fd).st_mode), r.path, flags)
+
+    def _opened(self, fd: int, is_dir: bool, path: str, flags: int) -> int:
+        """Host ``fd``, just opened with host ``flags`` at guest ``path``: its guest fd."""
         of = OpenFile(
             fd,
             "dir" if is_dir else "file",
-            r.path,
+            path,
             dir=DirState() if is_dir else None,
             nonblock=bool(flags & os.O_NONBLOCK),
         )
@@ -81,15 +84,9 @@ class Files(Descriptors):
         if not parts or ".." in parts or path.endswith("/") or any(len(os.fsencode(p)) > NAME_MAX for p in parts):
             return None
         check_path(path)
-        got = fastcalls.open_beneath(
-            lib, self.root_fd, os.fsencode("/".join(parts)), flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode
-        )
-        if got is None:
-            return None
-        fd, is_dir = got
-        of = OpenFile(fd, "dir" if is_dir else "file", "/" + "/".join(parts), dir=DirState() if is_dir else None,
-                      nonblock=bool(flags & os.O_NONBLOCK))  # fmt: skip
-        return self._install(of, cloexec=bool(flags & os.O_CLOEXEC))
+        below = "/".join(parts)
+        got = fastcalls.open_beneath(lib, self.root_fd, os.fsencode(below), flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        return None if got is None else self._opened(*got, "/" + below, flags)
 
     def stat(self, path: str, follow: bool = True, no_symlinks: bool = False, at: int | None = None) -> os.stat_result:
         r = self._walk(path, follow_last=follow, no_symlinks=no_symlinks, at=at)

@@ -14,7 +14,8 @@
  * read, nothing sent), so that Python doing it again is doing it once.
  *
  * Nothing Darwin- or Unicorn-specific is typed here: syscall numbers, kind
- * bits, the carry bit, the stat64 field offsets and the clock ratio come as
+ * bits, the carry bit, the stat64 field offsets, the clock ratio and the sizes Python
+ * shares with us (FC_RANGES, FC_CLOSED) come as
  * -D definitions, and the errno and poll-bit tables and register ids at
  * fc_cpu_new, all from the Python declarations (emu/native/fastcalls.py).
  */
@@ -35,7 +36,6 @@
 #include <unistd.h>
 
 #define FC_BUF (256 * 1024) /* the largest read or write answered here */
-#define FC_RANGES 64        /* writable guest ranges we can hold */
 #define FC_POLL 16          /* the most pollfds answered here */
 #define FC_ERRNOS 256
 
@@ -53,7 +53,6 @@ struct fc_file {
  * file's close is answered here and noted in `closed`; Python takes the list before it
  * answers any call of this process (Descriptors.settle), and only then closes the file
  * on the host and frees the number, so it never sees a number C has closed as open. */
-#define FC_CLOSED 64
 struct fc_table {
     int32_t size;
     int32_t nclosed;
@@ -64,7 +63,6 @@ struct fc_table {
 typedef int (*batch_fn)(void *uc, int *ids, void **vals, int count);
 typedef int (*mem_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
 typedef void (*intr_fn)(void *uc, uint32_t intno, void *data);
-typedef void (*stop_fn)(void *uc);
 
 /* One Unicorn instance and whichever process owns it now. */
 struct fc_cpu {

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 SOURCE = Path(__file__).with_name("fastcalls.c")
 TABLE_SIZE = 1024  # guest descriptors the C table holds; a higher one is Python's
 SIGPIPE_UPCALL = 0x10000  # the "interrupt number" by which C asks Python for a SIGPIPE
+RANGES = 64  # writable guest ranges C holds (FC_RANGES); with more, every buffer is Python's
+CLOSED = 64  # closes C answers before Python must settle them (FC_CLOSED)
 
 # what each kind of open file lets C do (OpenFile.kind -> FC_* bits)
 FC_RW, FC_REGULAR, FC_STREAM, FC_SOCKET, FC_SOCK_STREAM, FC_STAT = 1, 2, 4, 8, 16, 32
@@ -161,7 +163,8 @@ def definitions() -> list[str]:
         FC_RW=FC_RW, FC_REGULAR=FC_REGULAR, FC_STREAM=FC_STREAM, FC_SOCKET=FC_SOCKET,
         FC_SOCK_STREAM=FC_SOCK_STREAM, FC_STAT=FC_STAT, FC_CARRY=CARRY, EXCP_SWI=EXCP_SWI,
         FC_SIGPIPE_UPCALL=SIGPIPE_UPCALL, POLL_ALWAYS=POLLERR | POLLHUP | POLLNVAL, POLLFD_SIZE=POLLFD.size,
-        FC_PAGE=PAGE_SIZE, MACH_TICKS_NUM=MACH_TICKS_PER_NS[0], MACH_TICKS_DEN=MACH_TICKS_PER_NS[1],
+        FC_RANGES=RANGES, FC_CLOSED=CLOSED, FC_PAGE=PAGE_SIZE,
+        MACH_TICKS_NUM=MACH_TICKS_PER_NS[0], MACH_TICKS_DEN=MACH_TICKS_PER_NS[1],
         STAT64_SIZE=STAT64.size,
     )  # fmt: skip
     d.update({f"STAT64_{name.upper()}": off for name, off in STAT64.offsets().items()})
@@ -238,7 +241,7 @@ class NativeCpu:
         )  # fmt: skip
         self.hook = ctypes.cast(lib.fc_hook, ctypes.c_void_p)
         self._sticky = 1
-        self._ranges = (ctypes.c_uint64 * 128)()
+        self._ranges = (ctypes.c_uint64 * (2 * RANGES))()
 
     def own(self, table: NativeTable | None, wake_r: int) -> None:
         """Whose descriptors and wake pipe the calls use now (None: no owner, all Python)."""
@@ -256,7 +259,7 @@ class NativeCpu:
 
     def ranges(self, writable: list[tuple[int, int]]) -> None:
         """The writable guest ranges (GuestMemory.writable) C may copy out to."""
-        n = len(writable) if len(writable) <= 64 else 0
+        n = len(writable) if len(writable) <= RANGES else 0
         for i, (lo, hi) in enumerate(writable[:n]):
             self._ranges[2 * i], self._ranges[2 * i + 1] = lo, hi
         self.lib.fc_cpu_ranges(self.ptr, self._ranges, n)
@@ -279,7 +282,7 @@ class NativeTable:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         self.lib, self.ptr = lib, lib.fc_table_new(TABLE_SIZE)
-        self._closed = (ctypes.c_int32 * 64)()  # FC_CLOSED
+        self._closed = (ctypes.c_int32 * CLOSED)()
         self._nclosed = ctypes.c_int32.from_address(self.ptr + lib.fc_table_nclosed_offset())
         if not self.ptr:
             raise MemoryError("fc_table_new")
