@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -145,6 +146,29 @@ def get_when_listening(port: int, path: str, out: list[bytes], deadline_s: float
                 raw += chunk
         out.append(raw)
         return
+
+
+def serve_under_gdb(tmp: Path) -> Debuggee:
+    """ymawky on a copy of www/ and err/, waiting for a debugger; its HTTP port is ``http_port``."""
+    site, port = served(tmp)
+    d = Debuggee(["--root", str(site), "--port", str(port)], tmp)
+    d.http_port = port  # type: ignore[attr-defined]
+    return d
+
+
+def get_in_background(port: int, path: str, out: list[bytes]) -> threading.Thread:
+    """``get_when_listening`` on a daemon thread, started."""
+    t = threading.Thread(target=get_when_listening, args=(port, path, out), daemon=True)
+    t.start()
+    return t
+
+
+def run_lldb(commands: list[str], timeout: float = 120.0) -> str:
+    """lldb --batch with each command as an -o: its standard output."""
+    args = ["lldb", "--batch", "--no-lldbinit"]
+    for c in commands:
+        args += ["-o", c]
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout).stdout
 
 
 def gdb_multiarch() -> str | None:

@@ -9,11 +9,16 @@ after ``detach`` the client gets its whole answer.
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from gdbclient import ROOT, Debuggee, gdb_multiarch, get_when_listening, run_gdb, served
+from gdbclient import (
+    ROOT,
+    gdb_multiarch,
+    get_in_background,
+    run_gdb,
+    serve_under_gdb,
+)
 from http1 import parse_response
 
 from emu.assembler import assemble_file
@@ -28,11 +33,9 @@ def _reg(out: str, name: str) -> int:
 def test_break_in_do_get_inspect_step_watch_detach(tmp_path: Path) -> None:
     sym = assemble_file(ROOT / "ymawky.s").symbols
     do_get, path_buf = sym["do_get"], sym["path_buf"]
-    site, port = served(tmp_path)
-    d = Debuggee(["--root", str(site), "--port", str(port)], tmp_path)
+    d = serve_under_gdb(tmp_path)
     answer: list[bytes] = []
-    client = threading.Thread(target=get_when_listening, args=(port, "/index.html", answer), daemon=True)
-    client.start()
+    client = get_in_background(d.http_port, "/index.html", answer)
     try:
         out = run_gdb(
             d.gdb_port,

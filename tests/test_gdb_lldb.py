@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from gdbclient import ROOT, Debuggee
+from gdbclient import ROOT, Debuggee, run_lldb
 
 from emu.assembler import assemble_file
 
@@ -34,10 +33,7 @@ def test_lldb_breaks_reads_memory_and_steps_on_a_replay(tmp_path: Path) -> None:
             "register read pc",
             "process detach",
         ]
-        args = ["lldb", "--batch", "--no-lldbinit"]
-        for c in cmds:
-            args += ["-o", c]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
+        out = run_lldb(cmds)
         assert d.proc.wait(60) == 0  # detached: the replay ran to its recorded end
     finally:
         d.stop()

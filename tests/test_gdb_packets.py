@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from gdbclient import ROOT, Debuggee, Rsp, get_when_listening, served
+from gdbclient import ROOT, Debuggee, Rsp, get_in_background, serve_under_gdb
 from http1 import parse_response
 
 from emu.assembler import assemble_file, assemble_text
@@ -99,9 +99,7 @@ def symbols() -> dict[str, int]:
 
 @pytest.fixture
 def ymawky(tmp_path: Path):
-    site, port = served(tmp_path)
-    d = Debuggee(["--root", str(site), "--port", str(port)], tmp_path)
-    d.http_port = port
+    d = serve_under_gdb(tmp_path)
     yield d
     d.stop()
 
@@ -317,14 +315,12 @@ def test_random_packets_never_end_the_session(ymawky: Debuggee) -> None:
 
 
 def test_each_request_is_a_new_thread(ymawky: Debuggee, symbols: dict[str, int]) -> None:
-    import threading
 
     c = Rsp(ymawky.gdb_port)
     server = int(c.ask(b"?").split(b"thread:")[1].split(b";")[0], 16)
     assert c.ask(b"Z0,%x,4" % symbols["do_get"]) == b"OK"
     answers: list[bytes] = []
-    first = threading.Thread(target=get_when_listening, args=(ymawky.http_port, "/hello.txt", answers), daemon=True)
-    first.start()
+    first = get_in_background(ymawky.http_port, "/hello.txt", answers)
     stop = c.ask(b"vCont;c")
     child1 = int(stop.split(b"thread:")[1].split(b";")[0], 16)
     assert child1 != server and c.registers()[32] == symbols["do_get"]
@@ -333,8 +329,7 @@ def test_each_request_is_a_new_thread(ymawky: Debuggee, symbols: dict[str, int])
     assert c.ack() == b"+"
     first.join(30)
     assert len(answers) == 1 and parse_response(answers[0])[0] == 200  # the first child answered
-    second = threading.Thread(target=get_when_listening, args=(ymawky.http_port, "/hello.txt", answers), daemon=True)
-    second.start()
+    second = get_in_background(ymawky.http_port, "/hello.txt", answers)
     stop = c.reply()  # the next child, at the same breakpoint
     child2 = int(stop.split(b"thread:")[1].split(b";")[0], 16)
     assert child2 not in (server, child1) and c.registers()[32] == symbols["do_get"]

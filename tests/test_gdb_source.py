@@ -14,11 +14,18 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from gdbclient import ROOT, Debuggee, gdb_multiarch, get_when_listening, run_gdb, served
+from gdbclient import (
+    ROOT,
+    Debuggee,
+    gdb_multiarch,
+    get_in_background,
+    run_gdb,
+    run_lldb,
+    serve_under_gdb,
+)
 from http1 import parse_response
 
 from emu.assembler import assemble_file
@@ -50,11 +57,9 @@ def test_gdb_breaks_in_do_get_by_name_and_steps_by_source_line(built: Path, tmp_
     do_get = asm.symbols["do_get"]
     first, second = asm.line_of(do_get), asm.line_of(do_get + 4)
     assert first is not None and second is not None and second > first
-    site, port = served(tmp_path)
-    d = Debuggee(["--root", str(site), "--port", str(port)], tmp_path)
+    d = serve_under_gdb(tmp_path)
     answer: list[bytes] = []
-    client = threading.Thread(target=get_when_listening, args=(port, "/index.html", answer), daemon=True)
-    client.start()
+    client = get_in_background(d.http_port, "/index.html", answer)
     try:
         out = run_gdb(
             d.gdb_port,
@@ -125,10 +130,7 @@ def test_lldb_attaches_with_gdb_remote_and_names_the_source_line(built: Path, tm
             "image lookup -v -a $pc",
             "process detach",
         ]
-        args = ["lldb", "--batch", "--no-lldbinit"]
-        for c in cmds:
-            args += ["-o", c]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
+        out = run_lldb(cmds)
         assert d.proc.wait(60) == 0
     finally:
         d.stop()
